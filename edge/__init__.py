@@ -1,0 +1,1 @@
+"""campuspass door node: camera → QR decoder → decision → outputs → local log → sync."""

@@ -1,0 +1,1 @@
+"""Provisioning: server initialisation, keys and rotation, node enrolment, Raspberry Pi install."""

@@ -1,0 +1,1 @@
+"""campuspass central server: aiohttp app, aiosqlite storage, JSON API and HTML pages."""

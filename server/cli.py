@@ -1,0 +1,64 @@
+"""``campuspass server ...``: run the server and administer its data directory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from server.datadir import DataDir
+from server.storage import Database
+from server.storage.buildings import Buildings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``campuspass server`` commands."""
+    b = sub.add_parser("building", help="manage buildings and building groups",
+                       description="Manage buildings and the groups pass scopes name.")
+    bsub = b.add_subparsers(title="commands", metavar="COMMAND")
+    b.set_defaults(handler=lambda _a: (b.print_help(), 2)[1])
+    add = bsub.add_parser("add", help="add or update a building",
+                          description="Add a building (or update its name and group).")
+    add.add_argument("--data", type=Path, required=True, help="server data directory")
+    add.add_argument("code", help="building code, e.g. LIB")
+    add.add_argument("name", help="display name, e.g. 'Main Library'")
+    add.add_argument("--group", default="campus", help="building group (created if missing; default campus)")
+    add.set_defaults(handler=_building_add)
+    ls = bsub.add_parser("list", help="list buildings and groups")
+    ls.add_argument("--data", type=Path, required=True, help="server data directory")
+    ls.set_defaults(handler=_building_list)
+
+
+def _building_add(args: argparse.Namespace) -> int:
+    async def run() -> None:
+        dd = DataDir(args.data)
+        dd.require_initialised()
+        db = await Database.open(dd.db_path)
+        try:
+            row = await Buildings(db).add_building(args.code, args.name, args.group)
+            print(f"building {row.code} ({row.name}) in group {args.group} (id {row.group_id})")
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def _building_list(args: argparse.Namespace) -> int:
+    async def run() -> None:
+        dd = DataDir(args.data)
+        dd.require_initialised()
+        db = await Database.open(dd.db_path)
+        try:
+            repo = Buildings(db)
+            groups = {g.id: g for g in await repo.groups()}
+            for g in groups.values():
+                print(f"group {g.id} {g.name}: statuses={','.join(g.allowed_statuses)} "
+                      f"hours={','.join(g.hours) or 'always'}")
+            for bld in await repo.buildings():
+                print(f"building {bld.code} {bld.name!r} group={groups[bld.group_id].name}")
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,189 @@
+"""One aiosqlite connection, numbered migrations, one write path.
+
+SQLite in WAL mode; every write runs inside :meth:`Database.transaction`, serialised by an
+asyncio lock so concurrent handlers never interleave statements of two transactions on the
+shared connection. Reads use ``async with`` cursors, which is required when one connection
+is shared by concurrent tasks. SQL stays portable (no SQLite-only syntax beyond
+``INSERT ... ON CONFLICT``) so a PostgreSQL backend can follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from shared.errors import CampusPassError
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class StorageError(CampusPassError):
+    """A database problem: cannot open, migrate, or the disk is full. Code ``storage``."""
+
+    code = "storage"
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """``(number, name, sql)`` of every packaged migration, in order."""
+    out = []
+    for entry in resources.files("server.storage.migrations").iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            out.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    out.sort()
+    numbers = [n for n, _, _ in out]
+    if len(set(numbers)) != len(numbers):
+        raise StorageError(f"two migrations share a number: {numbers}")
+    return out
+
+
+class Database:
+    """The server's SQLite database.
+
+    Args:
+        path: the database file (created if missing).
+
+    Use ``await Database.open(path)``, then :meth:`close`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, *, migrate: bool = True) -> Database:
+        """Open (and by default migrate) the database at ``path``.
+
+        Raises:
+            StorageError: the file cannot be opened or a migration fails.
+        """
+        db = cls(path)
+        try:
+            db._conn = await aiosqlite.connect(path, isolation_level=None)
+            db._conn.row_factory = aiosqlite.Row
+            await db._conn.execute("PRAGMA journal_mode=WAL")
+            await db._conn.execute("PRAGMA synchronous=NORMAL")
+            await db._conn.execute("PRAGMA foreign_keys=ON")
+            await db._conn.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open database {path.name}: {exc}") from exc
+        if migrate:
+            await db.migrate()
+        return db
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The open connection.
+
+        Raises:
+            StorageError: the database is closed.
+        """
+        if self._conn is None:
+            raise StorageError("database is closed")
+        return self._conn
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def migrate(self) -> list[str]:
+        """Apply every migration not yet applied, each in its own transaction.
+
+        Returns:
+            The names of the migrations applied now.
+        """
+        conn = self.conn
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with conn.execute("SELECT number FROM schema_migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        applied = []
+        for number, name, sql in migration_files():
+            if number in done:
+                continue
+            async with self._write_lock:
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    for statement in _split_sql(sql):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (number, name, applied_at)"
+                        " VALUES (?, ?, datetime('now'))",
+                        (number, name),
+                    )
+                    await conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await conn.execute("ROLLBACK")
+                    raise StorageError(f"migration {name} failed: {exc}") from exc
+            log.info("applied migration %s", name)
+            applied.append(name)
+        return applied
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back on error.
+
+        Raises:
+            StorageError: the disk is full or the database is unwritable (translated from
+                ``sqlite3.OperationalError``); nothing of the transaction is kept.
+        """
+        async with self._write_lock:
+            conn = self.conn
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                await conn.execute("ROLLBACK")
+                raise StorageError(f"cannot commit: {exc}") from exc
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read query."""
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of a read query, or None."""
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def execute_many(self, conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """``executemany`` inside a transaction opened with :meth:`transaction`."""
+        await conn.executemany(sql, rows)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration file into statements on ``;`` at line ends (no triggers with bodies)."""
+    statements = []
+    current: list[str] = []
+    for line in script.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--") or not stripped:
+            continue
+        current.append(line)
+        if stripped.endswith(";"):
+            statements.append("\n".join(current))
+            current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements

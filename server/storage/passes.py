@@ -1,0 +1,120 @@
+"""Issued passes and the revocation list (SQL only here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.storage.database import Database
+from shared.pass_format import PassFields
+from shared.revocation import RevocationEntry
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedPass:
+    """A pass the server signed: its fields, who it is for, and when and by whom it was issued."""
+
+    fields: PassFields
+    person_id: int | None
+    visitor_name: str | None
+    issued_at_s: int
+    issued_by: str
+
+
+class Passes:
+    """Repository of issued passes and revocations."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(
+        self,
+        fields: PassFields,
+        *,
+        issued_at_s: int,
+        issued_by: str,
+        person_id: int | None = None,
+        visitor_name: str | None = None,
+    ) -> None:
+        """Store an issued pass (serials are unique)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO passes (serial, subject, person_id, visitor_name, key_id, status, scope,"
+                " valid_from, valid_until, issued_at, issued_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    fields.serial,
+                    fields.subject,
+                    person_id,
+                    visitor_name,
+                    fields.key_id,
+                    fields.status.name.lower(),
+                    ",".join(str(g) for g in fields.scope),
+                    fields.valid_from_s,
+                    fields.valid_until_s,
+                    issued_at_s,
+                    issued_by,
+                ),
+            )
+
+    async def revoke_serial(
+        self, serial: bytes, expires_s: int, reason: str, by: str, now_s: int
+    ) -> int:
+        """Put one pass serial on the revocation list; returns the new list version."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (serial, expires_s, reason, now_s, by),
+            ) as cur:
+                return int(cur.lastrowid or 0)
+
+    async def revoke_unexpired_of_subject(self, subject: bytes, reason: str, by: str, now_s: int) -> list[int]:
+        """Revoke every unexpired pass of ``subject`` (one serial entry each); returns versions."""
+        versions = []
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT serial, valid_until FROM passes WHERE subject = ? AND valid_until > ?"
+                " AND serial NOT IN (SELECT serial FROM revocations WHERE serial IS NOT NULL)",
+                (subject, now_s),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            for serial, until in rows:
+                async with conn.execute(
+                    "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (serial, until, reason, now_s, by),
+                ) as cur:
+                    versions.append(int(cur.lastrowid or 0))
+        return versions
+
+    async def revocation_version(self) -> int:
+        """The highest revocation list version (0 when empty)."""
+        row = await self.db.fetch_one("SELECT COALESCE(MAX(version), 0) FROM revocations")
+        return int(row[0]) if row else 0
+
+    async def revocations_since(self, since: int, now_s: int) -> list[RevocationEntry]:
+        """Entries added after version ``since`` that have not expired at ``now_s``."""
+        rows = await self.db.fetch_all(
+            "SELECT version, serial, subject, before_at, expires_at FROM revocations"
+            " WHERE version > ? AND expires_at > ? ORDER BY version",
+            (since, now_s),
+        )
+        return [
+            RevocationEntry(
+                version=r[0],
+                expires_s=r[4],
+                serial=bytes(r[1]) if r[1] is not None else None,
+                subject=bytes(r[2]) if r[2] is not None else None,
+                before_s=r[3],
+            )
+            for r in rows
+        ]
+
+    async def purge_expired_revocations(self, now_s: int) -> int:
+        """Delete entries whose pass would have expired anyway (keeps the max version row)."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "DELETE FROM revocations WHERE expires_at <= ?"
+                " AND version < (SELECT MAX(version) FROM revocations)",
+                (now_s,),
+            ) as cur:
+                return int(cur.rowcount or 0)

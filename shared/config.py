@@ -1,0 +1,115 @@
+"""Strict typed configuration from TOML (after Frigate's strict config).
+
+A component's config is a tree of frozen dataclasses. :func:`from_mapping` builds one from
+the parsed TOML, rejecting unknown keys and wrong types with a :class:`ConfigError` that
+names the dotted key, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from shared.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def load_toml(path: Path, cls: type[T]) -> T:
+    """Read ``path`` (TOML) into dataclass ``cls``.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or does not match ``cls``.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return from_mapping(cls, data)
+
+
+def from_mapping(cls: type[T], data: Any, where: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, strictly.
+
+    Raises:
+        ConfigError: unknown key, missing required key, or a value of the wrong type.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} is {data!r}; expected a table")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in data:
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {_join(where, key)!r} = {data[key]!r}; expected one of {sorted(fields)}"
+            )
+    kwargs = {}
+    for name, f in fields.items():
+        dotted = _join(where, name)
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], dotted)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required key {dotted!r}")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _convert(tp: Any, value: Any, dotted: str) -> Any:
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_mapping(tp, value, dotted)  # type: ignore[arg-type]
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{dotted} = {value!r}; expected one of {list(allowed)}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, dotted)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{dotted} = {value!r} matches none of {tp}")
+    if origin in (list, tuple):
+        (inner, *_rest) = get_args(tp) or (Any,)
+        if not isinstance(value, list):
+            raise ConfigError(f"{dotted} = {value!r}; expected a list")
+        items = [_convert(inner, v, f"{dotted}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{dotted} = {value!r}; expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{dotted} = {value!r}; expected an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{dotted} = {value!r}; expected a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{dotted} = {value!r}; expected a string")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{dotted}: unsupported config type {tp}")
