@@ -17,9 +17,14 @@ from shared.errors import CampusPassError
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
 def _group(sub: argparse._SubParsersAction, name: str, help_text: str, description: str) -> argparse._SubParsersAction:
     parser = sub.add_parser(name, help=help_text, description=description)
-    parser.set_defaults(handler=lambda _args, p=parser: (p.print_help(), 2)[1])
+    parser.set_defaults(handler=lambda _args, p=parser: _help(p))
     return parser.add_subparsers(title="commands", metavar="COMMAND")
 
 
@@ -37,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"campuspass {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.set_defaults(handler=lambda _args: (parser.print_help(), 2)[1])
+    parser.set_defaults(handler=lambda _args: _help(parser))
     sub = parser.add_subparsers(title="components", metavar="COMPONENT")
 
     provisioning_cli.register_init(sub)

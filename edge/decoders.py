@@ -66,7 +66,7 @@ class ZxingDecoder:
         except ImportError as exc:  # pragma: no cover - a dependency
             raise DecoderError("zxing-cpp is not installed (pip install zxing-cpp)") from exc
         self._zx = zxingcpp
-        self._formats = zxingcpp.BarcodeFormat.QRCode
+        self._formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
     def decode(self, frame: np.ndarray) -> list[str]:
         """Texts of the QR codes in ``frame`` (uint8 (H, W) grey or (H, W, 3) BGR)."""
@@ -112,7 +112,7 @@ class PyzbarDecoder:
         return texts
 
 
-DECODERS = {"zxing": ZxingDecoder, "pyzbar": PyzbarDecoder}
+DECODERS: dict[str, type[ZxingDecoder] | type[PyzbarDecoder]] = {"zxing": ZxingDecoder, "pyzbar": PyzbarDecoder}
 
 
 def make_decoder(name: str = "zxing") -> Decoder:
@@ -122,7 +122,7 @@ def make_decoder(name: str = "zxing") -> Decoder:
         DecoderError: unknown name, or the library cannot be loaded.
     """
     try:
-        cls = DECODERS[name]
+        cls: type[ZxingDecoder] | type[PyzbarDecoder] = DECODERS[name]
     except KeyError:
         raise DecoderError(f"decoder {name!r}; expected one of {sorted(DECODERS)}", code="bad_decoder") from None
     return cls()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from server.storage.buildings import Buildings
-from shared.policy import PolicySet, make_policy_document, parse_policy_document
 from shared.keys import Ed25519PrivateKey
+from shared.policy import PolicySet, make_policy_document, parse_policy_document
 
 
 async def policy_body(buildings: Buildings) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:

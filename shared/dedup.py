@@ -33,3 +33,7 @@ class RepeatFilter:
         last = self._last.get(key)
         self._last[key] = mono_s
         return last is None or mono_s - last > self.window_s
+
+    def __len__(self) -> int:
+        """How many keys are remembered (at most those seen within about two windows)."""
+        return len(self._last)

@@ -175,6 +175,8 @@ class TrustBundle:
                 doc = json.loads(doc)
             except ValueError as exc:
                 raise DocumentError(f"trust bundle is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise DocumentError(f"trust bundle is {type(doc).__name__}; expected a JSON object")
         root_raw = pinned_root if isinstance(pinned_root, bytes) else public_key_bytes(pinned_root)
         root = public_key_from_bytes(root_raw)
         try:
