@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from shared.config import from_mapping, load_toml
 
@@ -36,6 +37,57 @@ class KeyConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    """Sessions and login throttling (ARCHITECTURE §10).
+
+    Attributes:
+        session_hours: a session lasts this long after its last use (hours).
+        cookie_secure: mark cookies Secure (set true behind HTTPS).
+        account_slow_after: failures of one account before each further try must wait ``slow_wait_s``.
+        account_block_after: failures of one account before it is blocked for ``block_s``.
+        address_slow_after / address_block_after: the same per client address (higher: campus NAT).
+        slow_wait_s: wait between tries while slowed (seconds).
+        block_s: length of a block after the last failure (seconds).
+        forget_after_s: failures older than this are forgotten (seconds).
+    """
+
+    session_hours: int = 14 * 24
+    cookie_secure: bool = False
+    account_slow_after: int = 5
+    account_block_after: int = 10
+    address_slow_after: int = 30
+    address_block_after: int = 100
+    slow_wait_s: int = 30
+    block_s: int = 900
+    forget_after_s: int = 86400
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    """The SMS gateway.
+
+    Attributes:
+        gateway: ``file`` (append JSON lines to DATA/sms-outbox.jsonl) or ``http``.
+        url: the HTTP gateway's endpoint (POST JSON {id, phone, body}).
+        token: bearer token for the HTTP gateway ("" for none).
+        timeout_s: per-request timeout (seconds).
+        retries: immediate retries of one send, with exponential backoff from ``backoff_s``.
+        backoff_s: first retry delay (seconds).
+        max_attempts: outbox attempts before a message is marked failed.
+        sender_name: signature prefixed to every message, e.g. 【某某大学】.
+    """
+
+    gateway: Literal["file", "http"] = "file"
+    url: str = ""
+    token: str = ""
+    timeout_s: float = 5.0
+    retries: int = 2
+    backoff_s: float = 0.5
+    max_attempts: int = 12
+    sender_name: str = "【校园通行】"
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -43,6 +95,8 @@ class ServerConfig:
     port: int = 8080
     passes: PassConfig = field(default_factory=PassConfig)
     keys: KeyConfig = field(default_factory=KeyConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -69,4 +123,21 @@ visitor_max_hours = 72
 [keys]
 issuer_valid_days = 400
 rotation_overlap_hours = 48
+
+[auth]
+session_hours = 336
+cookie_secure = false
+account_slow_after = 5
+account_block_after = 10
+address_slow_after = 30
+address_block_after = 100
+slow_wait_s = 30
+block_s = 900
+
+[sms]
+# "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs to url.
+gateway = "file"
+url = ""
+timeout_s = 5.0
+retries = 2
 """
