@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.clock import SystemClock
+
+if TYPE_CHECKING:
+    from provisioning.rotation import RotationResult
 
 
 def register_init(sub: argparse._SubParsersAction) -> None:
@@ -31,3 +35,175 @@ def _init(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``campuspass provision`` commands."""
+    register_keys(sub)
+
+
+def register_keys(sub: argparse._SubParsersAction) -> None:
+    """Add key rotation and the offline root commands (``docs/keys.md``)."""
+    rot = sub.add_parser(
+        "rotate-issuer",
+        help="create the next issuer key and publish it before it signs",
+        description="Create the next issuer key and its root-signed certificate, publish them in a new "
+        "trust bundle and schedule the key to start signing after the overlap. The key it replaces stays "
+        "verifiable until every pass it signed has expired. Without the root key on the server, use "
+        "--offline-request and sign on the offline machine.",
+    )
+    rot.add_argument("--data", type=Path, required=True, help="server data directory")
+    rot.add_argument("--overlap-hours", type=float, default=None,
+                     help="hours between publishing the key and signing with it "
+                     "(default: keys.rotation_overlap_hours in server.toml)")
+    rot.add_argument("--offline-request", type=Path, default=None, metavar="OUT.json",
+                     help="write a certificate request for the offline root instead of signing here")
+    rot.set_defaults(handler=_rotate_issuer)
+
+    exp = sub.add_parser(
+        "export-root",
+        help="move the root private key off the server",
+        description="Write the root private key to FILE (mode 0600, on removable media), check the copy "
+        "against trust/root.pub and delete the key from the data directory.",
+    )
+    exp.add_argument("--data", type=Path, required=True, help="server data directory")
+    exp.add_argument("--out", type=Path, required=True, metavar="FILE", help="new file for the root key")
+    exp.set_defaults(handler=_export_root)
+
+    sig = sub.add_parser(
+        "sign-request",
+        help="sign an issuer certificate request with the offline root key",
+        description="On the offline machine: check REQUEST.json against the current trust bundle and "
+        "write the signed certificate and the next trust bundle to RESPONSE.json.",
+    )
+    sig.add_argument("--root-key", type=Path, required=True, metavar="FILE", help="root private key")
+    sig.add_argument("request", type=Path, metavar="REQUEST.json", help="request from rotate-issuer")
+    sig.add_argument("--bundle", type=Path, required=True, metavar="CURRENT_BUNDLE.json",
+                     help="the server's current trust/bundle.json")
+    sig.add_argument("--out", type=Path, required=True, metavar="RESPONSE.json", help="new response file")
+    sig.set_defaults(handler=_sign_request)
+
+    ins = sub.add_parser(
+        "install-response",
+        help="publish the bundle signed by the offline root",
+        description="Check RESPONSE.json against the pinned root key and the pending request, publish "
+        "the new trust bundle and schedule the new issuer key.",
+    )
+    ins.add_argument("--data", type=Path, required=True, help="server data directory")
+    ins.add_argument("response", type=Path, metavar="RESPONSE.json", help="response from sign-request")
+    ins.set_defaults(handler=_install_response)
+
+
+def _when(unix_s: int) -> str:
+    from shared.campus_time import local
+    from shared.clock import from_unix
+
+    at = from_unix(unix_s)
+    return f"{at:%Y-%m-%d %H:%M}Z ({local(at):%Y-%m-%d %H:%M} campus time)"
+
+
+def _print_result(result: RotationResult) -> None:
+    print(f"published trust bundle v{result.bundle_version} with issuer key {result.key_id}")
+    print(f"  key {result.key_id} signs from {_when(result.signing_from_s)}")
+    for key_id, until in sorted(result.retired.items()):
+        print(f"  key {key_id} stays verifiable until {_when(until)}")
+    for key_id in result.dropped:
+        print(f"  key {key_id} expired: left out of the bundle, private key deleted")
+
+
+def _rotate_issuer(args: argparse.Namespace) -> int:
+    from provisioning.rotation import rotate_issuer, start_rotation, write_json_new
+    from server.datadir import DataDir
+
+    dd = DataDir(args.data)
+    now = SystemClock().now()
+    overlap_s = None if args.overlap_hours is None else round(args.overlap_hours * 3600)
+    if args.offline_request is None:
+        _print_result(rotate_issuer(dd, now, overlap_s))
+        return 0
+    request = start_rotation(dd, now, overlap_s)
+    write_json_new(args.offline_request, request.to_json(), 0o644)
+    print(f"wrote request for issuer key {request.key_id} to {args.offline_request}")
+    print(f"  sign it before {_when(request.signing_from_s)} on the offline machine:")
+    print(f"  campuspass provision sign-request --root-key ROOT.key {args.offline_request.name} "
+          f"--bundle bundle.json --out response.json")
+    print(f"  (bundle.json: a copy of {dd.bundle_path})")
+    return 0
+
+
+def _export_root(args: argparse.Namespace) -> int:
+    from provisioning.offline_root import export_root
+    from server.datadir import DataDir
+    from shared.keys import b64u_encode
+
+    result = export_root(DataDir(args.data), args.out)
+    print(f"root key moved to {result.out} (public key {b64u_encode(result.root_public)})")
+    print("  keep it offline; issuer rotations now need: rotate-issuer --offline-request")
+    return 0
+
+
+def _sign_request(args: argparse.Namespace) -> int:
+    from provisioning.offline_root import sign_request_files
+
+    response = sign_request_files(args.root_key, args.request, args.bundle, args.out)
+    version = response.bundle.get("version")
+    print(f"signed issuer key {response.key_id} and trust bundle v{version}: {args.out}")
+    return 0
+
+
+def _install_response(args: argparse.Namespace) -> int:
+    from provisioning.rotation import RotationResponse, install_response, read_json
+    from server.datadir import DataDir
+
+    response = RotationResponse.from_json(read_json(args.response, "response"))
+    _print_result(install_response(DataDir(args.data), response, SystemClock().now()))
+    return 0
+
+
+
+def register_backup(sub: argparse._SubParsersAction) -> None:
+    """Add ``campuspass server backup`` and ``campuspass server restore`` (to the server group)."""
+    bak = sub.add_parser(
+        "backup",
+        help="back up the data directory (safe while the server runs)",
+        description="Write one tar.gz (mode 0600) with a consistent copy of the database, the keys, "
+        "the trust files and server.toml. Safe while the server is running.",
+    )
+    bak.add_argument("--data", type=Path, required=True, help="server data directory")
+    bak.add_argument("--out", type=Path, required=True, metavar="FILE", help="new backup file (.tar.gz)")
+    bak.set_defaults(handler=_backup)
+
+    res = sub.add_parser(
+        "restore",
+        help="restore a backup into a new data directory",
+        description="Check a backup file and restore it into a new (or empty) data directory.",
+    )
+    res.add_argument("--data", type=Path, required=True, metavar="NEW_DIR", help="new data directory")
+    res.add_argument("backup", type=Path, metavar="FILE", help="backup file from campuspass server backup")
+    res.set_defaults(handler=_restore)
+
+
+def _tables_line(tables: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(tables.items()) if name != "schema_migrations")
+
+
+def _backup(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from provisioning.backup import backup_data_dir
+    from server.datadir import DataDir
+
+    result = asyncio.run(backup_data_dir(DataDir(args.data), args.out, SystemClock().now()))
+    print(f"backup written to {result.out} ({len(result.files)} files, mode 0600)")
+    print(f"  rows: {_tables_line(result.tables)}")
+    if "keys/root.key" in result.files:
+        print("  it holds the root private key: store it like the key itself")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from provisioning.backup import restore_data_dir
+    from shared.clock import from_unix
+
+    result = asyncio.run(restore_data_dir(args.backup, args.data))
+    print(f"restored {result.datadir.root} from the backup of {from_unix(result.created_at_s):%Y-%m-%d %H:%M}Z")
+    print(f"  rows: {_tables_line(result.tables)}")
+    return 0

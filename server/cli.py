@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--data", type=Path, required=True, help="server data directory")
     ls.set_defaults(handler=_building_list)
 
+    from provisioning.cli import register_backup
+
+    register_backup(sub)  # server backup / server restore (provisioning/backup.py)
+
 
 def _building_add(args: argparse.Namespace) -> int:
     async def run() -> None:
