@@ -50,6 +50,9 @@ class PassStatus(enum.IntEnum):
     GREEN = 1
 
 
+_STATUSES = (PassStatus.BLACK, PassStatus.GREEN)
+
+
 @dataclass(frozen=True, slots=True)
 class PassFields:
     """The fields of a pass (before signing or after decoding).
@@ -203,7 +206,7 @@ def decode_pass(text: str) -> SignedPass:
         key_id=key_id,
         serial=serial,
         subject=subject,
-        status=PassStatus(status),
+        status=_STATUSES[status],
         scope=scope,
         valid_from_s=vf,
         valid_until_s=vu,
