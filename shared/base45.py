@@ -56,7 +56,7 @@ def b45decode(text: str) -> bytes:
         raise Base45Error(f"base45 text length {n} is 1 mod 3; expected 0 or 2 mod 3")
     vals = raw.translate(_TO_VALUE)
     it = iter(vals[: n - n % 3])
-    words = [a + _X45[b] + _X2025[c] for a, b, c in zip(it, it, it)]
+    words = [a + _X45[b] + _X2025[c] for a, b, c in zip(it, it, it, strict=False)]
     if words and max(words) > 0xFFFF:
         raise Base45Error(f"base45 triple has value {max(words)} > 65535")
     out = struct.pack(f">{len(words)}H", *words)
