@@ -1,0 +1,323 @@
+"""The door node's typed configuration (``node.toml``), strict: unknown keys are refused.
+
+Provisioning writes this file into the node bundle (see ``docs/edge-node.md``); ``campuspass
+edge check-config`` and ``campuspass edge run`` read it. Paths are relative to the folder of
+the config file. Every table has defaults except ``[node]``'s identity keys::
+
+    [node]
+    id = "d7-east-1"           # unique node id (enrolment)
+    name = "Dormitory 7 east door"
+    building = "D7"            # building code in the policy document
+    direction = "entry"        # entry | exit
+    data_dir = "data"          # node SQLite database lives here
+    server_url = ""            # empty: no sync (standalone)
+
+    [camera]
+    source = "picamera2"       # picamera2 | opencv:N | dir:PATH | files:GLOB | PATH.mp4
+    width_px = 1280
+    height_px = 720
+
+    [decoder]
+    name = "zxing"             # zxing | pyzbar
+
+    [gpio]
+    pin_factory = "native"     # native (gpiozero's default on a Pi) | mock
+    relay_pulse_s = 3.0
+    green = { pin = "GPIO17", active_high = true }
+    red = { pin = "GPIO27", active_high = true }
+    buzzer = { pin = "GPIO22", active_high = true }
+    relay = { pin = "GPIO23", active_high = true }
+
+    [scan]
+    repeat_window_s = 5.0
+
+    [sync]
+    interval_s = 30.0
+
+    [trust]
+    stale_after_s = 172800     # 48 h
+    fail_mode = "secure"       # secure | open
+
+    [status]
+    port = 8471                # 0 disables the localhost status endpoint
+
+    [files]                    # the provisioning bundle, next to node.toml
+    root_pub = "root.pub"
+    node_key = "node.key"
+    trust_bundle = "trust-bundle.json"
+    revocations = "revocations.json"
+    policy = "policy.json"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from shared.config import from_mapping
+from shared.errors import ConfigError
+
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SOURCE = re.compile(r"^(picamera2(:\d+)?|opencv:\d+|dir:.+|files:.+|.+\.(mp4|avi|mkv|mov|webm))$")
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Who and where this node is.
+
+    Attributes:
+        id: node id, 1..64 of ``A-Z a-z 0-9 . _ -`` (registered at enrolment).
+        name: human name shown to admins.
+        building: building code; must be in the policy document.
+        direction: ``entry`` or ``exit`` (recorded in every scan).
+        data_dir: folder for the node database (relative to the config file).
+        server_url: base URL of the campuspass server; empty means no sync.
+    """
+
+    id: str
+    building: str
+    name: str = ""
+    direction: Literal["entry", "exit"] = "entry"
+    data_dir: str = "data"
+    server_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NODE_ID.match(self.id):
+            raise ValueError(f"node.id = {self.id!r}; expected 1..64 of A-Z a-z 0-9 . _ -")
+        if not self.building.strip():
+            raise ValueError(f"node.building = {self.building!r}; expected a building code")
+        if self.server_url and not self.server_url.startswith(("http://", "https://")):
+            raise ValueError(f"node.server_url = {self.server_url!r}; expected http(s)://... or empty")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Where frames come from (see :mod:`edge.camera`).
+
+    Attributes:
+        source: ``picamera2``, ``opencv:N`` (device index N), ``dir:PATH`` (new image files in
+            a folder), ``files:GLOB`` (replay images) or a video file path.
+        width_px, height_px: requested frame size (picamera2 and opencv only).
+        reopen_max_s: longest wait between reopen attempts after an outage (seconds).
+        stall_s: no frame for this long counts as an outage (live cameras; seconds).
+    """
+
+    source: str = "picamera2"
+    width_px: int = 1280
+    height_px: int = 720
+    reopen_max_s: float = 10.0
+    stall_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not _SOURCE.match(self.source):
+            raise ValueError(
+                f"camera.source = {self.source!r}; expected picamera2, opencv:N, dir:PATH, "
+                "files:GLOB or a video file (.mp4 .avi .mkv .mov .webm)"
+            )
+        if not (16 <= self.width_px <= 8192 and 16 <= self.height_px <= 8192):
+            raise ValueError(f"camera size {self.width_px}x{self.height_px}; expected 16..8192 each")
+        if self.reopen_max_s <= 0 or self.stall_s <= 0:
+            raise ValueError("camera.reopen_max_s and camera.stall_s must be > 0 seconds")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Which QR decoder reads the frames."""
+
+    name: Literal["zxing", "pyzbar"] = "zxing"
+
+
+@dataclass(frozen=True)
+class PinConfig:
+    """One output pin: a gpiozero pin name (``"GPIO17"``, ``"BOARD11"``) or a BCM number."""
+
+    pin: int | str
+    active_high: bool = True
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """Door outputs (see :mod:`edge.outputs`).
+
+    Attributes:
+        pin_factory: ``native`` (gpiozero's default factory: lgpio on a Pi) or ``mock``
+            (gpiozero MockFactory, for demos and machines without GPIO).
+        relay_pulse_s: how long the relay is energised (door unlocked) on accept, seconds.
+    """
+
+    pin_factory: Literal["native", "mock"] = "native"
+    relay_pulse_s: float = 3.0
+    green: PinConfig = field(default_factory=lambda: PinConfig("GPIO17"))
+    red: PinConfig = field(default_factory=lambda: PinConfig("GPIO27"))
+    buzzer: PinConfig = field(default_factory=lambda: PinConfig("GPIO22"))
+    relay: PinConfig = field(default_factory=lambda: PinConfig("GPIO23"))
+
+    def __post_init__(self) -> None:
+        if not 0.2 <= self.relay_pulse_s <= 30:
+            raise ValueError(f"gpio.relay_pulse_s = {self.relay_pulse_s!r}; expected 0.2..30 seconds")
+        pins = [str(p.pin) for p in (self.green, self.red, self.buzzer, self.relay)]
+        if len(set(pins)) != 4:
+            raise ValueError(f"gpio pins {pins}; expected four different pins")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Scanning. ``repeat_window_s``: the same pass seen again within this many seconds is one scan."""
+
+    repeat_window_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.repeat_window_s <= 3600:
+            raise ValueError(f"scan.repeat_window_s = {self.repeat_window_s!r}; expected 0..3600 seconds")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Sync with the server. ``interval_s``: seconds between sync rounds."""
+
+    interval_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.interval_s <= 86400:
+            raise ValueError(f"sync.interval_s = {self.interval_s!r}; expected 1..86400 seconds")
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Trust data freshness.
+
+    Attributes:
+        stale_after_s: revocation data older than this (seconds since the server signed it)
+            is stale: the status indication says so.
+        fail_mode: ``secure`` (default): with stale revocation data every pass is denied
+            (reason ``stale_trust``); ``open``: valid passes are still admitted and the
+            staleness is only reported. The relay is locked on stop and crash in both modes.
+    """
+
+    stale_after_s: int = 172800
+    fail_mode: Literal["secure", "open"] = "secure"
+
+    def __post_init__(self) -> None:
+        if not 60 <= self.stale_after_s <= 90 * 86400:
+            raise ValueError(f"trust.stale_after_s = {self.stale_after_s!r}; expected 60..7776000 seconds")
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """The localhost status endpoint. ``port`` 0 disables it; it always binds 127.0.0.1."""
+
+    port: int = 8471
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"status.port = {self.port!r}; expected 0..65535")
+
+
+@dataclass(frozen=True)
+class BundleFiles:
+    """File names of the provisioning bundle, relative to the config file's folder."""
+
+    root_pub: str = "root.pub"
+    node_key: str = "node.key"
+    trust_bundle: str = "trust-bundle.json"
+    revocations: str = "revocations.json"
+    policy: str = "policy.json"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything ``campuspass edge run`` reads from ``node.toml``.
+
+    ``base_dir`` is the folder relative paths are resolved against (the config file's folder;
+    not a TOML key).
+    """
+
+    node: NodeIdentity
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    files: BundleFiles = field(default_factory=BundleFiles)
+    base_dir: Path = field(default=Path("."), compare=False)
+
+    def path(self, relative: str) -> Path:
+        """``relative`` resolved against the config file's folder (absolute paths kept)."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def data_dir(self) -> Path:
+        """The node's data folder (holds ``node.db``)."""
+        return self.path(self.node.data_dir)
+
+    @property
+    def db_path(self) -> Path:
+        """The node's SQLite database file."""
+        return self.data_dir / "node.db"
+
+
+def node_config_from_mapping(data: dict[str, object], base_dir: Path) -> NodeConfig:
+    """Build a :class:`NodeConfig` from parsed TOML (as provisioning writes it).
+
+    Raises:
+        ConfigError: unknown key, missing key or bad value (names the dotted key and value).
+    """
+    if isinstance(data, dict) and "base_dir" in data:
+        raise ConfigError(f"unknown key 'base_dir' = {data['base_dir']!r}; paths are relative to node.toml")
+    cfg = from_mapping(NodeConfig, data)
+    return replace(cfg, base_dir=base_dir)
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read ``node.toml``; relative paths resolve against its folder.
+
+    Raises:
+        ConfigError: missing file, bad TOML, unknown key or bad value.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return node_config_from_mapping(data, path.resolve().parent)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def dump_node_config(cfg: NodeConfig) -> str:
+    """``node.toml`` text for ``cfg`` (every key written out; ``base_dir`` omitted).
+
+    Used by provisioning to write a node bundle; :func:`load_node_config` reads it back equal.
+    """
+    lines = ["# campuspass door node configuration. Unknown keys are refused.", ""]
+    for f in dataclasses.fields(cfg):
+        if f.name == "base_dir":
+            continue
+        table = getattr(cfg, f.name)
+        lines.append(f"[{f.name}]")
+        for sub in dataclasses.fields(table):
+            value = getattr(table, sub.name)
+            if dataclasses.is_dataclass(value):
+                inner = ", ".join(
+                    f"{g.name} = {_toml_value(getattr(value, g.name))}" for g in dataclasses.fields(value)
+                )
+                lines.append(f"{sub.name} = {{ {inner} }}")
+            else:
+                lines.append(f"{sub.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)

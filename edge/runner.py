@@ -1,0 +1,61 @@
+"""The node's composition root: config → store → node → status endpoint → run.
+
+``campuspass edge run`` calls :func:`run_node`. The sync component (ARCHITECTURE §8) plugs in
+through ``sync_factory``: a callable taking the :class:`Node` and returning an object with
+``async run()``; :func:`default_sync_factory` chooses it for a config (None when the config
+has no ``server_url`` or no sync implementation is installed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any
+
+from edge.config import NodeConfig
+from edge.node import Node, SyncFactory, open_store
+from edge.status import start_status_server
+
+log = logging.getLogger(__name__)
+
+
+def default_sync_factory(config: NodeConfig) -> SyncFactory | None:
+    """The sync component for ``config``: None without a ``server_url``.
+
+    The sync client module registers itself here when it exists (``edge.sync.make_sync``).
+    """
+    if not config.node.server_url:
+        return None
+    if importlib.util.find_spec("edge.sync") is None:
+        log.warning("server_url is set but this build has no sync component; running offline")
+        return None
+    factory: SyncFactory = importlib.import_module("edge.sync").make_sync
+    return factory
+
+
+async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = None, **node_kwargs: Any) -> None:
+    """Open the store (seeding it on first start), run the node and its status endpoint until
+    stopped (SIGTERM, SIGINT) or a replay camera ends. The relay is locked on every way out.
+
+    Args:
+        config: the node configuration.
+        sync_factory: the sync component (default: :func:`default_sync_factory`).
+        node_kwargs: passed to :class:`Node` (camera, decoder, pin_factory, clock).
+    """
+    store = await open_store(config)
+    try:
+        factory = sync_factory if sync_factory is not None else default_sync_factory(config)
+        node = Node(config, store, sync_factory=factory, **node_kwargs)
+        runner = None
+        try:
+            if config.status.port:
+                runner = await start_status_server(node, config.status.port)
+                log.info("status endpoint on http://127.0.0.1:%d/status", config.status.port)
+            await node.run()
+        finally:
+            node.outputs.close()
+            if runner is not None:
+                await runner.cleanup()
+    finally:
+        await store.close()

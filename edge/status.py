@@ -1,0 +1,61 @@
+"""The node's status endpoint on localhost: ``GET /healthz`` and ``GET /status`` (aiohttp).
+
+``/healthz`` answers ``{"ok": true}`` (200) while the camera delivers and the log works, else
+``{"ok": false, "status": ...}`` with 503. ``/status`` is :meth:`Node.status` plus the
+number of unsynced records. Errors use the one envelope ``{"error": {"code", "message"}}``.
+The server binds 127.0.0.1 only: it shows no pass data, but it is not meant for the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from edge.node import Node
+
+NODE_KEY = web.AppKey("node", Node)
+
+
+@web.middleware
+async def error_envelope(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Turn HTTP errors into ``{"error": {"code", "message"}}``."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        code = "not_found" if exc.status == 404 else "method_not_allowed" if exc.status == 405 else "http_error"
+        return web.json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 ``{"ok": true}`` when healthy, else 503 with the reason."""
+    node = request.app[NODE_KEY]
+    camera = node.supervisor.health.state
+    ok = camera in ("ok", "starting", "ended")
+    body: dict[str, object] = {"ok": ok, "camera": camera, "status": node.outputs.status.value}
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def status(request: web.Request) -> web.Response:
+    """The full status JSON (see :meth:`Node.status`)."""
+    node = request.app[NODE_KEY]
+    stats = await node.store.stats()
+    return web.json_response(node.status(unsynced=stats.unsynced))
+
+
+def make_status_app(node: Node) -> web.Application:
+    """The status application for ``node``."""
+    app = web.Application(middlewares=[error_envelope])
+    app[NODE_KEY] = node
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/status", status)
+    return app
+
+
+async def start_status_server(node: Node, port: int) -> web.AppRunner:
+    """Serve the status app on 127.0.0.1:``port``; the caller cleans up the returned runner."""
+    runner = web.AppRunner(make_status_app(node), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return runner
