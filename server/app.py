@@ -1,0 +1,131 @@
+"""The server's aiohttp application factory (the web composition root).
+
+``create_app(datadir, clock=..., sms_gateway=...)`` builds the app: typed state
+(:mod:`server.web.state`), the error middleware, the template engine, every feature's routes
+(:data:`FEATURES`) and a ``cleanup_ctx`` that opens the database, builds the services and runs
+the SMS sender. A new feature adds its ``Routes`` object to :data:`FEATURES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from campuspass import __version__
+from server.accounts import Accounts
+from server.config import ServerConfig, load_server_config
+from server.datadir import DataDir
+from server.passwords import PasswordHasher
+from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
+from server.storage import Database
+from server.storage.sms import SmsOutboxStore
+from server.web import admin as admin_pages
+from server.web import auth, auth_api, state
+from server.web import pages as pages
+from server.web.errors import make_error_middleware
+from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
+from shared.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+
+_meta = Routes(tag="meta")
+
+
+@_meta.api("GET", "/api/v1/openapi.json", roles=PUBLIC, summary="This API's OpenAPI 3.1 document")
+async def openapi(request: web.Request) -> web.Response:
+    """Built from the route registry: every declared API route appears here."""
+    doc = openapi_document(request.app[ROUTES_KEY], title="campuspass API", version=__version__)
+    return web.json_response(doc)
+
+
+FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_pages.routes)
+"""Every feature module's routes, registered in this order."""
+
+
+def sms_gateway_from_config(config: ServerConfig, datadir: DataDir, clock: Clock) -> SmsGateway:
+    """The gateway ``[sms]`` names: the file gateway (default) or the HTTP gateway."""
+    if config.sms.gateway == "http":
+        return HttpGateway(config.sms.url, token=config.sms.token, timeout_s=config.sms.timeout_s,
+                           retries=config.sms.retries, backoff_s=config.sms.backoff_s)
+    return FileGateway(datadir.sms_outbox_path, clock)
+
+
+def create_app(
+    datadir: DataDir | Path,
+    *,
+    clock: Clock | None = None,
+    sms_gateway: SmsGateway | None = None,
+    config: ServerConfig | None = None,
+    hasher: PasswordHasher | None = None,
+    run_sms_sender: bool = True,
+) -> web.Application:
+    """The web application for a data directory made by ``campuspass init``.
+
+    Args:
+        datadir: the data directory (or its path).
+        clock: time source (default the system clock; tests pass a FakeClock).
+        sms_gateway: SMS delivery (default from ``[sms]``: the file gateway).
+        config: server configuration (default ``DATA/server.toml``).
+        hasher: password hashing (default Argon2id with production parameters).
+        run_sms_sender: run the background outbox sender (tests may drive
+            ``app[state.SMS_SENDER].run_once()`` by hand instead).
+
+    Raises:
+        DataDirError: the directory is not initialised.
+        ConfigError: ``server.toml`` is invalid.
+    """
+    dd = datadir if isinstance(datadir, DataDir) else DataDir(Path(datadir))
+    dd.require_initialised()
+    clock = clock or SystemClock()
+    config = config or load_server_config(dd.config_path)
+    app = web.Application(middlewares=[make_error_middleware(pages.render_error)], client_max_size=2 * 1024 * 1024)
+    app[state.CLOCK] = clock
+    app[state.DATADIR] = dd
+    app[state.CONFIG] = config
+    app[state.HASHER] = hasher or PasswordHasher()
+    app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
+
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    )
+    app.router.add_static("/static/", HERE / "static", name="static")
+    app[ROUTES_KEY] = []
+    for feature in FEATURES:
+        feature.register(app)
+    app.on_response_prepare.append(auth.on_response_prepare)
+    app.cleanup_ctx.append(_services(run_sms_sender))
+    return app
+
+
+def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        db = await Database.open(app[state.DATADIR].db_path)
+        app[state.DB] = db
+        sender = SmsSender(SmsOutboxStore(db), app[state.SMS_GATEWAY], app[state.CLOCK],
+                           max_attempts=app[state.CONFIG].sms.max_attempts)
+        app[state.SMS_SENDER] = sender
+        app[state.ACCOUNTS] = Accounts(db, app[state.CLOCK], app[state.HASHER], app[state.CONFIG],
+                                       sms_wake=sender.wake)
+        task = asyncio.create_task(sender.run(), name="sms-sender") if run_sms_sender else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await app[state.SMS_GATEWAY].close()
+            await db.close()
+
+    return ctx

@@ -1,0 +1,92 @@
+"""Server-side login sessions (SQL only here).
+
+The browser's cookie carries a random 32-byte token; the table stores only its SHA-256, so a
+copy of the database cannot be replayed as cookies. Each session has its own CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from server.storage.database import Database
+
+
+def token_hash(token: str) -> bytes:
+    """SHA-256 of the cookie token (32 bytes)."""
+    return hashlib.sha256(token.encode("ascii", "replace")).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A live session: whose it is, its CSRF token and its lifetime (Unix seconds)."""
+
+    person_id: int
+    csrf_token: str
+    created_at_s: int
+    last_seen_at_s: int
+    expires_at_s: int
+
+
+class Sessions:
+    """Repository of sessions.
+
+    Args:
+        db: the open database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self, token: str, person_id: int, csrf_token: str, now_s: int, expires_at_s: int, address: str
+    ) -> None:
+        """Store a new session for ``token`` (the cookie value)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, last_seen_at,"
+                " expires_at, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (token_hash(token), person_id, csrf_token, now_s, now_s, expires_at_s, address),
+            )
+
+    async def get(self, token: str, now_s: int) -> SessionRow | None:
+        """The unexpired session of ``token``, or None."""
+        row = await self.db.fetch_one(
+            "SELECT person_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions"
+            " WHERE token_hash = ? AND expires_at > ?",
+            (token_hash(token), now_s),
+        )
+        if row is None:
+            return None
+        return SessionRow(int(row[0]), row[1], int(row[2]), int(row[3]), int(row[4]))
+
+    async def touch(self, token: str, now_s: int, expires_at_s: int) -> None:
+        """Slide the session's expiry (called at most once a minute per session)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
+                (now_s, expires_at_s, token_hash(token)),
+            )
+
+    async def delete(self, token: str) -> None:
+        """End one session (logout)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+
+    async def delete_for_person(self, person_id: int, *, except_token: str | None = None) -> int:
+        """End every session of a person (password change or reset); returns how many."""
+        async with self.db.transaction() as conn:
+            if except_token is None:
+                cur = await conn.execute("DELETE FROM sessions WHERE person_id = ?", (person_id,))
+            else:
+                cur = await conn.execute(
+                    "DELETE FROM sessions WHERE person_id = ? AND token_hash <> ?",
+                    (person_id, token_hash(except_token)),
+                )
+            return cur.rowcount
+
+    async def delete_expired(self, now_s: int) -> int:
+        """Drop expired sessions; returns how many."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now_s,))
+            return cur.rowcount

@@ -1,0 +1,177 @@
+"""People lookup (scoped by department) and admin tools: password reset, SMS outbox, audit log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from aiohttp import web
+
+from server.storage.audit import AuditLog
+from server.storage.people import People
+from server.storage.sms import SmsOutboxStore
+from server.web import auth, state
+from server.web.auth_api import OkOut, UserOut, user_out
+from server.web.errors import InvalidField, NotFound
+from server.web.registry import ADMINS, STAFF_ROLES, Routes
+from shared.clock import to_unix
+
+routes = Routes(tag="admin")
+
+
+@dataclass(frozen=True)
+class PeopleOut:
+    """A page of people."""
+
+    people: list[UserOut]
+
+
+@dataclass(frozen=True)
+class OutboxOut:
+    """One SMS outbox message with its delivery status (times: Unix seconds)."""
+
+    id: str
+    phone: str
+    body: str
+    purpose: str
+    status: str
+    attempts: int
+    next_attempt_at_s: int
+    last_error: str
+    created_at_s: int
+    sent_at_s: int | None
+
+
+@dataclass(frozen=True)
+class OutboxListOut:
+    """Newest outbox messages first."""
+
+    messages: list[OutboxOut]
+
+
+@dataclass(frozen=True)
+class AuditOut:
+    """One audit entry."""
+
+    id: int
+    at_s: int
+    actor_number: str
+    action: str
+    target_person_id: int | None
+    detail: dict[str, object]
+    address: str
+
+
+@dataclass(frozen=True)
+class AuditListOut:
+    """Newest audit entries first."""
+
+    entries: list[AuditOut]
+
+
+def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidField(f"query {name}={raw!r} is not an integer") from None
+    if not lo <= value <= hi:
+        raise InvalidField(f"query {name}={value} is outside {lo}..{hi}")
+    return value
+
+
+@routes.api("GET", "/api/v1/people", roles=STAFF_ROLES, response=PeopleOut,
+            query={"department": "department code (a counsellor: one of theirs)", "limit": "1-500",
+                   "offset": "rows to skip"},
+            summary="People of the departments the caller looks after")
+async def list_people(request: web.Request) -> web.Response:
+    """A counsellor sees only their departments (403 ``department_scope`` for another)."""
+    user = await auth.require_user(request)
+    dept = request.query.get("department")
+    scope = auth.visible_departments(user.person)
+    if dept:
+        auth.require_department(user.person, dept)
+        departments: tuple[str, ...] | None = (dept,)
+    else:
+        departments = scope
+    people = await People(request.app[state.DB]).in_departments(
+        departments, limit=_int_query(request, "limit", 100, 1, 500),
+        offset=_int_query(request, "offset", 0, 0, 10**9))
+    return web.json_response(asdict(PeopleOut([user_out(p) for p in people])))
+
+
+@routes.api("GET", "/api/v1/people/{number}", roles=STAFF_ROLES, response=UserOut,
+            summary="One person, if in the caller's departments")
+async def get_person(request: web.Request) -> web.Response:
+    """403 ``department_scope`` for people outside the caller's departments (the same answer
+    whether or not the number exists)."""
+    user = await auth.require_user(request)
+    target = await People(request.app[state.DB]).by_number(request.match_info["number"])
+    person = auth.require_person_access(user.person, target)
+    return web.json_response(asdict(user_out(person)))
+
+
+@routes.api("POST", "/api/v1/admin/people/{number}/reset-password", roles=ADMINS, response=OkOut,
+            summary="Reset an account to its initial password (audited)")
+async def reset_password(request: web.Request) -> web.Response:
+    """The person must set a new password at next login; their sessions end."""
+    user = await auth.require_user(request)
+    target = await People(request.app[state.DB]).by_number(request.match_info["number"])
+    if target is None:
+        raise NotFound(f"no person with number {request.match_info['number']}")
+    await request.app[state.ACCOUNTS].reset_password(user.person, target, auth.client_address(request))
+    return web.json_response({"ok": True})
+
+
+def outbox_out(m: object) -> OutboxOut:
+    """The API view of an outbox row."""
+    d = asdict(m)  # type: ignore[call-overload]
+    d.pop("person_id", None)
+    return OutboxOut(**d)
+
+
+@routes.api("GET", "/api/v1/admin/sms", roles=ADMINS, response=OutboxListOut,
+            query={"status": "pending, sending, sent, failed or unknown", "limit": "1-500"},
+            summary="SMS outbox with delivery status")
+async def sms_outbox(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status is not None and status not in ("pending", "sending", "sent", "failed", "unknown"):
+        raise InvalidField(f"status {status!r}; expected pending, sending, sent, failed or unknown")
+    rows = await SmsOutboxStore(request.app[state.DB]).recent(_int_query(request, "limit", 100, 1, 500), status)
+    return web.json_response(asdict(OutboxListOut([outbox_out(m) for m in rows])))
+
+
+@routes.api("POST", "/api/v1/admin/sms/{id}/retry", roles=ADMINS, response=OkOut,
+            summary="Queue a failed or unknown SMS again (audited)")
+async def sms_retry(request: web.Request) -> web.Response:
+    """404 ``not_found`` unless the message exists and is failed or unknown."""
+    user = await auth.require_user(request)
+    app = request.app
+    now_s = to_unix(app[state.CLOCK].now())
+    message_id = request.match_info["id"]
+    if not await SmsOutboxStore(app[state.DB]).retry(message_id, now_s):
+        raise NotFound(f"no failed or unknown SMS with id {message_id}")
+    async with app[state.DB].transaction() as conn:
+        await AuditLog.add(conn, at_s=now_s, actor_id=user.id, actor_number=user.person.number,
+                           action="sms_retry", detail={"id": message_id}, address=auth.client_address(request))
+    app[state.SMS_SENDER].wake()
+    return web.json_response({"ok": True})
+
+
+@routes.api("GET", "/api/v1/admin/audit", roles=ADMINS, response=AuditListOut,
+            query={"person": "only entries about this number", "action": "only this action", "limit": "1-500"},
+            summary="Audit log, newest first")
+async def audit_log(request: web.Request) -> web.Response:
+    app = request.app
+    target_id = None
+    if "person" in request.query:
+        target = await People(app[state.DB]).by_number(request.query["person"])
+        if target is None:
+            raise NotFound(f"no person with number {request.query['person']}")
+        target_id = target.id
+    entries = await AuditLog(app[state.DB]).recent(limit=_int_query(request, "limit", 100, 1, 500),
+                                                   target_person_id=target_id, action=request.query.get("action"))
+    out = [AuditOut(e.id, e.at_s, e.actor_number, e.action, e.target_person_id, e.detail, e.address)
+           for e in entries]
+    return web.json_response(asdict(AuditListOut(out)))

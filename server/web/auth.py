@@ -1,0 +1,246 @@
+"""Sessions, the current user, role checks, department scope and CSRF for the web layer.
+
+Sessions are server-side (:mod:`server.storage.sessions`): the ``cp_session`` cookie carries a
+random token (HttpOnly, SameSite=Lax, Secure when configured). CSRF: every unsafe form request
+must carry ``csrf_token`` equal to the session's token (or, before login, to the ``cp_csrf``
+cookie, double-submit); unsafe API requests must be ``application/json`` (a cross-site form
+cannot send that without a CORS preflight, which we never grant) and, when the browser sends an
+``Origin`` header, it must be this server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from server.storage.people import People, Person
+from server.storage.sessions import Sessions
+from server.web import state
+from server.web.errors import ApiError, Forbidden, NotLoggedIn
+from shared.clock import to_unix
+
+SESSION_COOKIE = "cp_session"
+CSRF_COOKIE = "cp_csrf"
+LANG_COOKIE = "cp_lang"
+TOUCH_EVERY_S = 60
+
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The logged-in person of a request, with their session token and CSRF token."""
+
+    person: Person
+    token: str
+    csrf_token: str
+
+    @property
+    def id(self) -> int:
+        return self.person.id
+
+    @property
+    def role(self) -> str:
+        return self.person.role
+
+
+_USER: web.RequestKey[CurrentUser | None] = web.RequestKey("cp_user")
+_NEW_CSRF = web.RequestKey("cp_new_csrf", str)
+
+
+class SetupRequired(ApiError):
+    """403: the account must finish first-login setup (new password, verified phone) first."""
+
+    code = "setup_required"
+    status = 403
+
+
+def client_address(request: web.Request) -> str:
+    """The peer address used for throttling and the audit log."""
+    return request.remote or ""
+
+
+async def current_user(request: web.Request) -> CurrentUser | None:
+    """The logged-in user of this request, or None (cached per request)."""
+    if _USER in request:
+        return request[_USER]
+    user = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        app = request.app
+        now_s = to_unix(app[state.CLOCK].now())
+        sessions = Sessions(app[state.DB])
+        row = await sessions.get(token, now_s)
+        if row is not None:
+            person = await People(app[state.DB]).by_id(row.person_id)
+            if person is not None:
+                user = CurrentUser(person, token, row.csrf_token)
+                if now_s - row.last_seen_at_s >= TOUCH_EVERY_S:
+                    await sessions.touch(token, now_s, now_s + app[state.CONFIG].auth.session_hours * 3600)
+    request[_USER] = user
+    return user
+
+
+async def require_user(request: web.Request) -> CurrentUser:
+    """The logged-in user.
+
+    Raises:
+        NotLoggedIn: no valid session.
+    """
+    user = await current_user(request)
+    if user is None:
+        raise NotLoggedIn("log in first")
+    return user
+
+
+async def enforce(
+    request: web.Request, kind: str, roles: tuple[str, ...], *, allow_setup: bool, public: bool, any_user: bool
+) -> CurrentUser | None:
+    """Apply a route's access declaration. Pages redirect to the login or setup page instead
+    of failing.
+
+    Raises:
+        NotLoggedIn, SetupRequired, Forbidden: for API routes.
+    """
+    if public:
+        return await current_user(request)
+    user = await current_user(request)
+    if user is None:
+        if kind == "page":
+            raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
+        raise NotLoggedIn("log in first")
+    if not user.person.is_active and not allow_setup:
+        if kind == "page":
+            raise web.HTTPSeeOther("/setup")
+        raise SetupRequired("finish first-login setup first: set a new password and verify your mobile number")
+    if not any_user and user.role not in roles:
+        raise Forbidden(f"role {user.role} may not use {request.method} {request.path}; allowed: {', '.join(roles)}")
+    return user
+
+
+def check_api_origin(request: web.Request) -> None:
+    """CSRF defence for unsafe API requests.
+
+    Raises:
+        ApiError: 415 ``unsupported_media_type`` unless JSON; 403 ``csrf_failed`` for a foreign Origin.
+    """
+    if request.content_type != "application/json":
+        raise ApiError(f"content type {request.content_type!r}; expected application/json",
+                       code="unsupported_media_type", status=415)
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        if urlsplit(origin).netloc != request.host:
+            raise Forbidden(f"cross-origin request from {origin} refused", code="csrf_failed")
+    elif origin == "null":
+        raise Forbidden("cross-origin request from an opaque origin refused", code="csrf_failed")
+
+
+def csrf_token(request: web.Request, user: CurrentUser | None) -> str:
+    """The CSRF token forms of this page must carry (sets the ``cp_csrf`` cookie when needed)."""
+    if user is not None:
+        return user.csrf_token
+    token = request.cookies.get(CSRF_COOKIE) or request.get(_NEW_CSRF)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request[_NEW_CSRF] = token
+    return str(token)
+
+
+async def check_form_csrf(request: web.Request) -> None:
+    """Compare the form's ``csrf_token`` with the session's (or the pre-login cookie's).
+
+    Raises:
+        Forbidden: code ``csrf_failed``.
+    """
+    form = await request.post()
+    sent = form.get("csrf_token")
+    user = await current_user(request)
+    expected = user.csrf_token if user is not None else request.cookies.get(CSRF_COOKIE)
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        raise Forbidden("the form has expired or came from another site; reload the page and try again",
+                        code="csrf_failed")
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Signal handler: set the pre-login CSRF cookie when a page minted one."""
+    token = request.get(_NEW_CSRF)
+    if token and CSRF_COOKIE not in response.cookies:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                            secure=request.app[state.CONFIG].auth.cookie_secure)
+
+
+async def start_session(request: web.Request, person: Person) -> CurrentUser:
+    """Create a session for ``person`` (ending this request's old one); then call
+    :func:`set_session_cookie` on the response."""
+    app = request.app
+    sessions = Sessions(app[state.DB])
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await sessions.delete(old)
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now_s = to_unix(app[state.CLOCK].now())
+    hours = app[state.CONFIG].auth.session_hours
+    await sessions.create(token, person.id, csrf, now_s, now_s + hours * 3600, client_address(request))
+    user = CurrentUser(person, token, csrf)
+    request[_USER] = user
+    return user
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, user: CurrentUser) -> None:
+    """Put the session cookie (HttpOnly, SameSite=Lax) on ``response``."""
+    config = request.app[state.CONFIG].auth
+    response.set_cookie(SESSION_COOKIE, user.token, httponly=True, samesite="Lax", path="/",
+                        max_age=config.session_hours * 3600, secure=config.cookie_secure)
+
+
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    """End this request's session and clear its cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await Sessions(request.app[state.DB]).delete(token)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    request[_USER] = None
+
+
+# -- department scope -----------------------------------------------------------------------------
+
+def visible_departments(person: Person) -> tuple[str, ...] | None:
+    """Departments whose people ``person`` may see: None means all (admins); a counsellor sees
+    their own departments; anyone else none (only themselves)."""
+    if person.role in ("school_admin", "system_admin"):
+        return None
+    if person.role == "counsellor":
+        return person.departments
+    return ()
+
+
+def can_see_person(viewer: Person, target: Person) -> bool:
+    """True when ``viewer`` may see ``target``'s data: themselves, an admin, or a counsellor of
+    ``target``'s department."""
+    if viewer.id == target.id:
+        return True
+    scope = visible_departments(viewer)
+    return scope is None or (target.department is not None and target.department in scope)
+
+
+def require_department(viewer: Person, department: str) -> None:
+    """Raises Forbidden (code ``department_scope``) unless ``viewer`` may see ``department``."""
+    scope = visible_departments(viewer)
+    if scope is not None and department not in scope:
+        raise Forbidden(f"department {department} is not one of yours", code="department_scope")
+
+
+def require_person_access(viewer: Person, target: Person | None) -> Person:
+    """``target`` if ``viewer`` may see it.
+
+    Raises:
+        NotFound-like Forbidden: code ``department_scope`` (the same answer whether the person
+            exists or not, so names never leak across departments).
+    """
+    if target is None or not can_see_person(viewer, target):
+        raise Forbidden("no such person in your departments", code="department_scope")
+    return target

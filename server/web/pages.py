@@ -1,0 +1,145 @@
+"""HTML pages: login, first-login setup, home, language switch, logout, error page.
+
+Forms post back to the same page; errors re-render the form with the translated message and
+the error's HTTP status. Success redirects (303) with ``?msg=<catalogue key>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from server.web import auth, i18n, state
+from server.web.errors import ApiError
+from server.web.registry import ANY_USER, PUBLIC, Routes
+
+routes = Routes(tag="pages")
+
+
+def safe_next(value: str | None) -> str:
+    """A local redirect target (``/path``), never another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    """Render ``template`` with ``t``, ``lang``, ``user``, ``csrf_token`` and ``notice`` (from
+    ``?msg=``) added to ``context``. Every page handler of every feature renders through this."""
+    context = {**await i18n.page_context(request), **context}
+    msg = request.query.get("msg")
+    if msg and msg in i18n.MESSAGES["en"]:
+        context.setdefault("notice", msg)
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
+
+
+async def render_error(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    """The error page (used by the error middleware for non-API paths)."""
+    if status in (301, 302, 303, 307, 308):
+        raise web.HTTPSeeOther("/")
+    text = i18n.translate(i18n.lang_of(request), code, message)
+    return await render(request, "error.html", {"status": status, "code": code, "message": text}, status=status)
+
+
+def form_error(exc: ApiError) -> str:
+    """The catalogue key of an error shown on a form."""
+    return exc.code
+
+
+@routes.page("GET", "/", roles=ANY_USER, summary="home")
+async def home(request: web.Request) -> web.StreamResponse:
+    return await render(request, "home.html", {})
+
+
+@routes.page("GET", "/login", roles=PUBLIC, summary="login form")
+async def login_form(request: web.Request) -> web.StreamResponse:
+    return await render(request, "login.html", {"next": safe_next(request.query.get("next"))})
+
+
+@routes.page("POST", "/login", roles=PUBLIC, summary="login")
+async def login_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    number, password = str(form.get("username", "")), str(form.get("password", ""))
+    nxt = safe_next(str(form.get("next", "/")))
+    try:
+        person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request))
+    except ApiError as exc:
+        return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "username": number},
+                      status=exc.status)
+    user = await auth.start_session(request, person)
+    resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
+    auth.set_session_cookie(request, resp, user)
+    raise resp
+
+
+@routes.page("POST", "/logout", roles=PUBLIC, summary="logout")
+async def logout_post(request: web.Request) -> web.StreamResponse:
+    resp = web.HTTPSeeOther("/login")
+    await auth.end_session(request, resp)
+    raise resp
+
+
+@routes.page("GET", "/lang/{lang}", roles=PUBLIC, summary="switch language")
+async def switch_lang(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    resp = web.HTTPSeeOther(safe_next(request.query.get("next")))
+    if lang in i18n.LANGS:
+        resp.set_cookie(auth.LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", path="/")
+    raise resp
+
+
+@routes.page("GET", "/setup", roles=ANY_USER, allow_setup=True, summary="first-login setup")
+async def setup_form(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    if user.person.is_active:
+        raise web.HTTPSeeOther("/")
+    return await render(request, "setup.html", {"phone": request.query.get("phone", user.person.phone or "")})
+
+
+@routes.page("POST", "/setup/password", roles=ANY_USER, allow_setup=True, summary="set a new password")
+async def setup_password(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    form = await request.post()
+    new = str(form.get("new_password", ""))
+    try:
+        if new != str(form.get("repeat_password", "")):
+            raise ApiError("the new passwords differ", code="passwords_differ", status=422)
+        await request.app[state.ACCOUNTS].change_password(
+            user.person, str(form.get("old_password", "")), new, keep_session=user.token)
+    except ApiError as exc:
+        target = "setup.html" if not user.person.is_active else "password.html"
+        return await render(request, target, {"error": form_error(exc), "phone": user.person.phone or ""},
+                      status=exc.status)
+    raise web.HTTPSeeOther("/setup?msg=password_saved" if not user.person.is_active else "/?msg=password_saved")
+
+
+@routes.page("POST", "/setup/phone/code", roles=ANY_USER, allow_setup=True, summary="send a phone code")
+async def setup_phone_code(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    form = await request.post()
+    phone = str(form.get("phone", ""))
+    try:
+        sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
+    except ApiError as exc:
+        return await render(request, "setup.html", {"error": form_error(exc), "phone": phone}, status=exc.status)
+    raise web.HTTPSeeOther(f"/setup?msg=code_sent&phone={quote(sent.phone)}")
+
+
+@routes.page("POST", "/setup/phone/verify", roles=ANY_USER, allow_setup=True, summary="verify the phone code")
+async def setup_phone_verify(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    form = await request.post()
+    phone = str(form.get("phone", ""))
+    try:
+        person = await request.app[state.ACCOUNTS].verify_phone(user.person, phone, str(form.get("code", "")))
+    except ApiError as exc:
+        return await render(request, "setup.html", {"error": form_error(exc), "phone": phone}, status=exc.status)
+    raise web.HTTPSeeOther("/?msg=phone_bound" if person.is_active else "/setup?msg=phone_bound")
+
+
+@routes.page("GET", "/password", roles=ANY_USER, summary="change password form")
+async def password_form(request: web.Request) -> web.StreamResponse:
+    return await render(request, "password.html", {})

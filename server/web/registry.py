@@ -1,0 +1,305 @@
+"""The route registry: every route declares its method, path, who may use it, its body and its
+summary in one decorator; the OpenAPI document at ``/api/v1/openapi.json`` is built from the
+declarations, so a route is documented by declaring it.
+
+Usage (a feature module)::
+
+    routes = Routes(tag="checkins")
+
+    @routes.api("POST", "/api/v1/checkins", roles=("student", "staff"), body=CheckinBody,
+                response=CheckinOut, summary="Submit today's check-in")
+    async def submit(request: web.Request, body: CheckinBody) -> web.Response: ...
+
+    @routes.page("GET", "/checkin", roles=ANY_USER)
+    async def checkin_page(request: web.Request) -> web.StreamResponse: ...
+
+and ``server.app`` calls ``routes.register(app)`` for each feature's ``routes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from aiohttp import web
+
+from server.web import auth
+from server.web.errors import BadRequest, InvalidField
+from shared.config import from_mapping
+from shared.errors import ConfigError
+
+PUBLIC: tuple[str, ...] = ("*public*",)
+"""Anyone, logged in or not."""
+ANY_USER: tuple[str, ...] = ("*any*",)
+"""Any logged-in person (any role)."""
+ADMINS: tuple[str, ...] = ("school_admin", "system_admin")
+STAFF_ROLES: tuple[str, ...] = ("counsellor", "school_admin", "system_admin")
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_JSON_BYTES = 256 * 1024
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+
+ROUTES_KEY = web.AppKey("route_specs", list)  # list[RouteSpec], every registered route
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One declared route.
+
+    Attributes:
+        kind: ``api`` (JSON, error envelope, OpenAPI) or ``page`` (HTML).
+        roles: role names allowed, or :data:`PUBLIC` / :data:`ANY_USER`.
+        allow_setup: usable by an account still in first-login setup (initial password or
+            unverified phone); otherwise such accounts get 403 ``setup_required``.
+        body: dataclass of the JSON body (API) parsed strictly and passed as second argument.
+        response: dataclass documenting the JSON answer (OpenAPI only).
+        query: ``{name: description}`` of query parameters (OpenAPI only).
+        csrf: check the CSRF token of unsafe page requests (forms); API requests instead need a
+            JSON content type and a same-origin ``Origin`` header when one is sent.
+    """
+
+    kind: Literal["api", "page"]
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: tuple[str, ...]
+    allow_setup: bool = False
+    body: type | None = None
+    response: type | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    tag: str = ""
+    csrf: bool = True
+
+
+class Routes:
+    """The routes of one feature module.
+
+    Args:
+        tag: OpenAPI tag grouping this module's API routes.
+    """
+
+    def __init__(self, tag: str = "") -> None:
+        self.tag = tag
+        self.specs: list[RouteSpec] = []
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        roles: tuple[str, ...],
+        summary: str,
+        body: type | None = None,
+        response: type | None = None,
+        query: dict[str, str] | None = None,
+        allow_setup: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a JSON API route (path under ``/api/v1/``)."""
+        if not path.startswith("/api/"):
+            raise ValueError(f"API path {path!r} must start with /api/")
+
+        def deco(fn: Handler) -> Handler:
+            self.specs.append(RouteSpec("api", method.upper(), path, fn, summary, tuple(roles), allow_setup,
+                                        body, response, dict(query or {}), self.tag))
+            return fn
+
+        return deco
+
+    def page(
+        self, method: str, path: str, *, roles: tuple[str, ...], summary: str = "", allow_setup: bool = False,
+        csrf: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        """Declare an HTML page or form handler."""
+
+        def deco(fn: Handler) -> Handler:
+            self.specs.append(RouteSpec("page", method.upper(), path, fn, summary, tuple(roles), allow_setup,
+                                        tag=self.tag, csrf=csrf))
+            return fn
+
+        return deco
+
+    def register(self, app: web.Application) -> None:
+        """Add every declared route to ``app`` (wrapped with the role, CSRF and body checks)."""
+        specs = app.get(ROUTES_KEY)
+        if specs is None:
+            specs = []
+            app[ROUTES_KEY] = specs
+        for spec in self.specs:
+            app.router.add_route(spec.method, spec.path, _wrap(spec))
+            specs.append(spec)
+
+
+def _wrap(spec: RouteSpec) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await auth.enforce(request, spec.kind, spec.roles, allow_setup=spec.allow_setup,
+                           public=spec.roles == PUBLIC, any_user=spec.roles == ANY_USER)
+        if spec.method in UNSAFE_METHODS:
+            if spec.kind == "api":
+                auth.check_api_origin(request)
+            elif spec.csrf:
+                await auth.check_form_csrf(request)
+        if spec.kind == "api" and spec.body is not None:
+            return await spec.handler(request, await parse_body(request, spec.body))
+        if spec.kind == "api" and spec.method in UNSAFE_METHODS:
+            data = await parse_json(request)  # a malformed body is refused even when none is needed
+            if not isinstance(data, dict):
+                raise BadRequest(f"body is {type(data).__name__}; expected a JSON object or nothing",
+                                 code="malformed_json")
+        return await spec.handler(request)
+
+    handler.__name__ = getattr(spec.handler, "__name__", "handler")
+    handler.__doc__ = spec.handler.__doc__
+    return handler
+
+
+async def parse_json(request: web.Request) -> Any:
+    """The request's JSON body (``{}`` when empty).
+
+    Raises:
+        BadRequest: not JSON, not UTF-8, or larger than 256 KiB.
+    """
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise BadRequest(f"body of {request.content_length} bytes is too large; at most {MAX_JSON_BYTES}",
+                         code="body_too_large", status=413)
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BYTES:
+        raise BadRequest(f"body is too large; at most {MAX_JSON_BYTES} bytes", code="body_too_large", status=413)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
+
+
+async def parse_body(request: web.Request, cls: type[T]) -> T:
+    """Parse the JSON body into dataclass ``cls``, strictly (unknown keys and wrong types refused).
+
+    Raises:
+        BadRequest: malformed JSON or not an object (400).
+        InvalidField: a field is missing, unknown or of the wrong type (422; names the field).
+    """
+    data = await parse_json(request)
+    if not isinstance(data, dict):
+        raise BadRequest(f"body is {type(data).__name__}; expected a JSON object", code="malformed_json")
+    try:
+        return from_mapping(cls, data, "body")
+    except ConfigError as exc:
+        raise InvalidField(exc.message) from None
+
+
+# -- OpenAPI -------------------------------------------------------------------------------------
+
+_PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}")
+
+
+def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a type hint; dataclasses become ``$ref`` components."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        name = tp.__name__
+        if name not in components:
+            components[name] = {}  # placeholder against recursion
+            hints = get_type_hints(tp)
+            props, required = {}, []
+            for f in dataclasses.fields(tp):
+                props[f.name] = json_schema(hints[f.name], components)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    required.append(f.name)
+            schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+            if required:
+                schema["required"] = required
+            doc = (tp.__doc__ or "").strip().split("\n\n")[0]
+            if doc and not doc.startswith(name + "("):
+                schema["description"] = " ".join(doc.split())
+            components[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}
+    if origin is Literal:
+        return {"enum": list(get_args(tp))}
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        inner = json_schema(args[0], components) if len(args) == 1 else {
+            "anyOf": [json_schema(a, components) for a in args]}
+        return {"anyOf": [inner, {"type": "null"}]} if type(None) in get_args(tp) else inner
+    if origin in (list, tuple):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        return {"type": "array", "items": json_schema(args[0], components) if args else {}}
+    if origin is dict or tp is dict:
+        return {"type": "object"}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    return {}
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "retry_after_s": {"type": "integer"}},
+        }},
+    }
+
+
+def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API routes in ``specs``."""
+    components: dict[str, Any] = {"ErrorEnvelope": _error_schema()}
+    paths: dict[str, Any] = {}
+    for spec in specs:
+        if spec.kind != "api":
+            continue
+        op: dict[str, Any] = {
+            "summary": spec.summary,
+            "operationId": f"{spec.method.lower()}_{spec.handler.__name__}",
+            "x-roles": ["anyone"] if spec.roles == PUBLIC else (
+                ["any logged-in user"] if spec.roles == ANY_USER else list(spec.roles)),
+            "x-allowed-during-setup": spec.allow_setup,
+        }
+        if spec.tag:
+            op["tags"] = [spec.tag]
+        doc = (spec.handler.__doc__ or "").strip()
+        if doc:
+            op["description"] = doc
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in _PATH_PARAM.findall(spec.path)]
+        params += [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
+                   for n, d in spec.query.items()]
+        if params:
+            op["parameters"] = params
+        if spec.body is not None:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": json_schema(spec.body, components)}}}
+        ok: dict[str, Any] = {"description": "success"}
+        if spec.response is not None:
+            ok["content"] = {"application/json": {"schema": json_schema(spec.response, components)}}
+        op["responses"] = {
+            "200": ok,
+            "default": {"description": "error", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}},
+        }
+        if spec.roles != PUBLIC:
+            op["security"] = [{"sessionCookie": []}]
+        oa_path = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", spec.path)
+        paths.setdefault(oa_path, {})[spec.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"sessionCookie": {"type": "apiKey", "in": "cookie", "name": auth.SESSION_COOKIE}},
+        },
+    }

@@ -1,0 +1,26 @@
+"""Typed application state keys (``request.app[DB]`` ...), set by :func:`server.app.create_app`.
+
+``DB`` and the services built on it exist once the app has started (they are opened in a
+``cleanup_ctx``); the others exist from creation.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.accounts import Accounts
+from server.config import ServerConfig
+from server.datadir import DataDir
+from server.passwords import PasswordHasher
+from server.sms import SmsGateway, SmsSender
+from server.storage import Database
+from shared.clock import Clock
+
+CLOCK = web.AppKey("clock", Clock)
+DATADIR = web.AppKey("datadir", DataDir)
+CONFIG = web.AppKey("config", ServerConfig)
+HASHER = web.AppKey("hasher", PasswordHasher)
+SMS_GATEWAY = web.AppKey("sms_gateway", SmsGateway)
+DB = web.AppKey("db", Database)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+SMS_SENDER = web.AppKey("sms_sender", SmsSender)

@@ -1,0 +1,115 @@
+"""Login, first-login setup, logout and /me through the JSON API on a real loopback server."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from server.web import state
+from shared.clock import FakeClock
+from tests.server.conftest import activate, add_person, last_code, sent_sms
+
+
+async def test_first_login_path_through_the_api(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "2021001", id_last6="31452X")
+
+    # An ID ending in X accepts x too.
+    r = await client.post("/api/v1/auth/login", json={"username": "2021001", "password": "31452x"})
+    assert r.status == 200
+    body = await r.json()
+    assert body["user"]["number"] == "2021001"
+    assert body["must_change_password"] is True and body["must_bind_phone"] is True
+    cookie = r.cookies["cp_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+
+    # The setup session can do nothing but set a password and bind a phone.
+    r = await client.get("/api/v1/people")
+    assert r.status == 403 and (await r.json())["error"]["code"] == "setup_required"
+
+    # Password policy.
+    for bad in ("short", "2021001", "31452X", "31452x"):
+        r = await client.post("/api/v1/auth/password", json={"old_password": "31452X", "new_password": bad})
+        assert r.status == 422, bad
+        assert (await r.json())["error"]["code"] == "weak_password"
+    r = await client.post("/api/v1/auth/password", json={"old_password": "000000", "new_password": "long-enough-1"})
+    assert r.status == 403 and (await r.json())["error"]["code"] == "wrong_password"
+    r = await client.post("/api/v1/auth/password", json={"old_password": "31452x", "new_password": "long-enough-1"})
+    assert r.status == 200
+    assert (await r.json())["must_change_password"] is False
+
+    # Phone binding by SMS code.
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "12345"})
+    assert r.status == 422 and (await r.json())["error"]["code"] == "bad_phone"
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "+86 138-0013-8000"})
+    assert r.status == 200
+    assert (await r.json())["phone"] == "13800138000"
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "13800138000"})
+    assert r.status == 429 and (await r.json())["error"]["code"] == "code_resend_wait"
+    assert await app[state.SMS_SENDER].run_once() == 1
+    assert sent_sms(app[state.DATADIR])[0]["phone"] == "13800138000"
+    code = last_code(app[state.DATADIR])
+    wrong = "000000" if code != "000000" else "111111"
+    r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13800138000", "code": wrong})
+    assert r.status == 403
+    assert (await r.json())["error"] == {"code": "wrong_code", "message": "wrong code; 4 tries left", "tries_left": 4}
+    r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13800138000", "code": code})
+    assert r.status == 200
+    body = await r.json()
+    assert body["must_bind_phone"] is False and body["user"]["phone_verified"] is True
+
+    # The initial password no longer works; the new one does.
+    await client.post("/api/v1/auth/logout", json={})
+    r = await client.get("/api/v1/me")
+    assert r.status == 401 and (await r.json())["error"]["code"] == "not_logged_in"
+    r = await client.post("/api/v1/auth/login", json={"username": "2021001", "password": "31452X"})
+    assert r.status == 401
+    r = await client.post("/api/v1/auth/login", json={"username": "2021001", "password": "long-enough-1"})
+    assert r.status == 200
+    assert (await r.json())["must_change_password"] is False
+
+
+async def test_phone_code_expires_and_allows_five_tries(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "2021002")
+    await client.post("/api/v1/auth/login", json={"username": "2021002", "password": "12345X"})
+    await client.post("/api/v1/auth/phone/code", json={"phone": "13900139000"})
+    await app[state.SMS_SENDER].run_once()
+    code = last_code(app[state.DATADIR])
+    clock.advance(301)
+    r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13900139000", "code": code})
+    assert r.status == 410 and (await r.json())["error"]["code"] == "code_expired"
+
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "13900139000"})
+    assert r.status == 200
+    await app[state.SMS_SENDER].run_once()
+    code = last_code(app[state.DATADIR])
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13900139000", "code": wrong})
+        assert r.status == 403
+    r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13900139000", "code": code})
+    assert r.status == 429 and (await r.json())["error"]["code"] == "code_exhausted"
+
+
+async def test_me_and_active_account(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S1")
+    await activate(client, "S1")
+    r = await client.get("/api/v1/me")
+    body = await r.json()
+    assert r.status == 200
+    assert body["user"]["role"] == "student" and body["must_bind_phone"] is False
+    assert "password_hash" not in body["user"] and "subject" not in body["user"]
+
+
+async def test_unknown_user_and_wrong_password_are_the_same_answer(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S2")
+    r1 = await client.post("/api/v1/auth/login", json={"username": "S2", "password": "nope"})
+    r2 = await client.post("/api/v1/auth/login", json={"username": "nobody", "password": "nope"})
+    assert r1.status == r2.status == 401
+    assert await r1.json() == await r2.json()
