@@ -230,11 +230,16 @@ class Accounts:
 
     async def reset_password(self, admin: Person, target: Person, address: str = "") -> None:
         """Admin reset: back to the initial password (must be changed at next login); ends the
-        target's sessions and writes an audit entry."""
+        target's sessions, clears its login throttle and writes an audit entry."""
+        await self.reset_password_by(actor_number=admin.number, actor_id=admin.id, target=target, address=address)
+
+    async def reset_password_by(self, *, actor_number: str, target: Person, actor_id: int | None = None,
+                                address: str = "") -> None:
+        """:meth:`reset_password` by any actor (``cli`` from the shell)."""
         now_s = self._now_s()
         async with self.db.transaction() as conn:
             await People.reset_to_initial(conn, target.id, now_s)
-            await AuditLog.add(conn, at_s=now_s, actor_id=admin.id, actor_number=admin.number,
+            await AuditLog.add(conn, at_s=now_s, actor_id=actor_id, actor_number=actor_number,
                                action="password_reset", target_person_id=target.id,
                                detail={"number": target.number}, address=address)
         await Sessions(self.db).delete_for_person(target.id)

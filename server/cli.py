@@ -13,6 +13,9 @@ from server.storage.buildings import Buildings
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``campuspass server`` commands."""
+    from server import accounts_cli
+
+    accounts_cli.register(sub)
     b = sub.add_parser("building", help="manage buildings and building groups",
                        description="Manage buildings and the groups pass scopes name.")
     bsub = b.add_subparsers(title="commands", metavar="COMMAND")

@@ -200,16 +200,16 @@ class People:
         row = await self.db.fetch_one("SELECT COUNT(*) FROM people")
         return int(row[0]) if row else 0
 
-    async def existing_numbers(self, numbers: Sequence[str]) -> set[str]:
-        """Which of ``numbers`` already have an account."""
-        found: set[str] = set()
+    async def roles_of(self, numbers: Sequence[str]) -> dict[str, str]:
+        """``{number: role}`` for those of ``numbers`` that already have an account."""
+        found: dict[str, str] = {}
         chunk = 500
         for i in range(0, len(numbers), chunk):
             part = list(numbers[i : i + chunk])
             rows = await self.db.fetch_all(
-                f"SELECT number FROM people WHERE number IN ({','.join('?' * len(part))})", part
+                f"SELECT number, role FROM people WHERE number IN ({','.join('?' * len(part))})", part
             )
-            found.update(r[0] for r in rows)
+            found.update((r[0], r[1]) for r in rows)
         return found
 
     async def departments(self) -> list[Department]:
