@@ -21,6 +21,8 @@ def register_init(sub: argparse._SubParsersAction) -> None:
         "trust bundle, configuration and an empty database. Refuses to overwrite an existing one.",
     )
     p.add_argument("--data", type=Path, required=True, help="data directory to create")
+    p.add_argument("--admin", default="admin", metavar="USERNAME",
+                   help="username of the first system admin (default admin); its one-time password is printed once")
     p.set_defaults(handler=_init)
 
 
@@ -28,7 +30,7 @@ def _init(args: argparse.Namespace) -> int:
     from provisioning.init import describe, init_data_dir
 
     clock = SystemClock()
-    result = init_data_dir(args.data, clock)
+    result = init_data_dir(args.data, clock, admin=args.admin)
     print(describe(result, clock.now()), end="")
     return 0
 

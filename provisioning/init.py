@@ -21,15 +21,19 @@ CERT_BACKDATE_S = 3600
 
 @dataclass(frozen=True)
 class InitResult:
-    """What ``init`` made: the data directory and the first issuer key id."""
+    """What ``init`` made: the data directory, the first issuer key id and the first admin
+    (username and one-time password, shown once; None when no admin was asked for)."""
 
     datadir: DataDir
     issuer_key_id: int
+    admin_number: str | None = None
+    admin_password: str | None = None
 
 
-def init_data_dir(path: Path, clock: Clock | None = None) -> InitResult:
+def init_data_dir(path: Path, clock: Clock | None = None, *, admin: str | None = "admin") -> InitResult:
     """Create a data directory: root key, issuer key 1 and its certificate, trust bundle v1,
-    default ``server.toml`` and a migrated database. Key files are mode 0600, folders 0700.
+    default ``server.toml``, a migrated database and the first system admin ``admin`` with a
+    one-time password (None: no admin). Key files are mode 0600, folders 0700.
 
     Raises:
         DataDirError: the directory already holds a campuspass installation (never overwritten).
@@ -60,13 +64,23 @@ def init_data_dir(path: Path, clock: Clock | None = None) -> InitResult:
     dd.write_trust_bundle(make_bundle(root, 1, to_unix(now), [cert]))
     dd.write_signing_schedule({key_id: valid_from})
 
-    asyncio.run(_create_database(dd))
-    return InitResult(dd, key_id)
+    one_time = asyncio.run(_create_database(dd, clock, admin))
+    return InitResult(dd, key_id, admin if one_time else None, one_time)
 
 
-async def _create_database(dd: DataDir) -> None:
+async def _create_database(dd: DataDir, clock: Clock, admin: str | None) -> str | None:
+    from server.accounts import Accounts
+    from server.passwords import PasswordHasher
+
     db = await Database.open(dd.db_path)
-    await db.close()
+    try:
+        if admin is None:
+            return None
+        accounts = Accounts(db, clock, PasswordHasher(), load_server_config(dd.config_path))
+        _person, one_time = await accounts.create_admin(admin, actor="init")
+        return one_time
+    finally:
+        await db.close()
 
 
 def describe(result: InitResult, now: datetime) -> str:
@@ -78,4 +92,8 @@ def describe(result: InitResult, now: datetime) -> str:
         f"  trust bundle v1 with issuer key {result.issuer_key_id}: {dd.bundle_path}\n"
         f"  database: {dd.db_path}\n"
         f"  root private key: {dd.root_key_path} (move it offline: see docs/keys.md)\n"
+    ) + (
+        f"  first admin: {result.admin_number}  one-time password: {result.admin_password}\n"
+        "  (shown only now; it must be changed at the first login)\n"
+        if result.admin_password else ""
     )
