@@ -27,7 +27,7 @@ import concurrent.futures
 import glob
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -435,6 +435,11 @@ class CameraSupervisor:
             folder cameras may be idle forever).
         reopen_min_s, reopen_max_s: backoff bounds (seconds).
         monotonic: the clock for health timestamps.
+
+    Attributes:
+        health: the camera's current :class:`CameraHealth`.
+        on_change: called with ``health`` on every state change (the node refreshes its
+            status indication and locks the relay on ``down``).
     """
 
     def __init__(self, camera: Camera, stall_s: float = 5.0, reopen_min_s: float = 0.5,
@@ -445,13 +450,16 @@ class CameraSupervisor:
         self.reopen_max_s = reopen_max_s
         self._mono = monotonic
         self.health = CameraHealth(since_mono_s=monotonic())
+        self.on_change: Callable[[CameraHealth], None] | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     def _set(self, state: str, error: str | None = None) -> None:
+        self.health.error = error
         if state != self.health.state:
             self.health.state = state
             self.health.since_mono_s = self._mono()
-        self.health.error = error
+            if self.on_change is not None:
+                self.on_change(self.health)
 
     def _new_executor(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._executor is not None:

@@ -153,12 +153,14 @@ class Node:
             self.camera, stall_s=config.camera.stall_s, reopen_max_s=config.camera.reopen_max_s,
             monotonic=self.clock.monotonic,
         )
+        self.supervisor.on_change = lambda _health: self.refresh_status()
         self.sync: SyncComponent | None = (
             sync_factory(self) if sync_factory is not None and config.node.server_url else None
         )
         self.online = False
         self.last_decision: DoorDecision | None = None
         self.decisions = 0
+        self.frames_decoded = 0
         self.latencies_s: deque[float] = deque(maxlen=10000)
         self._write_queue: asyncio.Queue[Judgement] | None = None
         self._decode_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="decode")
@@ -273,7 +275,9 @@ class Node:
     async def decode(self, frame: np.ndarray) -> list[str]:
         """Decode ``frame`` in the decode thread (never on the event loop)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._decode_executor, self.decoder.decode, frame)
+        texts = await loop.run_in_executor(self._decode_executor, self.decoder.decode, frame)
+        self.frames_decoded += 1
+        return texts
 
     async def process_frame(self, frame: np.ndarray, captured_mono_s: float | None = None
                             ) -> list[DoorDecision]:
@@ -328,13 +332,12 @@ class Node:
                 self.outputs.show(Indication.INVALID, self.clock.monotonic())
 
     async def _ticker(self) -> None:
-        next_status = 0.0
+        n = 0
         while True:
-            mono = self.clock.monotonic()
-            if mono >= next_status:
+            if n % 25 == 0:  # about every 0.5 s: trust may have gone stale, sync may have answered
                 self.refresh_status()
-                next_status = mono + 0.5
-            self.outputs.tick(mono)
+            n += 1
+            self.outputs.tick(self.clock.monotonic())
             await asyncio.sleep(TICK_S)
 
     async def run(self, *, handle_signals: bool = True) -> None:
@@ -409,6 +412,7 @@ class Node:
                 "verdict": last.record.verdict, "reason": last.record.reason,
             },
             "decisions": self.decisions,
+            "frames_decoded": self.frames_decoded,
             "queue_depth": self.queue_depth() if queue_depth is None else queue_depth,
             "unsynced": unsynced,
             "trust": {
