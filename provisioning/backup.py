@@ -5,7 +5,7 @@ A backup is one gzip-compressed tar file, mode 0600 (it holds private keys)::
     manifest.json       {"format": "campuspass-backup/v1", "created_at": 1764000000,
                          "files": {"keys/issuer-0001.key": {"sha256": "...", "mode": 384}, ...},
                          "tables": {"passes": 12, ...}}
-    server.toml
+    server.toml         and every other file at the top of the data directory (the SMS outbox)
     campuspass.db       consistent copy taken with SQLite's online backup API
     keys/...            issuer keys (and the root key unless it was exported)
     trust/...           root.pub, bundle.json, signing.json, a pending rotation request
@@ -58,8 +58,10 @@ def _sha256(data: bytes) -> str:
 def _collect(dd: DataDir) -> dict[str, tuple[bytes, int]]:
     """``{relative path: (bytes, mode)}`` of the configuration, keys and trust files."""
     out: dict[str, tuple[bytes, int]] = {}
-    if dd.config_path.exists():
-        out["server.toml"] = (dd.config_path.read_bytes(), 0o600)
+    skip = {dd.db_path.name, *(dd.db_path.name + s for s in ("-wal", "-shm", "-journal"))}
+    for path in sorted(dd.root.iterdir()):
+        if path.is_file() and path.name not in skip and not path.name.endswith(".tmp"):
+            out[path.name] = (path.read_bytes(), 0o600)
     for folder in _FOLDERS:
         base = dd.root / folder
         if not base.is_dir():
@@ -155,7 +157,7 @@ def _allowed(name: str) -> bool:
     if p.is_absolute() or ".." in p.parts or name != str(p):
         return False
     if len(p.parts) == 1:
-        return name in {MANIFEST, "server.toml", "campuspass.db", *_FOLDERS}
+        return name not in {".", ".."}
     return len(p.parts) == 2 and p.parts[0] in _FOLDERS
 
 
@@ -176,6 +178,8 @@ def _read_archive(archive: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
                     raise bad(f"unexpected member {member.name!r}")
                 if member.isdir():
                     continue
+                if member.name in _FOLDERS:
+                    raise bad(f"member {member.name!r} must be a folder")
                 if not member.isfile():
                     raise bad(f"member {member.name!r} is not a regular file")
                 fh = tar.extractfile(member)

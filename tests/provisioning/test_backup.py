@@ -65,6 +65,7 @@ def test_backup_and_restore_round_trip_serves_the_same_data(
     dd: DataDir, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good, revoked = asyncio.run(_fill(dd, clock))
+    dd.sms_outbox_path.write_text('{"to": "+8613800000000", "text": "code 123456"}\n')
     archive = tmp_path / "backup.tar.gz"
     assert main(["server", "backup", "--data", str(dd.root), "--out", str(archive)]) == 0
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
@@ -148,6 +149,7 @@ def _rewrite(archive: Path, out: Path, change: dict[str, bytes | None], extra: d
         ({}, {"../escape.txt": b"x"}, "unexpected member"),
         ({}, {"/etc/cron.d/x": b"x"}, "unexpected member"),
         ({"manifest.json": b"[]"}, None, "format"),
+        ({}, {"keys": b"x"}, "must be a folder"),
     ],
 )
 def test_restore_refuses_damaged_or_foreign_archives(
