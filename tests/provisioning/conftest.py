@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from server.datadir import DataDir
-from shared.clock import FakeClock
+from shared.clock import FakeClock, SystemClock
 
 from .helpers import new_data_dir
 
@@ -23,3 +23,15 @@ def clock() -> FakeClock:
 def dd(tmp_path: Path, clock: FakeClock) -> DataDir:
     """A fresh server data directory initialised at the fake clock's time."""
     return new_data_dir(tmp_path, clock)[0]
+
+
+@pytest.fixture
+def live_clock() -> FakeClock:
+    """A fake clock starting at the real time, for tests that also run commands on the system clock."""
+    return FakeClock(SystemClock().now())
+
+
+@pytest.fixture
+def live_dd(tmp_path: Path, live_clock: FakeClock) -> DataDir:
+    """A data directory initialised now (real time), for command-line tests."""
+    return new_data_dir(tmp_path, live_clock)[0]

@@ -70,8 +70,9 @@ def test_online_rotation_without_the_root_changes_nothing(dd: DataDir, clock: Fa
 
 
 async def test_offline_round_trip_through_the_command_line(
-    dd: DataDir, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    live_dd: DataDir, live_clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    dd, clock = live_dd, live_clock
     old_pass = await issue(dd, clock.now())
     unsynced = node_view(dd)
     usb = tmp_path / "usb"

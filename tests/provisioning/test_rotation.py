@@ -125,7 +125,8 @@ def test_new_issuer_key_file_is_owner_only_and_matches_its_certificate(dd: DataD
     assert dd.current_signer(clock.now()).key_id == 2  # checks the key against its certificate
 
 
-def test_cli_uses_the_configured_overlap_and_the_flag(dd: DataDir, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_uses_the_configured_overlap_and_the_flag(live_dd: DataDir, capsys: pytest.CaptureFixture[str]) -> None:
+    dd = live_dd
     dd.config_path.write_text(
         dd.config_path.read_text().replace("rotation_overlap_hours = 48", "rotation_overlap_hours = 6")
     )
