@@ -32,44 +32,51 @@ LIB_GROUP = 2
 
 @dataclass
 class Campus:
-    """A root key, issuer key 1, a trust bundle, revocations and a policy, all at T0."""
+    """A root key, issuer key 1, a trust bundle, revocations and a policy, all at ``t0_s``
+    (default T0; tests that go through the system clock pass the current time)."""
 
+    t0_s: int = T0_S
     root: Ed25519PrivateKey = field(default_factory=generate_key)
     issuer: Ed25519PrivateKey = field(default_factory=generate_key)
     revocation_version: int = 1
     revocations: list[RevocationEntry] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        cert = issue_certificate(self.root, 1, self.issuer.public_key(), T0_S - 86400, T0_S + 400 * 86400)
-        self.bundle: TrustBundle = make_bundle(self.root, 1, T0_S - 600, [cert])
+        t0 = self.t0_s
+        cert = issue_certificate(self.root, 1, self.issuer.public_key(), t0 - 86400, t0 + 400 * 86400)
+        self.bundle: TrustBundle = make_bundle(self.root, 1, t0 - 600, [cert])
 
     @property
     def root_public(self) -> bytes:
         return public_key_bytes(self.root)
 
     def pass_text(self, *, status: PassStatus = PassStatus.GREEN, scope: tuple[int, ...] = (DORM_GROUP,),
-                  valid_from_s: int = T0_S - 3600, valid_until_s: int = T0_S + 86400,
+                  valid_from_s: int | None = None, valid_until_s: int | None = None,
                   serial: bytes | None = None) -> str:
+        valid_from_s = self.t0_s - 3600 if valid_from_s is None else valid_from_s
+        valid_until_s = self.t0_s + 86400 if valid_until_s is None else valid_until_s
         fields = PassFields(
             key_id=1, serial=serial or os.urandom(8), subject=os.urandom(8), status=status, scope=scope,
             valid_from_s=valid_from_s, valid_until_s=valid_until_s,
         )
         return sign_pass(fields, self.issuer)
 
-    def revocation_doc(self, since: int = 0, issued_at_s: int = T0_S - 300) -> dict[str, Any]:
+    def revocation_doc(self, since: int = 0, issued_at_s: int | None = None) -> dict[str, Any]:
+        issued_at_s = self.t0_s - 300 if issued_at_s is None else issued_at_s
         entries = [e for e in self.revocations if e.version > since]
         return make_delta(self.issuer, 1, since, self.revocation_version, issued_at_s, entries)
 
-    def revoke_serial(self, serial: bytes, expires_s: int = T0_S + 86400) -> dict[str, Any]:
+    def revoke_serial(self, serial: bytes, expires_s: int | None = None) -> dict[str, Any]:
         """Add a serial revocation; returns the delta since the previous version."""
+        expires_s = self.t0_s + 86400 if expires_s is None else expires_s
         since = self.revocation_version
         self.revocation_version += 1
         self.revocations.append(RevocationEntry(self.revocation_version, expires_s, serial=serial))
-        return self.revocation_doc(since=since, issued_at_s=T0_S - 200)
+        return self.revocation_doc(since=since, issued_at_s=self.t0_s - 200)
 
     def policy_doc(self, version: int = 1, hours: list[str] | None = None) -> dict[str, Any]:
         return make_policy_document(
-            self.issuer, 1, version, T0_S - 500,
+            self.issuer, 1, version, self.t0_s - 500,
             groups=[
                 {"id": DORM_GROUP, "name": "dorms", "allowed_statuses": ["green"], "hours": hours or []},
                 {"id": LIB_GROUP, "name": "library", "allowed_statuses": ["green"], "hours": []},
