@@ -26,8 +26,8 @@ from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
 from server.storage import Database
 from server.storage.sms import SmsOutboxStore
-from server.web import admin as admin_pages
-from server.web import auth, auth_api, state
+from server.web import admin as admin_api
+from server.web import admin_pages, auth_api, state
 from server.web import pages as pages
 from server.web.errors import make_error_middleware
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
@@ -47,7 +47,7 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
-FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_pages.routes)
+FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes)
 """Every feature module's routes, registered in this order."""
 
 
@@ -103,7 +103,6 @@ def create_app(
     app[ROUTES_KEY] = []
     for feature in FEATURES:
         feature.register(app)
-    app.on_response_prepare.append(auth.on_response_prepare)
     app.cleanup_ctx.append(_services(run_sms_sender))
     return app
 

@@ -175,3 +175,56 @@ async def audit_log(request: web.Request) -> web.Response:
     out = [AuditOut(e.id, e.at_s, e.actor_number, e.action, e.target_person_id, e.detail, e.address)
            for e in entries]
     return web.json_response(asdict(AuditListOut(out)))
+
+
+@dataclass(frozen=True)
+class RosterBody:
+    """A roster CSV (the file's text) to import."""
+
+    csv: str
+    skip_bad_rows: bool = False
+
+
+@dataclass(frozen=True)
+class ProblemOut:
+    """A bad roster row."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportOut:
+    """What the import did."""
+
+    created: int
+    updated: int
+    departments: int
+    skipped: list[ProblemOut]
+
+
+async def run_roster_import(request: web.Request, data: bytes, skip_bad_rows: bool) -> ImportOut:
+    """Import a roster as the logged-in admin (shared by the API and the admin page).
+
+    Raises:
+        RosterError: 422 ``bad_roster`` with ``problems`` [{line, reason}].
+    """
+    from server.roster import import_roster
+
+    user = await auth.require_user(request)
+    app = request.app
+    result = await import_roster(app[state.DB], app[state.HASHER], data, now_s=to_unix(app[state.CLOCK].now()),
+                                 actor_number=user.person.number, actor_id=user.id, skip_bad_rows=skip_bad_rows,
+                                 address=auth.client_address(request))
+    return ImportOut(result.created, result.updated, result.departments,
+                     [ProblemOut(p.line, p.reason) for p in result.skipped])
+
+
+@routes.api("POST", "/api/v1/admin/roster", roles=ADMINS, body=RosterBody, response=ImportOut,
+            summary="Import or update people from a roster CSV (audited)")
+async def roster_import(request: web.Request, body: RosterBody) -> web.Response:
+    """Columns: number, name, id_last6, department_code, department_name, role[, phone, class].
+    With bad rows and ``skip_bad_rows`` false nothing is imported: 422 ``bad_roster`` whose error
+    carries ``problems`` [{line, reason}]."""
+    out = await run_roster_import(request, body.csv.encode("utf-8"), body.skip_bad_rows)
+    return web.json_response(asdict(out))

@@ -164,10 +164,11 @@ async def check_form_csrf(request: web.Request) -> None:
                         code="csrf_failed")
 
 
-async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """Signal handler: set the pre-login CSRF cookie when a page minted one."""
+def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    """Set the pre-login CSRF cookie on ``response`` when this request minted a token
+    (:func:`csrf_token`); page rendering calls this."""
     token = request.get(_NEW_CSRF)
-    if token and CSRF_COOKIE not in response.cookies:
+    if token:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/",
                             secure=request.app[state.CONFIG].auth.cookie_secure)
 

@@ -78,6 +78,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_found": "页面不存在。",
         "setup_required": "请先完成首次登录设置。",
         "internal": "服务器内部错误。",
+        "search": "查询", "name": "姓名", "reason": "原因", "import_done": "导入完成", "created": "新建",
+        "updated": "更新", "skipped": "跳过", "time": "时间", "purpose": "用途", "actor": "操作人",
+        "action": "操作", "detail": "详情", "state_initial": "未改初始密码", "state_no_phone": "未绑定手机",
+        "state_active": "已激活", "password_reset_done": "已重置为初始密码。", "roster_missing": "请选择名单文件。",
+        "bad_roster": "名单有误，未导入任何数据。",
     },
     "en": {
         "app_name": "Campus Pass",
@@ -142,6 +147,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_found": "No such page.",
         "setup_required": "Finish the first-login setup first.",
         "internal": "Internal server error.",
+        "search": "Search", "name": "Name", "reason": "Reason", "import_done": "Imported", "created": "created",
+        "updated": "updated", "skipped": "skipped", "time": "Time", "purpose": "Purpose", "actor": "Who",
+        "action": "Action", "detail": "Detail", "state_initial": "initial password", "state_no_phone": "no phone yet",
+        "state_active": "active", "password_reset_done": "Reset to the initial password.",
+        "roster_missing": "Choose a roster file.", "bad_roster": "The roster has bad rows; nothing was imported.",
     },
 }
 
@@ -158,7 +168,7 @@ def translate(lang: str, key: str, fallback: str | None = None) -> str:
 
 
 async def page_context(request: web.Request) -> dict[str, Any]:
-    """Template globals: ``t``, ``lang``, ``user`` and ``csrf_token``."""
+    """Template globals: ``t``, ``lang``, ``user``, ``csrf_token`` and ``path`` (this page)."""
     from server.web import auth
 
     lang = lang_of(request)
@@ -168,4 +178,5 @@ async def page_context(request: web.Request) -> dict[str, Any]:
         "t": lambda key, fallback=None: translate(lang, key, fallback),
         "user": user.person if user else None,
         "csrf_token": auth.csrf_token(request, user),
+        "path": request.path,
     }

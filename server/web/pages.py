@@ -33,7 +33,9 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
     msg = request.query.get("msg")
     if msg and msg in i18n.MESSAGES["en"]:
         context.setdefault("notice", msg)
-    return aiohttp_jinja2.render_template(template, request, context, status=status)
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    auth.set_csrf_cookie(request, response)
+    return response
 
 
 async def render_error(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
