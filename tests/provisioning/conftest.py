@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from provisioning.init import InitResult, init_data_dir
 from server.datadir import DataDir
 from shared.clock import FakeClock, SystemClock
 
@@ -35,3 +36,9 @@ def live_clock() -> FakeClock:
 def live_dd(tmp_path: Path, live_clock: FakeClock) -> DataDir:
     """A data directory initialised now (real time), for command-line tests."""
     return new_data_dir(tmp_path, live_clock)[0]
+
+
+@pytest.fixture
+def init_result(tmp_path: Path, clock: FakeClock) -> InitResult:
+    """``campuspass init`` at the fake clock's time, with the first admin's one-time password."""
+    return init_data_dir(tmp_path / "data", clock)

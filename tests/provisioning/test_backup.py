@@ -7,12 +7,16 @@ import io
 import json
 import stat
 import tarfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from campuspass.cli import main
 from provisioning.backup import backup_data_dir, restore_data_dir
+from provisioning.init import InitResult
+from server.app import create_app
 from server.datadir import DataDir, DataDirError
 from server.passes import check_online
 from server.storage import Database
@@ -222,3 +226,23 @@ async def test_backup_while_the_server_writes_is_consistent(dd: DataDir, clock: 
 async def test_restore_into_a_missing_archive_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DataDirError, match="does not exist"):
         await restore_data_dir(tmp_path / "nope.tar.gz", tmp_path / "new")
+
+
+async def test_restored_directory_serves_the_same_accounts_over_http(
+    init_result: InitResult, clock: FakeClock, tmp_path: Path, aiohttp_client: Callable[..., Awaitable[TestClient]]
+) -> None:
+    """The server app started on the restored directory logs the first admin in with the password
+    set before the backup (the app factory and a loopback HTTP server, nothing mocked)."""
+    assert init_result.admin_number and init_result.admin_password
+    await backup_data_dir(init_result.datadir, tmp_path / "b.tar.gz", clock.now())
+    restored = await restore_data_dir(tmp_path / "b.tar.gz", tmp_path / "restored")
+    client = await aiohttp_client(create_app(restored.datadir, clock=clock, run_sms_sender=False))
+
+    wrong = await client.post("/api/v1/auth/login",
+                              json={"username": init_result.admin_number, "password": "not-the-password"})
+    assert wrong.status == 401
+    login = await client.post("/api/v1/auth/login",
+                              json={"username": init_result.admin_number, "password": init_result.admin_password})
+    assert login.status == 200, await login.text()
+    me = await client.get("/api/v1/me")
+    assert me.status == 200 and init_result.admin_number in await me.text()
