@@ -1,0 +1,36 @@
+"""Admin password reset (audited, back to the initial password) and the audit log."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from tests.server.conftest import activate, add_person
+
+
+async def test_admin_reset_returns_account_to_initial_state(client: TestClient, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "A1", role="system_admin", department=None)
+    await add_person(app, "S1", id_last6="24680X")
+    student = await aiohttp_client(client.server)
+    await activate(student, "S1", "24680X", new_password="student-pass-1")
+
+    await activate(client, "A1")
+    r = await client.post("/api/v1/admin/people/S1/reset-password", json={})
+    assert r.status == 200
+    r = await client.post("/api/v1/admin/people/nobody/reset-password", json={})
+    assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
+
+    # The student's session ended; the initial password works again and must be changed.
+    r = await student.get("/api/v1/me")
+    assert r.status == 401
+    r = await student.post("/api/v1/auth/login", json={"username": "S1", "password": "student-pass-1"})
+    assert r.status == 401
+    r = await student.post("/api/v1/auth/login", json={"username": "S1", "password": "24680x"})
+    body = await r.json()
+    assert r.status == 200 and body["must_change_password"] is True and body["must_bind_phone"] is False
+
+    r = await client.get("/api/v1/admin/audit", params={"person": "S1"})
+    entries = (await r.json())["entries"]
+    assert entries[0]["action"] == "password_reset" and entries[0]["actor_number"] == "A1"
+    assert entries[0]["address"] == "127.0.0.1"
