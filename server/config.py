@@ -88,6 +88,55 @@ class SmsConfig:
 
 
 @dataclass(frozen=True)
+class ConfirmationTexts:
+    """The four confirmations a return application needs (ARCHITECTURE §2.3), versioned.
+
+    The wording changes with policy: change ``version`` whenever a text changes. Each
+    application stores the version and the texts it was submitted with.
+
+    Attributes:
+        version: label of this wording, e.g. ``2026-1``.
+        no_risk_area / no_case_contact / no_symptoms / not_quarantined: the texts (zh-CN).
+    """
+
+    version: str = "2026-1"
+    no_risk_area: str = "本人近 14 天内未在中、高风险地区停留。"
+    no_case_contact: str = "本人近 14 天内未接触确诊、疑似病例、无症状感染者及其密切接触者。"
+    no_symptoms: str = "本人及共同居住人近 14 天内无发热、咳嗽等呼吸道症状。"
+    not_quarantined: str = "本人目前未处于隔离或医学观察期。"
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    """Daily check-in and return applications (ARCHITECTURE §2.2–§2.4, §3).
+
+    Attributes:
+        prevention_office_phone: shown when a return application cannot be submitted.
+        application_horizon_days: the planned return date may be today up to this many days ahead.
+        expiry_grace_days: an application not decided or not arrived by planned date + this many
+            days (end of that day, Asia/Shanghai) expires.
+        expiry_interval_s: how often the background job looks for expired applications (seconds).
+        notify_counsellors_by_sms: also text counsellors about an abnormal check-in (they always
+            see it in their list).
+        sms_approved / sms_rejected / sms_abnormal: SMS templates (``str.format`` fields:
+            ``{sender}``, ``{name}``, ``{number}``, ``{date}``, ``{stage}``, ``{reason}``, ``{phone}``).
+        confirmations: the current confirmation texts.
+    """
+
+    prevention_office_phone: str = "010-12345678"
+    application_horizon_days: int = 30
+    expiry_grace_days: int = 2
+    expiry_interval_s: int = 300
+    notify_counsellors_by_sms: bool = True
+    sms_approved: str = ("{sender}{name}同学，您的返校申请已通过学校审批。请按计划于 {date} 返校，"
+                         "每日完成健康打卡，到校后持通行码找辅导员扫码确认到校。")
+    sms_rejected: str = ("{sender}{name}同学，您的返校申请未通过{stage}审核，理由：{reason}。"
+                         "您可以修改后重新提交，如有疑问请致电防控办 {phone}。")
+    sms_abnormal: str = "{sender}{name}（{number}）今日健康打卡有异常情况，请及时联系跟进。"
+    confirmations: ConfirmationTexts = field(default_factory=ConfirmationTexts)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -97,6 +146,7 @@ class ServerConfig:
     keys: KeyConfig = field(default_factory=KeyConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -140,4 +190,10 @@ gateway = "file"
 url = ""
 timeout_s = 5.0
 retries = 2
+
+[workflow]
+# Shown when a return application cannot be submitted.
+prevention_office_phone = "010-12345678"
+application_horizon_days = 30
+expiry_grace_days = 2
 """
