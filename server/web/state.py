@@ -11,6 +11,7 @@ from aiohttp import web
 from server.accounts import Accounts
 from server.config import ServerConfig
 from server.datadir import DataDir
+from server.events import PersonEvents
 from server.passwords import PasswordHasher
 from server.sms import SmsGateway, SmsSender
 from server.storage import Database
@@ -24,3 +25,5 @@ SMS_GATEWAY = web.AppKey("sms_gateway", SmsGateway)
 DB = web.AppKey("db", Database)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
+EVENTS = web.AppKey("person_events", PersonEvents)
+"""The person-events hub (exists from creation, so services can subscribe in their ``cleanup_ctx``)."""
