@@ -17,10 +17,15 @@ class PassConfig:
         checkin_deadline: local (Asia/Shanghai) ``HH:MM``; a pass expires at the next day's
             deadline (ARCHITECTURE §3).
         visitor_max_hours: longest visitor pass ``campuspass pass issue`` will sign (hours).
+        campus_groups: building groups (by name) every pass scope carries; a dormitory
+            resident's pass also carries their dormitory group (at most 3 groups in all).
+        sweep_interval_s: how often the missed check-in job runs (seconds).
     """
 
     checkin_deadline: str = "12:00"
     visitor_max_hours: int = 72
+    campus_groups: list[str] = field(default_factory=lambda: ["campus"])
+    sweep_interval_s: int = 300
 
 
 @dataclass(frozen=True)
