@@ -54,6 +54,9 @@ def register_keys(sub: argparse._SubParsersAction) -> None:
     rot.add_argument("--overlap-hours", type=float, default=None,
                      help="hours between publishing the key and signing with it "
                      "(default: keys.rotation_overlap_hours in server.toml)")
+    rot.add_argument("--drop-old", action="store_true",
+                     help="emergency (an issuer key may have leaked): leave every older certificate out of "
+                     "the new bundle and sign with the new key at once; passes signed before stop verifying")
     rot.add_argument("--offline-request", type=Path, default=None, metavar="OUT.json",
                      help="write a certificate request for the offline root instead of signing here")
     rot.set_defaults(handler=_rotate_issuer)
@@ -106,7 +109,7 @@ def _print_result(result: RotationResult) -> None:
     for key_id, until in sorted(result.retired.items()):
         print(f"  key {key_id} stays verifiable until {_when(until)}")
     for key_id in result.dropped:
-        print(f"  key {key_id} expired: left out of the bundle, private key deleted")
+        print(f"  key {key_id} left out of the bundle, private key deleted")
 
 
 def _rotate_issuer(args: argparse.Namespace) -> int:
@@ -117,9 +120,9 @@ def _rotate_issuer(args: argparse.Namespace) -> int:
     now = SystemClock().now()
     overlap_s = None if args.overlap_hours is None else round(args.overlap_hours * 3600)
     if args.offline_request is None:
-        _print_result(rotate_issuer(dd, now, overlap_s))
+        _print_result(rotate_issuer(dd, now, overlap_s, drop_old=args.drop_old))
         return 0
-    request = start_rotation(dd, now, overlap_s)
+    request = start_rotation(dd, now, overlap_s, drop_old=args.drop_old)
     write_json_new(args.offline_request, request.to_json(), 0o644)
     print(f"wrote request for issuer key {request.key_id} to {args.offline_request}")
     print(f"  sign it before {_when(request.signing_from_s)} on the offline machine:")

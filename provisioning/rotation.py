@@ -271,18 +271,28 @@ def next_key_id(dd: DataDir, bundle: TrustBundle) -> int:
 
 
 def start_rotation(
-    dd: DataDir, now: datetime, overlap_s: int | None = None, config: ServerConfig | None = None
+    dd: DataDir,
+    now: datetime,
+    overlap_s: int | None = None,
+    config: ServerConfig | None = None,
+    *,
+    drop_old: bool = False,
 ) -> RotationRequest:
     """Make the next issuer key and the request for its certificate; keep the request pending.
 
     Args:
         dd: an initialised server data directory.
         now: current time, aware.
-        overlap_s: publication lead in seconds; default ``keys.rotation_overlap_hours``.
+        overlap_s: publication lead in seconds; default ``keys.rotation_overlap_hours``
+            (0 with ``drop_old``).
         config: the server config; default read from ``server.toml``.
+        drop_old: emergency rotation after an issuer key may have leaked: every older
+            certificate leaves the bundle at once (passes it signed stop verifying on nodes
+            that sync) and the new key signs at once.
 
     Raises:
-        RotationError: a rotation is already pending, or ``overlap_s`` < 0.
+        RotationError: a rotation is already pending, ``overlap_s`` < 0, or ``drop_old`` with
+            an overlap (there would be no key to sign with in between).
         DataDirError: not a data directory.
     """
     dd.require_initialised()
@@ -293,15 +303,19 @@ def start_rotation(
         )
     config = config or load_server_config(dd.config_path)
     if overlap_s is None:
-        overlap_s = config.keys.rotation_overlap_hours * 3600
+        overlap_s = 0 if drop_old else config.keys.rotation_overlap_hours * 3600
     if overlap_s < 0:
         raise RotationError(f"overlap {overlap_s} s; expected ≥ 0")
+    if drop_old and overlap_s:
+        raise RotationError(f"overlap {overlap_s} s with drop_old; expected 0 (the new key must sign at once)")
     bundle = dd.trust_bundle()
     now_s = to_unix(now)
     key_id = next_key_id(dd, bundle)
     signing_from, retire, drop = plan_rotation(
         bundle, dd.signing_schedule(), key_id, now_s, overlap_s, max_pass_lifetime_s(config.passes)
     )
+    if drop_old:
+        retire, drop = {}, tuple(c.key_id for c in bundle.issuers)
     valid_until = now_s + config.keys.issuer_valid_days * DAY_S
     if valid_until <= signing_from + max_pass_lifetime_s(config.passes):
         raise RotationError(
@@ -440,7 +454,12 @@ def install_response(dd: DataDir, response: RotationResponse, now: datetime) -> 
 
 
 def rotate_issuer(
-    dd: DataDir, now: datetime, overlap_s: int | None = None, config: ServerConfig | None = None
+    dd: DataDir,
+    now: datetime,
+    overlap_s: int | None = None,
+    config: ServerConfig | None = None,
+    *,
+    drop_old: bool = False,
 ) -> RotationResult:
     """Rotate with the root key held in ``keys/root.key``: start, sign and install in one go.
 
@@ -457,7 +476,7 @@ def rotate_issuer(
             code="root_offline",
         )
     root = dd.root_private()
-    request = start_rotation(dd, now, overlap_s, config)
+    request = start_rotation(dd, now, overlap_s, config, drop_old=drop_old)
     response = sign_request(root, request, dd.trust_bundle().to_json())
     return install_response(dd, response, now)
 

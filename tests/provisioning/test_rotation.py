@@ -167,3 +167,21 @@ async def test_student_pass_signed_just_before_the_switch_verifies_until_it_expi
     assert fields.valid_until_s < cert_1.valid_until_s
     clock.set_wall(from_unix(fields.valid_until_s) - timedelta(seconds=1))
     assert at_door(student, node_view(dd), clock.now()).reason is Reason.ACCEPTED
+
+
+async def test_emergency_rotation_drops_every_older_key_at_once(dd: DataDir, clock: FakeClock) -> None:
+    leaked = await issue(dd, clock.now())
+    with pytest.raises(RotationError, match="expected 0"):
+        rotate_issuer(dd, clock.now(), overlap_s=HOUR, drop_old=True)
+    assert not pending_path(dd).exists()
+
+    result = rotate_issuer(dd, clock.now(), drop_old=True)
+    assert (result.key_id, result.dropped, result.retired) == (2, (1,), {})
+    assert result.signing_from_s == to_unix(clock.now())
+    synced = node_view(dd)
+    assert [c.key_id for c in synced.issuers] == [2]
+    assert not dd.issuer_key_path(1).exists()
+    assert at_door(leaked, synced, clock.now()).reason is Reason.UNKNOWN_KEY
+    fresh = await issue(dd, clock.now())
+    assert decode_pass(fresh).fields.key_id == 2
+    assert at_door(fresh, synced, clock.now()).reason is Reason.ACCEPTED
