@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from server.datadir import DataDir
 from server.policy import current_policy
@@ -14,7 +15,7 @@ from shared.clock import to_unix
 from shared.decision import Verdict, decide
 from shared.pass_format import ALL_GROUPS, PassFields, PassStatus, sign_pass
 from shared.policy import BuildingPolicy
-from shared.revocation import RevocationSet
+from shared.revocation import RevocationSet, make_delta
 
 
 def new_serial() -> bytes:
@@ -87,6 +88,28 @@ async def revocation_set(passes: Passes, now_s: int) -> RevocationSet:
 
 ANY_BUILDING = BuildingPolicy(building="*", group=ALL_GROUPS)
 
+#: Arrival confirmation (ARCHITECTURE §2.6): a black pass is what a counsellor scans; green is
+#: admitted too so that an already-arrived student is recognised rather than refused.
+ARRIVAL_POLICY = BuildingPolicy(
+    building="*arrival*", group=ALL_GROUPS, allowed_statuses=frozenset({PassStatus.BLACK, PassStatus.GREEN})
+)
+
+
+async def signed_revocation_delta(datadir: DataDir, passes: Passes, since: int, now: datetime) -> dict[str, Any]:
+    """The revocation entries added after list version ``since`` and still unexpired at ``now``,
+    as a delta document signed by the current issuer key (``shared.revocation.make_delta``;
+    shape in :mod:`shared.revocation`). ``version`` is the list's current version; a node at
+    version ``since`` applies the entries and moves to ``version``.
+
+    Raises:
+        DataDirError: no issuer key can sign now.
+    """
+    now_s = to_unix(now)
+    signer = datadir.current_signer(now)
+    entries = await passes.revocations_since(max(0, since), now_s)
+    version = max(await passes.revocation_version(), since)
+    return make_delta(signer.key, signer.key_id, since, version, now_s, entries)
+
 
 async def check_online(
     datadir: DataDir,
@@ -95,16 +118,19 @@ async def check_online(
     text: str,
     now: datetime,
     building: str | None = None,
+    policy: BuildingPolicy | None = None,
 ) -> Verdict:
     """The door decision done on the server, with its current trust, revocations and policy.
 
     Without ``building`` the scope and hours checks are skipped (group 0 = any building).
+    ``policy`` overrides the building lookup (e.g. :data:`ARRIVAL_POLICY`, which admits black).
 
     Raises:
         CampusPassError: code ``unknown_building`` for an unknown building code.
     """
     now_s = to_unix(now)
-    policy = ANY_BUILDING
-    if building is not None:
-        policy = (await current_policy(buildings, now_s)).for_building(building)
+    if policy is None:
+        policy = ANY_BUILDING
+        if building is not None:
+            policy = (await current_policy(buildings, now_s)).for_building(building)
     return decide(text, datadir.trust_bundle(), await revocation_set(passes, now_s), policy, now)
