@@ -412,7 +412,8 @@ def install_response(dd: DataDir, response: RotationResponse, now: datetime) -> 
 
     Raises:
         RotationError: nothing pending, a mismatch, or ``now`` is past ``signing_from`` (the
-            bundle would reach nodes after the key starts signing: make a new request).
+            bundle would reach nodes after the key starts signing: make a new request). A
+            request that retires nothing (``drop_old``) starts signing at install instead.
         BundleSignatureError, DocumentError: the bundle is not signed by the pinned root.
     """
     request = read_pending(dd)
@@ -436,21 +437,23 @@ def install_response(dd: DataDir, response: RotationResponse, now: datetime) -> 
     if any(k in certs for k in request.drop):
         raise RotationError(f"the response keeps certificates {list(request.drop)} that should leave")
     now_s = to_unix(now)
-    if now_s > request.signing_from_s:
+    signing_from = request.signing_from_s
+    if now_s > signing_from and not request.retire:
+        signing_from = now_s  # nothing was timed on the start (--drop-old): start at install
+    if now_s > signing_from:
         raise RotationError(
             f"too late: key {request.key_id} was to start signing at {request.signing_from_s} "
             f"(now {now_s}); discard {pending_path(dd).name} and make a new request"
         )
     dd.write_trust_bundle(bundle)
     schedule = dd.signing_schedule()
-    schedule[request.key_id] = request.signing_from_s
+    schedule[request.key_id] = signing_from
     for key_id in request.drop:
         schedule.pop(key_id, None)
         dd.issuer_key_path(key_id).unlink(missing_ok=True)
     dd.write_signing_schedule(schedule)
     pending_path(dd).unlink()
-    return RotationResult(request.key_id, bundle.version, request.signing_from_s,
-                          dict(request.retire), request.drop)
+    return RotationResult(request.key_id, bundle.version, signing_from, dict(request.retire), request.drop)
 
 
 def rotate_issuer(

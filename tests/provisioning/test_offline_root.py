@@ -170,3 +170,16 @@ def test_bad_request_file_is_an_error_not_a_traceback(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert code == 1 and "[rotation]" in err and "Traceback" not in err
     assert not (tmp_path / "response.json").exists()
+
+
+def test_offline_emergency_rotation_starts_signing_when_installed(dd: DataDir, clock: FakeClock,
+                                                                  tmp_path: Path) -> None:
+    root = dd.root_private()
+    export_root(dd, tmp_path / "root.key")
+    request = start_rotation(dd, clock.now(), drop_old=True)
+    response = sign_request(root, request, dd.trust_bundle().to_json())
+    clock.advance(3 * HOUR)  # the trip to the safe and back
+    result = install_response(dd, response, clock.now())
+    assert result.signing_from_s == to_unix(clock.now()) and result.dropped == (1,)
+    assert dd.current_signer(clock.now()).key_id == 2
+    assert [c.key_id for c in node_view(dd).issuers] == [2]
