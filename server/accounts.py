@@ -113,7 +113,7 @@ class Accounts:
         """
         number = number.strip()
         now_s = self._now_s()
-        await self.throttle.check(number, address, now_s)
+        had_failures = await self.throttle.check(number, address, now_s)
         person = await self.people.by_number(number) if number else None
         if person is None:
             # Spend the same time as a real check so unknown numbers are not revealed by timing.
@@ -127,7 +127,8 @@ class Accounts:
         if not ok or person is None:
             await self.throttle.failed(number, address, self._now_s())
             raise LoginFailed("wrong number or password")
-        await self.throttle.succeeded(number)
+        if had_failures:
+            await self.throttle.succeeded(number)
         return person
 
     async def check_new_password(self, person: Person, new_password: str) -> None:

@@ -60,8 +60,11 @@ class LoginThrottle:
         """The counter keys of an attempt."""
         return f"account:{number}", f"address:{address}"
 
-    async def check(self, number: str, address: str, now_s: int) -> None:
+    async def check(self, number: str, address: str, now_s: int) -> bool:
         """Refuse the attempt before any password is checked when throttled.
+
+        Returns:
+            True when the account has a failure counter (so a success has something to clear).
 
         Raises:
             TooManyRequests: code ``login_blocked`` or ``login_slowed``, with ``retry_after_s``.
@@ -83,6 +86,7 @@ class LoginThrottle:
         if kind == "slowed":
             raise TooManyRequests(f"several failed logins: wait {wait_s} s before trying again",
                                   retry_after_s=wait_s, code="login_slowed")
+        return acc_key in counts
 
     async def failed(self, number: str, address: str, now_s: int) -> None:
         """Count a failed attempt for the account and the address."""
