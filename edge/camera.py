@@ -13,8 +13,10 @@ source             frames                                                       
 ``*.mp4`` etc.     every frame of a video file once, then the end                      no
 =================  ===============================================================  =========
 
-``live`` cameras deliver in real time: when the decoder falls behind, old frames are dropped
-in favour of the newest. Other sources are replays: every frame is decoded, none dropped.
+``live`` cameras deliver in real time: a live camera that delivers nothing for ``stall_s`` is
+an outage. The node reads and decodes in the same camera thread, so while it decodes, the
+driver's own small buffer keeps only the newest frames. Replays may be idle (a folder camera
+waits for files) and every replayed frame is decoded.
 
 ``picamera2`` is imported only inside :class:`Picamera2Camera` (it comes from apt on the Pi,
 ``python3-picamera2``; the virtualenv uses ``--system-site-packages``).
@@ -30,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -38,6 +40,8 @@ import numpy as np
 from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
 
@@ -59,7 +63,7 @@ class Camera(Protocol):
 
     Attributes:
         name: the source text from the config (for status and logs).
-        live: True for real-time sources (stale frames may be dropped), False for replays.
+        live: True for real-time sources (no frame for ``stall_s`` is an outage), False for replays.
 
     ``open()`` prepares the device; ``read(timeout_s)`` returns the next frame, or None when
     none arrived within ``timeout_s`` seconds; it raises :class:`CameraError` on failure and
@@ -196,14 +200,19 @@ class ArrayCamera:
 
     Args:
         frames: uint8 arrays (H, W) grey or (H, W, 3) BGR.
-        live: report as a live source (frames may then be dropped by the node when it lags).
+        live: report as a live source (running dry is then an outage).
+        interval_s: pace delivery like a real camera (one frame every ``interval_s`` seconds;
+            0 = as fast as read).
     """
 
-    def __init__(self, frames: Sequence[np.ndarray], live: bool = False, name: str = "arrays") -> None:
+    def __init__(self, frames: Sequence[np.ndarray], live: bool = False, name: str = "arrays",
+                 interval_s: float = 0.0) -> None:
         self.frames = frames
         self.live = live
         self.name = name
+        self.interval_s = interval_s
         self._i = 0
+        self._due = 0.0
 
     def open(self) -> None:
         """Nothing to prepare."""
@@ -212,6 +221,11 @@ class ArrayCamera:
         """The next frame. Raises :class:`CameraEnded` after the last."""
         if self._i >= len(self.frames):
             raise CameraEnded(f"{self.name}: all {len(self.frames)} frames replayed")
+        if self.interval_s:
+            now = time.monotonic()
+            if self._due > now:
+                time.sleep(self._due - now)
+            self._due = max(now, self._due) + self.interval_s
         frame = self.frames[self._i]
         self._i += 1
         return frame
@@ -397,7 +411,6 @@ class CameraHealth:
         since_mono_s: monotonic time of the last state change.
         error: the outage's cause (None when ok).
         frames: frames delivered so far.
-        dropped: live frames dropped because the decoder lagged.
         reopens: successful reopen attempts after outages.
     """
 
@@ -405,7 +418,6 @@ class CameraHealth:
     since_mono_s: float = 0.0
     error: str | None = None
     frames: int = 0
-    dropped: int = 0
     reopens: int = 0
 
     def as_json(self, now_mono_s: float) -> dict[str, Any]:
@@ -415,7 +427,6 @@ class CameraHealth:
             "for_s": round(now_mono_s - self.since_mono_s, 1),
             "error": self.error,
             "frames": self.frames,
-            "dropped": self.dropped,
             "reopens": self.reopens,
         }
 
@@ -467,31 +478,45 @@ class CameraSupervisor:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="camera")
         return self._executor
 
-    async def frames(self) -> AsyncIterator[tuple[np.ndarray, float]]:
-        """Yield ``(frame, captured_mono_s)`` until a replay ends or the task is cancelled."""
+    async def frames(self, process: Callable[[np.ndarray], T] | None = None
+                     ) -> AsyncIterator[tuple[T | np.ndarray, float]]:
+        """Yield ``(item, captured_mono_s)`` until a replay ends or the task is cancelled.
+
+        ``item`` is the frame, or ``process(frame)`` when given: the node passes its decoder so
+        a frame is read and decoded in one hop to the camera thread (decoding the newest frame
+        while the driver keeps filling its own buffer).
+        """
         loop = asyncio.get_running_loop()
         backoff_s = self.reopen_min_s
         poll_s = min(self.stall_s, 0.5) if not self.camera.live else self.stall_s
+
+        def step() -> tuple[T | np.ndarray, float] | None:
+            frame = self.camera.read(poll_s)
+            if frame is None:
+                return None
+            mono = self._mono()
+            return (process(frame) if process is not None else frame), mono
+
         try:
             while True:
                 executor = self._new_executor()
                 try:
-                    await asyncio.wait_for(loop.run_in_executor(executor, self.camera.open), self.stall_s)
+                    async with asyncio.timeout(self.stall_s):
+                        await loop.run_in_executor(executor, self.camera.open)
                     if self.health.state == "down":
                         self.health.reopens += 1
                         log.info("camera %s is back after an outage", self.camera.name)
                     self._set("ok")
                     backoff_s = self.reopen_min_s
                     while True:
-                        frame = await asyncio.wait_for(
-                            loop.run_in_executor(executor, self.camera.read, poll_s), self.stall_s + poll_s
-                        )
-                        if frame is None:
+                        async with asyncio.timeout(self.stall_s + poll_s):
+                            got = await loop.run_in_executor(executor, step)
+                        if got is None:
                             if self.camera.live:
                                 raise CameraError(f"no frame for {self.stall_s:g} s")
                             continue
                         self.health.frames += 1
-                        yield frame, self._mono()
+                        yield got
                 except CameraEnded:
                     self._set("ended")
                     return

@@ -4,15 +4,12 @@
 decoder, pin factory, clock, store, sync), so tests and the end-to-end test drive it as a
 library. Pipeline inside :meth:`Node.run`::
 
-    camera thread ──frames──▶ decode thread ──texts──▶ judge (dedup, decide) ──▶ log writer
-                                                                               (aiosqlite thread)
-                                                                                   │ committed
-                                                                                   ▼
-                                                                            lights / relay
+    camera thread: read + decode ──texts──▶ event loop: judge (dedup, decide) ──queue──▶
+        log writer (aiosqlite thread, commit) ──▶ lights / relay
 
-Capture and decode run in their own threads; the log writer runs behind its own queue, so a
-slow disk write delays only the light of that decision, never a frame. A decision is shown
-only after its record is committed.
+Capture and decode run in the camera thread, never on the event loop; the log writer runs
+behind its own queue, so a slow disk write delays only the light of that decision, never a
+frame. A decision is shown only after its record is committed.
 """
 
 from __future__ import annotations
@@ -275,9 +272,7 @@ class Node:
     async def decode(self, frame: np.ndarray) -> list[str]:
         """Decode ``frame`` in the decode thread (never on the event loop)."""
         loop = asyncio.get_running_loop()
-        texts = await loop.run_in_executor(self._decode_executor, self.decoder.decode, frame)
-        self.frames_decoded += 1
-        return texts
+        return await loop.run_in_executor(self._decode_executor, self._decode_counted, frame)
 
     async def process_frame(self, frame: np.ndarray, captured_mono_s: float | None = None
                             ) -> list[DoorDecision]:
@@ -300,27 +295,17 @@ class Node:
         """Decisions waiting to be written to the log."""
         return 0 if self._write_queue is None else self._write_queue.qsize()
 
+    def _decode_counted(self, frame: np.ndarray) -> list[str]:
+        texts = self.decoder.decode(frame)
+        self.frames_decoded += 1
+        return texts
+
     async def _scan_loop(self, writes: asyncio.Queue[Judgement | None]) -> None:
-        pending: asyncio.Queue[tuple[np.ndarray, float] | None] = asyncio.Queue(maxsize=2)
-
-        async def capture() -> None:
-            try:
-                async for frame, mono in self.supervisor.frames():
-                    if self.camera.live and pending.full():
-                        with contextlib.suppress(asyncio.QueueEmpty):
-                            pending.get_nowait()
-                            self.supervisor.health.dropped += 1
-                    await pending.put((frame, mono))
-            finally:
-                await pending.put(None)
-
-        async def decode_loop() -> None:
-            while (item := await pending.get()) is not None:
-                frame, mono = item
-                for j in self.judge(await self.decode(frame), mono):
-                    await writes.put(j)
-
-        await asyncio.gather(capture(), decode_loop())
+        # Capture and decode share the camera thread (one hop per frame); judging happens here
+        # on the loop (microseconds); logging waits in its own queue, never holding up a frame.
+        async for texts, mono in self.supervisor.frames(self._decode_counted):
+            for j in self.judge(texts, mono):  # type: ignore[arg-type]
+                writes.put_nowait(j)
 
     async def _writer(self, writes: asyncio.Queue[Judgement | None]) -> None:
         while (j := await writes.get()) is not None:
