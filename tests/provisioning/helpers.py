@@ -23,7 +23,7 @@ START = datetime(2026, 5, 30, 16, 0, 30, tzinfo=UTC)
 
 def new_data_dir(tmp_path: Path, clock: FakeClock | None = None) -> tuple[DataDir, FakeClock]:
     clock = clock or FakeClock(START)
-    return init_data_dir(tmp_path / "data", clock).datadir, clock
+    return init_data_dir(tmp_path / "data", clock, admin=None).datadir, clock
 
 
 async def issue(dd: DataDir, now: datetime, *, visitor_hours: float | None = None) -> str:
