@@ -26,13 +26,16 @@ from server.events import PersonEvents
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
 from server.storage import Database
+from server.storage.sessions import Sessions
 from server.storage.sms import SmsOutboxStore
+from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
 from server.web import admin_pages, auth_api, state
 from server.web import pages as pages
 from server.web.errors import make_error_middleware
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, SystemClock, to_unix
+from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,26 @@ def create_app(
     return app
 
 
+HOUSEKEEPING_EVERY_S = 600.0
+
+
+async def housekeeping_once(app: web.Application) -> tuple[int, int]:
+    """Drop expired sessions and forgotten login-failure counters; returns how many of each."""
+    now_s = to_unix(app[state.CLOCK].now())
+    sessions = await Sessions(app[state.DB]).delete_expired(now_s)
+    counters = await LoginThrottleStore(app[state.DB]).forget_before(now_s - app[state.CONFIG].auth.forget_after_s)
+    return sessions, counters
+
+
+async def _housekeeping(app: web.Application) -> None:
+    while True:
+        try:
+            await housekeeping_once(app)
+        except CampusPassError as exc:
+            log.warning("account housekeeping: %s", exc)
+        await asyncio.sleep(HOUSEKEEPING_EVERY_S)
+
+
 def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         db = await Database.open(app[state.DATADIR].db_path)
@@ -118,11 +141,12 @@ def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
         app[state.SMS_SENDER] = sender
         app[state.ACCOUNTS] = Accounts(db, app[state.CLOCK], app[state.HASHER], app[state.CONFIG],
                                        sms_wake=sender.wake)
-        task = asyncio.create_task(sender.run(), name="sms-sender") if run_sms_sender else None
+        tasks = [asyncio.create_task(sender.run(), name="sms-sender")] if run_sms_sender else []
+        tasks.append(asyncio.create_task(_housekeeping(app), name="account-housekeeping"))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

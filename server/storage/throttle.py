@@ -50,3 +50,9 @@ class LoginThrottleStore:
         """Forget the failures of one key (after a successful login)."""
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM login_throttle WHERE key = ?", (key,))
+
+    async def forget_before(self, cutoff_s: int) -> int:
+        """Drop counters whose last failure is older than ``cutoff_s``; returns how many."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM login_throttle WHERE last_failure_at < ?", (cutoff_s,))
+            return cur.rowcount

@@ -9,7 +9,7 @@ from aiohttp import web
 from server.storage.audit import AuditLog
 from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
-from server.web import auth, state
+from server.web import audit, auth, state
 from server.web.auth_api import OkOut, UserOut, user_out
 from server.web.errors import InvalidField, NotFound
 from server.web.registry import ADMINS, STAFF_ROLES, Routes
@@ -146,15 +146,12 @@ async def sms_outbox(request: web.Request) -> web.Response:
             summary="Queue a failed or unknown SMS again (audited)")
 async def sms_retry(request: web.Request) -> web.Response:
     """404 ``not_found`` unless the message exists and is failed or unknown."""
-    user = await auth.require_user(request)
     app = request.app
     now_s = to_unix(app[state.CLOCK].now())
     message_id = request.match_info["id"]
     if not await SmsOutboxStore(app[state.DB]).retry(message_id, now_s):
         raise NotFound(f"no failed or unknown SMS with id {message_id}")
-    async with app[state.DB].transaction() as conn:
-        await AuditLog.add(conn, at_s=now_s, actor_id=user.id, actor_number=user.person.number,
-                           action="sms_retry", detail={"id": message_id}, address=auth.client_address(request))
+    await audit.record_now(request, "sms_retry", detail={"id": message_id})
     app[state.SMS_SENDER].wake()
     return web.json_response({"ok": True})
 

@@ -8,7 +8,7 @@ from server.roster import RosterError
 from server.storage.audit import AuditLog
 from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
-from server.web import auth, state
+from server.web import audit, auth, state
 from server.web.admin import run_roster_import
 from server.web.errors import ApiError, NotFound
 from server.web.pages import render
@@ -50,7 +50,7 @@ async def roster_form(request: web.Request) -> web.StreamResponse:
 
 @routes.page("POST", "/admin/roster", roles=ADMINS, summary="roster upload")
 async def roster_upload(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await auth.read_form(request)
     upload = form.get("file")
     skip = form.get("skip_bad_rows") == "on"
     data = upload.file.read() if isinstance(upload, web.FileField) else b""
@@ -74,14 +74,10 @@ async def sms_page(request: web.Request) -> web.StreamResponse:
 
 @routes.page("POST", "/admin/sms/{id}/retry", roles=ADMINS, summary="retry an SMS")
 async def sms_retry_page(request: web.Request) -> web.StreamResponse:
-    user = await auth.require_user(request)
     app = request.app
-    now_s = to_unix(app[state.CLOCK].now())
     message_id = request.match_info["id"]
-    if await SmsOutboxStore(app[state.DB]).retry(message_id, now_s):
-        async with app[state.DB].transaction() as conn:
-            await AuditLog.add(conn, at_s=now_s, actor_id=user.id, actor_number=user.person.number,
-                               action="sms_retry", detail={"id": message_id}, address=auth.client_address(request))
+    if await SmsOutboxStore(app[state.DB]).retry(message_id, to_unix(app[state.CLOCK].now())):
+        await audit.record_now(request, "sms_retry", detail={"id": message_id})
         app[state.SMS_SENDER].wake()
     raise web.HTTPSeeOther("/admin/sms")
 

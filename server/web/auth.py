@@ -13,14 +13,17 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from server.storage.people import People, Person
 from server.storage.sessions import Sessions
 from server.web import state
-from server.web.errors import ApiError, Forbidden, NotLoggedIn
+from server.web.errors import ApiError, BadRequest, Forbidden, NotLoggedIn
 from shared.clock import to_unix
 
 SESSION_COOKIE = "cp_session"
@@ -149,13 +152,28 @@ def csrf_token(request: web.Request, user: CurrentUser | None) -> str:
     return str(token)
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The submitted form (urlencoded or multipart), cached by aiohttp for the handler.
+
+    Raises:
+        BadRequest: the body is not a readable form (code ``malformed_form``).
+    """
+    try:
+        return await request.post()
+    except web.HTTPException:
+        raise
+    except (ValueError, UnicodeDecodeError, AssertionError, LookupError, HttpProcessingError) as exc:
+        raise BadRequest(f"the form could not be read: {exc}", code="malformed_form") from None
+
+
 async def check_form_csrf(request: web.Request) -> None:
     """Compare the form's ``csrf_token`` with the session's (or the pre-login cookie's).
 
     Raises:
         Forbidden: code ``csrf_failed``.
+        BadRequest: the body is not a form.
     """
-    form = await request.post()
+    form = await read_form(request)
     sent = form.get("csrf_token")
     user = await current_user(request)
     expected = user.csrf_token if user is not None else request.cookies.get(CSRF_COOKIE)

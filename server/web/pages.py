@@ -63,7 +63,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 @routes.page("POST", "/login", roles=PUBLIC, summary="login")
 async def login_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await auth.read_form(request)
     number, password = str(form.get("username", "")), str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "/")))
     try:
@@ -104,7 +104,7 @@ async def setup_form(request: web.Request) -> web.StreamResponse:
 @routes.page("POST", "/setup/password", roles=ANY_USER, allow_setup=True, summary="set a new password")
 async def setup_password(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    form = await request.post()
+    form = await auth.read_form(request)
     new = str(form.get("new_password", ""))
     try:
         if new != str(form.get("repeat_password", "")):
@@ -121,7 +121,7 @@ async def setup_password(request: web.Request) -> web.StreamResponse:
 @routes.page("POST", "/setup/phone/code", roles=ANY_USER, allow_setup=True, summary="send a phone code")
 async def setup_phone_code(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    form = await request.post()
+    form = await auth.read_form(request)
     phone = str(form.get("phone", ""))
     try:
         sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
@@ -133,7 +133,7 @@ async def setup_phone_code(request: web.Request) -> web.StreamResponse:
 @routes.page("POST", "/setup/phone/verify", roles=ANY_USER, allow_setup=True, summary="verify the phone code")
 async def setup_phone_verify(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    form = await request.post()
+    form = await auth.read_form(request)
     phone = str(form.get("phone", ""))
     try:
         person = await request.app[state.ACCOUNTS].verify_phone(user.person, phone, str(form.get("code", "")))

@@ -113,3 +113,33 @@ async def test_unknown_user_and_wrong_password_are_the_same_answer(client: TestC
     r2 = await client.post("/api/v1/auth/login", json={"username": "nobody", "password": "nope"})
     assert r1.status == r2.status == 401
     assert await r1.json() == await r2.json()
+
+
+async def test_sessions_expire_and_housekeeping_drops_them(client: TestClient, clock: FakeClock) -> None:
+    from server.app import housekeeping_once
+
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S3")
+    await activate(client, "S3")
+    assert (await client.get("/api/v1/me")).status == 200
+    clock.advance(app[state.CONFIG].auth.session_hours * 3600 + 1)
+    r = await client.get("/api/v1/me")
+    assert r.status == 401
+    sessions, _counters = await housekeeping_once(app)
+    assert sessions == 1
+
+
+async def test_password_change_ends_other_sessions(client: TestClient, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S4")
+    await activate(client, "S4", new_password="first-password-1")
+    other = await aiohttp_client(client.server)
+    r = await other.post("/api/v1/auth/login", json={"username": "S4", "password": "first-password-1"})
+    assert r.status == 200
+    r = await client.post("/api/v1/auth/password", json={"old_password": "first-password-1",
+                                                         "new_password": "second-password-2"})
+    assert r.status == 200
+    assert (await client.get("/api/v1/me")).status == 200
+    assert (await other.get("/api/v1/me")).status == 401

@@ -112,3 +112,20 @@ async def test_pages_are_mobile_ready_and_self_contained(client: TestClient) -> 
     assert "http://" not in text and "https://" not in text  # no CDN
     r = await client.get("/static/app.css")
     assert r.status == 200 and "box-sizing" in await r.text()
+
+
+async def test_malformed_form_is_a_400_page_not_a_500(client: TestClient) -> None:
+    await client.get("/login")
+    r = await client.post("/login", data=b"--xx\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=xx"})
+    assert 400 <= r.status < 500
+
+
+async def test_student_gets_a_403_page_for_admin_pages(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S1")
+    await activate(client, "S1")
+    for path in ("/admin", "/admin/roster", "/admin/sms", "/admin/audit"):
+        r = await client.get(path, allow_redirects=False)
+        assert r.status == 403, path
+        assert "没有权限" in await r.text()
