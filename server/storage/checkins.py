@@ -1,0 +1,172 @@
+"""Daily health check-ins (SQL only here).
+
+One row per person per check-in day (``UNIQUE (person_id, day)``); a resubmission the same day
+updates that row through ``INSERT ... ON CONFLICT DO UPDATE`` and counts a revision, so a double
+tap or a retry after a timeout never makes two rows. Days are ``YYYY-MM-DD`` in Asia/Shanghai
+(computed by the caller with :func:`shared.campus_time.checkin_day`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import aiosqlite
+
+from server.storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinAnswers:
+    """The answers of one check-in (ARCHITECTURE §2.2, the minimal fields).
+
+    Attributes:
+        location_kind: ``on_campus`` | ``same_city`` | ``other_province`` | ``abroad``.
+        region_code: GB/T 2260 6-digit code, or None (on campus, abroad).
+        temperature_c: body temperature in °C (34.0–42.5).
+        symptoms: symptom codes; ``("none",)`` when none.
+        case_contact_14d: contact with a confirmed/suspected case in the last 14 days.
+        risk_area_14d: stay in a medium/high-risk area in the last 14 days.
+        case_status: ``none`` | ``suspected`` | ``confirmed`` | ``asymptomatic``.
+        remarks: free text (at most 500 characters).
+    """
+
+    location_kind: str
+    region_code: str | None
+    temperature_c: float
+    symptoms: tuple[str, ...]
+    case_contact_14d: bool
+    risk_area_14d: bool
+    case_status: str
+    remarks: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """One stored check-in.
+
+    Attributes:
+        id: row id.
+        person_id: ``people.id``.
+        day: the Asia/Shanghai check-in day.
+        answers: what was answered.
+        abnormal: the answers are abnormal (computed by the workflow when stored).
+        same_as_yesterday: submitted with the one-tap "no change since yesterday".
+        submitted_at_s / updated_at_s: first and last submission (Unix seconds).
+        revisions: number of submissions that day (1 for the first).
+    """
+
+    id: int
+    person_id: int
+    day: date
+    answers: CheckinAnswers
+    abnormal: bool
+    same_as_yesterday: bool
+    submitted_at_s: int
+    updated_at_s: int
+    revisions: int
+
+
+@dataclass(frozen=True, slots=True)
+class AbnormalCheckin:
+    """An abnormal check-in with the person's number, name and department (counsellor list)."""
+
+    checkin: Checkin
+    number: str
+    name: str
+    department: str | None
+
+
+_COLS = ("id, person_id, day, location_kind, region_code, temperature_c, symptoms, case_contact_14d,"
+         " risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at, updated_at, revisions")
+
+
+def _checkin(r: sqlite3.Row) -> Checkin:
+    answers = CheckinAnswers(
+        location_kind=r["location_kind"], region_code=r["region_code"], temperature_c=float(r["temperature_c"]),
+        symptoms=tuple(json.loads(r["symptoms"])), case_contact_14d=bool(r["case_contact_14d"]),
+        risk_area_14d=bool(r["risk_area_14d"]), case_status=r["case_status"], remarks=r["remarks"],
+    )
+    return Checkin(int(r["id"]), int(r["person_id"]), date.fromisoformat(r["day"]), answers, bool(r["abnormal"]),
+                   bool(r["same_as_yesterday"]), int(r["submitted_at"]), int(r["updated_at"]), int(r["revisions"]))
+
+
+class Checkins:
+    """Repository of check-ins.
+
+    Args:
+        db: the open database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def for_day(self, person_id: int, day: date) -> Checkin | None:
+        """The check-in of ``person_id`` on ``day``, or None."""
+        row = await self.db.fetch_one(f"SELECT {_COLS} FROM checkins WHERE person_id = ? AND day = ?",
+                                      (person_id, day.isoformat()))
+        return _checkin(row) if row is not None else None
+
+    async def get(self, checkin_id: int) -> Checkin | None:
+        """The check-in with this id, or None."""
+        row = await self.db.fetch_one(f"SELECT {_COLS} FROM checkins WHERE id = ?", (checkin_id,))
+        return _checkin(row) if row is not None else None
+
+    async def history(self, person_id: int, first: date, last: date, *, limit: int = 366) -> list[Checkin]:
+        """Check-ins of ``person_id`` from ``first`` to ``last`` (inclusive days), newest first."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLS} FROM checkins WHERE person_id = ? AND day BETWEEN ? AND ? ORDER BY day DESC LIMIT ?",
+            (person_id, first.isoformat(), last.isoformat(), limit),
+        )
+        return [_checkin(r) for r in rows]
+
+    async def abnormal_in_departments(self, departments: Sequence[str] | None, day: date,
+                                      *, limit: int = 500) -> list[AbnormalCheckin]:
+        """Abnormal check-ins of ``day`` of people in ``departments`` (None: all), by number."""
+        where, params = "c.day = ? AND c.abnormal = 1", [day.isoformat()]
+        if departments is not None:
+            if not departments:
+                return []
+            where += f" AND p.department IN ({','.join('?' * len(departments))})"
+            params.extend(departments)
+        cols = ", ".join("c." + c.strip() for c in _COLS.split(","))
+        rows = await self.db.fetch_all(
+            f"SELECT {cols}, p.number AS p_number, p.name AS p_name, p.department AS p_department"
+            f" FROM checkins c JOIN people p ON p.id = c.person_id WHERE {where} ORDER BY p.number LIMIT ?",
+            [*params, limit],
+        )
+        return [AbnormalCheckin(_checkin(r), r["p_number"], r["p_name"], r["p_department"]) for r in rows]
+
+    @staticmethod
+    async def upsert(conn: aiosqlite.Connection, *, person_id: int, day: date, answers: CheckinAnswers,
+                     abnormal: bool, same_as_yesterday: bool, now_s: int) -> tuple[int, bool]:
+        """Store the check-in of ``person_id`` for ``day`` inside the caller's transaction.
+
+        A second submission the same day replaces the answers and counts a revision.
+
+        Returns:
+            ``(id, created)``: the row id and whether this was the day's first submission.
+        """
+        a = answers
+        async with conn.execute(
+            "INSERT INTO checkins (person_id, day, location_kind, region_code, temperature_c, symptoms,"
+            " case_contact_14d, risk_area_14d, case_status, remarks, abnormal, same_as_yesterday,"
+            " submitted_at, updated_at, revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+            " ON CONFLICT (person_id, day) DO UPDATE SET location_kind = excluded.location_kind,"
+            " region_code = excluded.region_code, temperature_c = excluded.temperature_c,"
+            " symptoms = excluded.symptoms, case_contact_14d = excluded.case_contact_14d,"
+            " risk_area_14d = excluded.risk_area_14d, case_status = excluded.case_status,"
+            " remarks = excluded.remarks, abnormal = excluded.abnormal,"
+            " same_as_yesterday = excluded.same_as_yesterday, updated_at = excluded.updated_at,"
+            " revisions = checkins.revisions + 1"
+            " RETURNING id, revisions",
+            (person_id, day.isoformat(), a.location_kind, a.region_code, a.temperature_c,
+             json.dumps(list(a.symptoms)), int(a.case_contact_14d), int(a.risk_area_14d), a.case_status,
+             a.remarks, int(abnormal), int(same_as_yesterday), now_s, now_s),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None  # RETURNING always yields the row
+        return int(row[0]), int(row[1]) == 1

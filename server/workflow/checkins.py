@@ -1,0 +1,292 @@
+"""The daily health check-in (ARCHITECTURE §2.2): validation, the abnormal rule, storage and
+notification.
+
+Validation table (each failure is one field error; all are reported together, HTTP 422
+``invalid_field`` with ``fields: [{field, code, message}]``):
+
+================== ================================ =========================================
+field              rule                             error code
+================== ================================ =========================================
+location_kind      one of :data:`LOCATION_KINDS`    ``required`` / ``bad_choice``
+region_code        6-digit GB/T 2260 code, required ``required`` / ``region_not_6_digits`` /
+                   for ``same_city`` and            ``region_unknown_province``
+                   ``other_province`` (optional on
+                   campus and abroad)
+temperature_c      number, 34.0–42.5 °C             ``required`` / ``temperature_out_of_range``
+symptoms           non-empty list of                ``required`` / ``bad_choice`` /
+                   :data:`SYMPTOMS`, no repeats,    ``none_exclusive`` / ``duplicate``
+                   ``none`` alone
+case_contact_14d   true or false                    ``required``
+risk_area_14d      true or false                    ``required``
+case_status        one of :data:`CASE_STATUSES`     ``required`` / ``bad_choice``
+remarks            at most 500 characters           ``too_long``
+attest             must be true                     ``attest_required``
+================== ================================ =========================================
+
+An answer is abnormal (:func:`is_abnormal`) when the temperature is ≥ 37.3 °C, any symptom is
+given, there was case contact or a risk-area stay, or the case status is not ``none``. An
+abnormal check-in alerts the person's counsellors (their list, and an SMS once per person per
+day) and is published as ``checkin_submitted`` with ``abnormal: true`` so the pass service puts
+the person on hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from server.config import ServerConfig
+from server.events import PersonEvent, PersonEvents
+from server.storage import Database
+from server.storage.checkins import Checkin, CheckinAnswers, Checkins
+from server.storage.people import People, Person
+from server.storage.sms import SmsOutboxStore
+from server.web.errors import ApiError, Conflict
+from server.workflow.regions import region_problem
+from shared.campus_time import checkin_day
+from shared.clock import Clock, to_unix
+
+log = logging.getLogger(__name__)
+
+LOCATION_KINDS = ("on_campus", "same_city", "other_province", "abroad")
+REGION_REQUIRED = ("same_city", "other_province")
+SYMPTOMS = ("none", "fever", "cough", "sore_throat", "fatigue", "shortness_of_breath", "loss_of_taste_smell",
+            "diarrhoea", "other")
+CASE_STATUSES = ("none", "suspected", "confirmed", "asymptomatic")
+MIN_TEMPERATURE_C = 34.0
+MAX_TEMPERATURE_C = 42.5
+FEVER_C = 37.3
+MAX_REMARKS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid field: its JSON name, a stable code and a message naming the value."""
+
+    field: str
+    code: str
+    message: str
+
+
+class InvalidAnswers(ApiError):
+    """422: one or more fields are invalid. Code ``invalid_field``; ``detail.fields`` lists
+    every :class:`FieldError` as ``{field, code, message}``."""
+
+    code = "invalid_field"
+    status = 422
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{first.field}: {first.message}{more}",
+                         detail={"fields": [{"field": e.field, "code": e.code, "message": e.message}
+                                            for e in errors]})
+
+
+def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
+    """Check the answers of a check-in against the validation table (module docstring).
+
+    Args:
+        raw: the JSON fields (``location_kind``, ``region_code``, ``temperature_c``, ``symptoms``,
+            ``case_contact_14d``, ``risk_area_14d``, ``case_status``, ``remarks``, ``attest``);
+            missing values may be absent or None.
+
+    Returns:
+        The normalised answers (symptoms as a tuple, remarks stripped).
+
+    Raises:
+        InvalidAnswers: every failing field at once.
+    """
+    errors: list[FieldError] = []
+
+    def bad(name: str, code: str, message: str) -> None:
+        errors.append(FieldError(name, code, message))
+
+    kind = raw.get("location_kind")
+    if kind is None or kind == "":
+        bad("location_kind", "required", f"location_kind is required; expected one of {list(LOCATION_KINDS)}")
+    elif kind not in LOCATION_KINDS:
+        bad("location_kind", "bad_choice", f"location_kind {kind!r} is not one of {list(LOCATION_KINDS)}")
+
+    region = raw.get("region_code")
+    if region in (None, ""):
+        region = None
+        if kind in REGION_REQUIRED:
+            bad("region_code", "required", f"region_code is required when location_kind is {kind}")
+    else:
+        problem = region_problem(region)
+        if problem == "region_not_6_digits":
+            bad("region_code", problem, f"region_code {region!r} is not a 6-digit GB/T 2260 code")
+        elif problem is not None:
+            bad("region_code", problem, f"region_code {region!r} does not start with a province-level code")
+
+    temp = raw.get("temperature_c")
+    if temp is None:
+        bad("temperature_c", "required", "temperature_c is required (°C)")
+    elif isinstance(temp, bool) or not isinstance(temp, (int, float)):
+        bad("temperature_c", "temperature_out_of_range", f"temperature_c {temp!r} is not a number of °C")
+    elif not MIN_TEMPERATURE_C <= float(temp) <= MAX_TEMPERATURE_C:
+        bad("temperature_c", "temperature_out_of_range",
+            f"temperature_c {temp} °C is outside {MIN_TEMPERATURE_C}–{MAX_TEMPERATURE_C} °C")
+
+    symptoms = raw.get("symptoms")
+    if not symptoms:
+        bad("symptoms", "required", 'symptoms is required; send ["none"] when there are none')
+        symptoms = ()
+    elif not isinstance(symptoms, (list, tuple)) or not all(isinstance(s, str) for s in symptoms):
+        bad("symptoms", "bad_choice", f"symptoms {symptoms!r} is not a list of codes")
+        symptoms = ()
+    else:
+        unknown = [s for s in symptoms if s not in SYMPTOMS]
+        if unknown:
+            bad("symptoms", "bad_choice", f"symptoms {unknown} are not among {list(SYMPTOMS)}")
+        elif len(set(symptoms)) != len(symptoms):
+            bad("symptoms", "duplicate", f"symptoms {list(symptoms)} repeat a code")
+        elif "none" in symptoms and len(symptoms) > 1:
+            bad("symptoms", "none_exclusive", f'symptoms {list(symptoms)}: "none" cannot be combined with a symptom')
+
+    for name in ("case_contact_14d", "risk_area_14d"):
+        if not isinstance(raw.get(name), bool):
+            bad(name, "required", f"{name} is required: true or false")
+
+    status = raw.get("case_status")
+    if status is None or status == "":
+        bad("case_status", "required", f"case_status is required; expected one of {list(CASE_STATUSES)}")
+    elif status not in CASE_STATUSES:
+        bad("case_status", "bad_choice", f"case_status {status!r} is not one of {list(CASE_STATUSES)}")
+
+    remarks = raw.get("remarks") or ""
+    if not isinstance(remarks, str):
+        bad("remarks", "too_long", "remarks must be text")
+        remarks = ""
+    elif len(remarks) > MAX_REMARKS:
+        bad("remarks", "too_long", f"remarks has {len(remarks)} characters; at most {MAX_REMARKS}")
+
+    if raw.get("attest") is not True:
+        bad("attest", "attest_required", "attest must be true: confirm that the answers are truthful")
+
+    if errors:
+        raise InvalidAnswers(errors)
+    assert isinstance(temp, (int, float)) and isinstance(kind, str) and isinstance(status, str)
+    return CheckinAnswers(
+        location_kind=kind, region_code=region, temperature_c=round(float(temp), 1), symptoms=tuple(symptoms),
+        case_contact_14d=bool(raw["case_contact_14d"]), risk_area_14d=bool(raw["risk_area_14d"]),
+        case_status=status, remarks=remarks.strip(),
+    )
+
+
+def is_abnormal(answers: CheckinAnswers) -> bool:
+    """True when the answers need a counsellor's attention (ARCHITECTURE §2.2): temperature
+    ≥ 37.3 °C, any symptom, case contact, a risk-area stay, or a case status other than none."""
+    return (answers.temperature_c >= FEVER_C or answers.symptoms != ("none",) or answers.case_contact_14d
+            or answers.risk_area_14d or answers.case_status != "none")
+
+
+async def todays_checkin(db: Database, person_id: int, now: datetime) -> Checkin | None:
+    """Today's check-in of a person, or None (for the pass service).
+
+    Args:
+        db: the open database.
+        person_id: ``people.id``.
+        now: the current instant (aware); "today" is its Asia/Shanghai day.
+
+    Returns:
+        The :class:`~server.storage.checkins.Checkin` (``.day``, ``.abnormal``, ``.answers``) or None.
+    """
+    return await Checkins(db).for_day(person_id, checkin_day(now))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinResult:
+    """What a submission did: the stored check-in and whether it was the day's first."""
+
+    checkin: Checkin
+    created: bool
+
+
+class CheckinService:
+    """Submit and read daily check-ins.
+
+    Args:
+        db: the open database.
+        clock: time source.
+        config: server configuration (``[workflow]`` SMS template, ``[sms]`` sender name).
+        events: hub to publish ``checkin_submitted`` on.
+        sms_wake: called after a commit that enqueued SMS (the sender's ``wake``).
+    """
+
+    def __init__(self, db: Database, clock: Clock, config: ServerConfig, events: PersonEvents,
+                 sms_wake: Callable[[], None] = lambda: None) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.events = events
+        self.sms_wake = sms_wake
+        self.store = Checkins(db)
+
+    async def today(self, person_id: int) -> Checkin | None:
+        """The person's check-in for the current day, or None."""
+        return await todays_checkin(self.db, person_id, self.clock.now())
+
+    async def history(self, person_id: int, first: date, last: date) -> list[Checkin]:
+        """The person's check-ins from ``first`` to ``last`` (inclusive), newest first."""
+        return await self.store.history(person_id, first, last)
+
+    async def submit(self, person: Person, raw: Mapping[str, Any]) -> CheckinResult:
+        """Validate and store today's check-in (a resubmission the same day replaces it).
+
+        Raises:
+            InvalidAnswers: 422 with every failing field.
+        """
+        return await self._store(person, validate_answers(raw), same_as_yesterday=False)
+
+    async def same_as_yesterday(self, person: Person, *, attest: bool) -> CheckinResult:
+        """Copy yesterday's answers as today's check-in, recorded as "no change since yesterday".
+
+        Raises:
+            InvalidAnswers: ``attest`` is not true.
+            Conflict: 409 ``no_checkin_yesterday`` when there is nothing to copy.
+        """
+        if attest is not True:
+            raise InvalidAnswers([FieldError("attest", "attest_required",
+                                             "attest must be true: confirm that the answers are truthful")])
+        yesterday = checkin_day(self.clock.now()) - timedelta(days=1)
+        previous = await self.store.for_day(person.id, yesterday)
+        if previous is None:
+            raise Conflict(f"there is no check-in for {yesterday.isoformat()} to copy; fill in the form",
+                           code="no_checkin_yesterday")
+        return await self._store(person, previous.answers, same_as_yesterday=True)
+
+    async def _store(self, person: Person, answers: CheckinAnswers, *, same_as_yesterday: bool) -> CheckinResult:
+        now = self.clock.now()
+        now_s = to_unix(now)
+        day = checkin_day(now)
+        abnormal = is_abnormal(answers)
+        counsellors = await People(self.db).counsellors_of(person.department) if (
+            abnormal and person.department and self.config.workflow.notify_counsellors_by_sms) else []
+        enqueued = False
+        async with self.db.transaction() as conn:
+            checkin_id, created = await Checkins.upsert(conn, person_id=person.id, day=day, answers=answers,
+                                                        abnormal=abnormal, same_as_yesterday=same_as_yesterday,
+                                                        now_s=now_s)
+            for counsellor in counsellors:
+                if not counsellor.phone:
+                    continue
+                body = self.config.workflow.sms_abnormal.format(
+                    sender=self.config.sms.sender_name, name=person.name, number=person.number, date=day.isoformat(),
+                    stage="", reason="", phone=self.config.workflow.prevention_office_phone)
+                enqueued |= await SmsOutboxStore.enqueue(
+                    conn, message_id=f"checkin_abnormal:{person.id}:{day.isoformat()}:{counsellor.id}",
+                    phone=counsellor.phone, body=body, purpose="checkin_abnormal", now_s=now_s,
+                    person_id=counsellor.id)
+        if enqueued:
+            self.sms_wake()
+        stored = await self.store.get(checkin_id)
+        assert stored is not None
+        await self.events.publish(PersonEvent("checkin_submitted", person.id, now, person.id, {
+            "day": day.isoformat(), "abnormal": abnormal, "same_as_yesterday": same_as_yesterday}))
+        return CheckinResult(stored, created)
