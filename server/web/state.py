@@ -12,6 +12,7 @@ from server.accounts import Accounts
 from server.config import ServerConfig
 from server.datadir import DataDir
 from server.events import PersonEvents
+from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.sms import SmsGateway, SmsSender
 from server.storage import Database
@@ -27,3 +28,5 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 EVENTS = web.AppKey("person_events", PersonEvents)
 """The person-events hub (exists from creation, so services can subscribe in their ``cleanup_ctx``)."""
+PASS_SERVICE = web.AppKey("pass_service", PassService)
+"""Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""
