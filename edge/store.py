@@ -8,7 +8,8 @@ verifies it, writes it and swaps the in-memory view in one step.
 
 Methods the sync component uses (ARCHITECTURE §8): :meth:`unsynced`, :meth:`mark_synced`,
 :meth:`purge_synced`, :meth:`replace_trust_bundle`, :meth:`apply_revocation_delta`,
-:meth:`replace_policy`, :meth:`raise_time_floor`, :meth:`record_clock_offset`, :meth:`stats`.
+:meth:`replace_policy`, :meth:`raise_time_floor` (and :meth:`reset_time_floor`),
+:meth:`record_clock_offset`, :meth:`stats`, :meth:`prune_revocations`.
 Times in SQLite are Unix seconds (or milliseconds where the column says ``_ms``).
 """
 
@@ -334,6 +335,18 @@ class NodeStore:
         time at a sync); never lowers it. Returns the bound now held."""
         await self._raise_floor_sql(int(at_s))
         await self._conn.commit()
+        return self._time_floor_s
+
+    async def reset_time_floor(self, server_s: int) -> int:
+        """Set the lower bound to the server's time even if that lowers it (Unix seconds).
+
+        For sync only, with a time taken from an authenticated server response: a node whose
+        clock once ran far ahead (a bad RTC) would otherwise distrust a correct clock forever.
+        Returns the bound now held.
+        """
+        await self._set_meta("time_floor_s", int(server_s))
+        await self._conn.commit()
+        self._time_floor_s = int(server_s)
         return self._time_floor_s
 
     async def record_clock_offset(self, offset_s: float, at_s: int) -> None:

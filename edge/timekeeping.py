@@ -60,6 +60,8 @@ class TrustedTime:
         wall = self._clock.now()
         mono = self._clock.monotonic()
         floor_s = float(self._floor.time_floor_s)
+        if floor_s < self._anchor_floor_s:  # sync reset the bound: count on from the new one
+            self._anchor_floor_s, self._anchor_mono_s = floor_s, mono
         if wall.timestamp() >= floor_s - FLOOR_SLACK_S:
             return TrustedInstant(wall, mono, True)
         counted_s = self._anchor_floor_s + max(0.0, mono - self._anchor_mono_s)
