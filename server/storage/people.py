@@ -148,6 +148,20 @@ class People:
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM people WHERE id = ?", (person_id,))
         return await self._with_departments(row)
 
+    async def by_session(self, token_hash: bytes, now_s: int) -> tuple[Person, sqlite3.Row] | None:
+        """The person of an unexpired session and the session row (``csrf_token``,
+        ``last_seen_at``, ``expires_at``), in one query: this runs on every request."""
+        cols = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))
+        row = await self.db.fetch_one(
+            f"SELECT {cols}, s.csrf_token, s.last_seen_at, s.expires_at FROM sessions s"
+            " JOIN people p ON p.id = s.person_id WHERE s.token_hash = ? AND s.expires_at > ?",
+            (token_hash, now_s),
+        )
+        person = await self._with_departments(row)
+        if person is None or row is None:
+            return None
+        return person, row
+
     async def by_number(self, number: str) -> Person | None:
         """The person with this student/staff number, or None."""
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM people WHERE number = ?", (number,))

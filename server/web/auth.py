@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from server.storage.people import People, Person
-from server.storage.sessions import Sessions
+from server.storage.sessions import Sessions, token_hash
 from server.web import state
 from server.web.errors import ApiError, BadRequest, Forbidden, NotLoggedIn
 from shared.clock import to_unix
@@ -75,14 +75,12 @@ async def current_user(request: web.Request) -> CurrentUser | None:
     if token:
         app = request.app
         now_s = to_unix(app[state.CLOCK].now())
-        sessions = Sessions(app[state.DB])
-        row = await sessions.get(token, now_s)
-        if row is not None:
-            person = await People(app[state.DB]).by_id(row.person_id)
-            if person is not None:
-                user = CurrentUser(person, token, row.csrf_token)
-                if now_s - row.last_seen_at_s >= TOUCH_EVERY_S:
-                    await sessions.touch(token, now_s, now_s + app[state.CONFIG].auth.session_hours * 3600)
+        found = await People(app[state.DB]).by_session(token_hash(token), now_s)
+        if found is not None:
+            person, row = found
+            user = CurrentUser(person, token, row["csrf_token"])
+            if now_s - int(row["last_seen_at"]) >= TOUCH_EVERY_S:
+                await Sessions(app[state.DB]).touch(token, now_s, now_s + app[state.CONFIG].auth.session_hours * 3600)
     request[_USER] = user
     return user
 
