@@ -11,8 +11,9 @@ from server.datadir import DataDir
 from server.policy import current_policy
 from server.storage.buildings import Buildings
 from server.storage.passes import Passes
-from shared.clock import to_unix
+from shared.clock import from_unix, to_unix
 from shared.decision import Verdict, decide
+from shared.errors import CampusPassError
 from shared.pass_format import ALL_GROUPS, PassFields, PassStatus, sign_pass
 from shared.policy import BuildingPolicy
 from shared.revocation import RevocationSet, make_delta
@@ -55,8 +56,19 @@ async def issue_pass(
     Raises:
         DataDirError: no issuer key can sign now.
         PassFormatError: a field out of range (e.g. more than 3 scope entries).
+        CampusPassError: code ``pass_outlives_key`` when ``valid_until`` is later than the
+            signing key's certificate ``valid_until`` (a door would stop accepting the pass
+            before it expires); rotate the issuer key first.
     """
     signer = datadir.current_signer(now)
+    cert_until_s = next(c.valid_until_s for c in datadir.trust_bundle().issuers if c.key_id == signer.key_id)
+    if to_unix(valid_until) > cert_until_s:
+        raise CampusPassError(
+            f"pass valid until {from_unix(to_unix(valid_until)):%Y-%m-%d %H:%M:%S}Z outlives issuer key "
+            f"{signer.key_id}, whose certificate is valid until {from_unix(cert_until_s):%Y-%m-%d %H:%M:%S}Z; "
+            "rotate: campuspass provision rotate-issuer",
+            code="pass_outlives_key",
+        )
     fields = PassFields(
         key_id=signer.key_id,
         serial=new_serial(),
