@@ -32,8 +32,12 @@ from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
 from server.web import admin_pages, auth_api, state
 from server.web import pages as pages
+from server.web.application_api import routes as application_routes
+from server.web.application_state import workflow_ctx
+from server.web.checkin_api import routes as checkin_routes
 from server.web.errors import make_error_middleware
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
+from server.web.review_api import routes as review_routes
 from shared.clock import Clock, SystemClock, to_unix
 from shared.errors import CampusPassError
 
@@ -51,7 +55,8 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
-FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes)
+FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
+                                checkin_routes, application_routes, review_routes)
 """Every feature module's routes, registered in this order."""
 
 
@@ -109,6 +114,7 @@ def create_app(
     for feature in FEATURES:
         feature.register(app)
     app.cleanup_ctx.append(_services(run_sms_sender))
+    app.cleanup_ctx.append(workflow_ctx())  # after _services: needs the database
     return app
 
 

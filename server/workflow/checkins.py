@@ -244,16 +244,13 @@ class CheckinService:
         """
         return await self._store(person, validate_answers(raw), same_as_yesterday=False)
 
-    async def same_as_yesterday(self, person: Person, *, attest: bool) -> CheckinResult:
-        """Copy yesterday's answers as today's check-in, recorded as "no change since yesterday".
+    async def same_as_yesterday(self, person: Person) -> CheckinResult:
+        """Copy yesterday's answers as today's check-in, recorded as "no change since yesterday"
+        (the one tap is the person's declaration that nothing changed, so no separate attestation).
 
         Raises:
-            InvalidAnswers: ``attest`` is not true.
             Conflict: 409 ``no_checkin_yesterday`` when there is nothing to copy.
         """
-        if attest is not True:
-            raise InvalidAnswers([FieldError("attest", "attest_required",
-                                             "attest must be true: confirm that the answers are truthful")])
         yesterday = checkin_day(self.clock.now()) - timedelta(days=1)
         previous = await self.store.for_day(person.id, yesterday)
         if previous is None:
