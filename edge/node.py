@@ -256,6 +256,10 @@ class Node:
         indication = indication_for(j.verdict.accepted, j.verdict.reason)
         if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
             indication = Indication.INVALID  # never unlock while the node is in fault
+        log.info(
+            "scan seq=%d %s %s reason=%s clock_trusted=%s",
+            record.seq, record.direction, record.verdict, record.reason, record.clock_trusted,
+        )
         mono = self.clock.monotonic()
         self.outputs.show(indication, mono)
         latency = max(0.0, mono - j.captured_mono_s)
@@ -263,10 +267,6 @@ class Node:
         decision = DoorDecision(record, j.verdict, indication, latency)
         self.last_decision = decision
         self.decisions += 1
-        log.info(
-            "scan seq=%d %s %s reason=%s clock_trusted=%s",
-            record.seq, record.direction, record.verdict, record.reason, record.clock_trusted,
-        )
         return decision
 
     async def decode(self, frame: np.ndarray) -> list[str]:

@@ -202,6 +202,7 @@ class DoorOutputs:
         if self._closed:
             return
         if self._showing is not None and mono_s - self._show_start_s >= self._show_len_s:
+            log.info("lights: %s over, back to %s", self._showing.value, self._status.value)
             self._showing = None
             force_notify = True
         if self._showing is not None:
