@@ -112,6 +112,8 @@ class Accounts:
             LoginFailed: wrong number or password (counted for the account and the address).
         """
         number = number.strip()
+        if len(number) > 64 or len(password) > MAX_PASSWORD_LEN:
+            raise InvalidField(f"username or password too long; at most 64 and {MAX_PASSWORD_LEN} characters")
         now_s = self._now_s()
         had_failures = await self.throttle.check(number, address, now_s)
         person = await self.people.by_number(number) if number else None

@@ -31,7 +31,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def datadir(tmp_path: Path, clock: FakeClock) -> DataDir:
-    return init_data_dir(tmp_path / "data", clock).datadir
+    return init_data_dir(tmp_path / "data", clock, admin=None).datadir
 
 
 @pytest.fixture

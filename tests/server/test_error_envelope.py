@@ -79,3 +79,24 @@ async def test_openapi_documents_every_api_route(client: TestClient) -> None:
     login = doc["paths"]["/api/v1/auth/login"]["post"]
     assert login["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LoginBody"}
     assert doc["components"]["schemas"]["LoginBody"]["required"] == ["username", "password"]
+
+
+async def test_every_api_route_answers_anonymous_callers_with_the_envelope(client: TestClient) -> None:
+    from server.web.registry import PUBLIC
+
+    app = client.server.app
+    assert app is not None
+    for spec in app[ROUTES_KEY]:
+        if spec.kind != "api" or spec.roles == PUBLIC:
+            continue
+        r = await client.request(spec.method, _concrete(spec.path), json={} if spec.method in UNSAFE_METHODS else None)
+        where = f"{spec.method} {spec.path}"
+        _check_envelope(r.status, await r.json(), where)
+
+
+async def test_oversized_fields_are_refused_cleanly(client: TestClient) -> None:
+    r = await client.post("/api/v1/auth/login", json={"username": "x", "password": "p" * 10_000})
+    assert r.status == 422 and (await r.json())["error"]["code"] == "invalid_field"
+    r = await client.post("/api/v1/auth/login", data=b"{" + b" " * 300_000 + b"}",
+                          headers={"Content-Type": "application/json"})
+    assert r.status == 413 and (await r.json())["error"]["code"] == "body_too_large"

@@ -64,7 +64,7 @@ async def test_import_is_all_or_nothing_unless_skipping(client: TestClient) -> N
     except Exception as exc:  # RosterError
         assert getattr(exc, "code", "") == "bad_roster"
         assert [p.line for p in exc.problems] == [7]  # type: ignore[attr-defined]
-    assert await People(db).count() == 1  # only the admin made by init
+    assert await People(db).count() == 0
     result = await import_roster(db, hasher, bad, now_s=now_s, actor_number="test", skip_bad_rows=True)
     assert (result.created, result.updated, result.departments) == (4, 0, 2)
     assert [p.line for p in result.skipped] == [7]
@@ -142,3 +142,15 @@ async def test_roster_import_from_the_admin_api_and_page(client: TestClient) -> 
     r = await client.get("/api/v1/admin/audit", params={"action": "roster_import"})
     entries = (await r.json())["entries"]
     assert len(entries) == 2 and entries[0]["actor_number"] == "A1"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400) | st.text(max_size=300).map(lambda t: (HEADER + t).encode("utf-8")))
+def test_parser_never_raises_and_every_problem_has_a_line(data: bytes) -> None:
+    rows, problems = parse_roster(data)
+    assert all(p.line >= 1 and p.reason for p in problems)
+    assert all(len(r.id_last6) == 6 for r in rows)
