@@ -1,0 +1,141 @@
+"""Check-in API over loopback HTTP: same-day idempotence, "no change since yesterday", day
+boundaries in Asia/Shanghai whatever the server's zone, abnormal answers and counsellors."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from server.events import PersonEvent
+from server.storage.audit import AuditLog
+from server.web import state
+from shared.clock import FakeClock
+from tests.server.conftest import sent_sms
+from tests.workflow.conftest import Login, checkin_body
+
+
+def capture(app: web.Application) -> list[PersonEvent]:
+    events: list[PersonEvent] = []
+
+    async def keep(event: PersonEvent) -> None:
+        events.append(event)
+
+    app[state.EVENTS].subscribe(keep)
+    return events
+
+
+async def count_rows(app: web.Application) -> int:
+    row = await app[state.DB].fetch_one("SELECT COUNT(*) FROM checkins")
+    assert row is not None
+    return int(row[0])
+
+
+async def test_today_is_null_then_filled(login: Login) -> None:
+    s = await login("S1")
+    r = await s.get("/api/v1/checkins/today")
+    assert r.status == 200 and await r.json() == {"day": "2026-03-02", "checkin": None}
+    r = await s.post("/api/v1/checkins/today", json=checkin_body())
+    data = await r.json()
+    assert r.status == 200 and data["created"] is True
+    assert data["checkin"]["day"] == "2026-03-02" and data["checkin"]["abnormal"] is False
+    r = await s.get("/api/v1/checkins/today")
+    assert (await r.json())["checkin"]["region_code"] == "420102"
+
+
+async def test_same_day_resubmission_updates_one_row(login: Login, app: web.Application, clock: FakeClock) -> None:
+    s = await login("S1")
+    first = await (await s.post("/api/v1/checkins/today", json=checkin_body())).json()
+    clock.advance(3600)
+    second = await (await s.post("/api/v1/checkins/today", json=checkin_body(temperature_c=36.8))).json()
+    assert second["created"] is False and second["checkin"]["id"] == first["checkin"]["id"]
+    assert second["checkin"]["revisions"] == 2 and second["checkin"]["temperature_c"] == 36.8
+    # a double tap: two identical requests at once
+    results = await asyncio.gather(*(s.post("/api/v1/checkins/today", json=checkin_body()) for _ in range(2)))
+    assert [r.status for r in results] == [200, 200]
+    assert await count_rows(app) == 1
+
+
+async def test_field_errors_over_http(login: Login, app: web.Application) -> None:
+    s = await login("S1")
+    r = await s.post("/api/v1/checkins/today", json=checkin_body(temperature_c=45, symptoms=["none", "cough"],
+                                                                 region_code="991234"))
+    body = await r.json()
+    assert r.status == 422 and body["error"]["code"] == "invalid_field"
+    assert {(f["field"], f["code"]) for f in body["error"]["fields"]} == {
+        ("temperature_c", "temperature_out_of_range"), ("symptoms", "none_exclusive"),
+        ("region_code", "region_unknown_province")}
+    r = await s.post("/api/v1/checkins/today", json=checkin_body(temperature_c="hot"))
+    assert r.status == 422 and "temperature_c" in (await r.json())["error"]["message"]
+    r = await s.post("/api/v1/checkins/today", json=checkin_body(mood="fine"))
+    assert r.status == 422 and "mood" in (await r.json())["error"]["message"]
+    assert await count_rows(app) == 0
+
+
+async def test_same_as_yesterday(login: Login, app: web.Application, clock: FakeClock) -> None:
+    events = capture(app)
+    s = await login("S1")
+    r = await s.post("/api/v1/checkins/today", json={"same_as_yesterday": True})
+    assert r.status == 409 and (await r.json())["error"]["code"] == "no_checkin_yesterday"
+    await s.post("/api/v1/checkins/today", json=checkin_body(location_kind="same_city", region_code="110108",
+                                                             remarks="在家"))
+    clock.advance(86400)
+    r = await s.post("/api/v1/checkins/today", json={"same_as_yesterday": True})
+    data = (await r.json())["checkin"]
+    assert r.status == 200 and data["day"] == "2026-03-03" and data["same_as_yesterday"] is True
+    assert (data["location_kind"], data["region_code"], data["remarks"]) == ("same_city", "110108", "在家")
+    r = await s.post("/api/v1/checkins/today", json={"same_as_yesterday": True, "temperature_c": 36.6})
+    assert r.status == 422 and (await r.json())["error"]["fields"][0]["code"] == "exclusive"
+    r = await s.get("/api/v1/checkins?from=2026-03-01&to=2026-03-03")
+    assert [c["day"] for c in (await r.json())["checkins"]] == ["2026-03-03", "2026-03-02"]
+    assert [(e.kind, e.detail["same_as_yesterday"]) for e in events] == [
+        ("checkin_submitted", False), ("checkin_submitted", True)]
+
+
+async def test_day_boundary_in_shanghai_whatever_the_server_zone(
+        server_tz: str, login: Login, app: web.Application, clock: FakeClock) -> None:
+    s = await login("S1")
+    clock.set_wall(datetime(2026, 3, 2, 15, 59, 59, tzinfo=UTC))  # 23:59:59 Asia/Shanghai
+    r1 = await (await s.post("/api/v1/checkins/today", json=checkin_body())).json()
+    clock.set_wall(datetime(2026, 3, 2, 16, 0, 0, tzinfo=UTC))  # 00:00:00 the next day
+    r2 = await (await s.post("/api/v1/checkins/today", json=checkin_body())).json()
+    assert (r1["checkin"]["day"], r2["checkin"]["day"]) == ("2026-03-02", "2026-03-03")
+    assert r1["created"] and r2["created"] and await count_rows(app) == 2
+
+
+async def test_abnormal_alerts_counsellors_once_a_day(login: Login, app: web.Application) -> None:
+    events = capture(app)
+    counsellor = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    other = await login("C2", role="counsellor", department="EE", departments=("EE",))
+    s = await login("S1", name="张三")
+    for temp in (38.2, 38.5):
+        r = await s.post("/api/v1/checkins/today", json=checkin_body(temperature_c=temp))
+        assert (await r.json())["checkin"]["abnormal"] is True
+    await app[state.SMS_SENDER].run_once()
+    alerts = [m for m in sent_sms(app[state.DATADIR]) if "张三" in m["body"]]
+    assert len(alerts) == 1 and alerts[0]["phone"] == "13800000001"  # the counsellor's phone
+    assert events[-1].detail == {"day": "2026-03-02", "abnormal": True, "same_as_yesterday": False}
+    r = await counsellor.get("/api/v1/review/checkins/abnormal")
+    items = (await r.json())["items"]
+    assert [(i["number"], i["checkin"]["temperature_c"]) for i in items] == [("S1", 38.5)]
+    r = await other.get("/api/v1/review/checkins/abnormal")
+    assert (await r.json())["items"] == []
+    audit = await AuditLog(app[state.DB]).recent(action="health_view")
+    assert any(entry.detail.get("people") == ["S1"] and entry.actor_number == "C1" for entry in audit)
+    r = await s.get("/api/v1/review/checkins/abnormal")
+    assert r.status == 403
+
+
+async def test_history_range_checks(login: Login) -> None:
+    s = await login("S1")
+    r = await s.get("/api/v1/checkins?from=2026-03-05&to=2026-03-01")
+    assert r.status == 422
+    r = await s.get("/api/v1/checkins?from=yesterday")
+    assert r.status == 422 and (await r.json())["error"]["code"] == "invalid_field"
+
+
+async def test_reviewers_do_not_check_in(login: Login) -> None:
+    c = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    r = await c.post("/api/v1/checkins/today", json=checkin_body())
+    assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden"
