@@ -143,3 +143,22 @@ async def test_password_change_ends_other_sessions(client: TestClient, aiohttp_c
     assert r.status == 200
     assert (await client.get("/api/v1/me")).status == 200
     assert (await other.get("/api/v1/me")).status == 401
+
+
+async def test_phone_code_resend_is_throttled(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S5")
+    await client.post("/api/v1/auth/login", json={"username": "S5", "password": "12345X"})
+    for _ in range(5):
+        r = await client.post("/api/v1/auth/phone/code", json={"phone": "13600136000"})
+        assert r.status == 200
+        clock.advance(61)
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "13600136000"})
+    body = await r.json()
+    assert r.status == 429 and body["error"]["code"] == "code_send_limit"
+    assert r.headers["Retry-After"] == str(body["error"]["retry_after_s"])
+    clock.advance(3600)
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "13600136000"})
+    assert r.status == 200
+    assert await app[state.SMS_SENDER].run_once() == 6
