@@ -423,3 +423,24 @@ def test_dir_camera_ignores_old_files_and_half_written_ones(tmp_path: Path) -> N
     write_image(folder / "new.png", blank(20, 30))
     frame = cam.read(1.0)
     assert frame is not None and frame.shape == (20, 30, 3) and frame.dtype == np.uint8
+
+
+@pytest.mark.parametrize("decoder_name", ["zxing", "pyzbar"])
+async def test_both_decoders_read_photographed_and_dark_mode_passes(
+    config: NodeConfig, campus: Campus, clock: FakeClock, decoder_name: str
+) -> None:
+    from edge.decoders import make_decoder
+
+    cfg = replace(config, decoder=replace(config.decoder, name=decoder_name))
+    store = await open_store(cfg)
+    node = Node(cfg, store, pin_factory=MockFactory(), clock=clock)
+    try:
+        assert node.decoder.name == decoder_name == make_decoder(decoder_name).name
+        for seed, invert in [(11, False), (12, True)]:
+            grey = photographed(pass_image(campus.pass_text()), seed=seed, invert=invert)
+            assert await decide_one(node, grey) == ("accept", "accepted")
+        grey_frame = photographed(pass_image(campus.pass_text()), seed=13)[:, :, 1].copy()  # (H, W) grey
+        assert await decide_one(node, grey_frame) == ("accept", "accepted")
+    finally:
+        node.outputs.close()
+        await store.close()
