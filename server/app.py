@@ -31,7 +31,10 @@ from server.storage.sms import SmsOutboxStore
 from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
 from server.web import admin_pages, auth_api, state
+from server.web import arrival_pages as arrival_pages
+from server.web import building_pages as building_pages
 from server.web import pages as pages
+from server.web import pass_pages as pass_pages
 from server.web.application_api import routes as application_routes
 from server.web.application_state import workflow_ctx
 from server.web.checkin_api import routes as checkin_routes
@@ -56,7 +59,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
-                                checkin_routes, application_routes, review_routes)
+                                checkin_routes, application_routes, review_routes,
+                                pass_pages.routes, arrival_pages.routes, building_pages.routes)
 """Every feature module's routes, registered in this order."""
 
 
@@ -114,6 +118,7 @@ def create_app(
     for feature in FEATURES:
         feature.register(app)
     app.cleanup_ctx.append(_services(run_sms_sender))
+    app.cleanup_ctx.append(pass_pages.pass_service_ctx)  # after _services: needs the database
     app.cleanup_ctx.append(workflow_ctx())  # after _services: needs the database
     return app
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from server.web.pass_messages import MESSAGES as PASS_MESSAGES
+
 LANGS = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"
 
@@ -154,6 +156,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "roster_missing": "Choose a roster file.", "bad_roster": "The roster has bad rows; nothing was imported.",
     },
 }
+
+for _lang, _texts in PASS_MESSAGES.items():  # pass, arrival and building pages (server/web/pass_messages.py)
+    for _key, _text in _texts.items():
+        MESSAGES[_lang].setdefault(_key, _text)
 
 
 def lang_of(request: web.Request) -> str:

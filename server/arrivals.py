@@ -1,0 +1,152 @@
+"""Arrival confirmation by a counsellor (ARCHITECTURE §2.6).
+
+Three ways to say who arrived: a photo of the student's pass (decoded on the server with the
+door's own decoders, :mod:`edge.decoders`), the pasted pass text, or the student number
+(picked from the department's approved-not-arrived list). A pass is checked online with the
+shared door decision (:func:`server.passes.check_online` with :data:`server.passes.ARRIVAL_POLICY`,
+which admits black). The counsellor learns who it is only when the person belongs to one of
+their departments: otherwise the answer is :class:`NotYours`, the very same error as for an
+unknown person, so no name or existence leaks across departments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+
+from edge.decoders import Decoder, DecoderError, decode_image_bytes, make_decoder
+from server.pass_status import PassService
+from server.passes import ARRIVAL_POLICY, check_online
+from server.storage.pass_status import StatusRow
+from server.storage.people import Person
+from server.web.auth import can_see_person
+from server.web.errors import ApiError, Forbidden
+from shared.decision import Reason
+from shared.pass_format import PREFIX_FAMILY
+
+#: Largest accepted photo (bytes).
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+
+
+class NotYours(Forbidden):
+    """403 ``department_scope``: the pass or number names nobody in the counsellor's departments
+    (the same answer for an unknown person and for another department's student)."""
+
+    code = "department_scope"
+
+    def __init__(self) -> None:
+        super().__init__("no such student in your departments")
+
+
+class PassRefused(ApiError):
+    """422 ``pass_refused``: the pass failed the door decision; ``detail.reason`` is the reason code."""
+
+    code = "pass_refused"
+    status = 422
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(f"the pass was refused: {reason.value}", detail={"reason": reason.value})
+
+
+class NoPassInPhoto(ApiError):
+    """422 ``no_pass_in_photo``: no campus pass QR code could be read from the photo."""
+
+    code = "no_pass_in_photo"
+    status = 422
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """Who a counsellor is about to confirm: the person, their pass status, how they were
+    identified (``photo``, ``text``, ``list`` or ``number``), and the pass text and serial when
+    identified by a pass (None when by number)."""
+
+    person: Person
+    status: StatusRow
+    method: str
+    serial: bytes | None = None
+    pass_text: str | None = None
+
+
+@functools.cache
+def _decoder() -> Decoder:
+    return make_decoder("zxing")
+
+
+def decode_photo(data: bytes, decoder: Decoder | None = None) -> str:
+    """The campus pass text in a photo (png/jpg/webp bytes).
+
+    Raises:
+        ApiError: ``photo_too_large`` (413), ``bad_image`` (422), ``no_pass_in_photo`` (422).
+    """
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ApiError(f"the photo has {len(data)} bytes; at most {MAX_PHOTO_BYTES}", code="photo_too_large",
+                       status=413)
+    try:
+        texts = decode_image_bytes(data, decoder or _decoder())
+    except DecoderError as exc:
+        raise ApiError(exc.message, code="bad_image", status=422) from None
+    ours = [t for t in texts if t.lstrip().startswith(PREFIX_FAMILY)]
+    if not ours:
+        raise NoPassInPhoto("no campus pass could be read from the photo; hold the phone steady, "
+                            "fill the frame with the code and try again")
+    return ours[0]
+
+
+class Arrivals:
+    """Identify and confirm arrivals for a counsellor (or a school admin: every department).
+
+    Args:
+        service: the pass status service.
+    """
+
+    def __init__(self, service: PassService) -> None:
+        self.service = service
+
+    async def by_text(self, viewer: Person, text: str, now: datetime, method: str = "text") -> Candidate:
+        """Identify the holder of pass ``text``.
+
+        Raises:
+            PassRefused: the door decision denied the pass (bad signature, expired, revoked...).
+            NotYours: the pass's subject is unknown or not in the viewer's departments.
+        """
+        s = self.service
+        verdict = await check_online(s.datadir, s.passes, s.buildings, text, now, policy=ARRIVAL_POLICY)
+        if not verdict.accepted or verdict.fields is None:
+            raise PassRefused(verdict.reason)
+        person = await s.people.by_subject(verdict.fields.subject)
+        if person is None or not can_see_person(viewer, person) or person.id == viewer.id:
+            raise NotYours()
+        return Candidate(person, await s.store.get(person.id), method, verdict.fields.serial, text)
+
+    async def by_photo(self, viewer: Person, data: bytes, now: datetime) -> Candidate:
+        """Identify the holder of the pass in a photo (decoded off the event loop).
+
+        Raises:
+            ApiError: as :func:`decode_photo` and :meth:`by_text`.
+        """
+        text = await asyncio.get_running_loop().run_in_executor(None, decode_photo, data)
+        return await self.by_text(viewer, text, now, method="photo")
+
+    async def by_number(self, viewer: Person, number: str, method: str = "number") -> Candidate:
+        """Identify a student by number (``method`` ``list`` when picked from the pending list).
+
+        Raises:
+            NotYours: unknown number or not in the viewer's departments.
+        """
+        s = self.service
+        person = await s.people.by_number(number.strip())
+        if person is None or not can_see_person(viewer, person) or person.id == viewer.id:
+            raise NotYours()
+        return Candidate(person, await s.store.get(person.id), method)
+
+    async def confirm(self, viewer: Person, candidate: Candidate, now: datetime) -> StatusRow:
+        """Record the arrival: the person turns green and gets a fresh green pass.
+
+        Raises:
+            PassStatusError: ``already_arrived`` or ``not_awaiting_arrival`` (409 at the API).
+        """
+        return await self.service.confirm_arrival(candidate.person.id, viewer.id, now, method=candidate.method,
+                                                  serial=candidate.serial)

@@ -1,0 +1,201 @@
+"""Arrival confirmation pages and API for counsellors (ARCHITECTURE §2.6).
+
+Pages (phone-first): ``GET /arrivals`` (photo upload, pasted pass text, and the list of the
+counsellor's approved-not-arrived students), ``POST /arrivals/identify`` (multipart: ``photo``
+file, or ``pass_text``, or ``number``) showing who it is, and ``POST /arrivals/confirm``.
+
+API: ``POST /api/v1/arrivals`` {pass_text} or {number} identifies and confirms at once and
+answers the person and their new status; ``POST /api/v1/arrivals/identify`` {pass_text} |
+{number} | {image_base64} only identifies (the photo as base64 because unsafe API requests are
+JSON); ``GET /api/v1/arrivals/pending`` lists approved-not-arrived students.
+
+Whoever the counsellor cannot see is refused with 403 ``department_scope``, identical for an
+unknown person and another department's student.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import asdict, dataclass
+
+from aiohttp import web
+
+from server.arrivals import Arrivals, Candidate
+from server.storage.audit import AuditLog
+from server.storage.pass_status import StatusRow
+from server.web import auth, state
+from server.web.errors import ApiError, InvalidField
+from server.web.pages import form_error, render
+from server.web.registry import Routes
+from shared.clock import to_unix
+
+routes = Routes(tag="arrivals")
+
+CONFIRMERS: tuple[str, ...] = ("counsellor", "school_admin")
+
+
+def _arrivals(request: web.Request) -> Arrivals:
+    return Arrivals(request.app[state.PASS_SERVICE])
+
+
+@dataclass(frozen=True)
+class ArrivalPersonOut:
+    """Who the pass or number belongs to (only ever shown for the caller's own departments)."""
+
+    number: str
+    name: str
+    department: str | None
+    class_name: str | None
+
+
+@dataclass(frozen=True)
+class ArrivalOut:
+    """The person and their pass status (``none|black|green|hold``); ``arrived`` is True when
+    this request confirmed the arrival."""
+
+    person: ArrivalPersonOut
+    status: str
+    arrived: bool
+
+
+@dataclass(frozen=True)
+class ArrivalBody:
+    """Exactly one of ``pass_text`` (a scanned ``CP1:...`` text) or ``number`` (student number)."""
+
+    pass_text: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True)
+class IdentifyBody:
+    """Exactly one of ``pass_text``, ``number`` or ``image_base64`` (a png/jpg/webp photo of the
+    pass, base64; the JSON body is limited to 256 KiB, so send a phone-sized JPEG)."""
+
+    pass_text: str | None = None
+    number: str | None = None
+    image_base64: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingOut:
+    """Approved-not-arrived students of the caller's departments (``status`` black or hold)."""
+
+    students: list[ArrivalPersonOut]
+
+
+def _person_out(c: Candidate) -> ArrivalPersonOut:
+    p = c.person
+    return ArrivalPersonOut(p.number, p.name, p.department, p.class_name)
+
+
+def _one_of(**values: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in values.items() if v is not None and v.strip()]
+    if len(given) != 1:
+        raise InvalidField(f"give exactly one of {', '.join(values)}")
+    return given[0]
+
+
+async def _identify(request: web.Request, kind: str, value: str, via: str | None = None) -> Candidate:
+    user = await auth.require_user(request)
+    now = request.app[state.CLOCK].now()
+    arrivals = _arrivals(request)
+    if kind == "number":
+        return await arrivals.by_number(user.person, value, "list" if via == "list" else "number")
+    if kind == "pass_text":
+        return await arrivals.by_text(user.person, value, now, "photo" if via == "photo" else "text")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidField("image_base64 is not valid base64") from None
+    return await arrivals.by_photo(user.person, data, now)
+
+
+async def _confirm(request: web.Request, candidate: Candidate) -> StatusRow:
+    user = await auth.require_user(request)
+    now = request.app[state.CLOCK].now()
+    row = await _arrivals(request).confirm(user.person, candidate, now)
+    async with request.app[state.DB].transaction() as conn:
+        await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
+                           action="arrival_confirmed", target_person_id=candidate.person.id,
+                           detail={"method": candidate.method}, address=auth.client_address(request))
+    return row
+
+
+@routes.api("POST", "/api/v1/arrivals", roles=CONFIRMERS, body=ArrivalBody, response=ArrivalOut,
+            summary="Confirm a student's arrival")
+async def confirm_api(request: web.Request, body: ArrivalBody) -> web.Response:
+    """Checks the pass online (shared decision, black admitted), refuses people outside the
+    caller's departments (403 ``department_scope``, no name), records the arrival and turns the
+    person green. 422 ``pass_refused`` with ``reason`` for a bad pass; 409 ``already_arrived`` or
+    ``not_awaiting_arrival``."""
+    kind, value = _one_of(pass_text=body.pass_text, number=body.number)
+    candidate = await _identify(request, kind, value)
+    row = await _confirm(request, candidate)
+    return web.json_response(asdict(ArrivalOut(_person_out(candidate), row.status, True)))
+
+
+@routes.api("POST", "/api/v1/arrivals/identify", roles=CONFIRMERS, body=IdentifyBody, response=ArrivalOut,
+            summary="Who is this pass or number (before confirming)")
+async def identify_api(request: web.Request, body: IdentifyBody) -> web.Response:
+    """The same checks as confirming, without recording anything. 422 ``no_pass_in_photo`` or
+    ``bad_image`` for a photo without a readable campus pass."""
+    kind, value = _one_of(pass_text=body.pass_text, number=body.number, image_base64=body.image_base64)
+    candidate = await _identify(request, kind, value)
+    return web.json_response(asdict(ArrivalOut(_person_out(candidate), candidate.status.status, False)))
+
+
+@routes.api("GET", "/api/v1/arrivals/pending", roles=CONFIRMERS, response=PendingOut,
+            summary="Approved students not yet arrived (own departments)")
+async def pending_api(request: web.Request) -> web.Response:
+    """School admins see every department."""
+    user = await auth.require_user(request)
+    rows = await request.app[state.PASS_SERVICE].store.pending_arrivals(auth.visible_departments(user.person))
+    return web.json_response(asdict(PendingOut(
+        [ArrivalPersonOut(r.number, r.name, r.department, r.class_name) for r in rows])))
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+async def _form_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    user = await auth.require_user(request)
+    pending = await request.app[state.PASS_SERVICE].store.pending_arrivals(auth.visible_departments(user.person))
+    return await render(request, "arrival.html", {"pending": pending, "error": error}, status=status)
+
+
+@routes.page("GET", "/arrivals", roles=CONFIRMERS, summary="arrival confirmation")
+async def arrivals_page(request: web.Request) -> web.StreamResponse:
+    return await _form_page(request)
+
+
+async def _form_candidate(request: web.Request) -> Candidate:
+    form = await request.post()
+    photo = form.get("photo")
+    if isinstance(photo, web.FileField):
+        data = photo.file.read()
+        if data:
+            user = await auth.require_user(request)
+            return await _arrivals(request).by_photo(user.person, data, request.app[state.CLOCK].now())
+    text = str(form.get("pass_text") or "")
+    number = str(form.get("number") or "")
+    kind, value = _one_of(pass_text=text or None, number=number or None)
+    return await _identify(request, kind, value, str(form.get("via") or ""))
+
+
+@routes.page("POST", "/arrivals/identify", roles=CONFIRMERS, summary="identify an arriving student")
+async def identify_page(request: web.Request) -> web.StreamResponse:
+    try:
+        candidate = await _form_candidate(request)
+    except ApiError as exc:
+        return await _form_page(request, form_error(exc), exc.status)
+    return await render(request, "arrival_confirm.html", {"candidate": candidate, "person": candidate.person})
+
+
+@routes.page("POST", "/arrivals/confirm", roles=CONFIRMERS, summary="confirm an arrival")
+async def confirm_page(request: web.Request) -> web.StreamResponse:
+    try:
+        candidate = await _form_candidate(request)
+        await _confirm(request, candidate)
+    except ApiError as exc:
+        return await _form_page(request, form_error(exc), exc.status)
+    raise web.HTTPSeeOther("/arrivals?msg=arrival_confirmed")

@@ -1,0 +1,272 @@
+"""The pass: the holder's page and API, and staff actions on a person's pass status.
+
+Holder: ``GET /pass`` (QR as inline SVG, colour frame, status in words, valid-until in
+Asia/Shanghai, refresh, privacy note; on hold or without a pass the reason and what to do),
+``GET /api/v1/pass``, ``GET /api/v1/pass.svg`` and ``GET /api/v1/pass.png``.
+
+Staff (a counsellor for their own departments, school/system admins for everyone):
+``GET /api/v1/people/{number}/pass`` (status and history), ``POST .../pass/hold`` and
+``POST .../pass/clear`` {reason}; school admins also ``POST .../pass/revoke`` {reason} and
+``POST .../dormitory`` {group}. Every staff action is written to the audit log.
+
+The pass service lives in ``app[state.PASS_SERVICE]``, built by :func:`pass_service_ctx`
+(a ``cleanup_ctx`` of the app factory), which subscribes it to the person-events hub and runs
+the missed check-in job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+
+from server.pass_status import NEXT_STEPS, PassService, PassView, running_sweeper
+from server.qr import qr_png, qr_svg
+from server.storage.audit import AuditLog
+from server.storage.pass_status import StatusRow
+from server.storage.people import Person
+from server.web import auth, state
+from server.web.errors import ApiError, NotFound
+from server.web.pages import render
+from server.web.registry import ANY_USER, STAFF_ROLES, Routes
+from shared.campus_time import local
+from shared.clock import to_unix
+
+routes = Routes(tag="passes")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def pass_service_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: build the pass service on the open database, subscribe it to the
+    person events and run the missed check-in job while the app runs."""
+    service = PassService(app[state.DB], app[state.DATADIR], app[state.CONFIG].passes, app[state.CLOCK],
+                          events=app[state.EVENTS])
+    app[state.PASS_SERVICE] = service
+    app[state.EVENTS].subscribe(service.on_event)
+    async with running_sweeper(service):
+        yield
+
+
+def service_of(request: web.Request) -> PassService:
+    """The app's pass service."""
+    return request.app[state.PASS_SERVICE]
+
+
+# -- holder ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PassOut:
+    """The caller's pass: ``status`` (none|black|green|hold); ``pass_text`` and ``valid_until``
+    (ISO 8601 UTC) when a pass is current, else ``reason_code``/``reason`` and ``next_step``;
+    ``valid_until_local`` is the same instant in Asia/Shanghai (``YYYY-MM-DD HH:MM``)."""
+
+    status: str
+    reason: str
+    reason_code: str
+    next_step: str
+    pass_text: str | None
+    valid_until: str | None
+    valid_until_local: str | None
+    serial: str | None
+
+
+def pass_out(view: PassView) -> PassOut:
+    """The API shape of a :class:`PassView`."""
+    until = view.valid_until
+    return PassOut(
+        status=view.status, reason=view.reason, reason_code=view.reason_code,
+        next_step=NEXT_STEPS.get(view.reason_code, ""), pass_text=view.pass_text,
+        valid_until=until.isoformat().replace("+00:00", "Z") if until else None,
+        valid_until_local=local(until).strftime("%Y-%m-%d %H:%M") if until else None, serial=view.serial,
+    )
+
+
+async def _my_view(request: web.Request) -> PassView:
+    user = await auth.require_user(request)
+    return await service_of(request).view(user.person, request.app[state.CLOCK].now())
+
+
+@routes.api("GET", "/api/v1/pass", roles=ANY_USER, response=PassOut, summary="My pass (text and status)")
+async def my_pass(request: web.Request) -> web.Response:
+    """The current pass, or the reason there is none and the next step."""
+    return web.json_response(asdict(pass_out(await _my_view(request))), headers=NO_STORE)
+
+
+async def _require_text(request: web.Request) -> str:
+    view = await _my_view(request)
+    if view.pass_text is None:
+        raise NotFound(f"no current pass: {view.reason}", code="no_pass")
+    return view.pass_text
+
+
+@routes.api("GET", "/api/v1/pass.svg", roles=ANY_USER, summary="My pass as an SVG QR code")
+async def my_pass_svg(request: web.Request) -> web.Response:
+    """``image/svg+xml``, quiet zone kept; 404 ``no_pass`` when there is no current pass."""
+    text = await _require_text(request)
+    return web.Response(text=qr_svg(text), content_type="image/svg+xml", headers=NO_STORE)
+
+
+@routes.api("GET", "/api/v1/pass.png", roles=ANY_USER, query={"scale": "pixels per module, 2-20 (default 8)"},
+            summary="My pass as a PNG QR code")
+async def my_pass_png(request: web.Request) -> web.Response:
+    """``image/png``, quiet zone kept; 404 ``no_pass`` when there is no current pass."""
+    try:
+        scale = int(request.query.get("scale", "8"))
+    except ValueError:
+        scale = 0
+    if not 2 <= scale <= 20:
+        raise ApiError("scale must be an integer from 2 to 20", code="invalid_field", status=422)
+    text = await _require_text(request)
+    return web.Response(body=qr_png(text, scale_px=scale), content_type="image/png", headers=NO_STORE)
+
+
+@routes.page("GET", "/pass", roles=ANY_USER, summary="my pass")
+async def pass_page(request: web.Request) -> web.StreamResponse:
+    view = await _my_view(request)
+    out = pass_out(view)
+    svg = qr_svg(view.pass_text) if view.pass_text else None
+    resp = await render(request, "pass.html", {"view": out, "svg": svg})
+    resp.headers.update(NO_STORE)
+    return resp
+
+
+# -- staff ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HistoryOut:
+    """One status transition (time: Unix seconds; actor: ``people.id`` or None = system)."""
+
+    at_s: int
+    from_status: str
+    to_status: str
+    cause: str
+    reason: str
+    actor_id: int | None
+
+
+@dataclass(frozen=True)
+class PersonPassOut:
+    """A person's pass status as staff see it."""
+
+    number: str
+    name: str
+    department: str | None
+    status: str
+    base: str
+    hold_kind: str | None
+    reason: str
+    last_checkin_day: str | None
+    current_serial: str | None
+    valid_until_s: int | None
+    dormitory_group: str | None
+    history: list[HistoryOut]
+
+
+@dataclass(frozen=True)
+class ReasonBody:
+    """Why (required, 1-500 characters; shown to the person for holds)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class DormitoryBody:
+    """The building group of the person's dormitory (by name), or null to remove it."""
+
+    group: str | None
+
+
+async def _target(request: web.Request) -> Person:
+    user = await auth.require_user(request)
+    person = await service_of(request).people.by_number(request.match_info["number"])
+    return auth.require_person_access(user.person, person)
+
+
+def _reason(body: ReasonBody) -> str:
+    reason = body.reason.strip()
+    if not 1 <= len(reason) <= 500:
+        raise ApiError("reason must be 1-500 characters", code="invalid_field", status=422)
+    return reason
+
+
+async def person_pass_out(service: PassService, person: Person, row: StatusRow | None = None) -> PersonPassOut:
+    """Staff view of ``person``'s status with the latest 50 transitions."""
+    row = row or await service.store.get(person.id)
+    history = [HistoryOut(h.at_s, h.from_status, h.to_status, h.cause, h.reason, h.actor_id)
+               for h in await service.store.history(person.id)]
+    return PersonPassOut(
+        number=person.number, name=person.name, department=person.department, status=row.status, base=row.base,
+        hold_kind=row.hold_kind, reason=row.reason, last_checkin_day=row.last_checkin_day,
+        current_serial=row.current_serial.hex() if row.current_serial else None,
+        valid_until_s=row.current_until_s, dormitory_group=await service.store.dormitory_of(person.id),
+        history=history,
+    )
+
+
+async def _audit(request: web.Request, action: str, target: Person, detail: dict[str, Any]) -> None:
+    user = await auth.require_user(request)
+    db = request.app[state.DB]
+    async with db.transaction() as conn:
+        await AuditLog.add(conn, at_s=to_unix(request.app[state.CLOCK].now()), actor_id=user.id,
+                           actor_number=user.person.number, action=action, target_person_id=target.id,
+                           detail=detail, address=auth.client_address(request))
+
+
+@routes.api("GET", "/api/v1/people/{number}/pass", roles=STAFF_ROLES, response=PersonPassOut,
+            summary="A person's pass status and its history")
+async def person_pass(request: web.Request) -> web.Response:
+    """Counsellors see only their own departments (403 ``department_scope`` otherwise)."""
+    target = await _target(request)
+    return web.json_response(asdict(await person_pass_out(service_of(request), target)))
+
+
+@routes.api("POST", "/api/v1/people/{number}/pass/hold", roles=STAFF_ROLES, body=ReasonBody,
+            response=PersonPassOut, summary="Put a person's pass on hold")
+async def hold_pass(request: web.Request, body: ReasonBody) -> web.Response:
+    """Revokes every unexpired pass of the person; 409 ``bad_status`` unless black or green."""
+    target = await _target(request)
+    user = await auth.require_user(request)
+    reason = _reason(body)
+    row = await service_of(request).hold(target.id, reason, user.id, request.app[state.CLOCK].now())
+    await _audit(request, "pass_hold", target, {"reason": reason})
+    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+
+
+@routes.api("POST", "/api/v1/people/{number}/pass/clear", roles=STAFF_ROLES, body=ReasonBody,
+            response=PersonPassOut, summary="Clear a hold")
+async def clear_hold(request: web.Request, body: ReasonBody) -> web.Response:
+    """Back to black or green (a fresh pass when checked in today); 409 ``not_on_hold``."""
+    target = await _target(request)
+    user = await auth.require_user(request)
+    reason = _reason(body)
+    row = await service_of(request).clear_hold(target.id, reason, user.id, request.app[state.CLOCK].now())
+    await _audit(request, "pass_hold_cleared", target, {"reason": reason})
+    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+
+
+@routes.api("POST", "/api/v1/people/{number}/pass/revoke", roles=("school_admin",), body=ReasonBody,
+            response=PersonPassOut, summary="Revoke a person's passes")
+async def revoke_pass(request: web.Request, body: ReasonBody) -> web.Response:
+    """Every unexpired pass goes on the revocation list and the person is put on an admin hold."""
+    target = await _target(request)
+    user = await auth.require_user(request)
+    reason = _reason(body)
+    row = await service_of(request).revoke_passes(target.id, reason, user.id, request.app[state.CLOCK].now())
+    await _audit(request, "pass_revoke", target, {"reason": reason})
+    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+
+
+@routes.api("POST", "/api/v1/people/{number}/dormitory", roles=("school_admin", "system_admin"),
+            body=DormitoryBody, response=PersonPassOut, summary="Set a person's dormitory group")
+async def set_dormitory(request: web.Request, body: DormitoryBody) -> web.Response:
+    """The group must exist (422 ``unknown_group``); it is added to the person's next passes."""
+    target = await _target(request)
+    service = service_of(request)
+    if body.group is not None:
+        await service.buildings.group_ids([body.group])
+    await service.store.set_dormitory(target.id, body.group)
+    await _audit(request, "pass_dormitory", target, {"group": body.group})
+    return web.json_response(asdict(await person_pass_out(service, target)))

@@ -1,0 +1,119 @@
+"""Pass status transitions and the passes they produce (decoded and checked field by field)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp.test_utils import TestClient
+
+from server.passes import check_online, signed_revocation_delta
+from server.qr import MAX_VERSION, qr_version
+from server.storage.buildings import Buildings
+from server.storage.passes import Passes
+from server.web import state
+from shared.campus_time import CAMPUS_TZ
+from shared.clock import FakeClock, to_unix
+from shared.decision import Reason
+from shared.pass_format import PassStatus, decode_pass
+from shared.revocation import verify_delta
+from tests.passes.conftest import checkin, login, people, person, publish
+
+
+async def my_pass(client: TestClient) -> dict:
+    r = await client.get("/api/v1/pass")
+    assert r.status == 200, await r.text()
+    assert r.headers["Cache-Control"] == "no-store"
+    return await r.json()
+
+
+def assert_fits(text: str) -> None:
+    assert len(text) <= 154
+    assert qr_version(text) <= MAX_VERSION
+
+
+async def test_full_path_none_black_green_hold_and_back(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    s1 = await person(app, "s1")
+    await login(client, "s1")
+
+    # none: no approved return
+    body = await my_pass(client)
+    assert body["status"] == "none" and body["pass_text"] is None
+    assert body["reason_code"] == "no_approved_return" and body["next_step"]
+
+    # approved without a check-in today: black, but no pass yet
+    await publish(app, "application_approved", "s1", actor="a1")
+    body = await my_pass(client)
+    assert body["status"] == "black" and body["pass_text"] is None
+    assert body["reason_code"] == "checkin_needed"
+
+    # today's normal check-in: a black pass
+    await checkin(app, "s1")
+    body = await my_pass(client)
+    assert body["status"] == "black"
+    black = decode_pass(body["pass_text"]).fields
+    assert black.status is PassStatus.BLACK
+    assert black.subject == s1.subject
+    assert s1.number.encode() not in body["pass_text"].encode()
+    campus = (await Buildings(app[state.DB]).group_ids(["campus"]))[0]
+    assert black.scope == (campus,)
+    assert black.valid_from_s == to_unix(clock.now())
+    # START is 08:00 Shanghai on 2026-03-02: the pass runs to 12:00 on 03-03
+    assert black.valid_until == datetime(2026, 3, 3, 12, 0, tzinfo=CAMPUS_TZ)
+    assert body["valid_until"] == "2026-03-03T04:00:00Z" and body["valid_until_local"] == "2026-03-03 12:00"
+    assert_fits(body["pass_text"])
+    verdict = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]),
+                                 body["pass_text"], clock.now())
+    assert verdict.reason is Reason.NOT_CLEARED  # a black pass opens no door
+
+    # arrival: green, a fresh pass
+    svc = app[state.PASS_SERVICE]
+    c1 = await person(app, "c1")
+    clock.advance(600)
+    await svc.confirm_arrival(s1.id, c1.id, clock.now(), method="number")
+    body = await my_pass(client)
+    green_text = body["pass_text"]
+    green = decode_pass(green_text).fields
+    assert body["status"] == "green" and green.status is PassStatus.GREEN
+    assert green.serial != black.serial and green.subject == s1.subject
+    assert_fits(body["pass_text"])
+    verdict = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]),
+                                 body["pass_text"], clock.now())
+    assert verdict.accepted
+
+    # abnormal check-in the next day: hold, passes revoked, reason and next step shown
+    clock.advance(86400)
+    version_before = await Passes(app[state.DB]).revocation_version()
+    await checkin(app, "s1", abnormal=True)
+    body = await my_pass(client)
+    assert body["status"] == "hold" and body["pass_text"] is None
+    assert body["reason_code"] == "abnormal_checkin" and "counsellor" in body["next_step"]
+    delta = await signed_revocation_delta(app[state.DATADIR], Passes(app[state.DB]), version_before, clock.now())
+    parsed = verify_delta(delta, app[state.DATADIR].trust_bundle(), to_unix(clock.now()))
+    assert green.serial in {e.serial for e in parsed.entries}
+    assert parsed.since == version_before and parsed.version > version_before
+    verdict = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]),
+                                 green_text, clock.now())
+    assert verdict.reason is Reason.REVOKED
+
+    # the same day, a corrected normal check-in clears the check-in hold: green again, new pass
+    await checkin(app, "s1")
+    body = await my_pass(client)
+    again = decode_pass(body["pass_text"]).fields
+    assert body["status"] == "green" and again.status is PassStatus.GREEN and again.serial != green.serial
+
+    # history: every transition with its cause
+    r = await client.get("/api/v1/people/s1/pass")
+    assert r.status == 403  # a student may not use the staff view
+    await login(client, "c1")
+    r = await client.get("/api/v1/people/s1/pass")
+    hist = (await r.json())["history"]
+    assert [(h["from_status"], h["to_status"], h["cause"]) for h in reversed(hist)] == [
+        ("none", "black", "application_approved"),
+        ("black", "green", "arrived"),
+        ("green", "hold", "checkin_submitted"),
+        ("hold", "green", "checkin_submitted"),
+    ]
+
