@@ -15,10 +15,13 @@ Times in SQLite are Unix seconds (or milliseconds where the column says ``_ms``)
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -78,6 +81,24 @@ _SCAN_COLUMNS = (
 )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(
+    fn: Callable[Concatenate[NodeStore, P], Awaitable[R]],
+) -> Callable[Concatenate[NodeStore, P], Awaitable[R]]:
+    """Run a write method under the store's lock: its statements and commit never interleave
+    with another write (the scan log writer and sync share one connection)."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: NodeStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with self._lock:
+            return await fn(self, *args, **kwargs)
+
+    return wrapper
+
+
 class StoreError(CampusPassError):
     """The node database cannot be used as asked. Codes: ``not_seeded``, ``root_mismatch``,
     ``stale_document`` (an older version than the one held), ``revocation_gap``."""
@@ -129,19 +150,26 @@ class NodeStore:
         self._time_floor_s = 0
         self._last_seq = 0
         self._last_hash = GENESIS_HASH
+        self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, root_public: bytes) -> NodeStore:
+    async def open(cls, path: Path, root_public: bytes, *, synchronous: str = "FULL") -> NodeStore:
         """Open (creating) the database at ``path`` with the pinned root key (32 bytes).
+
+        ``synchronous`` is SQLite's durability setting: ``FULL`` (default: a decision is on disk
+        before its light shows) or ``OFF`` for tests and benchmarks that fill a log quickly.
 
         Raises:
             StoreError: code ``root_mismatch`` when the database was seeded under another root.
+            ValueError: ``synchronous`` is not FULL, NORMAL or OFF.
         """
+        if synchronous not in ("FULL", "NORMAL", "OFF"):
+            raise ValueError(f"synchronous = {synchronous!r}; expected FULL, NORMAL or OFF")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path))
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute(f"PRAGMA synchronous={synchronous}")
             await conn.executescript(SCHEMA)
             await conn.commit()
             store = cls(conn, root_public)
@@ -222,6 +250,7 @@ class NodeStore:
 
     # ---- trust data (verified, then written, then swapped in) ----------------------------
 
+    @_serialised
     async def replace_trust_bundle(self, doc: dict[str, Any]) -> TrustBundle:
         """Verify ``doc`` against the pinned root and make it the current bundle.
 
@@ -246,6 +275,7 @@ class NodeStore:
             raise StoreError("the node has no trust bundle yet; seed it first", code="not_seeded")
         return self.trust_bundle
 
+    @_serialised
     async def apply_revocation_delta(self, doc: dict[str, Any]) -> RevocationSet:
         """Verify a revocation delta with the trust bundle and apply it.
 
@@ -282,6 +312,7 @@ class NodeStore:
         self.revocations_issued_at_s = issued
         return self.revocations
 
+    @_serialised
     async def prune_revocations(self, now_s: int) -> int:
         """Drop revocation entries whose passes have expired by ``now_s``; returns how many."""
         cur = await self._conn.execute("DELETE FROM revocations WHERE expires_at <= ?", (now_s,))
@@ -289,6 +320,7 @@ class NodeStore:
         self.revocations.prune(now_s)
         return cur.rowcount
 
+    @_serialised
     async def replace_policy(self, doc: dict[str, Any]) -> PolicySet:
         """Verify a policy document with the trust bundle and make it current.
 
@@ -330,6 +362,7 @@ class NodeStore:
             await self._set_meta("time_floor_s", at_s)
             self._time_floor_s = at_s
 
+    @_serialised
     async def raise_time_floor(self, at_s: int) -> int:
         """Raise the trusted-time lower bound to ``at_s`` (Unix seconds, e.g. the server's
         time at a sync); never lowers it. Returns the bound now held."""
@@ -337,6 +370,7 @@ class NodeStore:
         await self._conn.commit()
         return self._time_floor_s
 
+    @_serialised
     async def reset_time_floor(self, server_s: int) -> int:
         """Set the lower bound to the server's time even if that lowers it (Unix seconds).
 
@@ -349,6 +383,7 @@ class NodeStore:
         self._time_floor_s = int(server_s)
         return self._time_floor_s
 
+    @_serialised
     async def record_clock_offset(self, offset_s: float, at_s: int) -> None:
         """Remember the clock offset (server time − node time, seconds) measured at ``at_s``."""
         await self._set_meta("clock_offset_s", repr(float(offset_s)))
@@ -363,6 +398,7 @@ class NodeStore:
 
     # ---- the scan log ---------------------------------------------------------------------
 
+    @_serialised
     async def append_scan(
         self,
         *,
@@ -414,6 +450,7 @@ class NodeStore:
         ) as cur:
             return [_row_to_record(r) for r in await cur.fetchall()]
 
+    @_serialised
     async def mark_synced(self, up_to_seq: int) -> int:
         """Mark every record with ``seq ≤ up_to_seq`` as acknowledged; returns how many changed."""
         cur = await self._conn.execute(
@@ -422,6 +459,7 @@ class NodeStore:
         await self._conn.commit()
         return cur.rowcount
 
+    @_serialised
     async def purge_synced(self, older_than_s: float, now_ms: int) -> int:
         """Delete synced records decided more than ``older_than_s`` seconds before ``now_ms``
         (retention). The newest record is always kept so the chain continues. Returns how many."""

@@ -213,3 +213,22 @@ async def test_database_of_another_root_is_refused(config: NodeConfig, tmp_path:
             await fresh.seed(docs)
     finally:
         await fresh.close()
+
+
+async def test_concurrent_writers_keep_the_chain(config: NodeConfig, campus: Campus) -> None:
+    import asyncio
+
+    store = await open_store(config)
+    try:
+        delta = campus.revoke_serial(bytes(8))
+        await asyncio.gather(
+            *(append(store, (T0_S + i) * 1000) for i in range(20)),
+            store.apply_revocation_delta(delta),
+            store.mark_synced(5),
+            store.raise_time_floor(T0_S + 100),
+        )
+        assert [r.seq for r in await store.records()] == list(range(1, 21))
+        assert await store.check_integrity() == []
+        assert store.revocations.version == 2
+    finally:
+        await store.close()
