@@ -1,0 +1,367 @@
+"""Door node API: the signed sync protocol for nodes, and the fleet, sync log and scan log for
+admins (ARCHITECTURE §8; docs/sync-protocol.md).
+
+Node routes are public in the session sense: they authenticate by request signature
+(:func:`authenticate_node`, :mod:`shared.node_auth`) instead of a cookie.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+
+from server.storage.nodes import NodeRow, Nodes
+from server.storage.people import People
+from server.storage.scans import ScanLog, ScanView
+from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncService, check_records
+from server.web import auth, state
+from server.web.errors import ApiError, BadRequest, InvalidField, NotFound
+from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes
+from shared.clock import to_unix
+from shared.config import from_mapping
+from shared.errors import ConfigError
+from shared.keys import public_key_from_bytes
+from shared.node_auth import NodeAuthError, parse_headers, verify_request
+
+routes = Routes(tag="nodes")
+
+_STATUS = {"node_disabled": 403}
+
+
+def service(request: web.Request) -> SyncService:
+    """The sync service of this app."""
+    app = request.app
+    return SyncService(app[state.DB], app[state.DATADIR], app[state.CONFIG].sync)
+
+
+def _now_ms(request: web.Request) -> int:
+    return int(request.app[state.CLOCK].now().timestamp() * 1000)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # aiohttp's payload errors: bad gzip, truncated body
+        raise BadRequest(f"the body cannot be read: {exc}", code="bad_encoding") from None
+
+
+async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
+    """Check the request signature (``shared.node_auth``) and return the node and raw body.
+
+    Raises:
+        ApiError: 401 ``node_auth_missing`` / ``unknown_node`` / ``bad_node_signature`` /
+            ``stale_timestamp`` (with ``server_time_ms``) / ``replayed_nonce`` / ``node_mismatch``,
+            403 ``node_disabled``.
+    """
+    now_ms = _now_ms(request)
+    now_s = now_ms // 1000
+    window_s = request.app[state.CONFIG].sync.timestamp_window_s
+    nodes = Nodes(request.app[state.DB])
+    node: NodeRow | None = None
+    try:
+        signed = parse_headers(request.headers)
+        node = await nodes.get(signed.node_id)
+        if node is None:
+            raise NodeAuthError(f"node {signed.node_id!r} is not enrolled", code="unknown_node")
+        body = await _read_body(request)
+
+        verify_request(signed, public_key_from_bytes(node.public_key), request.method, request.raw_path, body,
+                       now_s, window_s)
+        if not await nodes.use_nonce(node.id, signed.nonce, now_s, window_s):
+            raise NodeAuthError(f"nonce {signed.nonce} was already used: a replayed request",
+                                code="replayed_nonce")
+        if not node.enabled:
+            raise NodeAuthError(f"node {node.id} is disabled", code="node_disabled")
+        path_id = request.match_info.get("node_id")
+        if path_id is not None and path_id != node.id:
+            raise NodeAuthError(f"the path names node {path_id!r} but the request is signed by {node.id!r}",
+                                code="node_mismatch")
+    except NodeAuthError as exc:
+        if node is not None:
+            await service(request).log_refusal(node.id, exc.code, now_s)
+        raise ApiError(exc.message, code=exc.code, status=_STATUS.get(exc.code, 401),
+                       detail={"server_time_ms": now_ms}) from None
+    return node, body
+
+
+@routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequestDoc, response=SyncAnswer,
+            raw_body=True, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
+async def node_sync(request: web.Request) -> web.Response:
+    """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
+    idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously."""
+    node, raw = await authenticate_node(request)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
+    if not isinstance(data, dict) or set(data) != {"heartbeat", "records"} or not isinstance(data["records"], list):
+        raise InvalidField("body must be an object with exactly heartbeat (object) and records (array)")
+    svc = service(request)
+    try:
+        heartbeat = from_mapping(Heartbeat, data["heartbeat"], "heartbeat")
+        records = check_records(data["records"], node.id, svc.config.max_batch)
+    except ConfigError as exc:
+        raise InvalidField(exc.message) from None
+    except SyncError as exc:
+        raise InvalidField(exc.message, code=exc.code) from None
+    now_ms = _now_ms(request)
+    try:
+        ack, inserted, gaps = await svc.upload(node, records, heartbeat, now_ms)
+    except ValueError as exc:
+        raise InvalidField(f"a serial or subject is not hex: {exc}", code="bad_record") from None
+    docs = await svc.documents(heartbeat, now_ms // 1000)
+    answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms, **docs)
+    return web.json_response(answer.to_json())
+
+
+# ---- admins --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FleetNode:
+    """One node as the fleet shows it (times Unix seconds)."""
+
+    id: str
+    name: str
+    building: str
+    direction: str
+    enabled: bool
+    status: str
+    last_seen_at_s: int | None
+    queue_depth: int | None
+    oldest_unsynced_at_s: int | None
+    clock_skew_s: float | None
+    software_version: str
+    trust_version: int | None
+    revocation_version: int | None
+    policy_version: int | None
+    acked_seq: int
+    anomalies: int
+    silent: bool
+    camera: str
+
+
+@dataclass(frozen=True)
+class FleetOut:
+    """``GET /api/v1/nodes``."""
+
+    nodes: list[FleetNode]
+    server_time_s: int
+
+
+async def fleet(request: web.Request) -> list[FleetNode]:
+    """Every node with its status: ``online`` (seen within ``online_within_s``), ``late``,
+    ``offline`` (not seen for ``silent_after_s``, or never): offline counts as a ``silent`` anomaly."""
+    cfg = request.app[state.CONFIG].sync
+    now_s = to_unix(request.app[state.CLOCK].now())
+    counts = await ScanLog(request.app[state.DB]).anomaly_counts()
+    out = []
+    for n in await Nodes(request.app[state.DB]).all():
+        age = None if n.last_seen_at_s is None else now_s - n.last_seen_at_s
+        status = ("offline" if age is None or age > cfg.silent_after_s
+                  else "online" if age <= cfg.online_within_s else "late")
+        silent = status == "offline" and n.enabled
+        out.append(FleetNode(
+            n.id, n.name, n.building, n.direction, n.enabled, status, n.last_seen_at_s, n.queue_depth,
+            n.oldest_unsynced_at_s, n.clock_skew_s, n.software_version, n.trust_version, n.revocation_version,
+            n.policy_version, n.acked_seq, counts.get(n.id, 0) + int(silent), silent,
+            str(n.heartbeat.get("camera", "")),
+        ))
+    return out
+
+
+@routes.api("GET", "/api/v1/nodes", roles=ADMINS, response=FleetOut, summary="The door node fleet")
+async def nodes_list(request: web.Request) -> web.Response:
+    """Every node: building, direction, last seen, online/late/offline, queue depth, clock skew,
+    versions, anomaly count."""
+    doc = FleetOut(await fleet(request), to_unix(request.app[state.CLOCK].now()))
+    return web.json_response(asdict(doc))
+
+
+@dataclass(frozen=True)
+class SyncLogEntry:
+    """One sync of a node."""
+
+    at_s: int
+    received: int
+    inserted: int
+    duplicates: int
+    acked_seq: int
+    gaps: int
+    errors: str
+    clock_skew_s: float | None
+    queue_depth: int | None
+
+
+@dataclass(frozen=True)
+class AnomalyOut:
+    """A recorded anomaly."""
+
+    kind: str
+    at_s: int
+    seq_from: int | None
+    seq_to: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class SyncLogOut:
+    """``GET /api/v1/nodes/{node_id}/sync-log``."""
+
+    node: FleetNode
+    syncs: list[SyncLogEntry]
+    anomalies: list[AnomalyOut]
+
+
+async def sync_log_doc(request: web.Request, node_id: str) -> SyncLogOut:
+    """The node's fleet entry, newest syncs and anomalies.
+
+    Raises:
+        NotFound: no such node.
+    """
+    node = next((n for n in await fleet(request) if n.id == node_id), None)
+    if node is None:
+        raise NotFound(f"no node {node_id!r}")
+    log = ScanLog(request.app[state.DB])
+    syncs = [SyncLogEntry(s.at_s, s.received, s.inserted, s.duplicates, s.acked_seq, s.gaps, s.errors,
+                          s.clock_skew_s, s.queue_depth) for s in await log.sync_log(node_id)]
+    anomalies = [AnomalyOut(a.kind, a.at_s, a.seq_from, a.seq_to, a.detail) for a in await log.anomalies(node_id)]
+    return SyncLogOut(node, syncs, anomalies)
+
+
+@routes.api("GET", "/api/v1/nodes/{node_id}/sync-log", roles=ADMINS, response=SyncLogOut,
+            summary="A node's sync log and anomalies")
+async def node_sync_log(request: web.Request) -> web.Response:
+    """Each sync (newest first): time, records received, duplicates, acknowledged-to, gaps, errors,
+    clock skew; and the node's anomalies."""
+    return web.json_response(asdict(await sync_log_doc(request, request.match_info["node_id"])))
+
+
+# ---- scan log --------------------------------------------------------------------------------
+
+SCAN_QUERY = {
+    "building": "building code",
+    "from": "start, ISO 8601 with offset or Unix seconds",
+    "to": "end, ISO 8601 with offset or Unix seconds",
+    "verdict": "accept or deny",
+    "person": "student/staff number (school admins and counsellors only)",
+    "limit": "most rows (default 1000, at most 10000)",
+    "format": "json (default) or csv",
+}
+
+
+def _instant_ms(name: str, value: str | None) -> int | None:
+    from datetime import datetime
+
+    if value is None or value == "":
+        return None
+    if value.isdigit():
+        return int(value) * 1000
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(f"{name} = {value!r}; expected ISO 8601 with an offset or Unix seconds") from None
+    if parsed.tzinfo is None:
+        raise InvalidField(f"{name} = {value!r} has no UTC offset; add one (e.g. +08:00)")
+    return int(parsed.timestamp() * 1000)
+
+
+async def query_scans(request: web.Request) -> list[ScanView]:
+    """Scans visible to the current user for the query parameters of :data:`SCAN_QUERY`.
+
+    Who sees the person: school admins (everyone), counsellors (only people of their
+    departments, and only those scans); system admins see scans without persons.
+
+    Raises:
+        InvalidField: a bad parameter; Forbidden: a person search by a system admin.
+    """
+    user = await auth.require_user(request)
+    q = request.query
+    verdict = q.get("verdict") or None
+    if verdict not in (None, "accept", "deny"):
+        raise InvalidField(f"verdict = {verdict!r}; expected accept or deny")
+    try:
+        limit = min(10000, max(1, int(q.get("limit", "1000"))))
+    except ValueError:
+        raise InvalidField(f"limit = {q.get('limit')!r}; expected a number") from None
+    departments: list[str] | None = None
+    with_person = True
+    if user.role == "counsellor":
+        departments = list(user.person.departments)
+    elif user.role == "system_admin":
+        with_person = False
+    subject = None
+    number = (q.get("person") or "").strip()
+    if number:
+        if not with_person:
+            raise ApiError("system admins cannot search scans by person", code="forbidden", status=403)
+        person = await People(request.app[state.DB]).by_number(number)
+        if person is None:
+            return []
+        subject = person.subject
+    return await ScanLog(request.app[state.DB]).search(
+        building=q.get("building") or None, from_ms=_instant_ms("from", q.get("from")),
+        to_ms=_instant_ms("to", q.get("to")), verdict=verdict, subject=subject, departments=departments,
+        with_person=with_person, limit=limit)
+
+
+@dataclass(frozen=True)
+class ScanOut:
+    """One scan in the scan log (person fields null unless the role may see them)."""
+
+    scan_id: str
+    node_id: str
+    seq: int
+    building: str
+    direction: str
+    at_ms: int
+    clock_trusted: bool
+    serial: str | None
+    verdict: str
+    reason: str
+    person_number: str | None
+    person_name: str | None
+    person_department: str | None
+
+
+@dataclass(frozen=True)
+class ScansOut:
+    """``GET /api/v1/scans``."""
+
+    scans: list[ScanOut]
+
+
+CSV_COLUMNS = [f for f in ScanOut.__dataclass_fields__]
+
+
+@routes.api("GET", "/api/v1/scans", roles=STAFF_ROLES, response=ScansOut, query=SCAN_QUERY,
+            summary="Search the scan log (JSON, or CSV with format=csv)")
+async def scans_search(request: web.Request) -> web.StreamResponse:
+    """Newest first. The person is shown to school admins, and to counsellors for their own
+    departments (whose scans alone they see); system admins see no persons."""
+    rows = await query_scans(request)
+    fmt = request.query.get("format", "json")
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(CSV_COLUMNS)
+        for r in rows:
+            writer.writerow([_csv_value(getattr(r, c)) for c in CSV_COLUMNS])
+        return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="scans.csv"'})
+    if fmt != "json":
+        raise InvalidField(f"format = {fmt!r}; expected json or csv")
+    return web.json_response({"scans": [asdict(ScanOut(**asdict(r))) for r in rows]})
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # no formula injection into spreadsheets
+    return "" if value is None else value
