@@ -33,6 +33,8 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
 
     [sync]
     interval_s = 30.0
+    batch_size = 500
+    keep_synced_s = 604800.0   # acknowledged records kept for local audit
 
     [trust]
     stale_after_s = 172800     # 48 h
@@ -177,13 +179,39 @@ class ScanConfig:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    """Sync with the server. ``interval_s``: seconds between sync rounds."""
+    """Sync with the server (see :mod:`edge.sync` and docs/sync-protocol.md).
+
+    Attributes:
+        interval_s: seconds between sync rounds while online.
+        batch_size: scan records per upload request.
+        keep_synced_s: acknowledged records stay in the local log this long (local audit),
+            then are purged (seconds).
+        connect_timeout_s, read_timeout_s: HTTP timeouts (seconds).
+        backoff_initial_s, backoff_max_s: retry delay after a failure doubles from the first
+            value up to the second, with full jitter (seconds).
+    """
 
     interval_s: float = 30.0
+    batch_size: int = 500
+    keep_synced_s: float = 7 * 86400.0
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 300.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.interval_s <= 86400:
-            raise ValueError(f"sync.interval_s = {self.interval_s!r}; expected 1..86400 seconds")
+        if not 0.05 <= self.interval_s <= 86400:
+            raise ValueError(f"sync.interval_s = {self.interval_s!r}; expected 0.05..86400 seconds")
+        if not 1 <= self.batch_size <= 1000:
+            raise ValueError(f"sync.batch_size = {self.batch_size!r}; expected 1..1000 records")
+        if not 0 <= self.keep_synced_s <= 366 * 86400:
+            raise ValueError(f"sync.keep_synced_s = {self.keep_synced_s!r}; expected 0..31622400 seconds")
+        if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
+            raise ValueError("sync.connect_timeout_s and sync.read_timeout_s must be > 0 seconds")
+        if not 0 < self.backoff_initial_s <= self.backoff_max_s <= 86400:
+            raise ValueError(
+                f"sync backoff {self.backoff_initial_s!r}..{self.backoff_max_s!r} s; expected 0 < initial <= max"
+            )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from server.storage.sessions import Sessions
 from server.storage.sms import SmsOutboxStore
 from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
-from server.web import admin_pages, auth_api, state
+from server.web import admin_pages, auth_api, nodes_api, nodes_pages, state
 from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
 from server.web import pages as pages
@@ -59,6 +59,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
+                                nodes_api.routes, nodes_pages.routes,
                                 checkin_routes, application_routes, review_routes,
                                 pass_pages.routes, arrival_pages.routes, building_pages.routes)
 """Every feature module's routes, registered in this order."""

@@ -142,6 +142,30 @@ class WorkflowConfig:
 
 
 @dataclass(frozen=True)
+class SyncServerConfig:
+    """Door node sync (ARCHITECTURE §8; docs/sync-protocol.md).
+
+    Attributes:
+        timestamp_window_s: a signed node request's timestamp must be within ± this many
+            seconds of the server clock; nonces are remembered this long (seconds).
+        max_batch: most records one upload may carry.
+        online_within_s: a node seen within this many seconds is ``online`` (fleet page).
+        silent_after_s: a node not seen for longer is ``offline`` and flagged silent
+            (between the two: ``late``).
+        skew_bound_s: a node clock further than this from the server's is an anomaly (seconds).
+        travel_min_s: the same pass accepted at two different buildings less than this many
+            seconds apart is an anomaly (walking cannot be that fast).
+    """
+
+    timestamp_window_s: int = 300
+    max_batch: int = 1000
+    online_within_s: int = 120
+    silent_after_s: int = 3600
+    skew_bound_s: int = 60
+    travel_min_s: int = 180
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -151,6 +175,7 @@ class ServerConfig:
     keys: KeyConfig = field(default_factory=KeyConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    sync: SyncServerConfig = field(default_factory=SyncServerConfig)
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
 
 

@@ -64,6 +64,9 @@ class RouteSpec:
         query: ``{name: description}`` of query parameters (OpenAPI only).
         csrf: check the CSRF token of unsafe page requests (forms); API requests instead need a
             JSON content type and a same-origin ``Origin`` header when one is sent.
+        raw_body: the handler reads and checks the body itself (e.g. signed node requests,
+            whose signature must be checked before the body is parsed); ``body`` then only
+            documents it.
     """
 
     kind: Literal["api", "page"]
@@ -78,6 +81,7 @@ class RouteSpec:
     query: dict[str, str] = field(default_factory=dict)
     tag: str = ""
     csrf: bool = True
+    raw_body: bool = False
 
 
 class Routes:
@@ -102,6 +106,7 @@ class Routes:
         response: type | None = None,
         query: dict[str, str] | None = None,
         allow_setup: bool = False,
+        raw_body: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a JSON API route (path under ``/api/v1/``)."""
         if not path.startswith("/api/"):
@@ -109,7 +114,7 @@ class Routes:
 
         def deco(fn: Handler) -> Handler:
             self.specs.append(RouteSpec("api", method.upper(), path, fn, summary, tuple(roles), allow_setup,
-                                        body, response, dict(query or {}), self.tag))
+                                        body, response, dict(query or {}), self.tag, raw_body=raw_body))
             return fn
 
         return deco
@@ -147,6 +152,8 @@ def _wrap(spec: RouteSpec) -> Handler:
                 auth.check_api_origin(request)
             elif spec.csrf:
                 await auth.check_form_csrf(request)
+        if spec.kind == "api" and spec.raw_body:
+            return await spec.handler(request)
         if spec.kind == "api" and spec.body is not None:
             return await spec.handler(request, await parse_body(request, spec.body))
         if spec.kind == "api" and spec.method in UNSAFE_METHODS:
@@ -161,18 +168,18 @@ def _wrap(spec: RouteSpec) -> Handler:
     return handler
 
 
-async def parse_json(request: web.Request) -> Any:
+async def parse_json(request: web.Request, limit_bytes: int = MAX_JSON_BYTES) -> Any:
     """The request's JSON body (``{}`` when empty).
 
     Raises:
-        BadRequest: not JSON, not UTF-8, or larger than 256 KiB.
+        BadRequest: not JSON, not UTF-8, or larger than ``limit_bytes`` (default 256 KiB).
     """
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise BadRequest(f"body of {request.content_length} bytes is too large; at most {MAX_JSON_BYTES}",
+    if request.content_length is not None and request.content_length > limit_bytes:
+        raise BadRequest(f"body of {request.content_length} bytes is too large; at most {limit_bytes}",
                          code="body_too_large", status=413)
     raw = await request.read()
-    if len(raw) > MAX_JSON_BYTES:
-        raise BadRequest(f"body is too large; at most {MAX_JSON_BYTES} bytes", code="body_too_large", status=413)
+    if len(raw) > limit_bytes:
+        raise BadRequest(f"body is too large; at most {limit_bytes} bytes", code="body_too_large", status=413)
     if not raw.strip():
         return {}
     try:

@@ -1,0 +1,378 @@
+"""The door node's sync client (ARCHITECTURE §8; wire format in docs/sync-protocol.md).
+
+:class:`SyncClient` runs as its own task next to the scan loop (:meth:`Node.run` starts it
+through the ``sync_factory`` seam; :func:`make_sync` builds it). A sync round uploads every
+unsynced record in batches, each request signed with the node key
+(:mod:`shared.node_auth`) and carrying the heartbeat; each answer acknowledges a sequence
+number (the node marks records up to it synced), brings the server time (the node raises its
+trusted-time bound and records its clock offset) and any newer trust bundle, revocation delta
+and policy (verified against the pinned root by :class:`NodeStore` before use). Afterwards,
+acknowledged records older than ``sync.keep_synced_s`` are purged.
+
+Nothing here blocks a door decision: database work runs in aiosqlite's thread, JSON encoding
+and gzip in a worker thread, HTTP through ``httpx.AsyncClient``. Everything the client needs to
+resume after a crash or reboot is in the node database (unsynced flags, versions, offset).
+On failure the client retries with exponential backoff and jitter; the online/offline change
+is logged once (:meth:`Node.set_online`), not on every retry.
+
+The network is a swappable ``httpx`` transport: tests and demos use :class:`DropResponses`
+(loses replies after the server has committed) around the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from campuspass import __version__
+from edge.config import NodeConfig
+from edge.scanlog import ScanRecord
+from edge.store import NodeStore
+from shared.clock import Clock
+from shared.errors import CampusPassError
+from shared.keys import Ed25519PrivateKey
+from shared.node_auth import sign_request
+
+if TYPE_CHECKING:
+    from edge.node import Node
+
+log = logging.getLogger(__name__)
+
+GZIP_MIN_BYTES = 1024
+
+
+class SyncFailed(CampusPassError):
+    """A sync round did not complete. Codes: ``offline`` (no answer: connect error, timeout),
+    ``refused`` (the server answered with an error envelope; the message has its code),
+    ``bad_answer`` (the answer is not the expected JSON)."""
+
+    code = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    """What one sync round did.
+
+    Attributes:
+        requests: sync requests answered.
+        sent: records uploaded (retransmissions included).
+        acked_seq: highest sequence the server acknowledged (0: none yet).
+        duplicates: records the server already held.
+        gaps: gaps the server reported, ``(from_seq, to_seq)``.
+        purged: local records purged after the round.
+    """
+
+    requests: int
+    sent: int
+    acked_seq: int
+    duplicates: int
+    gaps: tuple[tuple[int, int], ...]
+    purged: int
+
+
+class DropResponses(httpx.AsyncBaseTransport):
+    """A transport that loses the first ``drop`` replies *after* the server handled the request
+    (the response is read in full, then a read timeout is raised), as a network losing the
+    reply on the way back does. Wraps the real transport.
+
+    Args:
+        inner: the transport that really sends (default ``httpx.AsyncHTTPTransport()``).
+        drop: how many replies to lose.
+        only_with_records: lose only replies to uploads carrying records.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None, drop: int = 1,
+                 only_with_records: bool = True) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.remaining = drop
+        self.only_with_records = only_with_records
+        self.dropped = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        carries = bool(json.loads(_plain_body(request) or b"{}").get("records"))
+        if self.remaining > 0 and response.status_code == 200 and (carries or not self.only_with_records):
+            self.remaining -= 1
+            self.dropped += 1
+            await response.aclose()
+            raise httpx.ReadTimeout("reply lost after the server answered", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _plain_body(request: httpx.Request) -> bytes:
+    body = request.content
+    return gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body
+
+
+def _encode(records: list[ScanRecord], heartbeat: dict[str, Any]) -> tuple[bytes, bytes | None]:
+    """``(plain JSON body, gzip body or None)``; runs in a worker thread."""
+    body = json.dumps({"heartbeat": heartbeat, "records": [r.to_json() for r in records]},
+                      separators=(",", ":")).encode("utf-8")
+    return body, (gzip.compress(body, compresslevel=1) if len(body) >= GZIP_MIN_BYTES else None)
+
+
+class SyncClient:
+    """Keeps one node in sync with the server.
+
+    Args:
+        store: the node database.
+        config: the node configuration (``node.server_url``, ``node.id``, ``[sync]``).
+        key: the node's Ed25519 private key (``node.key``).
+        clock: wall and monotonic clock (``SystemClock`` or ``FakeClock``).
+        transport: the httpx transport (default: real HTTP; tests wrap it).
+        on_online: called with True/False after each round (the node's status indication).
+        health: returns ``{"camera", "decoder", "clock_trusted"}`` for the heartbeat.
+        rng: jitter source.
+    """
+
+    def __init__(
+        self,
+        store: NodeStore,
+        config: NodeConfig,
+        key: Ed25519PrivateKey,
+        *,
+        clock: Clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_online: Callable[[bool], None] | None = None,
+        health: Callable[[], dict[str, Any]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.key = key
+        self.clock = clock
+        self.transport = transport
+        self.on_online = on_online
+        self.health = health or (lambda: {})
+        self.rng = rng or random.Random()
+        self.offset_s = 0.0  # server − node, from the last answer (signing timestamps use it)
+        self.failures = 0
+        self.online: bool | None = None
+        self._started_mono = clock.monotonic()
+        self._last_error: str | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._offset_loaded = False
+        self.wake = asyncio.Event()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            s = self.config.sync
+            timeout = httpx.Timeout(connect=s.connect_timeout_s, read=s.read_timeout_s,
+                                    write=s.read_timeout_s, pool=s.connect_timeout_s)
+            self._client = httpx.AsyncClient(base_url=self.config.node.server_url.rstrip("/"), timeout=timeout,
+                                             transport=self.transport)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ---- one request ------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> dict[str, Any]:
+        stats = await self.store.stats()
+        offset = await self.store.clock_offset()
+        s = self.store
+        health = self.health()
+        return {
+            "node_time_ms": int(self.clock.now().timestamp() * 1000),
+            "queue_depth": stats.unsynced,
+            "oldest_unsynced_at_ms": stats.oldest_unsynced_at_ms,
+            "clock_offset_s": None if offset is None else offset[0],
+            "software_version": __version__,
+            "trust_version": s.trust_bundle.version if s.trust_bundle else 0,
+            "revocation_version": s.revocations.version,
+            "policy_version": s.policies.version if s.policies else 0,
+            "camera": str(health.get("camera", "")),
+            "decoder": str(health.get("decoder", "")),
+            "uptime_s": round(self.clock.monotonic() - self._started_mono, 1),
+            "clock_trusted": bool(health.get("clock_trusted", True)),
+        }
+
+    async def _post(self, records: list[ScanRecord]) -> dict[str, Any]:
+        """Send one signed sync request; returns the answer JSON.
+
+        Raises:
+            SyncFailed: no answer, a refusal, or an unreadable answer.
+        """
+        path = f"/api/v1/nodes/{self.config.node.id}/sync"
+        body, zipped = await asyncio.to_thread(_encode, records, await self._heartbeat())
+        for attempt in (1, 2):
+            sent_at = self.clock.now().timestamp()
+            headers = sign_request(self.key, self.config.node.id, "POST", path, body,
+                                   int(round(sent_at + self.offset_s)))
+            headers["Content-Type"] = "application/json"
+            if zipped is not None:
+                headers["Content-Encoding"] = "gzip"
+            try:
+                resp = await self._http().post(path, content=zipped if zipped is not None else body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise SyncFailed(f"no answer from {self.config.node.server_url}: {type(exc).__name__}: {exc}",
+                                 code="offline") from exc
+            received_at = self.clock.now().timestamp()
+            try:
+                doc = resp.json()
+            except ValueError as exc:
+                raise SyncFailed(f"answer {resp.status_code} is not JSON", code="bad_answer") from exc
+            if resp.status_code == 200 and isinstance(doc, dict):
+                server_s = int(doc.get("server_time_ms", 0)) / 1000
+                self.offset_s = server_s - (sent_at + received_at) / 2
+                return doc
+            error = doc.get("error", {}) if isinstance(doc, dict) else {}
+            code = str(error.get("code", "http_error"))
+            server_ms = error.get("server_time_ms")
+            if code == "stale_timestamp" and isinstance(server_ms, int) and attempt == 1:
+                # The node clock is off (no battery clock): sign with the server's time from now on.
+                self.offset_s = server_ms / 1000 - (sent_at + received_at) / 2
+                log.warning("node clock is %+.0f s from server time; signing with server time", self.offset_s)
+                continue
+            raise SyncFailed(f"server refused the sync ({resp.status_code} {code}): {error.get('message', '')}",
+                             code="refused")
+        raise SyncFailed("server refused the sync twice for its timestamp", code="refused")
+
+    async def _apply(self, doc: dict[str, Any], first: bool) -> None:
+        """Apply documents and time from an answer (each verified by the store)."""
+        server_s = int(doc["server_time_ms"]) // 1000
+        await self.store.raise_time_floor(server_s)
+        await self.store.record_clock_offset(self.offset_s, server_s)
+        bundle = doc.get("trust_bundle")
+        if isinstance(bundle, dict):
+            try:
+                new = await self.store.replace_trust_bundle(bundle)
+                log.info("trust bundle v%d from the server", new.version)
+            except CampusPassError as exc:
+                log.error("refused the server's trust bundle: %s", exc)
+        delta = doc.get("revocations")
+        if isinstance(delta, dict) and (first or int(delta.get("version", 0)) > self.store.revocations.version):
+            try:
+                before = self.store.revocations.version
+                revs = await self.store.apply_revocation_delta(delta)
+                if revs.version != before:
+                    log.info("revocations v%d -> v%d", before, revs.version)
+            except CampusPassError as exc:
+                log.error("refused the server's revocation delta: %s", exc)
+        policy = doc.get("policy")
+        if isinstance(policy, dict):
+            try:
+                p = await self.store.replace_policy(policy)
+                log.info("policy v%d from the server", p.version)
+            except CampusPassError as exc:
+                log.error("refused the server's policy: %s", exc)
+
+    # ---- a round ----------------------------------------------------------------------------
+
+    async def sync_round(self) -> RoundResult:
+        """Upload every unsynced record (batches of ``sync.batch_size``), apply what comes back,
+        then purge acknowledged records older than ``sync.keep_synced_s``.
+
+        Raises:
+            SyncFailed: a request got no usable answer (what was acknowledged before stays so).
+        """
+        if not self._offset_loaded:
+            held = await self.store.clock_offset()
+            self.offset_s = held[0] if held is not None else 0.0
+            self._offset_loaded = True
+        batch = self.config.sync.batch_size
+        after: int | None = None
+        requests = sent = duplicates = acked = 0
+        gaps: list[tuple[int, int]] = []
+        while True:
+            records = await self.store.unsynced(batch) if after is None else await self.store.records(after, batch)
+            doc = await self._post(records)
+            requests += 1
+            sent += len(records)
+            try:
+                ack = int(doc["ack_seq"])
+                duplicates += int(doc.get("duplicates", 0))
+                gaps += [(int(g["from_seq"]), int(g["to_seq"])) for g in doc.get("gaps", [])]
+                await self._apply(doc, requests == 1)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SyncFailed(f"answer is missing or has a bad member: {exc}", code="bad_answer") from exc
+            if ack > 0:
+                await self.store.mark_synced(ack)
+                acked = max(acked, ack)
+            if len(records) < batch:
+                break
+            after = ack if ack >= records[-1].seq else None
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        purged = await self.store.purge_synced(self.config.sync.keep_synced_s, now_ms)
+        return RoundResult(requests, sent, acked, duplicates, tuple(gaps), purged)
+
+    def backoff_s(self, failures: int) -> float:
+        """Delay after ``failures`` consecutive failures: doubling from ``backoff_initial_s`` up to
+        ``backoff_max_s``, half of it fixed and half random (jitter spreads a fleet's retries)."""
+        s = self.config.sync
+        cap = min(s.backoff_max_s, s.backoff_initial_s * 2 ** max(0, failures - 1))
+        return cap / 2 + self.rng.uniform(0, cap / 2)
+
+    def _set_online(self, online: bool) -> None:
+        if self.on_online is not None:
+            self.on_online(online)
+        elif online != self.online:
+            log.info("server link: %s", "online" if online else "offline")
+        self.online = online
+
+    async def run_once(self) -> RoundResult | None:
+        """One round with the online/offline bookkeeping; None when it failed."""
+        try:
+            result = await self.sync_round()
+        except SyncFailed as exc:
+            self.failures += 1
+            if exc.message != self._last_error:
+                log.warning("sync failed: %s", exc.message)
+                self._last_error = exc.message
+            self._set_online(False)
+            return None
+        except CampusPassError as exc:  # the node database refused something: report, retry later
+            self.failures += 1
+            log.error("sync round stopped: %s", exc)
+            self._set_online(False)
+            return None
+        self.failures = 0
+        self._last_error = None
+        self._set_online(True)
+        return result
+
+    async def run(self) -> None:
+        """Sync forever: every ``sync.interval_s`` while online, with backoff while not."""
+        try:
+            while True:
+                result = await self.run_once()
+                delay = self.config.sync.interval_s if result is not None else self.backoff_s(self.failures)
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.aclose()
+
+
+def make_sync(node: Node) -> SyncClient:
+    """The sync component for a :class:`Node` (the ``sync_factory`` seam of :mod:`edge.runner`).
+
+    Raises:
+        BundleError, CampusPassError: ``node.key`` is missing or not an Ed25519 key.
+    """
+    from edge.bundle import load_node_key
+
+    def health() -> dict[str, Any]:
+        return {"camera": node.supervisor.health.state, "decoder": node.decoder.name,
+                "clock_trusted": node.time.clock_trusted()}
+
+    return SyncClient(node.store, node.config, load_node_key(node.config), clock=node.clock,
+                      on_online=node.set_online, health=health)

@@ -1,0 +1,260 @@
+"""Uploaded door scans, the per-node sync log and anomalies (SQL only here).
+
+The sync service (:mod:`server.sync`) runs one upload as one transaction on the single write
+path, calling the static methods below with the transaction's connection:
+:meth:`ScanLog.head` → :meth:`ScanLog.insert` (``INSERT ... ON CONFLICT (scan_id) DO NOTHING``,
+so a retried batch adds nothing) → :meth:`ScanLog.accepted_of_serials` →
+:meth:`ScanLog.add_anomalies` → :meth:`ScanLog.finish_sync` (new head, heartbeat, sync-log row).
+Reads for the admin pages are instance methods.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from server.storage.database import Database
+
+INSERT_SQL = (
+    "INSERT INTO scans (scan_id, node_id, seq, building, direction, at_ms, clock_trusted, serial, subject,"
+    " text_sha256, verdict, reason, hash, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (scan_id) DO NOTHING"
+)
+"""One scan row: ``(scan_id, node_id, seq, building, direction, at_ms, clock_trusted, serial BLOB|None,
+subject BLOB|None, text_sha256, verdict, reason, hash, received_at_s)``."""
+
+ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something admins should look at.
+
+    Attributes:
+        node_id: the node concerned.
+        kind: ``chain_gap``, ``bad_link``, ``bad_hash``, ``clock_skew``, ``impossible_travel``
+            (``silent`` is computed on reading, never stored).
+        at_s: when it was detected, Unix seconds.
+        seq_from, seq_to: the sequence range concerned (chain anomalies), else None.
+        detail: a sentence for the admin.
+    """
+
+    node_id: str
+    kind: str
+    at_s: int
+    seq_from: int | None = None
+    seq_to: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncLogRow:
+    """One sync request of a node as the sync log shows it (times Unix seconds)."""
+
+    at_s: int
+    received: int
+    inserted: int
+    duplicates: int
+    acked_seq: int
+    gaps: int
+    errors: str
+    clock_skew_s: float | None
+    queue_depth: int | None
+    heartbeat: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanView:
+    """One stored scan with the person (when the query resolved it)."""
+
+    scan_id: str
+    node_id: str
+    seq: int
+    building: str
+    direction: str
+    at_ms: int
+    clock_trusted: bool
+    serial: str | None
+    verdict: str
+    reason: str
+    person_number: str | None
+    person_name: str | None
+    person_department: str | None
+
+
+class ScanLog:
+    """Repository of scans, sync log and anomalies."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- the upload transaction (static: they take the transaction's connection) ---------
+
+    @staticmethod
+    async def head(conn: aiosqlite.Connection, node_id: str) -> tuple[int, str]:
+        """``(acked_seq, acked_hash)`` of the node, read inside the upload transaction."""
+        async with conn.execute("SELECT acked_seq, acked_hash FROM nodes WHERE id = ?", (node_id,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None, node_id
+        return int(row[0]), str(row[1])
+
+    @staticmethod
+    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow]) -> int:
+        """Insert scans, skipping scan ids already stored; returns how many were new."""
+        if not rows:
+            return 0
+        before = conn.total_changes
+        await conn.executemany(INSERT_SQL, rows)
+        return conn.total_changes - before
+
+    @staticmethod
+    async def accepted_of_serials(
+        conn: aiosqlite.Connection, serials: Sequence[bytes], from_ms: int, to_ms: int
+    ) -> list[tuple[str, bytes, str, int, str]]:
+        """Accepted scans of these serials in ``[from_ms, to_ms]``:
+        ``(scan_id, serial, building, at_ms, node_id)``."""
+        out: list[tuple[str, bytes, str, int, str]] = []
+        unique = sorted(set(serials))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i:i + 500]
+            async with conn.execute(
+                "SELECT scan_id, serial, building, at_ms, node_id FROM scans"
+                f" WHERE serial IN ({','.join('?' * len(chunk))}) AND at_ms BETWEEN ? AND ? AND verdict = 'accept'",
+                (*chunk, from_ms, to_ms),
+            ) as cur:
+                out.extend((r[0], bytes(r[1]), r[2], r[3], r[4]) for r in await cur.fetchall())
+        return out
+
+    @staticmethod
+    async def add_anomalies(conn: aiosqlite.Connection, anomalies: Sequence[Anomaly]) -> None:
+        """Store anomalies."""
+        if anomalies:
+            await conn.executemany(
+                "INSERT INTO node_anomalies (node_id, kind, at, seq_from, seq_to, detail) VALUES (?,?,?,?,?,?)",
+                [(a.node_id, a.kind, a.at_s, a.seq_from, a.seq_to, a.detail) for a in anomalies],
+            )
+
+    @staticmethod
+    async def last_anomaly_at(conn: aiosqlite.Connection, node_id: str, kind: str) -> int | None:
+        """When the newest anomaly of ``kind`` was recorded for the node (None: never)."""
+        async with conn.execute(
+            "SELECT MAX(at) FROM node_anomalies WHERE node_id = ? AND kind = ?", (node_id, kind)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    @staticmethod
+    async def finish_sync(
+        conn: aiosqlite.Connection, node_id: str, *, now_s: int, acked_seq: int, acked_hash: str,
+        heartbeat: dict[str, Any], clock_skew_s: float | None, log: SyncLogRow,
+    ) -> None:
+        """Move the node's head, store its latest heartbeat and append the sync-log row."""
+        hb_json = json.dumps(heartbeat, sort_keys=True)
+        oldest_ms = heartbeat.get("oldest_unsynced_at_ms")
+        await conn.execute(
+            "UPDATE nodes SET last_seen_at = ?, acked_seq = ?, acked_hash = ?, software_version = ?,"
+            " trust_version = ?, revocation_version = ?, policy_version = ?, queue_depth = ?,"
+            " oldest_unsynced_at = ?, clock_skew_s = ?, heartbeat = ? WHERE id = ?",
+            (now_s, acked_seq, acked_hash, str(heartbeat.get("software_version", "")),
+             heartbeat.get("trust_version"), heartbeat.get("revocation_version"), heartbeat.get("policy_version"),
+             heartbeat.get("queue_depth"), None if oldest_ms is None else int(oldest_ms) // 1000,
+             clock_skew_s, hb_json, node_id),
+        )
+        await ScanLog.log_sync(conn, node_id, log)
+
+    @staticmethod
+    async def log_sync(conn: aiosqlite.Connection, node_id: str, log: SyncLogRow) -> None:
+        """Append one sync-log row (also used for refused requests of a known node)."""
+        await conn.execute(
+            "INSERT INTO sync_log (node_id, at, received, inserted, duplicates, acked_seq, gaps, errors,"
+            " clock_skew_s, queue_depth, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (node_id, log.at_s, log.received, log.inserted, log.duplicates, log.acked_seq, log.gaps, log.errors,
+             log.clock_skew_s, log.queue_depth, json.dumps(log.heartbeat, sort_keys=True)),
+        )
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    async def count(self, node_id: str | None = None) -> int:
+        """Number of stored scans (of one node when given)."""
+        if node_id is None:
+            row = await self.db.fetch_one("SELECT COUNT(*) FROM scans")
+        else:
+            row = await self.db.fetch_one("SELECT COUNT(*) FROM scans WHERE node_id = ?", (node_id,))
+        return int(row[0]) if row else 0
+
+    async def sync_log(self, node_id: str, limit: int = 200) -> list[SyncLogRow]:
+        """The node's newest sync-log rows first."""
+        rows = await self.db.fetch_all(
+            "SELECT at, received, inserted, duplicates, acked_seq, gaps, errors, clock_skew_s, queue_depth,"
+            " heartbeat FROM sync_log WHERE node_id = ? ORDER BY id DESC LIMIT ?", (node_id, limit))
+        return [SyncLogRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9])) for r in rows]
+
+    async def anomalies(self, node_id: str | None = None, limit: int = 200) -> list[Anomaly]:
+        """Stored anomalies, newest first (of one node when given)."""
+        if node_id is None:
+            rows = await self.db.fetch_all(
+                "SELECT node_id, kind, at, seq_from, seq_to, detail FROM node_anomalies ORDER BY id DESC LIMIT ?",
+                (limit,))
+        else:
+            rows = await self.db.fetch_all(
+                "SELECT node_id, kind, at, seq_from, seq_to, detail FROM node_anomalies WHERE node_id = ?"
+                " ORDER BY id DESC LIMIT ?", (node_id, limit))
+        return [Anomaly(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    async def anomaly_counts(self) -> dict[str, int]:
+        """``{node_id: stored anomalies}``."""
+        rows = await self.db.fetch_all("SELECT node_id, COUNT(*) FROM node_anomalies GROUP BY node_id")
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def search(
+        self, *, building: str | None = None, from_ms: int | None = None, to_ms: int | None = None,
+        verdict: str | None = None, subject: bytes | None = None, departments: Sequence[str] | None = None,
+        with_person: bool = True, limit: int = 1000, before_id: int | None = None,
+    ) -> list[ScanView]:
+        """Scans matching every given filter, newest first.
+
+        Args:
+            building, verdict, subject: equality filters (subject: 8 bytes).
+            from_ms, to_ms: decision time range, Unix milliseconds, inclusive.
+            departments: only scans of people in these departments (a counsellor's scope).
+            with_person: resolve the pass subject to the person (number, name, department).
+            limit: most rows returned.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("s.building", building), ("s.verdict", verdict), ("s.subject", subject)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if from_ms is not None:
+            where.append("s.at_ms >= ?")
+            params.append(from_ms)
+        if to_ms is not None:
+            where.append("s.at_ms <= ?")
+            params.append(to_ms)
+        if before_id is not None:
+            where.append("s.id < ?")
+            params.append(before_id)
+        join = with_person or departments is not None
+        if departments is not None:
+            where.append(f"p.department IN ({','.join('?' * len(departments))})" if departments else "0")
+            params.extend(departments)
+        person_cols = "p.number, p.name, p.department" if join else "NULL, NULL, NULL"
+        sql = (
+            "SELECT s.scan_id, s.node_id, s.seq, s.building, s.direction, s.at_ms, s.clock_trusted, s.serial,"
+            f" s.verdict, s.reason, {person_cols} FROM scans s"
+            + (" LEFT JOIN people p ON p.subject = s.subject" if join else "")
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY s.at_ms DESC, s.id DESC LIMIT ?"
+        )
+        params.append(limit)
+        rows = await self.db.fetch_all(sql, params)
+        return [
+            ScanView(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), None if r[7] is None else bytes(r[7]).hex(),
+                     r[8], r[9], r[10], r[11], r[12])
+            for r in rows
+        ]

@@ -1,0 +1,309 @@
+"""The server side of node sync (ARCHITECTURE §8; wire format in docs/sync-protocol.md).
+
+One sync request = heartbeat + a batch of hash-chained scan records (possibly none). The
+upload is stored in one transaction: scans idempotently by ``scan_id``; the node's head (the
+highest sequence held contiguously) moves along the chain; a gap, a broken link or an altered
+record becomes an anomaly for admins and never stops the rest of the batch (a gap cannot be
+refilled: the node no longer has those records, so the head moves past a recorded gap). The
+answer carries the acknowledged sequence, the server time and every document newer than the
+node's: trust bundle, revocation delta since its version, building policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from edge.scanlog import record_hash
+from server.config import SyncServerConfig
+from server.datadir import DataDir
+from server.policy import signed_policy_document
+from server.storage.buildings import Buildings
+from server.storage.database import Database
+from server.storage.nodes import NodeRow
+from server.storage.passes import Passes
+from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
+from shared.errors import CampusPassError
+from shared.revocation import make_delta
+
+_RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,
+    "text_sha256": str, "verdict": str, "reason": str, "direction": str, "prev_hash": str, "hash": str,
+}
+_OPTIONAL_HEX = ("serial", "subject")
+
+
+class SyncError(CampusPassError):
+    """A sync request body is unusable (422). Codes: ``bad_record``, ``batch_too_large``."""
+
+    code = "bad_record"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a node reports with every sync request.
+
+    Attributes:
+        node_time_ms: the node's own clock when it built the request (Unix ms; the server
+            compares it with its clock: the skew).
+        queue_depth: records not yet acknowledged.
+        oldest_unsynced_at_ms: decision time of the oldest of them (None: none).
+        clock_offset_s: last offset the node measured (server − node, seconds; None: never).
+        software_version: the node's campuspass version.
+        trust_version, revocation_version, policy_version: versions of the documents it holds.
+        camera: camera health (``ok``, ``starting``, ``down``, ``ended``).
+        decoder: decoder name in use.
+        uptime_s: seconds since the node process started.
+        clock_trusted: whether the node's clock is at or above its trusted lower bound.
+    """
+
+    node_time_ms: int
+    queue_depth: int
+    software_version: str
+    trust_version: int
+    revocation_version: int
+    policy_version: int
+    oldest_unsynced_at_ms: int | None = None
+    clock_offset_s: float | None = None
+    camera: str = ""
+    decoder: str = ""
+    uptime_s: float = 0.0
+    clock_trusted: bool = True
+
+
+@dataclass(frozen=True)
+class SyncRequestDoc:
+    """The body of ``POST /api/v1/nodes/{node_id}/sync`` (records: ``ScanRecord.to_json`` objects)."""
+
+    heartbeat: Heartbeat
+    records: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Sequence numbers ``from_seq..to_seq`` never received (deleted on the node)."""
+
+    from_seq: int
+    to_seq: int
+
+
+@dataclass(frozen=True)
+class SyncAnswer:
+    """The answer to a sync request.
+
+    Attributes:
+        ack_seq: every record with ``seq ≤ ack_seq`` is held (or recorded as a gap): the node
+            marks them synced.
+        received, inserted, duplicates: records in the batch / newly stored / already held.
+        gaps: gaps found in this batch.
+        server_time_ms: the server clock when answering (Unix ms).
+        trust_bundle, revocations, policy: documents newer than the node's, else None.
+    """
+
+    ack_seq: int
+    received: int
+    inserted: int
+    duplicates: int
+    gaps: list[Gap]
+    server_time_ms: int
+    trust_bundle: dict[str, Any] | None = None
+    revocations: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON answer."""
+        return asdict(self)
+
+
+def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict[str, Any]]:
+    """Check the shape of every record (hashes are checked by :func:`walk_chain`).
+
+    Raises:
+        SyncError: ``batch_too_large``, or ``bad_record`` naming the record index and member.
+    """
+    if len(records) > max_batch:
+        raise SyncError(f"batch of {len(records)} records; at most {max_batch}", code="batch_too_large")
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise SyncError(f"records[{i}] is {type(rec).__name__}; expected an object")
+        for name, kind in _RECORD_TYPES.items():
+            value = rec.get(name)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise SyncError(f"records[{i}].{name} = {value!r}; expected {getattr(kind, '__name__', kind)}")
+        for name in _OPTIONAL_HEX:
+            value = rec.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) != 16):
+                raise SyncError(f"records[{i}].{name} = {value!r}; expected 16 hex digits or null")
+        if rec["node_id"] != node_id:
+            raise SyncError(f"records[{i}].node_id = {rec['node_id']!r}; this request is signed by {node_id}")
+        if rec["verdict"] not in ("accept", "deny") or rec["direction"] not in ("entry", "exit"):
+            raise SyncError(f"records[{i}]: verdict {rec['verdict']!r} / direction {rec['direction']!r} unknown")
+        if rec["seq"] < 1 or len(rec["scan_id"]) != 36:
+            raise SyncError(f"records[{i}]: seq {rec['seq']} / scan_id {rec['scan_id']!r} out of range")
+    return records
+
+
+def walk_chain(head_seq: int, head_hash: str, records: list[dict[str, Any]], node_id: str, now_s: int
+               ) -> tuple[int, str, list[Anomaly]]:
+    """Move the node's head along ``records`` (ascending ``seq``).
+
+    Records at or below the head are retransmissions and are skipped. A record above
+    ``head + 1`` means the records between are gone: a ``chain_gap`` anomaly, and the head
+    moves past it. A ``prev_hash`` that is not the head's hash is a ``bad_link``; a record whose
+    hash does not match its content is ``bad_hash``. Returns ``(new_seq, new_hash, anomalies)``.
+    """
+    anomalies: list[Anomaly] = []
+    for rec in records:
+        seq = rec["seq"]
+        if seq <= head_seq:
+            continue
+        if record_hash(rec) != rec["hash"]:
+            anomalies.append(Anomaly(node_id, "bad_hash", now_s, seq, seq,
+                                     f"record {seq} does not match its hash: altered on the node"))
+        if seq > head_seq + 1:
+            anomalies.append(Anomaly(node_id, "chain_gap", now_s, head_seq + 1, seq - 1,
+                                     f"records {head_seq + 1}..{seq - 1} missing from the node's log"))
+        elif rec["prev_hash"] != head_hash:
+            anomalies.append(Anomaly(node_id, "bad_link", now_s, seq, seq,
+                                     f"record {seq} does not link to record {head_seq}"))
+        head_seq, head_hash = seq, rec["hash"]
+    return head_seq, head_hash, anomalies
+
+
+def impossible_travel(
+    new: list[tuple[str, bytes, str, int]], stored: list[tuple[str, bytes, str, int, str]], node_id: str,
+    travel_min_s: int, now_s: int,
+) -> list[Anomaly]:
+    """Accepted scans of the same pass at two buildings less than ``travel_min_s`` apart.
+
+    Args:
+        new: this batch's new accepted scans ``(scan_id, serial, building, at_ms)``.
+        stored: accepted scans of those serials around that time (including the new ones)
+            ``(scan_id, serial, building, at_ms, node_id)``.
+
+    Each pair is reported once: by the later scan of the pair when both are new.
+    """
+    by_serial: dict[bytes, list[tuple[str, bytes, str, int, str]]] = {}
+    for row in stored:
+        by_serial.setdefault(row[1], []).append(row)
+    new_ids = {n[0] for n in new}
+    out = []
+    for scan_id, serial, building, at_ms in new:
+        for other in by_serial.get(serial, ()):
+            if other[0] == scan_id or other[2] == building:
+                continue
+            if abs(other[3] - at_ms) >= travel_min_s * 1000:
+                continue
+            if other[0] in new_ids and (other[3], other[0]) > (at_ms, scan_id):
+                continue
+            out.append(Anomaly(node_id, "impossible_travel", now_s, None, None,
+                               f"pass {serial.hex()} accepted at {other[2]} and {building} "
+                               f"{abs(other[3] - at_ms) / 1000:.0f} s apart (minimum {travel_min_s} s)"))
+    return out
+
+
+def _row(rec: dict[str, Any], building: str, now_s: int) -> ScanRow:
+    serial, subject = rec.get("serial"), rec.get("subject")
+    return (
+        rec["scan_id"], rec["node_id"], rec["seq"], building, rec["direction"], rec["at_ms"],
+        int(rec["clock_trusted"]), None if serial is None else bytes.fromhex(serial),
+        None if subject is None else bytes.fromhex(subject), rec["text_sha256"], rec["verdict"], rec["reason"],
+        rec["hash"], now_s,
+    )
+
+
+class SyncService:
+    """Stores uploads and assembles the documents nodes download.
+
+    Args:
+        db: the server database.
+        datadir: keys and trust bundle (signs revocation deltas and policy documents).
+        config: the ``[sync]`` settings.
+    """
+
+    def __init__(self, db: Database, datadir: DataDir, config: SyncServerConfig) -> None:
+        self.db = db
+        self.datadir = datadir
+        self.config = config
+
+    async def upload(self, node: NodeRow, records: list[dict[str, Any]], heartbeat: Heartbeat, now_ms: int
+                     ) -> tuple[int, int, list[Gap]]:
+        """Store one batch and the heartbeat in one transaction.
+
+        Args:
+            node: the authenticated node.
+            records: checked records (:func:`check_records`), any order.
+            heartbeat: the node's heartbeat.
+            now_ms: server time, Unix milliseconds.
+
+        Returns:
+            ``(ack_seq, inserted, gaps)``.
+
+        Raises:
+            ValueError: a serial or subject is not hex (the caller turns it into ``bad_record``).
+        """
+        now_s = now_ms // 1000
+        records = sorted(records, key=lambda r: r["seq"])
+        rows = [_row(r, node.building, now_s) for r in records]
+        skew_s = (now_ms - heartbeat.node_time_ms) / 1000
+        async with self.db.transaction() as conn:
+            head_seq, head_hash = await ScanLog.head(conn, node.id)
+            new_seq, new_hash, anomalies = walk_chain(head_seq, head_hash, records, node.id, now_s)
+            inserted = await ScanLog.insert(conn, rows)
+            accepted = [(r[0], r[7], r[3], r[5]) for r in rows if r[10] == "accept" and r[7] is not None]
+            if accepted:
+                window_ms = self.config.travel_min_s * 1000
+                stored = await ScanLog.accepted_of_serials(
+                    conn, [a[1] for a in accepted], min(a[3] for a in accepted) - window_ms,
+                    max(a[3] for a in accepted) + window_ms)
+                anomalies += impossible_travel(accepted, stored, node.id, self.config.travel_min_s, now_s)  # type: ignore[arg-type]
+            if abs(skew_s) > self.config.skew_bound_s:
+                last = await ScanLog.last_anomaly_at(conn, node.id, "clock_skew")
+                if last is None or now_s - last >= 3600:
+                    anomalies.append(Anomaly(node.id, "clock_skew", now_s, None, None,
+                                             f"node clock {skew_s:+.0f} s from server time "
+                                             f"(bound ±{self.config.skew_bound_s} s)"))
+            await ScanLog.add_anomalies(conn, anomalies)
+            gaps = [Gap(a.seq_from or 0, a.seq_to or 0) for a in anomalies if a.kind == "chain_gap"]
+            errors = "; ".join(f"{a.kind} {a.seq_from}..{a.seq_to}" for a in anomalies
+                               if a.kind in ("chain_gap", "bad_link", "bad_hash"))
+            hb = asdict(heartbeat)
+            log = SyncLogRow(now_s, len(records), inserted, len(records) - inserted, new_seq, len(gaps), errors,
+                             skew_s, heartbeat.queue_depth, hb)
+            await ScanLog.finish_sync(conn, node.id, now_s=now_s, acked_seq=new_seq, acked_hash=new_hash,
+                                      heartbeat=hb, clock_skew_s=skew_s, log=log)
+        return new_seq, inserted, gaps
+
+    async def log_refusal(self, node_id: str, code: str, now_s: int) -> None:
+        """Note a refused request of a known node in its sync log (errors column)."""
+        async with self.db.transaction() as conn:
+            await ScanLog.log_sync(conn, node_id, SyncLogRow(now_s, 0, 0, 0, 0, 0, f"refused: {code}", None, None, {}))
+
+    async def enrolment_documents(self, now_s: int) -> dict[str, dict[str, Any] | None]:
+        """The documents a new node's bundle needs (trust bundle, revocations since 0, policy),
+        as :meth:`documents` gives them to a node holding nothing (provisioning writes them
+        into the node bundle next to ``root.pub``; the policy is None before any building exists)."""
+        return await self.documents(Heartbeat(0, 0, "", 0, 0, 0), now_s)
+
+    async def documents(self, heartbeat: Heartbeat, now_s: int) -> dict[str, dict[str, Any] | None]:
+        """Documents for a node holding the versions in ``heartbeat``: the trust bundle when
+        newer, a signed revocation delta since its version (always: its signing time keeps the
+        node's trust fresh), the signed policy when newer."""
+        from shared.clock import from_unix
+
+        bundle = self.datadir.trust_bundle()
+        signer = self.datadir.current_signer(from_unix(now_s))
+        passes = Passes(self.db)
+        current = await passes.revocation_version()
+        since = max(0, min(heartbeat.revocation_version, current))
+        entries = await passes.revocations_since(since, now_s) if current > since else []
+        delta = make_delta(signer.key, signer.key_id, since, current, now_s, entries)
+        buildings = Buildings(self.db)
+        policy = None
+        if await buildings.policy_version() > heartbeat.policy_version:
+            policy = await signed_policy_document(buildings, signer.key, signer.key_id, now_s)
+        return {
+            "trust_bundle": bundle.to_json() if bundle.version > heartbeat.trust_version else None,
+            "revocations": delta,
+            "policy": policy,
+        }
