@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from server.datadir import DataDir
@@ -27,13 +28,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("name", help="display name, e.g. 'Main Library'")
     add.add_argument("--group", default="campus", help="building group (created if missing; default campus)")
     add.set_defaults(handler=_building_add)
+    grp = bsub.add_parser("group", help="create a building group or set its door rules",
+                          description="Create a building group or change which pass statuses its doors "
+                                      "admit and when they are open (Asia/Shanghai).")
+    grp.add_argument("--data", type=Path, required=True, help="server data directory")
+    grp.add_argument("name", help="group name, e.g. dorm-east")
+    grp.add_argument("--statuses", help="admitted statuses, comma-separated: green (default for a new "
+                                        "group), or green,black for an arrival door")
+    grp.add_argument("--hours", help="opening windows, comma-separated HH:MM-HH:MM, e.g. 07:00-23:00; "
+                                     "'always' to clear (default for a new group: always open)")
+    grp.set_defaults(handler=_building_group)
     ls = bsub.add_parser("list", help="list buildings and groups")
     ls.add_argument("--data", type=Path, required=True, help="server data directory")
     ls.set_defaults(handler=_building_list)
 
-    from provisioning.cli import register_backup
+    from provisioning.cli import register_backup, register_server_node
 
     register_backup(sub)  # server backup / server restore (provisioning/backup.py)
+    register_server_node(sub)  # server node disable / enable (provisioning/enrol.py)
 
 
 def _building_add(args: argparse.Namespace) -> int:
@@ -44,6 +56,38 @@ def _building_add(args: argparse.Namespace) -> int:
         try:
             row = await Buildings(db).add_building(args.code, args.name, args.group)
             print(f"building {row.code} ({row.name}) in group {args.group} (id {row.group_id})")
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def _building_group(args: argparse.Namespace) -> int:
+    from server.web.building_pages import validate_rules
+    from server.web.errors import ApiError
+
+    statuses = args.statuses.split(",") if args.statuses is not None else None
+    hours = None
+    if args.hours is not None:
+        hours = [] if args.hours.strip().lower() == "always" else args.hours.split(",")
+    try:
+        name, statuses_ok, hours_ok = validate_rules(args.name, statuses or ["green"], hours or [])
+    except ApiError as exc:
+        print(f"campuspass: {exc.message}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        dd = DataDir(args.data)
+        dd.require_initialised()
+        db = await Database.open(dd.db_path)
+        try:
+            repo = Buildings(db)
+            gid = await repo.ensure_group(name, statuses_ok if statuses is not None else None,
+                                          hours_ok if hours is not None else None)
+            g = next(g for g in await repo.groups() if g.id == gid)
+            print(f"group {g.id} {g.name}: statuses={','.join(g.allowed_statuses)} "
+                  f"hours={','.join(g.hours) or 'always'} (policy v{await repo.policy_version()})")
         finally:
             await db.close()
 

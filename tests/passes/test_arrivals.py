@@ -1,0 +1,201 @@
+"""Arrival confirmation: photo upload, pasted text, number; department scope without leaks."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import cv2
+import numpy as np
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+
+from server.qr import qr_png
+from server.storage.audit import AuditLog
+from server.web import state
+from shared.clock import FakeClock
+from shared.pass_format import PassStatus, decode_pass
+from tests.passes.conftest import checkin, login, people, person, publish
+
+
+def phone_photo(text: str, angle_deg: float = 14.0) -> bytes:
+    """The pass rendered to PNG, then shown on a 'screen' inside a larger scene, rotated,
+    blurred and shrunk to a phone photo's size, saved as JPEG."""
+    qr = cv2.imdecode(np.frombuffer(qr_png(text, scale_px=10), np.uint8), cv2.IMREAD_COLOR)
+    scene = np.full((1800, 1400, 3), (70, 80, 90), np.uint8)  # a dim desk around the phone
+    y, x = (scene.shape[0] - qr.shape[0]) // 2, (scene.shape[1] - qr.shape[1]) // 2
+    scene[y:y + qr.shape[0], x:x + qr.shape[1]] = qr
+    h, w = scene.shape[:2]
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    scene = cv2.warpAffine(scene, rot, (w, h), borderValue=(70, 80, 90))
+    scene = cv2.GaussianBlur(scene, (5, 5), 1.2)
+    scene = cv2.resize(scene, (810, 1080), interpolation=cv2.INTER_AREA)  # 3:4 phone photo
+    ok, jpg = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return jpg.tobytes()
+
+
+async def black_student(client: TestClient, number: str = "s1") -> str:
+    """Approve ``number``'s return and check them in; returns their black pass text."""
+    app = client.server.app
+    assert app is not None
+    await publish(app, "application_approved", number, actor="a1")
+    await checkin(app, number)
+    view = await app[state.PASS_SERVICE].view(await person(app, number), app[state.CLOCK].now())
+    assert view.status == "black" and view.pass_text is not None
+    return view.pass_text
+
+
+async def csrf(client: TestClient, path: str = "/arrivals") -> str:
+    r = await client.get(path)
+    assert r.status == 200, await r.text()
+    m = re.search(r'name="csrf_token" value="([^"]+)"', await r.text())
+    assert m
+    return m.group(1)
+
+
+async def test_photo_upload_page_identifies_then_confirms(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    text = await black_student(client)
+    photo = phone_photo(text)
+    assert len(photo) < 400_000  # a phone-sized JPEG
+
+    await login(client, "c1")
+    token = await csrf(client)
+    form = FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("photo", photo, filename="pass.jpg", content_type="image/jpeg")
+    r = await client.post("/arrivals/identify", data=form)
+    page = await r.text()
+    assert r.status == 200, page
+    assert "Zhang San" in page and "s1" in page
+    hidden = re.search(r'name="pass_text" value="([^"]+)"', page)
+    assert hidden and hidden.group(1) == text
+    assert 'name="via" value="photo"' in page
+
+    r = await client.post("/arrivals/confirm", data={"csrf_token": token, "pass_text": text, "via": "photo"},
+                          allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/arrivals?msg=arrival_confirmed"
+
+    s1 = await person(app, "s1")
+    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    assert row.status == "green"
+    assert row.current_text is not None
+    assert decode_pass(row.current_text).fields.status is PassStatus.GREEN
+    c1 = await person(app, "c1")
+    assert [(by, how) for _, by, how in await app[state.PASS_SERVICE].store.arrivals_of(s1.id)] == [(c1.id, "photo")]
+    audit = await AuditLog(app[state.DB]).recent(action="arrival_confirmed")
+    assert [(e.actor_number, e.target_person_id, e.detail) for e in audit] == [("c1", s1.id, {"method": "photo"})]
+
+
+async def test_photo_api_base64_and_confirm_by_text(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    text = await black_student(client)
+    await login(client, "c1")
+    r = await client.post("/api/v1/arrivals/identify",
+                          json={"image_base64": base64.b64encode(phone_photo(text, -8.0)).decode()})
+    body = await r.json()
+    assert r.status == 200, body
+    assert body == {"person": {"number": "s1", "name": "Zhang San", "department": "CS", "class_name": None},
+                    "status": "black", "arrived": False}
+    r = await client.post("/api/v1/arrivals", json={"pass_text": text})
+    body = await r.json()
+    assert r.status == 200, body
+    assert body["status"] == "green" and body["arrived"] is True
+    # a second confirmation is refused; the old black pass is still a valid pass of the same person
+    r = await client.post("/api/v1/arrivals", json={"number": "s1"})
+    assert r.status == 409 and (await r.json())["error"]["code"] == "already_arrived"
+
+
+async def test_other_department_refused_without_the_name(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    other_text = await black_student(client, "o1")  # Li Si of EE
+    await login(client, "c1")  # counsellor of CS only
+    answers = []
+    for body in ({"pass_text": other_text}, {"number": "o1"}, {"number": "nobody"}):
+        for path in ("/api/v1/arrivals", "/api/v1/arrivals/identify"):
+            r = await client.post(path, json=body)
+            raw = await r.text()
+            assert r.status == 403, raw
+            assert "Li Si" not in raw and "o1" not in raw and "EE" not in raw
+            answers.append((await r.json())["error"])
+    assert len({(a["code"], a["message"]) for a in answers}) == 1  # unknown and not-yours look the same
+    assert answers[0]["code"] == "department_scope"
+
+    token = await csrf(client)
+    form = FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("photo", phone_photo(other_text), filename="p.jpg", content_type="image/jpeg")
+    r = await client.post("/arrivals/identify", data=form)
+    page = await r.text()
+    assert r.status == 403 and "Li Si" not in page
+    o1 = await person(app, "o1")
+    assert (await app[state.PASS_SERVICE].store.get(o1.id)).status == "black"
+    # and the pending list shows only the counsellor's own department
+    r = await client.get("/api/v1/arrivals/pending")
+    assert (await r.json()) == {"students": []}
+
+
+async def test_bad_inputs_are_4xx(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    text = await black_student(client)
+    await login(client, "c1")
+    cases = [
+        ({"pass_text": "HC1:NOT-OURS"}, 422, "pass_refused"),
+        ({"pass_text": text[:-6] + "AAAAAA"}, 422, "pass_refused"),
+        ({"image_base64": "***"}, 422, "invalid_field"),
+        ({"image_base64": base64.b64encode(b"not an image").decode()}, 422, "bad_image"),
+        ({}, 422, "invalid_field"),
+        ({"pass_text": text, "number": "s1"}, 422, "invalid_field"),
+    ]
+    blank = cv2.imencode(".png", np.full((200, 200), 255, np.uint8))[1].tobytes()
+    cases.append(({"image_base64": base64.b64encode(blank).decode()}, 422, "no_pass_in_photo"))
+    for body, status, code in cases:
+        r = await client.post("/api/v1/arrivals/identify", json=body)
+        assert r.status == status, (body, await r.text())
+        assert (await r.json())["error"]["code"] == code
+    r = await client.post("/api/v1/arrivals", json={"pass_text": "HC1:NOT-OURS"})
+    assert (await r.json())["error"] == {"code": "pass_refused", "message": "the pass was refused: not_campus_pass",
+                                         "reason": "not_campus_pass"}
+    # an expired pass is refused with its reason
+    clock.advance(2 * 86400)
+    r = await client.post("/api/v1/arrivals", json={"pass_text": text})
+    assert r.status == 422 and (await r.json())["error"]["reason"] == "expired"
+    # students may not confirm arrivals
+    await login(client, "s1")
+    r = await client.post("/api/v1/arrivals", json={"number": "s1"})
+    assert r.status == 403
+
+
+async def test_pick_from_pending_list(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    await black_student(client)
+    await login(client, "c1")
+    r = await client.get("/api/v1/arrivals/pending")
+    assert (await r.json())["students"] == [
+        {"number": "s1", "name": "Zhang San", "department": "CS", "class_name": None}]
+    page = await (await client.get("/arrivals")).text()
+    assert 'name="number" value="s1"' in page and "Zhang San" in page
+    token = await csrf(client)
+    r = await client.post("/arrivals/identify", data={"csrf_token": token, "number": "s1", "via": "list"})
+    assert r.status == 200 and "Zhang San" in await r.text()
+    r = await client.post("/arrivals/confirm", data={"csrf_token": token, "number": "s1", "via": "list"},
+                          allow_redirects=False)
+    assert r.status == 303
+    r = await client.get("/api/v1/arrivals/pending")
+    assert (await r.json())["students"] == []
+    s1 = await person(app, "s1")
+    assert [how for _, _, how in await app[state.PASS_SERVICE].store.arrivals_of(s1.id)] == ["list"]
+    # without CSRF the form is refused
+    r = await client.post("/arrivals/confirm", data={"number": "s1"})
+    assert r.status == 403
