@@ -42,7 +42,7 @@ async def login(client: TestClient, app: web.Application) -> AsyncIterator[Login
 
     async def make(number: str, *, role: str = "student", department: str | None = "CS",
                    departments: tuple[str, ...] = (), name: str = "") -> TestClient:
-        c = TestClient(client.server)
+        c: TestClient = TestClient(client.server)
         await c.start_server()  # already running: only opens this client's session
         made.append(c)
         await add_person(app, number, role=role, department=department, departments=departments, name=name)
