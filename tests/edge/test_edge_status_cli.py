@@ -127,7 +127,7 @@ def test_node_decoder_reads_the_real_corpus_at_least_as_well_as_raw_zxing() -> N
     for image in sorted((folder / "images").iterdir()):
         expected = sorted(json.loads((folder / "expected" / f"{image.name}.json").read_text(encoding="utf-8")))
         frame = read_image(image)
-        raw = sorted(r.text for r in zxingcpp.read_barcodes(frame))
+        raw = sorted(r.text for r in zxingcpp.read_barcodes(frame, formats=zxingcpp.BarcodeFormat.QRCode))
         raw_ok += raw == expected
         node_ok += sorted(node_decoder.decode(frame)) == expected
     assert node_ok >= raw_ok
