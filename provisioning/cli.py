@@ -37,7 +37,168 @@ def _init(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``campuspass provision`` commands."""
+    register_enrol(sub)
     register_keys(sub)
+
+
+def register_enrol(sub: argparse._SubParsersAction) -> None:
+    """Add node enrolment: ``provision node``, ``provision token``, ``provision enroll``."""
+    node = sub.add_parser(
+        "node",
+        help="enrol a door node here and write its complete bundle",
+        description="On the server machine: make the node's key, register its public key and write the "
+        "bundle (node.toml, node.key 0600, root.pub, trust bundle, revocations, policy) into a new folder "
+        "to carry to the Raspberry Pi (provisioning/install-pi.sh PACKAGE BUNDLE_DIR).",
+    )
+    node.add_argument("--data", type=Path, required=True, help="server data directory")
+    node.add_argument("--name", required=True, help="node name; also its id when it is a valid id (d7-east-1)")
+    node.add_argument("--id", dest="node_id", default=None, help="node id (default: from the name)")
+    node.add_argument("--building", required=True, help="building code (campuspass server building add)")
+    node.add_argument("--direction", required=True, choices=("entry", "exit"))
+    node.add_argument("--server-url", required=True, help="the URL the node syncs with, e.g. https://pass.example.edu")
+    node.add_argument("--out", type=Path, required=True, metavar="BUNDLE_DIR", help="new bundle folder")
+    node.set_defaults(handler=_provision_node)
+
+    tok = sub.add_parser(
+        "token",
+        help="make a one-time enrolment token for a door node",
+        description="Make a token that enrols one node (name, building, direction fixed now). It works once, "
+        "until it expires; the server keeps only its hash. On the Pi: campuspass provision enroll.",
+    )
+    tok.add_argument("--data", type=Path, required=True, help="server data directory")
+    tok.add_argument("--name", required=True, help="node name; also its id when it is a valid id (d7-east-1)")
+    tok.add_argument("--id", dest="node_id", default=None, help="node id (default: from the name)")
+    tok.add_argument("--building", required=True, help="building code")
+    tok.add_argument("--direction", required=True, choices=("entry", "exit"))
+    tok.add_argument("--ttl-hours", type=float, default=24.0, help="hours until the token expires (default 24)")
+    tok.set_defaults(handler=_provision_token)
+
+    enr = sub.add_parser(
+        "enroll",
+        help="on the Pi: enrol this node with a one-time token",
+        description="Generate the node key here (it never leaves this machine), register its public key "
+        "with the server using the token, and write the bundle from the server's reply.",
+    )
+    enr.add_argument("--server-url", required=True, help="the server's URL")
+    enr.add_argument("--token", required=True, help="the one-time enrolment token")
+    enr.add_argument("--out", type=Path, required=True, metavar="BUNDLE_DIR", help="new bundle folder")
+    enr.add_argument("--root-key", default=None, metavar="BASE64URL",
+                     help="the root public key the server must present (printed with the token)")
+    enr.set_defaults(handler=_provision_enroll)
+
+
+def _print_bundle(out: Path, summary: list[str]) -> None:
+    for line in summary:
+        print(f"  bundle: {line}")
+    print(f"  install on the Pi: sudo provisioning/install-pi.sh PACKAGE {out}")
+
+
+def _provision_node(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from provisioning.enrol import provision_node
+    from server.datadir import DataDir
+    from server.storage import Database
+
+    async def run() -> int:
+        dd = DataDir(args.data)
+        dd.require_initialised()
+        db = await Database.open(dd.db_path)
+        try:
+            result = await provision_node(
+                dd, db, name=args.name, building=args.building, direction=args.direction,
+                server_url=args.server_url, out=args.out, now=SystemClock().now(), node_id=args.node_id)
+        finally:
+            await db.close()
+        print(f"enrolled node {result.node.id} ({result.node.building}, {result.node.direction}); "
+              f"bundle written to {args.out} (node.key mode 0600)")
+        _print_bundle(args.out, result.summary)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _provision_token(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from provisioning.enrol import create_token
+    from server.datadir import DataDir
+    from server.storage import Database
+    from shared.keys import b64u_encode
+
+    async def run() -> int:
+        dd = DataDir(args.data)
+        dd.require_initialised()
+        db = await Database.open(dd.db_path)
+        try:
+            new = await create_token(dd, db, name=args.name, building=args.building, direction=args.direction,
+                                     now=SystemClock().now(), ttl_s=round(args.ttl_hours * 3600),
+                                     created_by="cli", node_id=args.node_id)
+        finally:
+            await db.close()
+        print(f"enrolment token for node {new.row.node_id} ({new.row.building}, {new.row.direction}), "
+              f"single use, expires {_when(new.row.expires_at_s)}:")
+        print(f"  {new.token}")
+        print("  (shown only now) on the Pi run:")
+        print(f"  campuspass provision enroll --server-url URL --token {new.token} "
+              f"--root-key {b64u_encode(dd.root_public())} --out BUNDLE_DIR")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _provision_enroll(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from provisioning.enrol_client import enroll
+    from shared.errors import CampusPassError
+    from shared.keys import b64u_decode
+
+    pinned = None
+    if args.root_key is not None:
+        pinned = b64u_decode(args.root_key.strip())
+        if len(pinned) != 32:
+            raise CampusPassError(f"--root-key is {len(pinned)} bytes; expected 32", code="bad_key")
+    result = asyncio.run(enroll(args.server_url, args.token, args.out, pinned_root=pinned))
+    print(f"enrolled as node {result.node_id}; bundle written to {args.out} (node.key mode 0600, "
+          "generated here)")
+    _print_bundle(args.out, result.summary)
+    return 0
+
+
+def register_server_node(sub: argparse._SubParsersAction) -> None:
+    """Add ``campuspass server node disable|enable`` (to the server group)."""
+    node = sub.add_parser("node", help="disable or enable an enrolled door node",
+                          description="Disable a door node (its requests are refused from now on) or enable "
+                          "it again.")
+    nsub = node.add_subparsers(title="commands", metavar="COMMAND")
+    node.set_defaults(handler=lambda _a: (node.print_help(), 2)[1])
+    for action, text in (("disable", "refuse the node's requests from now on"), ("enable", "accept it again")):
+        p = nsub.add_parser(action, help=text, description=f"{action.capitalize()} a door node: {text}.")
+        p.add_argument("--data", type=Path, required=True, help="server data directory")
+        p.add_argument("node_id", metavar="NODE_ID")
+        p.set_defaults(handler=_server_node_switch, enabled=action == "enable")
+
+
+def _server_node_switch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from provisioning.enrol import set_node_enabled
+    from server.datadir import DataDir
+    from server.storage import Database
+
+    async def run() -> int:
+        dd = DataDir(args.data)
+        dd.require_initialised()
+        db = await Database.open(dd.db_path)
+        try:
+            row = await set_node_enabled(db, args.node_id, args.enabled)
+        finally:
+            await db.close()
+        print(f"node {row.id} {'enabled' if row.enabled else 'disabled: its requests are refused from now on'}")
+        return 0
+
+    return asyncio.run(run())
 
 
 def register_keys(sub: argparse._SubParsersAction) -> None:

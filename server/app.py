@@ -33,6 +33,7 @@ from server.web import admin as admin_api
 from server.web import admin_pages, auth_api, nodes_api, nodes_pages, state
 from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
+from server.web import enrol_api, enrol_pages
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
 from server.web.application_api import routes as application_routes
@@ -59,7 +60,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
-                                nodes_api.routes, nodes_pages.routes,
+                                nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
                                 checkin_routes, application_routes, review_routes,
                                 pass_pages.routes, arrival_pages.routes, building_pages.routes)
 """Every feature module's routes, registered in this order."""
