@@ -6,6 +6,7 @@ the error's HTTP status. Success redirects (303) with ``?msg=<catalogue key>``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -51,9 +52,29 @@ def form_error(exc: ApiError) -> str:
     return exc.code
 
 
+HomeSection = Callable[[web.Request], Awaitable[tuple[str, dict[str, Any]] | None]]
+HOME_SECTIONS = web.AppKey("home_sections", list)  # list[tuple[int, HomeSection]]
+
+
+def add_home_section(app: web.Application, provider: HomeSection, order: int) -> None:
+    """Show a feature's card on the home page (call before the app starts).
+
+    ``provider(request)`` returns ``(template, context)`` or None (nothing to show for this
+    user); the template is included with ``section`` = context. Cards are shown by ``order``,
+    following the university's guide: check-in 20, return application 30, pass 50.
+    """
+    app.setdefault(HOME_SECTIONS, []).append((order, provider))
+
+
 @routes.page("GET", "/", roles=ANY_USER, summary="home")
 async def home(request: web.Request) -> web.StreamResponse:
-    return await render(request, "home.html", {})
+    sections = []
+    providers: list[tuple[int, HomeSection]] = request.app.get(HOME_SECTIONS) or []
+    for _order, provider in sorted(providers, key=lambda item: item[0]):
+        section = await provider(request)
+        if section is not None:
+            sections.append(section)
+    return await render(request, "home.html", {"sections": sections})
 
 
 @routes.page("GET", "/login", roles=PUBLIC, summary="login form")
