@@ -162,6 +162,7 @@ class Node:
         self._write_queue: asyncio.Queue[Judgement] | None = None
         self._decode_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="decode")
         self._stop = asyncio.Event()
+        self._stopping = False
         self._camera_down_logged = False
 
     # ---- policy and trust ----------------------------------------------------------------
@@ -261,7 +262,8 @@ class Node:
             record.seq, record.direction, record.verdict, record.reason, record.clock_trusted,
         )
         mono = self.clock.monotonic()
-        self.outputs.show(indication, mono)
+        if not self._stopping:  # decisions drained at shutdown are logged, never shown (no relay blip)
+            self.outputs.show(indication, mono)
         latency = max(0.0, mono - j.captured_mono_s)
         self.latencies_s.append(latency)
         decision = DoorDecision(record, j.verdict, indication, latency)
@@ -360,6 +362,8 @@ class Node:
                 scan.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await scan
+            self._stopping = True
+            self.outputs.lock()
             await writes.put(None)
             await writer
         finally:

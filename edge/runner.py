@@ -16,6 +16,7 @@ from typing import Any
 from edge.config import NodeConfig
 from edge.node import Node, SyncFactory, open_store
 from edge.status import start_status_server
+from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,14 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
         runner = None
         try:
             if config.status.port:
-                runner = await start_status_server(node, config.status.port)
+                try:
+                    runner = await start_status_server(node, config.status.port)
+                except OSError as exc:
+                    raise CampusPassError(
+                        f"status.port = {config.status.port}: cannot listen on 127.0.0.1 ({exc.strerror}); "
+                        "choose another port or 0 to disable the status endpoint",
+                        code="status_port",
+                    ) from exc
                 log.info("status endpoint on http://127.0.0.1:%d/status", config.status.port)
             await node.run()
         finally:
