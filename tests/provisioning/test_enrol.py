@@ -6,6 +6,7 @@ cancelled and unknown tokens are refused with their own codes; a disabled node i
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -281,3 +282,46 @@ async def test_enrolment_routes_are_in_the_openapi_document(client: TestClient) 
     assert "requestBody" in doc["paths"]["/api/v1/nodes/enroll"]["post"]
     assert set(doc["paths"]["/api/v1/admin/enrolment-tokens"]) == {"get", "post"}
     assert "post" in doc["paths"]["/api/v1/nodes/{node_id}/disable"]
+
+
+# ---- the enrolment page --------------------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_TOKEN = re.compile(r"--token (cpe1_[A-Za-z0-9_-]+)")
+
+
+async def test_enrolment_page_makes_a_token_shown_once(client: TestClient, dd: DataDir, clock: FakeClock,
+                                                       tmp_path: Path) -> None:
+    await login_system_admin(client)
+    page = await client.get("/admin/enrolment")
+    assert page.status == 200
+    html = await page.text()
+    assert "门禁节点注册" in html  # zh-CN first
+    csrf = _CSRF.search(html)
+    assert csrf is not None
+    form = {"csrf_token": csrf.group(1), "name": "Dorm 7 east", "building": "D7", "direction": "entry",
+            "node_id": "", "ttl_hours": "24"}
+    resp = await client.post("/admin/enrolment", data=form)
+    assert resp.status == 200
+    html = await resp.text()
+    token = _TOKEN.search(html)
+    assert token is not None
+    assert token.group(1) not in await (await client.get("/admin/enrolment")).text()  # shown once
+
+    enrolled = await enroll(str(client.make_url("/")), token.group(1), tmp_path / "b", pinned_root=dd.root_public())
+    assert enrolled.node_id.startswith("d7-entry-")
+    listed = await (await client.get("/admin/enrolment")).text()
+    assert enrolled.node_id in listed
+
+    resp = await client.post("/admin/enrolment", data={**form, "building": "NOPE"})
+    assert resp.status == 422
+    resp = await client.post("/admin/enrolment", data={**form, "csrf_token": "forged"})
+    assert resp.status == 403
+
+    resp = await client.post(f"/admin/enrolment/nodes/{enrolled.node_id}/disable",
+                             data={"csrf_token": csrf.group(1)}, allow_redirects=False)
+    assert resp.status == 303
+    app = client.server.app
+    assert app is not None
+    node = await Nodes(app[state.DB]).get(enrolled.node_id)
+    assert node is not None and not node.enabled
