@@ -88,3 +88,59 @@ def test_paced_array_camera() -> None:
     for _ in range(3):
         cam.read(0.1)
     assert time.monotonic() - start >= 0.09
+
+
+class FlakyCamera:
+    """Fails to open twice (unplugged), then delivers two frames, then goes silent (live)."""
+
+    live = True
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.opens = 0
+        self.closes = 0
+        self.reads = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens <= 2:
+            raise CameraError("no such device")
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        self.reads += 1
+        if self.reads <= 2:
+            return np.full((4, 4), self.reads, np.uint8)
+        return None  # stopped delivering
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+async def test_supervisor_reopens_with_backoff_and_reports_silence() -> None:
+    import asyncio
+    import time
+
+    from edge.camera import CameraSupervisor
+
+    cam = FlakyCamera()
+    sup = CameraSupervisor(cam, stall_s=0.1, reopen_min_s=0.02, reopen_max_s=0.05)
+    states: list[str] = []
+    sup.on_change = lambda h: states.append(h.state)
+    got = []
+    started = time.monotonic()
+
+    async def consume() -> None:
+        async for frame, _mono in sup.frames():
+            got.append(int(frame[0, 0]))
+
+    task = asyncio.create_task(consume())
+    while not (len(got) == 2 and sup.health.state == "down"):
+        await asyncio.sleep(0.01)
+        assert time.monotonic() - started < 5
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert got == [1, 2]
+    assert states[:3] == ["down", "ok", "down"]  # unplugged, back, silent
+    assert sup.health.error == "no frame for 0.1 s"
+    assert cam.opens >= 3 and cam.closes >= 2
+    assert time.monotonic() - started >= 0.02 + 0.04  # backoff 0.02 then 0.04 before the third open
