@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from aiohttp import web
 
+from server.roster import MAX_BYTES as ROSTER_MAX_BYTES
 from server.storage.audit import AuditLog
 from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
@@ -218,6 +219,7 @@ async def run_roster_import(request: web.Request, data: bytes, skip_bad_rows: bo
 
 
 @routes.api("POST", "/api/v1/admin/roster", roles=ADMINS, body=RosterBody, response=ImportOut,
+            max_body_bytes=ROSTER_MAX_BYTES + 1024 * 1024,
             summary="Import or update people from a roster CSV (audited)")
 async def roster_import(request: web.Request, body: RosterBody) -> web.Response:
     """Columns: number, name, id_last6, department_code, department_name, role[, phone, class].

@@ -67,6 +67,7 @@ class RouteSpec:
         raw_body: the handler reads and checks the body itself (e.g. signed node requests,
             whose signature must be checked before the body is parsed); ``body`` then only
             documents it.
+        max_body_bytes: largest JSON body accepted (413 ``body_too_large`` beyond; default 256 KiB).
     """
 
     kind: Literal["api", "page"]
@@ -82,6 +83,7 @@ class RouteSpec:
     tag: str = ""
     csrf: bool = True
     raw_body: bool = False
+    max_body_bytes: int = MAX_JSON_BYTES
 
 
 class Routes:
@@ -107,6 +109,7 @@ class Routes:
         query: dict[str, str] | None = None,
         allow_setup: bool = False,
         raw_body: bool = False,
+        max_body_bytes: int = MAX_JSON_BYTES,
     ) -> Callable[[Handler], Handler]:
         """Declare a JSON API route (path under ``/api/v1/``)."""
         if not path.startswith("/api/"):
@@ -114,7 +117,8 @@ class Routes:
 
         def deco(fn: Handler) -> Handler:
             self.specs.append(RouteSpec("api", method.upper(), path, fn, summary, tuple(roles), allow_setup,
-                                        body, response, dict(query or {}), self.tag, raw_body=raw_body))
+                                        body, response, dict(query or {}), self.tag, raw_body=raw_body,
+                                        max_body_bytes=max_body_bytes))
             return fn
 
         return deco
@@ -155,7 +159,7 @@ def _wrap(spec: RouteSpec) -> Handler:
         if spec.kind == "api" and spec.raw_body:
             return await spec.handler(request)
         if spec.kind == "api" and spec.body is not None:
-            return await spec.handler(request, await parse_body(request, spec.body))
+            return await spec.handler(request, await parse_body(request, spec.body, spec.max_body_bytes))
         if spec.kind == "api" and spec.method in UNSAFE_METHODS:
             data = await parse_json(request)  # a malformed body is refused even when none is needed
             if not isinstance(data, dict):
@@ -188,14 +192,14 @@ async def parse_json(request: web.Request, limit_bytes: int = MAX_JSON_BYTES) ->
         raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
 
 
-async def parse_body(request: web.Request, cls: type[T]) -> T:
+async def parse_body(request: web.Request, cls: type[T], limit_bytes: int = MAX_JSON_BYTES) -> T:
     """Parse the JSON body into dataclass ``cls``, strictly (unknown keys and wrong types refused).
 
     Raises:
-        BadRequest: malformed JSON or not an object (400).
+        BadRequest: malformed JSON or not an object (400); larger than ``limit_bytes`` (413).
         InvalidField: a field is missing, unknown or of the wrong type (422; names the field).
     """
-    data = await parse_json(request)
+    data = await parse_json(request, limit_bytes)
     if not isinstance(data, dict):
         raise BadRequest(f"body is {type(data).__name__}; expected a JSON object", code="malformed_json")
     try:

@@ -154,3 +154,16 @@ def test_parser_never_raises_and_every_problem_has_a_line(data: bytes) -> None:
     rows, problems = parse_roster(data)
     assert all(p.line >= 1 and p.reason for p in problems)
     assert all(len(r.id_last6) == 6 for r in rows)
+
+
+async def test_large_roster_through_the_api(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "A1", role="system_admin", department=None)
+    await activate(client, "A1")
+    rows = "".join(f"{2030000 + i},学生{i},{i % 100000:05d}{i % 10},CS,计算机学院,student,,\n" for i in range(5000))
+    csv_text = HEADER + rows
+    assert len(csv_text.encode()) > 256 * 1024
+    r = await client.post("/api/v1/admin/roster", json={"csv": csv_text})
+    assert r.status == 200, await r.text()
+    assert (await r.json())["created"] == 5000
