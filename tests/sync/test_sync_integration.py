@@ -201,3 +201,33 @@ async def test_deleted_record_shows_as_a_gap_on_the_sync_log_page(tmp_path: Path
         await client.aclose()
     finally:
         await store.close()
+
+
+async def test_malformed_bodies_from_an_enrolled_node_get_4xx(tmp_path: Path, server: LoopbackServer,
+                                                             clock: FakeClock) -> None:
+    import json
+
+    from shared.node_auth import sign_request
+
+    node = await enrol_node(server, tmp_path / "node")
+    path = "/api/v1/nodes/d7-east/sync"
+    hb = {"node_time_ms": 0, "queue_depth": 0, "software_version": "x", "trust_version": 0,
+          "revocation_version": 0, "policy_version": 0}
+    good = {"seq": 1, "scan_id": "0" * 36, "node_id": "d7-east", "at_ms": 1, "mono_ms": 1, "clock_trusted": True,
+            "serial": None, "subject": None, "text_sha256": "0" * 64, "verdict": "deny", "reason": "malformed",
+            "direction": "entry", "prev_hash": "0" * 64, "hash": "0" * 64}
+    cases = [
+        (b"not json", 400, "malformed_json"),
+        (json.dumps({"records": []}).encode(), 422, "invalid_field"),
+        (json.dumps({"heartbeat": {**hb, "extra": 1}, "records": []}).encode(), 422, "invalid_field"),
+        (json.dumps({"heartbeat": hb, "records": [{**good, "seq": "1"}]}).encode(), 422, "bad_record"),
+        (json.dumps({"heartbeat": hb, "records": [{**good, "node_id": "other"}]}).encode(), 422, "bad_record"),
+        (json.dumps({"heartbeat": hb, "records": [{**good, "serial": "zz" * 8}]}).encode(), 422, "bad_record"),
+        (json.dumps({"heartbeat": hb, "records": [good] * 1001}).encode(), 422, "batch_too_large"),
+    ]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for body, status, code in cases:
+            headers = sign_request(node.key, "d7-east", "POST", path, body, int(clock.now().timestamp()))
+            r = await client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
+            assert (r.status_code, r.json()["error"]["code"]) == (status, code), body[:80]
+    assert await server.scan_count() == 0
