@@ -50,8 +50,8 @@ MAX_TTL_S = 30 * 86400
 
 class EnrolError(CampusPassError):
     """Enrolment refused. Codes: ``unknown_token``, ``token_used``, ``token_expired``,
-    ``token_cancelled``, ``bad_ttl``, ``bad_direction``, ``node_exists``, ``token_pending``,
-    ``unknown_node``."""
+    ``token_cancelled``, ``bad_name``, ``bad_ttl``, ``bad_direction``, ``bad_node_id``,
+    ``node_exists``, ``token_pending``, ``unknown_node``."""
 
     code = "enrol"
 
@@ -109,10 +109,12 @@ async def provision_node(
 
     Raises:
         BundleError: ``out`` already holds a bundle (``bundle_exists``).
-        CampusPassError: ``unknown_building``; ``bad_direction``; ``bad_node_id``.
+        CampusPassError: ``unknown_building``; ``bad_name``; ``bad_direction``; ``bad_node_id``.
         NodeRegistrationError: ``node_exists`` (the id is taken).
         DataDirError: no issuer key can sign now.
     """
+    if not name.strip() or len(name) > 100:
+        raise EnrolError(f"node name {name[:40]!r}; expected 1..100 characters", code="bad_name")
     dir_ = _check_direction(direction)
     node_id = choose_node_id(name, building, dir_, node_id)
     ensure_empty_target(out)
@@ -151,10 +153,13 @@ async def create_token(
     """Make a one-time token that enrols one node (id, name, building, direction fixed now).
 
     Raises:
-        EnrolError: ``bad_ttl`` (not 60 s..30 days), ``bad_direction``, ``bad_node_id``,
-            ``node_exists`` (already enrolled), ``token_pending`` (a usable token for it exists).
+        EnrolError: ``bad_name`` (empty or over 100 characters), ``bad_ttl`` (not 60 s..30 days),
+            ``bad_direction``, ``bad_node_id``, ``node_exists`` (already enrolled), ``token_pending``
+            (a usable token for it exists).
         CampusPassError: ``unknown_building``.
     """
+    if not name.strip() or len(name) > 100:
+        raise EnrolError(f"node name {name[:40]!r}; expected 1..100 characters", code="bad_name")
     if not 60 <= ttl_s <= MAX_TTL_S:
         raise EnrolError(f"token lifetime {ttl_s} s; expected 60 s to {MAX_TTL_S // 86400} days", code="bad_ttl")
     dir_ = _check_direction(direction)

@@ -40,7 +40,7 @@ SYSTEM_ADMIN: tuple[str, ...] = ("system_admin",)
 STATUS = {
     "unknown_token": 401, "token_used": 409, "token_expired": 410, "token_cancelled": 410,
     "node_exists": 409, "token_pending": 409, "bad_key": 422, "unknown_node": 404, "bad_ttl": 422,
-    "bad_direction": 422, "bad_node_id": 422, "unknown_building": 422,
+    "bad_direction": 422, "bad_node_id": 422, "unknown_building": 422, "bad_name": 422,
 }
 
 

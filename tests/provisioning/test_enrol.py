@@ -325,3 +325,28 @@ async def test_enrolment_page_makes_a_token_shown_once(client: TestClient, dd: D
     assert app is not None
     node = await Nodes(app[state.DB]).get(enrolled.node_id)
     assert node is not None and not node.enabled
+
+
+async def test_two_nodes_racing_with_one_token_enrol_once(client: TestClient, dd: DataDir, clock: FakeClock) -> None:
+    import asyncio
+
+    from provisioning.enrol import enrol_with_token
+    from shared.keys import generate_key
+
+    app = client.server.app
+    assert app is not None
+    db = app[state.DB]
+    new = await create_token(dd, db, name="d7-race", building="D7", direction="entry", now=clock.now())
+    keys = [public_key_bytes(generate_key()) for _ in range(2)]
+    results = await asyncio.gather(
+        *(enrol_with_token(dd, db, token=new.token, public_key=k, now=clock.now()) for k in keys),
+        return_exceptions=True)
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, BaseException)]
+    assert len(won) == 1 and len(lost) == 1
+    assert getattr(lost[0], "code", "") == "token_used"
+    node = await Nodes(db).get("d7-race")
+    assert node is not None and node.public_key == won[0].node.public_key
+    with pytest.raises(EnrolError) as err:
+        await create_token(dd, db, name="", building="D7", direction="entry", now=clock.now())
+    assert err.value.code == "bad_name"
