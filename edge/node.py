@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -335,9 +336,9 @@ class Node:
         """
         loop = asyncio.get_running_loop()
         installed: list[int] = []
-        if handle_signals and threading.current_thread() is threading.main_thread():
+        if handle_signals and threading.current_thread() is threading.main_thread() and sys.platform != "win32":
             for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
+                with contextlib.suppress(RuntimeError):
                     loop.add_signal_handler(sig, self._on_signal, sig)
                     installed.append(sig)
         writes: asyncio.Queue[Judgement | None] = asyncio.Queue()
