@@ -37,11 +37,14 @@ from server.web import enrol_api, enrol_pages
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
 from server.web.application_api import routes as application_routes
-from server.web.application_state import workflow_ctx
+from server.web.application_pages import routes as application_page_routes
+from server.web.application_setup import install_workflow
 from server.web.checkin_api import routes as checkin_routes
+from server.web.checkin_pages import routes as checkin_page_routes
 from server.web.errors import make_error_middleware
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
 from server.web.review_api import routes as review_routes
+from server.web.review_pages import routes as review_page_routes
 from shared.clock import Clock, SystemClock, to_unix
 from shared.errors import CampusPassError
 
@@ -62,6 +65,7 @@ async def openapi(request: web.Request) -> web.Response:
 FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
                                 nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
                                 checkin_routes, application_routes, review_routes,
+                                checkin_page_routes, application_page_routes, review_page_routes,
                                 pass_pages.routes, arrival_pages.routes, building_pages.routes)
 """Every feature module's routes, registered in this order."""
 
@@ -121,7 +125,7 @@ def create_app(
         feature.register(app)
     app.cleanup_ctx.append(_services(run_sms_sender))
     app.cleanup_ctx.append(pass_pages.pass_service_ctx)  # after _services: needs the database
-    app.cleanup_ctx.append(workflow_ctx())  # after _services: needs the database
+    install_workflow(app)  # after _services: needs the database
     return app
 
 

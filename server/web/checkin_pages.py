@@ -1,0 +1,116 @@
+"""Mobile pages of the daily health check-in and its home-page card.
+
+``GET /checkin`` shows the form (pre-filled with today's answers, else yesterday's) and the
+one-tap "same as yesterday" button; ``POST /checkin`` and ``POST /checkin/same`` submit and
+redirect home. Field errors re-render the form with each field's message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from server.storage.checkins import Checkin
+from server.web import auth, checkin_i18n, state
+from server.web.application_state import checkin_service
+from server.web.errors import ApiError
+from server.web.pages import render
+from server.web.registry import Routes
+from server.workflow.checkins import CASE_STATUSES, LOCATION_KINDS, SYMPTOMS, InvalidAnswers
+from shared.campus_time import checkin_day
+
+checkin_i18n.install()
+routes = Routes(tag="checkin-pages")
+
+CHECKIN_ROLES = ("student", "staff")
+
+
+def _bool(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def form_answers(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    """The check-in answers of a submitted form, as the API's JSON fields (a temperature that
+    is not a number is passed on as text so validation names it)."""
+    temp_text = str(form.get("temperature_c", "")).strip()
+    temperature: Any = None
+    if temp_text:
+        try:
+            temperature = float(temp_text)
+        except ValueError:
+            temperature = temp_text
+    return {
+        "location_kind": str(form.get("location_kind", "")) or None,
+        "region_code": str(form.get("region_code", "")).strip() or None,
+        "temperature_c": temperature,
+        "symptoms": [str(s) for s in form.getall("symptoms", [])],
+        "case_contact_14d": _bool(str(form.get("case_contact_14d", ""))),
+        "risk_area_14d": _bool(str(form.get("risk_area_14d", ""))),
+        "case_status": str(form.get("case_status", "")) or None,
+        "remarks": str(form.get("remarks", "")),
+        "attest": form.get("attest") == "yes",
+    }
+
+
+def _values(checkin: Checkin | None) -> dict[str, Any]:
+    if checkin is None:
+        return {"symptoms": [], "case_status": "none"}
+    values = asdict(checkin.answers)
+    values["symptoms"] = list(checkin.answers.symptoms)
+    return values
+
+
+async def _form(request: web.Request, *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                error: str | None = None, status: int = 200) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    service = checkin_service(request.app)
+    today = checkin_day(request.app[state.CLOCK].now())
+    current = await service.today(user.id)
+    previous = await service.history(user.id, today - timedelta(days=1), today - timedelta(days=1))
+    yesterday = previous[0] if previous else None
+    history = await service.history(user.id, today - timedelta(days=13), today)
+    return await render(request, "checkin.html", {
+        "today": today.isoformat(), "current": current, "yesterday": yesterday, "history": history,
+        "values": values if values is not None else _values(current or yesterday), "field_errors": errors or {},
+        "error": error, "location_kinds": LOCATION_KINDS, "symptom_codes": SYMPTOMS, "case_statuses": CASE_STATUSES,
+    }, status=status)
+
+
+@routes.page("GET", "/checkin", roles=CHECKIN_ROLES, summary="check-in form")
+async def checkin_form(request: web.Request) -> web.StreamResponse:
+    return await _form(request)
+
+
+@routes.page("POST", "/checkin", roles=CHECKIN_ROLES, summary="submit the check-in form")
+async def checkin_post(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    answers = form_answers(await request.post())
+    try:
+        await checkin_service(request.app).submit(user.person, answers)
+    except InvalidAnswers as exc:
+        return await _form(request, values=answers, errors={e.field: e.code for e in exc.errors},
+                           error="invalid_field", status=exc.status)
+    raise web.HTTPSeeOther("/?msg=checkin_saved")
+
+
+@routes.page("POST", "/checkin/same", roles=CHECKIN_ROLES, summary="one-tap check-in: same as yesterday")
+async def checkin_same(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    try:
+        await checkin_service(request.app).same_as_yesterday(user.person)
+    except ApiError as exc:
+        return await _form(request, error=exc.code, status=exc.status)
+    raise web.HTTPSeeOther("/?msg=checkin_saved")
+
+
+async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
+    """Home-page card: today's check-in state (students and staff)."""
+    user = await auth.current_user(request)
+    if user is None or user.role not in CHECKIN_ROLES:
+        return None
+    return "checkin_home.html", {"checkin": await checkin_service(request.app).today(user.id),
+                                 "today": checkin_day(request.app[state.CLOCK].now()).isoformat()}
