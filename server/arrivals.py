@@ -16,13 +16,17 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiosqlite
+
 from edge.decoders import Decoder, DecoderError, decode_image_bytes, make_decoder
-from server.pass_status import PassService
+from server.pass_status import PassService, PassStatusError
 from server.passes import ARRIVAL_POLICY, check_online
+from server.storage import Database
 from server.storage.pass_status import StatusRow
 from server.storage.people import Person
 from server.web.auth import can_see_person
 from server.web.errors import ApiError, Forbidden
+from server.workflow.applications import active_application, mark_arrived
 from shared.decision import Reason
 from shared.pass_format import PREFIX_FAMILY
 
@@ -93,6 +97,28 @@ def decode_photo(data: bytes, decoder: Decoder | None = None) -> str:
         raise NoPassInPhoto("no campus pass could be read from the photo; hold the phone steady, "
                             "fill the frame with the code and try again")
     return ours[0]
+
+
+class WorkflowArrivals:
+    """The :class:`~server.pass_status.ArrivalRecorder` of the return-application workflow:
+    the person's approved application moves to ``arrived``
+    (:func:`server.workflow.applications.mark_arrived`) inside the pass status transaction.
+
+    Args:
+        db: the open database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def mark_arrived(self, conn: aiosqlite.Connection, person_id: int, *, actor: Person,
+                           at: datetime) -> None:
+        """Raises PassStatusError ``not_awaiting_arrival`` (409) when the person has no approved
+        application, and what ``mark_arrived`` raises (409 ``already_arrived``...)."""
+        application = await active_application(self.db, person_id)
+        if application is None or application.state != "approved":
+            raise PassStatusError("no approved return application awaits arrival", code="not_awaiting_arrival")
+        await mark_arrived(self.db, application.id, actor_id=actor.id, actor_role=actor.role, at=at, conn=conn)
 
 
 class Arrivals:

@@ -65,23 +65,26 @@ class PassStatusError(ApiError):
 
 class ArrivalRecorder(Protocol):
     """How the return-application workflow is told about an arrival: move the person's
-    approved application to ``arrived`` (ARCHITECTURE §3), recording who and when.
+    approved application to ``arrived`` (ARCHITECTURE §3), recording who and when, inside the
+    transaction that turns the person green (so both commit or neither does).
 
-    ``await recorder.mark_arrived(person_id, actor_id, at)``; raises a CampusPassError when the
-    person has no approved application (the arrival is then not recorded).
+    ``await recorder.mark_arrived(conn, person_id, actor=counsellor, at=now)``; raises a
+    CampusPassError when the person has no approved application (nothing is stored then).
     """
 
-    async def mark_arrived(self, person_id: int, actor_id: int, at: datetime) -> None: ...
+    async def mark_arrived(self, conn: aiosqlite.Connection, person_id: int, *, actor: Person,
+                           at: datetime) -> None: ...
 
 
 class NoApplicationRecorder:
-    """An :class:`ArrivalRecorder` for deployments without the application workflow
-    (and tests of the pass service alone): the arrival is kept only in the pass status and
-    the ``arrivals`` table; other modules learn of it from the ``arrived`` event."""
+    """An :class:`ArrivalRecorder` for a pass service used without the application workflow
+    (tests of the pass service alone): the arrival is kept only in the pass status and the
+    ``arrivals`` table; other modules learn of it from the ``arrived`` event."""
 
-    async def mark_arrived(self, person_id: int, actor_id: int, at: datetime) -> None:
+    async def mark_arrived(self, conn: aiosqlite.Connection, person_id: int, *, actor: Person,
+                           at: datetime) -> None:
         """Accept the arrival without touching any application."""
-        log.debug("arrival of person %d by %d at %s (no application workflow attached)", person_id, actor_id, at)
+        log.debug("arrival of person %d by %d at %s (no application workflow attached)", person_id, actor.id, at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,16 +404,18 @@ class PassService:
                               serial: bytes | None = None) -> StatusRow:
         """Record an arrival confirmed by a counsellor: black → green and a fresh green pass
         (when checked in today). The workflow's application moves to ``arrived``
-        (:class:`ArrivalRecorder`) before the status changes.
+        (:class:`ArrivalRecorder`) in the same transaction as the status change.
 
         Raises:
             PassStatusError: ``already_arrived`` or ``not_awaiting_arrival``.
             CampusPassError: from the recorder (e.g. no approved application).
         """
-        with_arrived(await self.store.get(person_id))  # refuse early, before telling the workflow
-        await self.recorder.mark_arrived(person_id, counsellor_id, now)
+        counsellor = await self.people.by_id(counsellor_id)
+        if counsellor is None:
+            raise CampusPassError(f"no person with id {counsellor_id}", code="unknown_person")
 
         async def record(conn: aiosqlite.Connection, _row: StatusRow) -> None:
+            await self.recorder.mark_arrived(conn, person_id, actor=counsellor, at=now)
             await PassStatusStore.add_arrival(conn, person_id=person_id, counsellor_id=counsellor_id,
                                               at_s=to_unix(now), method=method, serial=serial)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.arrivals import WorkflowArrivals
 from server.pass_status import NEXT_STEPS, PassService, PassView, running_sweeper
 from server.qr import qr_png, qr_svg
 from server.storage.audit import AuditLog
@@ -43,7 +44,7 @@ async def pass_service_ctx(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: build the pass service on the open database, subscribe it to the
     person events and run the missed check-in job while the app runs."""
     service = PassService(app[state.DB], app[state.DATADIR], app[state.CONFIG].passes, app[state.CLOCK],
-                          events=app[state.EVENTS])
+                          events=app[state.EVENTS], recorder=WorkflowArrivals(app[state.DB]))
     app[state.PASS_SERVICE] = service
     app[state.EVENTS].subscribe(service.on_event)
     async with running_sweeper(service):

@@ -54,12 +54,69 @@ async def login(client: TestClient, number: str, password: str = PASSWORD) -> No
 
 
 async def people(client: TestClient) -> None:
-    """A student s1 (CS), a student o1 (EE), a counsellor c1 (CS), a school admin a1; all activated."""
+    """Students s1 (CS) and o1 (EE), counsellors c1 (CS) and c2 (EE), a school admin a1; all
+    activated."""
     app = client.server.app
     assert app is not None
     await add_person(app, "s1", name="Zhang San", department="CS")
     await add_person(app, "o1", name="Li Si", department="EE")
     await add_person(app, "c1", role="counsellor", name="Wang Counsellor", department="CS", departments=("CS",))
+    await add_person(app, "c2", role="counsellor", name="Sun Counsellor", department="EE", departments=("EE",))
     await add_person(app, "a1", role="school_admin", name="Zhao Admin", department=None)
-    for i, number in enumerate(("s1", "o1", "c1", "a1")):
+    for i, number in enumerate(("s1", "o1", "c1", "c2", "a1")):
         await activate(client, number, phone=f"1380013800{i}")
+
+
+NORMAL_CHECKIN = {
+    "location_kind": "other_province", "region_code": "420102", "temperature_c": 36.5, "symptoms": ["none"],
+    "case_contact_14d": False, "risk_area_14d": False, "case_status": "none", "remarks": "", "attest": True,
+}
+
+
+async def as_person(client: TestClient, number: str) -> TestClient:
+    """Another client on the same test server, logged in as ``number`` (close it after use)."""
+    other = TestClient(client.server)
+    await other.start_server()  # the server already runs: this only opens the client's session
+    await login(other, number)
+    return other
+
+
+async def real_checkin(client: TestClient, number: str, **answers: Any) -> None:
+    """Today's check-in of ``number`` through the check-in API (the workflow publishes the event)."""
+    c = await as_person(client, number)
+    try:
+        r = await c.post("/api/v1/checkins/today", json={**NORMAL_CHECKIN, **answers})
+        assert r.status == 200, await r.text()
+    finally:
+        await c.session.close()
+
+
+async def approve(client: TestClient, number: str) -> int:
+    """The real workflow: today's check-in, a return application for today, department and
+    school approval (the workflow publishes ``application_approved``). Returns its id."""
+    app = client.server.app
+    assert app is not None
+    await real_checkin(client, number)
+    today = checkin_day(app[state.CLOCK].now()).isoformat()
+    body = {
+        "planned_return_date": today, "departure_region_code": "420102",
+        "itinerary": [{"mode": "rail", "service_no": "G1234", "from_region_code": "420102",
+                       "to_region_code": "110108", "depart_at": f"{today}T08:00", "arrive_at": f"{today}T12:30"}],
+        "reason": "开学返校",
+        "confirmations": {"no_risk_area": True, "no_case_contact": True, "no_symptoms": True, "not_quarantined": True},
+    }
+    p = await person(app, number)
+    counsellor = {"CS": "c1", "EE": "c2"}[p.department or ""]
+    for who, path in ((number, "/api/v1/return-applications"), (counsellor, None), ("a1", None)):
+        c = await as_person(client, who)
+        try:
+            if path is not None:
+                r = await c.post(path, json=body)
+                assert r.status == 201, await r.text()
+                app_id = int((await r.json())["id"])
+            else:
+                r = await c.post(f"/api/v1/return-applications/{app_id}/approve", json={})
+                assert r.status == 200, await r.text()
+        finally:
+            await c.session.close()
+    return app_id

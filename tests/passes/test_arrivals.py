@@ -11,11 +11,12 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from server.qr import qr_png
+from server.storage.applications import Applications
 from server.storage.audit import AuditLog
 from server.web import state
 from shared.clock import FakeClock
 from shared.pass_format import PassStatus, decode_pass
-from tests.passes.conftest import checkin, login, people, person, publish
+from tests.passes.conftest import approve, login, people, person
 
 
 def phone_photo(text: str, angle_deg: float = 14.0) -> bytes:
@@ -39,8 +40,7 @@ async def black_student(client: TestClient, number: str = "s1") -> str:
     """Approve ``number``'s return and check them in; returns their black pass text."""
     app = client.server.app
     assert app is not None
-    await publish(app, "application_approved", number, actor="a1")
-    await checkin(app, number)
+    await approve(client, number)
     view = await app[state.PASS_SERVICE].view(await person(app, number), app[state.CLOCK].now())
     assert view.status == "black" and view.pass_text is not None
     return view.pass_text
@@ -106,6 +106,11 @@ async def test_photo_api_base64_and_confirm_by_text(client: TestClient) -> None:
     body = await r.json()
     assert r.status == 200, body
     assert body["status"] == "green" and body["arrived"] is True
+    # the workflow's application moved approved -> arrived in the same transaction
+    s1 = await person(app, "s1")
+    (application,) = await Applications(app[state.DB]).of_person(s1.id)
+    c1 = await person(app, "c1")
+    assert (application.state, application.arrived_by) == ("arrived", c1.id)
     # a second confirmation is refused; the old black pass is still a valid pass of the same person
     r = await client.post("/api/v1/arrivals", json={"number": "s1"})
     assert r.status == 409 and (await r.json())["error"]["code"] == "already_arrived"

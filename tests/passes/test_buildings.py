@@ -24,7 +24,7 @@ from shared.config import from_mapping
 from shared.decision import Reason
 from shared.pass_format import decode_pass
 from shared.policy import verify_policy_document
-from tests.passes.conftest import checkin, login, people, person, publish
+from tests.passes.conftest import approve, login, people, person
 
 
 @pytest.fixture
@@ -84,8 +84,7 @@ async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeCloc
 
     texts = []
     for number in ("s1", "o1"):
-        await publish(app, "application_approved", number, actor="a1")
-        await checkin(app, number)
+        await approve(client, number)
         p, c1 = await person(app, number), await person(app, "c1")
         await app[state.PASS_SERVICE].confirm_arrival(p.id, c1.id, clock.now(), method="number")
         row = await app[state.PASS_SERVICE].store.get(p.id)

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from edge.decoders import decode_image_bytes, make_decoder
 from server.web import state
-from tests.passes.conftest import checkin, login, people, person, publish
+from tests.passes.conftest import approve, checkin, login, people, person, publish
 
 _PATH_CMD = re.compile(r"([MmHhVvZz])([^MmHhVvZz]*)")
 
@@ -47,8 +47,7 @@ async def green_student(client: TestClient) -> None:
     app = client.server.app
     assert app is not None
     await people(client)
-    await publish(app, "application_approved", "s1", actor="a1")
-    await checkin(app, "s1")
+    await approve(client, "s1")
     s1, c1 = await person(app, "s1"), await person(app, "c1")
     await app[state.PASS_SERVICE].confirm_arrival(s1.id, c1.id, app[state.CLOCK].now(), method="number")
 

@@ -16,15 +16,14 @@ from shared.clock import FakeClock, to_unix
 from shared.decision import Reason
 from shared.pass_format import PassStatus, decode_pass
 from shared.revocation import verify_delta
-from tests.passes.conftest import checkin, login, people, person, publish
+from tests.passes.conftest import approve, checkin, login, people, person, publish, real_checkin
 
 
 async def green(client: TestClient, number: str = "s1") -> str:
     """Approve, check in and confirm the arrival of ``number``; returns the green pass text."""
     app = client.server.app
     assert app is not None
-    await publish(app, "application_approved", number, actor="a1")
-    await checkin(app, number)
+    await approve(client, number)
     p, c1 = await person(app, number), await person(app, "c1")
     row = await app[state.PASS_SERVICE].confirm_arrival(p.id, c1.id, app[state.CLOCK].now(), method="number")
     assert row.status == "green" and row.current_text
@@ -206,8 +205,8 @@ async def test_abnormal_checkin_before_arrival_holds_black(client: TestClient) -
     app = client.server.app
     assert app is not None
     await people(client)
-    await publish(app, "application_approved", "s1", actor="a1")
-    await checkin(app, "s1", abnormal=True)
+    await approve(client, "s1")
+    await real_checkin(client, "s1", temperature_c=38.2)  # the same day, corrected: fever
     svc = app[state.PASS_SERVICE]
     s1 = await person(app, "s1")
     row = await svc.store.get(s1.id)
@@ -219,5 +218,5 @@ async def test_abnormal_checkin_before_arrival_holds_black(client: TestClient) -
     assert r.status == 200 and (await r.json())["status"] == "hold"
     row = await svc.store.get(s1.id)
     assert (row.status, row.base) == ("hold", "green")
-    await checkin(app, "s1")
+    await real_checkin(client, "s1")
     assert (await svc.store.get(s1.id)).status == "green"
