@@ -14,7 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -111,7 +111,7 @@ async def enforce(
     user = await current_user(request)
     if user is None:
         if kind == "page":
-            raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
+            raise web.HTTPSeeOther(f"/login?next={quote(request.rel_url.path)}")
         raise NotLoggedIn("log in first")
     if not user.person.is_active and not allow_setup:
         if kind == "page":

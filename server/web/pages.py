@@ -90,7 +90,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     try:
         person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request))
     except ApiError as exc:
-        return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "username": number},
+        return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message, "username": number},
                       status=exc.status)
     user = await auth.start_session(request, person)
     resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
@@ -134,7 +134,7 @@ async def setup_password(request: web.Request) -> web.StreamResponse:
             user.person, str(form.get("old_password", "")), new, keep_session=user.token)
     except ApiError as exc:
         target = "setup.html" if not user.person.is_active else "password.html"
-        return await render(request, target, {"error": form_error(exc), "phone": user.person.phone or ""},
+        return await render(request, target, {"error": form_error(exc), "error_message": exc.message, "phone": user.person.phone or ""},
                       status=exc.status)
     raise web.HTTPSeeOther("/setup?msg=password_saved" if not user.person.is_active else "/?msg=password_saved")
 
@@ -147,7 +147,7 @@ async def setup_phone_code(request: web.Request) -> web.StreamResponse:
     try:
         sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
     except ApiError as exc:
-        return await render(request, "setup.html", {"error": form_error(exc), "phone": phone}, status=exc.status)
+        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=exc.status)
     raise web.HTTPSeeOther(f"/setup?msg=code_sent&phone={quote(sent.phone)}")
 
 
@@ -159,7 +159,7 @@ async def setup_phone_verify(request: web.Request) -> web.StreamResponse:
     try:
         person = await request.app[state.ACCOUNTS].verify_phone(user.person, phone, str(form.get("code", "")))
     except ApiError as exc:
-        return await render(request, "setup.html", {"error": form_error(exc), "phone": phone}, status=exc.status)
+        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=exc.status)
     raise web.HTTPSeeOther("/?msg=phone_bound" if person.is_active else "/setup?msg=phone_bound")
 
 
