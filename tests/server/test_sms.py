@@ -181,3 +181,22 @@ async def test_http_gateway_gives_up_and_translates_errors() -> None:
     assert info.value.code == "sms_refused"
     await gw.close()
     await gw2.close()
+
+
+async def test_background_sender_delivers_right_after_commit(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], datadir: DataDir, clock: FakeClock
+) -> None:
+    import asyncio
+
+    app = create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS))  # real sender task
+    client = await aiohttp_client(app)
+    await add_person(app, "S1")
+    await client.post("/api/v1/auth/login", json={"username": "S1", "password": "12345X"})
+    r = await client.post("/api/v1/auth/phone/code", json={"phone": "13800138009"})
+    assert r.status == 200
+    gw = FileGateway(datadir.sms_outbox_path, clock)
+    for _ in range(100):  # woken by the commit: no poll interval to wait for
+        if gw.sent():
+            break
+        await asyncio.sleep(0.02)
+    assert [m["phone"] for m in gw.sent()] == ["13800138009"]
