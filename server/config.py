@@ -166,6 +166,25 @@ class SyncServerConfig:
 
 
 @dataclass(frozen=True)
+class ReminderConfig:
+    """Check-in reminders by SMS (counsellor dashboard, issue 9; docs/dashboards.md).
+
+    Attributes:
+        auto: send the daily automatic reminder.
+        auto_at: local (Asia/Shanghai) ``HH:MM`` after which everyone expected to check in who
+            has not yet done so gets one SMS (at most one reminder per person per check-in day,
+            manual or automatic).
+        check_interval_s: how often the app looks whether the automatic reminder is due (seconds).
+        sms_text: the SMS (``str.format`` fields ``{sender}``, ``{name}``, ``{date}``).
+    """
+
+    auto: bool = True
+    auto_at: str = "14:00"
+    check_interval_s: int = 60
+    sms_text: str = "{sender}{name}，您今天（{date}）还没有完成健康打卡，请尽快登录完成。"
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -177,6 +196,7 @@ class ServerConfig:
     sms: SmsConfig = field(default_factory=SmsConfig)
     sync: SyncServerConfig = field(default_factory=SyncServerConfig)
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
+    reminders: ReminderConfig = field(default_factory=ReminderConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -226,4 +246,9 @@ retries = 2
 prevention_office_phone = "010-12345678"
 application_horizon_days = 30
 expiry_grace_days = 2
+
+[reminders]
+# One SMS to everyone who has not checked in by this local time (at most one per person per day).
+auto = true
+auto_at = "14:00"
 """
