@@ -350,3 +350,34 @@ async def test_two_nodes_racing_with_one_token_enrol_once(client: TestClient, dd
     with pytest.raises(EnrolError) as err:
         await create_token(dd, db, name="", building="D7", direction="entry", now=clock.now())
     assert err.value.code == "bad_name"
+
+
+async def test_the_door_nodes_own_sync_client_runs_on_an_enrolled_bundle(
+    client: TestClient, dd: DataDir, clock: FakeClock, tmp_path: Path,
+) -> None:
+    """The real node: its store seeds from the bundle ``provision enroll`` wrote, and its sync
+    client (``edge.sync``) completes a round with the key made on the Pi; disabled, it cannot."""
+    from edge.node import open_store
+    from edge.sync import SyncClient, SyncFailed
+
+    app = client.server.app
+    assert app is not None
+    new = await create_token(dd, app[state.DB], name="d7-node", building="D7", direction="entry",
+                             now=clock.now())
+    await enroll(str(client.make_url("/")), new.token, tmp_path / "b", pinned_root=dd.root_public())
+    config = load_node_config(tmp_path / "b" / "node.toml")
+    store = await open_store(config)
+    sync = SyncClient(store, config, load_node_key(config), clock=clock)
+    try:
+        result = await sync.sync_round()
+        assert result.requests == 1
+        node = await Nodes(app[state.DB]).get("d7-node")
+        assert node is not None and node.last_seen_at_s == to_unix(clock.now())
+
+        await login_system_admin(client)
+        assert (await client.post("/api/v1/nodes/d7-node/disable", json={})).status == 200
+        with pytest.raises(SyncFailed):
+            await sync.sync_round()
+    finally:
+        await sync.aclose()
+        await store.close()
