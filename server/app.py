@@ -124,7 +124,7 @@ def create_app(
     for feature in FEATURES:
         feature.register(app)
     app.cleanup_ctx.append(_services(run_sms_sender))
-    app.cleanup_ctx.append(pass_pages.pass_service_ctx)  # after _services: needs the database
+    pass_pages.install_passes(app)  # after _services: needs the database
     install_workflow(app)  # after _services: needs the database
     return app
 

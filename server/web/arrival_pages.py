@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -27,7 +28,7 @@ from server.storage.pass_status import StatusRow
 from server.web import auth, state
 from server.web.errors import ApiError, InvalidField
 from server.web.pages import form_error, render
-from server.web.registry import Routes
+from server.web.registry import ADMINS, Routes
 from shared.clock import to_unix
 
 routes = Routes(tag="arrivals")
@@ -156,6 +157,19 @@ async def pending_api(request: web.Request) -> web.Response:
 
 
 # -- pages ----------------------------------------------------------------------------------
+
+async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
+    """Home-page card: for counsellors and school admins how many students await arrival; for
+    admins a link to buildings and door policy."""
+    user = await auth.current_user(request)
+    if user is None or user.role not in CONFIRMERS + ADMINS:
+        return None
+    pending = None
+    if user.role in CONFIRMERS:
+        scope = auth.visible_departments(user.person)
+        pending = len(await request.app[state.PASS_SERVICE].store.pending_arrivals(scope))
+    return "arrival_home.html", {"pending": pending, "buildings": user.role in ADMINS}
+
 
 async def _form_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     user = await auth.require_user(request)

@@ -28,9 +28,9 @@ from server.qr import qr_png, qr_svg
 from server.storage.audit import AuditLog
 from server.storage.pass_status import StatusRow
 from server.storage.people import Person
-from server.web import auth, state
+from server.web import arrival_pages, auth, state
 from server.web.errors import ApiError, NotFound
-from server.web.pages import render
+from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
 from shared.campus_time import local
 from shared.clock import to_unix
@@ -49,6 +49,24 @@ async def pass_service_ctx(app: web.Application) -> AsyncIterator[None]:
     app[state.EVENTS].subscribe(service.on_event)
     async with running_sweeper(service):
         yield
+
+
+def install_passes(app: web.Application) -> None:
+    """Plug the pass feature into the app factory (after the ``cleanup_ctx`` opening the
+    database): the pass service's ``cleanup_ctx`` and the home-page cards (pass 50, arrivals 45)."""
+    app.cleanup_ctx.append(pass_service_ctx)
+    add_home_section(app, home_card, 50)
+    add_home_section(app, arrival_pages.home_card, 45)
+
+
+async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
+    """Home-page card: the person's pass status and a link to the pass (students and staff)."""
+    user = await auth.current_user(request)
+    if user is None or user.role not in ("student", "staff"):
+        return None
+    view = await service_of(request).view(user.person, request.app[state.CLOCK].now())
+    return "pass_home.html", {"status": view.status, "has_pass": view.pass_text is not None,
+                              "reason_code": view.reason_code}
 
 
 def service_of(request: web.Request) -> PassService:

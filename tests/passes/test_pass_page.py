@@ -109,3 +109,26 @@ async def test_pass_page_requires_login(client: TestClient) -> None:
     assert r.status == 303 and r.headers["Location"].startswith("/login")
     r = await client.get("/api/v1/pass")
     assert r.status == 401 and (await r.json())["error"]["code"] == "not_logged_in"
+
+
+async def test_home_cards(client: TestClient) -> None:
+    await green_student(client)
+    await login(client, "s1")
+    page = await (await client.get("/")).text()
+    assert 'href="/pass"' in page and "绿码" in page
+    await login(client, "c1")
+    page = await (await client.get("/")).text()
+    assert 'href="/arrivals"' in page and 'href="/admin/buildings"' not in page
+    await login(client, "a1")
+    page = await (await client.get("/")).text()
+    assert 'href="/arrivals"' in page and 'href="/admin/buildings"' in page
+
+
+async def test_routes_in_openapi(client: TestClient) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for path in ("/api/v1/pass", "/api/v1/pass.png", "/api/v1/pass.svg", "/api/v1/arrivals",
+                 "/api/v1/arrivals/identify", "/api/v1/arrivals/pending", "/api/v1/people/{number}/pass",
+                 "/api/v1/people/{number}/pass/hold", "/api/v1/people/{number}/pass/clear",
+                 "/api/v1/people/{number}/pass/revoke", "/api/v1/people/{number}/dormitory",
+                 "/api/v1/buildings", "/api/v1/building-groups", "/api/v1/buildings/policy"):
+        assert path in doc["paths"], path
