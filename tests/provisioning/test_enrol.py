@@ -293,6 +293,8 @@ _TOKEN = re.compile(r"--token (cpe1_[A-Za-z0-9_-]+)")
 async def test_enrolment_page_makes_a_token_shown_once(client: TestClient, dd: DataDir, clock: FakeClock,
                                                        tmp_path: Path) -> None:
     await login_system_admin(client)
+    fleet = await (await client.get("/admin/nodes")).text()
+    assert 'href="/admin/enrolment"' in fleet  # the fleet page links here for system admins
     page = await client.get("/admin/enrolment")
     assert page.status == 200
     html = await page.text()
