@@ -76,7 +76,7 @@ def register_enrol(sub: argparse._SubParsersAction) -> None:
     enr = sub.add_parser(
         "enroll",
         help="on the Pi: enrol this node with a one-time token",
-        description="Generate the node key here (it never leaves this machine), register its public key "
+        description="Make the node key here (it never leaves this machine), register its public key "
         "with the server using the token, and write the bundle from the server's reply.",
     )
     enr.add_argument("--server-url", required=True, help="the server's URL")
@@ -161,7 +161,7 @@ def _provision_enroll(args: argparse.Namespace) -> int:
             raise CampusPassError(f"--root-key is {len(pinned)} bytes; expected 32", code="bad_key")
     result = asyncio.run(enroll(args.server_url, args.token, args.out, pinned_root=pinned))
     print(f"enrolled as node {result.node_id}; bundle written to {args.out} (node.key mode 0600, "
-          "generated here)")
+          "made on this machine)")
     _print_bundle(args.out, result.summary)
     return 0
 

@@ -5,7 +5,7 @@ Two ways to put a node into service:
 * :func:`provision_node` (``campuspass provision node``): on the server machine, make the node
   key, register its public key and write the whole bundle; carry the folder to the Pi.
 * :func:`create_token` (``campuspass provision token``, the enrolment page, the admin API), then
-  on the Pi ``campuspass provision enroll`` (:mod:`provisioning.enrol_client`) generates the key
+  on the Pi ``campuspass provision enroll`` (:mod:`provisioning.enrol_client`) makes the key
   locally and sends only the public key with the token to ``POST /api/v1/nodes/enroll``, served by
   :func:`enrol_with_token`. A token is single use and expires; only its SHA-256 is stored.
 
