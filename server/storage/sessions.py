@@ -49,6 +49,17 @@ class Sessions:
                 (token_hash(token), person_id, csrf_token, now_s, now_s, expires_at_s, address),
             )
 
+    async def create_many(self, sessions: list[tuple[str, int, str]], now_s: int, expires_at_s: int,
+                          address: str) -> None:
+        """Store many sessions in one transaction: ``(token, person_id, csrf_token)`` each (for
+        load tests and bulk provisioning; logins use :meth:`create`)."""
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, last_seen_at,"
+                " expires_at, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(token_hash(t), pid, csrf, now_s, now_s, expires_at_s, address) for t, pid, csrf in sessions],
+            )
+
     async def get(self, token: str, now_s: int) -> SessionRow | None:
         """The unexpired session of ``token``, or None."""
         row = await self.db.fetch_one(

@@ -6,8 +6,8 @@ file, or ``pass_text``, or ``number``) showing who it is, and ``POST /arrivals/c
 
 API: ``POST /api/v1/arrivals`` {pass_text} or {number} identifies and confirms at once and
 answers the person and their new status; ``POST /api/v1/arrivals/identify`` {pass_text} |
-{number} | {image_base64} only identifies (the photo as base64 because unsafe API requests are
-JSON); ``GET /api/v1/arrivals/pending`` lists approved-not-arrived students.
+{number} | {image_base64} only identifies (the photo as base64: unsafe API requests are JSON,
+which is the API's CSRF defence); ``GET /api/v1/arrivals/pending`` lists approved-not-arrived students.
 
 Whoever the counsellor cannot see is refused with 403 ``department_scope``, identical for an
 unknown person and another department's student.
@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.arrivals import Arrivals, Candidate
+from server.arrivals import MAX_PHOTO_BYTES, Arrivals, Candidate
 from server.storage.audit import AuditLog
 from server.storage.pass_status import StatusRow
 from server.web import auth, state
@@ -34,6 +34,8 @@ from shared.clock import to_unix
 routes = Routes(tag="arrivals")
 
 CONFIRMERS: tuple[str, ...] = ("counsellor", "school_admin")
+#: A base64 photo of up to :data:`server.arrivals.MAX_PHOTO_BYTES` fits.
+MAX_IDENTIFY_BYTES = MAX_PHOTO_BYTES * 4 // 3 + 4096
 
 
 def _arrivals(request: web.Request) -> Arrivals:
@@ -71,7 +73,7 @@ class ArrivalBody:
 @dataclass(frozen=True)
 class IdentifyBody:
     """Exactly one of ``pass_text``, ``number`` or ``image_base64`` (a png/jpg/webp photo of the
-    pass, base64; the JSON body is limited to 256 KiB, so send a phone-sized JPEG)."""
+    pass, base64, at most 8 MiB before encoding)."""
 
     pass_text: str | None = None
     number: str | None = None
@@ -137,7 +139,7 @@ async def confirm_api(request: web.Request, body: ArrivalBody) -> web.Response:
 
 
 @routes.api("POST", "/api/v1/arrivals/identify", roles=CONFIRMERS, body=IdentifyBody, response=ArrivalOut,
-            summary="Who is this pass or number (before confirming)")
+            summary="Who is this pass or number (before confirming)", max_body_bytes=MAX_IDENTIFY_BYTES)
 async def identify_api(request: web.Request, body: IdentifyBody) -> web.Response:
     """The same checks as confirming, without recording anything. 422 ``no_pass_in_photo`` or
     ``bad_image`` for a photo without a readable campus pass."""

@@ -19,7 +19,7 @@ from shared.pass_format import PassStatus, decode_pass
 from tests.passes.conftest import approve, login, people, person
 
 
-def phone_photo(text: str, angle_deg: float = 14.0) -> bytes:
+def phone_photo(text: str, angle_deg: float = 14.0, size: tuple[int, int] = (810, 1080), quality: int = 80) -> bytes:
     """The pass rendered to PNG, then shown on a 'screen' inside a larger scene, rotated,
     blurred and shrunk to a phone photo's size, saved as JPEG."""
     qr = cv2.imdecode(np.frombuffer(qr_png(text, scale_px=10), np.uint8), cv2.IMREAD_COLOR)
@@ -30,8 +30,10 @@ def phone_photo(text: str, angle_deg: float = 14.0) -> bytes:
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
     scene = cv2.warpAffine(scene, rot, (w, h), borderValue=(70, 80, 90))
     scene = cv2.GaussianBlur(scene, (5, 5), 1.2)
-    scene = cv2.resize(scene, (810, 1080), interpolation=cv2.INTER_AREA)  # 3:4 phone photo
-    ok, jpg = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    scene = cv2.resize(scene, size, interpolation=cv2.INTER_AREA)  # 3:4 phone photo
+    noise = np.random.default_rng(7).normal(0, 6, scene.shape)  # sensor noise
+    scene = np.clip(scene + noise, 0, 255).astype(np.uint8)
+    ok, jpg = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return jpg.tobytes()
 
@@ -102,6 +104,10 @@ async def test_photo_api_base64_and_confirm_by_text(client: TestClient) -> None:
     assert r.status == 200, body
     assert body == {"person": {"number": "s1", "name": "Zhang San", "department": "CS", "class_name": None},
                     "status": "black", "arrived": False}
+    big = phone_photo(text, 5.0, size=(1536, 2048), quality=95)
+    assert len(big) > 256 * 1024  # larger than an ordinary JSON body
+    r = await client.post("/api/v1/arrivals/identify", json={"image_base64": base64.b64encode(big).decode()})
+    assert r.status == 200, await r.text()
     r = await client.post("/api/v1/arrivals", json={"pass_text": text})
     body = await r.json()
     assert r.status == 200, body
