@@ -41,6 +41,7 @@ from server.web.application_pages import routes as application_page_routes
 from server.web.application_setup import install_workflow
 from server.web.checkin_api import routes as checkin_routes
 from server.web.checkin_pages import routes as checkin_page_routes
+from server.web.dashboard_setup import install_dashboards
 from server.web.errors import make_error_middleware
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
 from server.web.review_api import routes as review_routes
@@ -106,7 +107,7 @@ def create_app(
     dd.require_initialised()
     clock = clock or SystemClock()
     config = config or load_server_config(dd.config_path)
-    app = web.Application(middlewares=[make_error_middleware(pages.render_error)], client_max_size=2 * 1024 * 1024)
+    app = web.Application(middlewares=[make_error_middleware(pages.render_error)], client_max_size=24 * 1024 * 1024)
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
@@ -126,6 +127,7 @@ def create_app(
     app.cleanup_ctx.append(_services(run_sms_sender))
     pass_pages.install_passes(app)  # after _services: needs the database
     install_workflow(app)  # after _services: needs the database
+    install_dashboards(app)  # after _services: needs the database
     return app
 
 

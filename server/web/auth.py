@@ -30,6 +30,7 @@ SESSION_COOKIE = "cp_session"
 CSRF_COOKIE = "cp_csrf"
 LANG_COOKIE = "cp_lang"
 TOUCH_EVERY_S = 60
+FORM_MAX_BYTES = 64 * 1024
 
 
 
@@ -153,9 +154,18 @@ def csrf_token(request: web.Request, user: CurrentUser | None) -> str:
 async def read_form(request: web.Request) -> MultiDictProxy[Any]:
     """The submitted form (urlencoded or multipart), cached by aiohttp for the handler.
 
+    Forms are small (64 KiB) except file uploads by admins (the roster; up to the app's
+    ``client_max_size``).
+
     Raises:
-        BadRequest: the body is not a readable form (code ``malformed_form``).
+        BadRequest: the body is not a readable form (code ``malformed_form``), or too large (413).
     """
+    user = await current_user(request)
+    big_ok = user is not None and user.role in ("school_admin", "system_admin") and request.content_type == "multipart/form-data"
+    if not big_ok and (request.content_length is None or request.content_length > FORM_MAX_BYTES):
+        if request.content_length is not None or request.body_exists:
+            raise BadRequest(f"form of {request.content_length or 'unknown'} bytes is too large; at most {FORM_MAX_BYTES}",
+                             code="body_too_large", status=413)
     try:
         return await request.post()
     except web.HTTPException:

@@ -129,3 +129,9 @@ async def test_student_gets_a_403_page_for_admin_pages(client: TestClient) -> No
         r = await client.get(path, allow_redirects=False)
         assert r.status == 403, path
         assert "没有权限" in await r.text()
+
+
+async def test_oversized_form_is_refused(client: TestClient) -> None:
+    await client.get("/login")
+    r = await client.post("/login", data={"username": "x" * 100_000, "password": "y"})
+    assert r.status == 413
