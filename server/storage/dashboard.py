@@ -1,0 +1,408 @@
+"""Dashboard queries: check-in progress, who has not checked in, reminders, campus figures and
+export rows (SQL only here; issue 9, docs/dashboards.md).
+
+"Expected to check in" means every person whose role is in :data:`EXPECTED_ROLES` (students
+and staff), counted in their roster department. Days are ``YYYY-MM-DD`` in Asia/Shanghai,
+computed by the caller with :func:`shared.campus_time.checkin_day`. Departments are given as a
+sequence of codes, or None for every department (admins); an empty sequence matches nothing.
+
+Figures of closed days (before today; a check-in can only be written for the current day) are
+computed once and kept in ``checkin_day_stats``, so the 14-day campus view reads a few hundred
+rows instead of every check-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import aiosqlite
+
+from server.storage.database import Database
+
+EXPECTED_ROLES: tuple[str, ...] = ("student", "staff")
+"""Roles that check in daily (the check-in routes are open to these)."""
+
+_ROLES_SQL = f"p.role IN ({','.join(repr(r) for r in EXPECTED_ROLES)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Check-in progress of one department and class on one day.
+
+    Attributes:
+        department: department code ("" when the roster gives none).
+        class_name: class label ("" when none).
+        expected: people expected to check in.
+        done: of them, those who checked in.
+        abnormal: of those, abnormal check-ins.
+    """
+
+    department: str
+    class_name: str
+    expected: int
+    done: int
+    abnormal: int
+
+    @property
+    def missing(self) -> int:
+        """People who have not checked in."""
+        return self.expected - self.done
+
+
+@dataclass(frozen=True, slots=True)
+class MissingPerson:
+    """Someone expected to check in on a day who has not.
+
+    Attributes:
+        person_id: ``people.id``.
+        number / name / department / class_name / phone: from the roster (phone may be None).
+        reminded_at_s: when they were reminded that day (Unix seconds), or None.
+        reminded_kind: ``manual`` or ``auto`` when reminded.
+    """
+
+    person_id: int
+    number: str
+    name: str
+    department: str | None
+    class_name: str | None
+    phone: str | None
+    reminded_at_s: int | None
+    reminded_kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderTarget:
+    """A person a reminder was asked for, with what decides whether one is sent."""
+
+    person_id: int
+    name: str
+    department: str | None
+    role: str
+    phone: str | None
+    checked_in: bool
+    reminded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """One reminder sent: whom, when (Unix seconds), how (``manual``/``auto``), by whom (name,
+    "" for the automatic job), and whether the person has checked in since."""
+
+    person_id: int
+    number: str
+    name: str
+    department: str | None
+    class_name: str | None
+    at_s: int
+    kind: str
+    actor_name: str
+    checked_in: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DayStat:
+    """Check-in figures of one department on one day: expected, done, abnormal."""
+
+    day: date
+    department: str
+    expected: int
+    done: int
+    abnormal: int
+
+
+def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+def _dept_clause(departments: Sequence[str] | None, column: str = "p.department") -> tuple[str, list[Any]] | None:
+    """``(sql, params)`` restricting to ``departments``; ``("", [])`` for all; None when nothing can match."""
+    if departments is None:
+        return "", []
+    if not departments:
+        return None
+    sql, params = _in(column, departments)
+    return " AND " + sql, params
+
+
+class DashboardStore:
+    """Read queries of the dashboards and the reminder records.
+
+    Args:
+        db: the open database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- today's progress and the not-yet list ---------------------------------------------------
+
+    async def progress(self, departments: Sequence[str] | None, day: date) -> list[Progress]:
+        """Progress of ``day`` per department and class, ordered by department, class."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return []
+        rows = await self.db.fetch_all(
+            "SELECT COALESCE(p.department, ''), COALESCE(p.class_name, ''), COUNT(*), COUNT(c.id),"
+            " COALESCE(SUM(c.abnormal), 0) FROM people p"
+            " LEFT JOIN checkins c ON c.person_id = p.id AND c.day = ?"
+            f" WHERE {_ROLES_SQL}{clause[0]} GROUP BY 1, 2 ORDER BY 1, 2",
+            [day.isoformat(), *clause[1]],
+        )
+        return [Progress(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+    async def missing(self, departments: Sequence[str] | None, day: date, *, limit: int = 500,
+                      offset: int = 0) -> list[MissingPerson]:
+        """People expected on ``day`` without a check-in that day, by department, class, number,
+        with that day's reminder if any."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return []
+        rows = await self.db.fetch_all(
+            "SELECT p.id, p.number, p.name, p.department, p.class_name, p.phone, r.at, r.kind FROM people p"
+            " LEFT JOIN checkin_reminders r ON r.person_id = p.id AND r.day = ?"
+            f" WHERE {_ROLES_SQL}{clause[0]}"
+            " AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?)"
+            " ORDER BY p.department, p.class_name, p.number LIMIT ? OFFSET ?",
+            [day.isoformat(), *clause[1], day.isoformat(), limit, offset],
+        )
+        return [MissingPerson(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+    async def missing_ids(self, departments: Sequence[str] | None, day: date) -> list[int]:
+        """Ids of everyone expected on ``day`` without a check-in that day, by id."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return []
+        rows = await self.db.fetch_all(
+            f"SELECT p.id FROM people p WHERE {_ROLES_SQL}{clause[0]}"
+            " AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?) ORDER BY p.id",
+            [*clause[1], day.isoformat()],
+        )
+        return [int(r[0]) for r in rows]
+
+    async def reminder_targets(self, person_ids: Sequence[int], day: date) -> list[ReminderTarget]:
+        """The people of ``person_ids`` that exist, with whether they checked in or were
+        reminded on ``day`` (order of the ids; unknown ids are left out)."""
+        found: dict[int, ReminderTarget] = {}
+        ids = list(dict.fromkeys(person_ids))
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = await self.db.fetch_all(
+                "SELECT p.id, p.name, p.department, p.role, p.phone,"
+                " EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?),"
+                " EXISTS (SELECT 1 FROM checkin_reminders r WHERE r.person_id = p.id AND r.day = ?)"
+                f" FROM people p WHERE p.id IN ({','.join('?' * len(part))})",
+                [day.isoformat(), day.isoformat(), *part],
+            )
+            for r in rows:
+                found[int(r[0])] = ReminderTarget(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]))
+        return [found[i] for i in ids if i in found]
+
+    # -- reminders -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def add_reminder(conn: aiosqlite.Connection, *, person_id: int, day: date, at_s: int, kind: str,
+                           actor_id: int | None, sms_id: str | None) -> bool:
+        """Record a reminder inside the caller's transaction; False when the person was already
+        reminded that day (nothing is changed then: one reminder per person per day)."""
+        cur = await conn.execute(
+            "INSERT INTO checkin_reminders (person_id, day, at, kind, actor_id, sms_id) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (person_id, day) DO NOTHING",
+            (person_id, day.isoformat(), at_s, kind, actor_id, sms_id),
+        )
+        return cur.rowcount == 1
+
+    async def reminders(self, departments: Sequence[str] | None, day: date, *, limit: int = 2000) -> list[Reminder]:
+        """Reminders of ``day`` to people of ``departments``, newest first."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return []
+        rows = await self.db.fetch_all(
+            "SELECT p.id, p.number, p.name, p.department, p.class_name, r.at, r.kind, COALESCE(a.name, ''),"
+            " EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = r.day)"
+            " FROM checkin_reminders r JOIN people p ON p.id = r.person_id"
+            " LEFT JOIN people a ON a.id = r.actor_id"
+            f" WHERE r.day = ?{clause[0]} ORDER BY r.at DESC, p.number LIMIT ?",
+            [day.isoformat(), *clause[1], limit],
+        )
+        return [Reminder(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], bool(r[8])) for r in rows]
+
+    async def auto_run_of(self, day: date) -> tuple[int, int] | None:
+        """``(at_s, reminded)`` of the automatic reminder's run for ``day``, or None."""
+        row = await self.db.fetch_one("SELECT at, reminded FROM reminder_runs WHERE day = ?", (day.isoformat(),))
+        return (int(row[0]), int(row[1])) if row is not None else None
+
+    @staticmethod
+    async def claim_auto_run(conn: aiosqlite.Connection, day: date, at_s: int) -> bool:
+        """Mark the automatic reminder of ``day`` as running inside the caller's transaction;
+        False when it already ran (so it runs once per day, even across restarts)."""
+        cur = await conn.execute(
+            "INSERT INTO reminder_runs (day, at, reminded) VALUES (?, ?, 0) ON CONFLICT (day) DO NOTHING",
+            (day.isoformat(), at_s),
+        )
+        return cur.rowcount == 1
+
+    @staticmethod
+    async def finish_auto_run(conn: aiosqlite.Connection, day: date, reminded: int) -> None:
+        """Store how many people the automatic reminder of ``day`` reached."""
+        await conn.execute("UPDATE reminder_runs SET reminded = ? WHERE day = ?", (reminded, day.isoformat()))
+
+    # -- daily figures -------------------------------------------------------------------------
+
+    async def expected_by_department(self, departments: Sequence[str] | None) -> dict[str, int]:
+        """``{department: people expected to check in}`` (current roster)."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return {}
+        rows = await self.db.fetch_all(
+            f"SELECT COALESCE(p.department, ''), COUNT(*) FROM people p WHERE {_ROLES_SQL}{clause[0]} GROUP BY 1",
+            clause[1],
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def _live_days(self, departments: Sequence[str] | None, first: date, last: date) -> list[DayStat]:
+        clause = _dept_clause(departments)
+        if clause is None:
+            return []
+        expected = await self.expected_by_department(departments)
+        rows = await self.db.fetch_all(
+            "SELECT c.day, COALESCE(p.department, ''), COUNT(*), SUM(c.abnormal) FROM checkins c"
+            " JOIN people p ON p.id = c.person_id"
+            f" WHERE c.day BETWEEN ? AND ? AND {_ROLES_SQL}{clause[0]} GROUP BY 1, 2",
+            [first.isoformat(), last.isoformat(), *clause[1]],
+        )
+        done = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+        out = []
+        day = first
+        while day <= last:
+            for dept in sorted(set(expected) | {d for (x, d) in done if x == day.isoformat()}):
+                n, ab = done.get((day.isoformat(), dept), (0, 0))
+                out.append(DayStat(day, dept, expected.get(dept, 0), n, ab))
+            day += timedelta(days=1)
+        return out
+
+    async def _close_days(self, days: Sequence[date], now_s: int) -> None:
+        """Compute and keep the figures of closed ``days`` (every department)."""
+        if not days:
+            return
+        stats = await self._live_days(None, min(days), max(days))
+        wanted = {d.isoformat() for d in days}
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO checkin_day_stats (day, department, expected, done, abnormal) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (day, department) DO NOTHING",
+                [(s.day.isoformat(), s.department, s.expected, s.done, s.abnormal) for s in stats
+                 if s.day.isoformat() in wanted],
+            )
+            await conn.executemany(
+                "INSERT INTO checkin_stat_days (day, computed_at) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
+                [(d, now_s) for d in sorted(wanted)],
+            )
+
+    async def daily(self, departments: Sequence[str] | None, first: date, last: date, *, today: date,
+                    now_s: int) -> list[DayStat]:
+        """Figures per day and department from ``first`` to ``last`` (inclusive), by day then
+        department. Closed days (before ``today``) come from the kept figures (computed on
+        first use, as the roster stood then); ``today`` is counted live; later days are empty.
+
+        Args:
+            departments: department codes, or None for all.
+            first / last: the day range.
+            today: the current check-in day.
+            now_s: the current time (Unix seconds), recorded with newly kept figures.
+        """
+        clause = _dept_clause(departments, "department")
+        if clause is None or last < first:
+            return []
+        closed_last = min(last, today - timedelta(days=1))
+        out: list[DayStat] = []
+        if first <= closed_last:
+            rows = await self.db.fetch_all("SELECT day FROM checkin_stat_days WHERE day BETWEEN ? AND ?",
+                                           (first.isoformat(), closed_last.isoformat()))
+            have = {r[0] for r in rows}
+            todo = [first + timedelta(days=i) for i in range((closed_last - first).days + 1)]
+            await self._close_days([d for d in todo if d.isoformat() not in have], now_s)
+            rows = await self.db.fetch_all(
+                "SELECT day, department, expected, done, abnormal FROM checkin_day_stats"
+                f" WHERE day BETWEEN ? AND ?{clause[0]} ORDER BY day, department",
+                [first.isoformat(), closed_last.isoformat(), *clause[1]],
+            )
+            out.extend(DayStat(date.fromisoformat(r[0]), r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows)
+        if first <= today <= last:
+            out.extend(await self._live_days(departments, today, today))
+        return out
+
+    # -- campus figures ------------------------------------------------------------------------
+
+    async def applications_by_state(self, departments: Sequence[str] | None) -> dict[str, int]:
+        """``{state: number of applications}`` (every version counted once)."""
+        clause = _dept_clause(departments, "department")
+        if clause is None:
+            return {}
+        rows = await self.db.fetch_all(
+            f"SELECT state, COUNT(*) FROM return_applications WHERE 1 = 1{clause[0]} GROUP BY state", clause[1])
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def arrivals_per_hour(self, departments: Sequence[str] | None, first_s: int, last_s: int) -> dict[int, int]:
+        """``{hour (Unix seconds of the UTC hour start): arrivals}`` with ``first_s <= at < last_s``."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return {}
+        rows = await self.db.fetch_all(
+            "SELECT (a.at / 3600) * 3600, COUNT(*) FROM arrivals a JOIN people p ON p.id = a.person_id"
+            f" WHERE a.at >= ? AND a.at < ?{clause[0]} GROUP BY 1",
+            [first_s, last_s, *clause[1]],
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def scans_per_building_hour(self, first_ms: int, last_ms: int) -> dict[tuple[str, int], tuple[int, int]]:
+        """``{(building, hour start in Unix seconds): (scans, accepted)}`` of door scans with
+        ``first_ms <= at_ms < last_ms`` (node time, milliseconds)."""
+        rows = await self.db.fetch_all(
+            "SELECT building, (at_ms / 3600000) * 3600, COUNT(*), SUM(CASE WHEN verdict = 'accept' THEN 1 ELSE 0 END)"
+            " FROM scans WHERE at_ms >= ? AND at_ms < ? GROUP BY 1, 2",
+            (first_ms, last_ms),
+        )
+        return {(r[0], int(r[1])): (int(r[2]), int(r[3] or 0)) for r in rows}
+
+    async def buildings(self) -> dict[str, str]:
+        """``{building code: name}``."""
+        rows = await self.db.fetch_all("SELECT code, name FROM buildings ORDER BY code")
+        return {r[0]: r[1] for r in rows}
+
+    # -- export rows ---------------------------------------------------------------------------
+
+    async def applications_between(self, departments: Sequence[str] | None, first: date,
+                                   last: date, *, limit: int = 100_000) -> list[dict[str, Any]]:
+        """Applications whose planned return date is from ``first`` to ``last`` (inclusive), with
+        the applicant's number, name, department and class, by planned date then number."""
+        clause = _dept_clause(departments, "a.department")
+        if clause is None:
+            return []
+        rows = await self.db.fetch_all(
+            "SELECT a.id, p.number, p.name, a.department, p.class_name, a.version, a.state, a.planned_return_date,"
+            " a.departure_region_code, a.created_at, a.dept_decided_at, a.school_decided_at, a.arrived_at,"
+            " a.decision_reason FROM return_applications a JOIN people p ON p.id = a.person_id"
+            f" WHERE a.planned_return_date BETWEEN ? AND ?{clause[0]}"
+            " ORDER BY a.planned_return_date, p.number, a.id LIMIT ?",
+            [first.isoformat(), last.isoformat(), *clause[1], limit],
+        )
+        return [dict(r) for r in rows]
+
+    async def arrivals_between(self, departments: Sequence[str] | None, first_s: int, last_s: int,
+                               *, limit: int = 100_000) -> list[dict[str, Any]]:
+        """Arrival confirmations with ``first_s <= at < last_s``: the person (number, name,
+        department, class, phone), when, how, and the confirming counsellor's name; by time."""
+        clause = _dept_clause(departments)
+        if clause is None:
+            return []
+        rows = await self.db.fetch_all(
+            "SELECT p.number, p.name, p.department, p.class_name, p.phone, a.at, a.method,"
+            " COALESCE(c.name, '') AS counsellor FROM arrivals a JOIN people p ON p.id = a.person_id"
+            " LEFT JOIN people c ON c.id = a.counsellor_id"
+            f" WHERE a.at >= ? AND a.at < ?{clause[0]} ORDER BY a.at, p.number LIMIT ?",
+            [first_s, last_s, *clause[1], limit],
+        )
+        return [dict(r) for r in rows]

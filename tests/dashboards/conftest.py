@@ -1,0 +1,41 @@
+"""Fixtures for dashboard tests: the server and workflow fixtures plus a small roster with
+phone numbers and check-ins submitted through the check-in service."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from server.storage.people import NewPerson, People, Person
+from server.web import state
+from server.web.application_state import checkin_service
+from shared.clock import to_unix
+from tests.server.conftest import START, app, client, clock, datadir, sent_sms  # noqa: F401
+from tests.workflow.conftest import Login, checkin_body, login, server_tz  # noqa: F401
+
+__all__ = ["START", "Login", "add_people", "checkin", "person", "sent_sms"]
+
+
+async def add_people(app: web.Application, rows: list[tuple[str, str, str | None, str | None]],  # noqa: F811
+                     *, role: str = "student") -> None:
+    """Insert people straight into storage: ``(number, department, class_name, phone)`` each
+    (name ``Name <number>``; the initial password is never used here)."""
+    now_s = to_unix(app[state.CLOCK].now())
+    async with app[state.DB].transaction() as conn:
+        for number, dept, class_name, phone in rows:
+            await People.upsert_department(conn, dept, f"Dept {dept}")
+            await People.upsert(conn, NewPerson(number, f"Name {number}", role, dept, class_name,  # type: ignore[arg-type]
+                                                phone, "x", secrets.token_bytes(8)), now_s)
+
+
+async def person(app: web.Application, number: str) -> Person:  # noqa: F811
+    found = await People(app[state.DB]).by_number(number)
+    assert found is not None, number
+    return found
+
+
+async def checkin(app: web.Application, number: str, *, abnormal: bool = False) -> None:  # noqa: F811
+    """Submit today's check-in of ``number`` through the check-in service (fever when abnormal)."""
+    body = checkin_body(temperature_c=38.1 if abnormal else 36.5)
+    await checkin_service(app).submit(await person(app, number), body)
