@@ -142,13 +142,13 @@ class Checkins:
 
     @staticmethod
     async def upsert(conn: aiosqlite.Connection, *, person_id: int, day: date, answers: CheckinAnswers,
-                     abnormal: bool, same_as_yesterday: bool, now_s: int) -> tuple[int, bool]:
+                     abnormal: bool, same_as_yesterday: bool, now_s: int) -> tuple[Checkin, bool]:
         """Store the check-in of ``person_id`` for ``day`` inside the caller's transaction.
 
         A second submission the same day replaces the answers and counts a revision.
 
         Returns:
-            ``(id, created)``: the row id and whether this was the day's first submission.
+            ``(checkin, created)``: the stored row and whether this was the day's first submission.
         """
         a = answers
         async with conn.execute(
@@ -162,11 +162,12 @@ class Checkins:
             " remarks = excluded.remarks, abnormal = excluded.abnormal,"
             " same_as_yesterday = excluded.same_as_yesterday, updated_at = excluded.updated_at,"
             " revisions = checkins.revisions + 1"
-            " RETURNING id, revisions",
+            f" RETURNING {_COLS}",
             (person_id, day.isoformat(), a.location_kind, a.region_code, a.temperature_c,
              json.dumps(list(a.symptoms)), int(a.case_contact_14d), int(a.risk_area_14d), a.case_status,
              a.remarks, int(abnormal), int(same_as_yesterday), now_s, now_s),
         ) as cur:
             row = await cur.fetchone()
         assert row is not None  # RETURNING always yields the row
-        return int(row[0]), int(row[1]) == 1
+        stored = _checkin(row)
+        return stored, stored.revisions == 1

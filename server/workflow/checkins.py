@@ -267,7 +267,7 @@ class CheckinService:
             abnormal and person.department and self.config.workflow.notify_counsellors_by_sms) else []
         enqueued = False
         async with self.db.transaction() as conn:
-            checkin_id, created = await Checkins.upsert(conn, person_id=person.id, day=day, answers=answers,
+            stored, created = await Checkins.upsert(conn, person_id=person.id, day=day, answers=answers,
                                                         abnormal=abnormal, same_as_yesterday=same_as_yesterday,
                                                         now_s=now_s)
             for counsellor in counsellors:
@@ -282,8 +282,6 @@ class CheckinService:
                     person_id=counsellor.id)
         if enqueued:
             self.sms_wake()
-        stored = await self.store.get(checkin_id)
-        assert stored is not None
         await self.events.publish(PersonEvent("checkin_submitted", person.id, now, person.id, {
             "day": day.isoformat(), "abnormal": abnormal, "same_as_yesterday": same_as_yesterday}))
         return CheckinResult(stored, created)

@@ -1,0 +1,313 @@
+"""Daily check-in throughput and the simulated 08:00 rush, on real loopback HTTP.
+
+Prints, measured in one run:
+
+1. Throughput (closed loop, fixed concurrency): ``POST /api/v1/checkins/today`` per second by
+   logged-in students with realistic bodies (each the day's first submission: session → person →
+   validation → one upsert transaction → event), against a bare aiohttp handler doing one SQLite
+   INSERT (aiosqlite, WAL, same pragmas, its own file), and the ratio.
+2. The 08:00 rush of a university of ``--students`` (default 30,000): every student checks in
+   within 30 minutes, with a peak minute at 10x the mean rate (mean 1,000/min → peak 10,000/min,
+   167/s). Open loop (requests are sent on schedule whether or not earlier ones finished;
+   latency counts from the scheduled time, so queueing is not hidden). Time-compressed so the
+   run stays under about two minutes: the peak minute is played at its real rate (60 s), the
+   other 29 minutes' check-ins are played in ``--offpeak-s`` seconds (default 45 s, i.e. about
+   3.5x the real peak rate: harsher than reality). Reports p50/p99/max latency and errors per
+   phase, and checks that every student has exactly one check-in row.
+
+Accounts and sessions are created directly through the storage layer (``People``, ``Sessions``)
+instead of 30,000 Argon2id logins (about 40 ms of CPU each); the login cost is measured by
+``bench/server_auth.py``. The server runs as its own process (``campuspass server run``).
+
+    python bench/workflow_checkins.py             # about two to three minutes including set-up
+    python bench/workflow_checkins.py --quick     # 3,000 students, compressed further
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiosqlite
+from aiohttp import web
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from provisioning.init import init_data_dir  # noqa: E402
+from server.storage import Database  # noqa: E402
+from server.storage.people import NewPerson, People  # noqa: E402
+from server.storage.sessions import Sessions  # noqa: E402
+from shared.clock import SystemClock, to_unix  # noqa: E402
+
+CONCURRENCY = 16
+DEPARTMENTS = 20
+THROUGHPUT_PEOPLE = 3000
+# A PHC string that never verifies: these accounts only ever use the sessions made here.
+NO_LOGIN_HASH = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hiZW5jaA$YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoYmVuYw"
+
+
+async def seed(db_path: Path, numbers: list[str]) -> list[str]:
+    """Create active students (own password, verified phone) in DEPARTMENTS departments, one
+    counsellor per department, and one session per student; returns the session tokens in the
+    order of ``numbers``."""
+    db = await Database.open(db_path)
+    now_s = to_unix(SystemClock().now())
+    try:
+        async with db.transaction() as conn:
+            for d in range(DEPARTMENTS):
+                code = f"D{d:02d}"
+                await People.upsert_department(conn, code, f"Department {d}")
+                await People.upsert(conn, NewPerson(f"C{d:02d}", f"Counsellor {d}", "counsellor", code, None, None,
+                                                    NO_LOGIN_HASH, secrets.token_bytes(8)), now_s)
+                await People.set_counsellor_departments(conn, f"C{d:02d}", [code])
+            for i, number in enumerate(numbers):
+                await People.upsert(conn, NewPerson(number, f"Student {i}", "student", f"D{i % DEPARTMENTS:02d}",
+                                                    None, None, NO_LOGIN_HASH, secrets.token_bytes(8)), now_s)
+        people = {p.number: p.id for p in await People(db).in_departments(None, limit=len(numbers) + 1000)}
+        async with db.transaction() as conn:
+            for k, pid in enumerate(people.values()):
+                await People.set_password(conn, pid, NO_LOGIN_HASH, now_s)
+                await People.set_verified_phone(conn, pid, f"139{k:08d}", now_s)
+        tokens = [secrets.token_urlsafe(32) for _ in numbers]
+        await Sessions(db).create_many([(t, people[n], secrets.token_urlsafe(24)) for t, n in zip(tokens, numbers,
+                                                                                                   strict=True)],
+                                       now_s, now_s + 86400, "bench")
+        return tokens
+    finally:
+        await db.close()
+
+
+async def count_checkins(db_path: Path) -> tuple[int, int]:
+    """(rows, distinct people) in the check-in table."""
+    db = await Database.open(db_path, migrate=False)
+    try:
+        row = await db.fetch_one("SELECT COUNT(*), COUNT(DISTINCT person_id) FROM checkins")
+        assert row is not None
+        return int(row[0]), int(row[1])
+    finally:
+        await db.close()
+
+
+def body(rng: random.Random) -> dict[str, Any]:
+    """A realistic check-in: mostly normal, about 2 % abnormal."""
+    kind = rng.choices(["on_campus", "same_city", "other_province", "abroad"], [30, 25, 44, 1])[0]
+    region = None if kind in ("on_campus", "abroad") else rng.choice(["420102", "110108", "310115", "440305"])
+    abnormal = rng.random() < 0.02
+    return {
+        "location_kind": kind, "region_code": region,
+        "temperature_c": round(rng.uniform(37.4, 38.6) if abnormal else rng.uniform(36.0, 37.1), 1),
+        "symptoms": ["cough"] if abnormal and rng.random() < 0.5 else ["none"],
+        "case_contact_14d": False, "risk_area_14d": False, "case_status": "none",
+        "remarks": "" if rng.random() < 0.9 else "在家学习", "attest": True,
+    }
+
+
+def serve_bare(db_path: str) -> None:
+    """The baseline: POST /bare parses the JSON body and INSERTs one row with aiosqlite."""
+
+    async def main() -> None:
+        conn = await aiosqlite.connect(db_path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+            await conn.execute(f"PRAGMA {pragma}")
+        await conn.execute("CREATE TABLE IF NOT EXISTS bare (id INTEGER PRIMARY KEY, person TEXT, body TEXT, at REAL)")
+        lock = asyncio.Lock()
+
+        async def handler(request: web.Request) -> web.Response:
+            data = await request.json()
+            async with lock:
+                cur = await conn.execute("INSERT INTO bare (person, body, at) VALUES (?, ?, ?)",
+                                         (request.headers.get("X-Person", ""), str(data), time.time()))
+            return web.json_response({"id": cur.lastrowid})
+
+        app = web.Application()
+        app.router.add_post("/bare", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = [a for a in runner.addresses if isinstance(a, tuple)][0][1]
+        print(f"listening on http://127.0.0.1:{port}/", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"server did not start: {line!r}")
+    return proc, m.group(1)
+
+
+async def closed_loop(send: Any, total: int) -> float:
+    """Requests per second over ``total`` requests at CONCURRENCY."""
+    counter = iter(range(total))
+    t0 = time.perf_counter()
+
+    async def worker() -> None:
+        for i in counter:
+            await send(i)
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return total / (time.perf_counter() - t0)
+
+
+async def throughput(base: str, bare: str, tokens: list[str]) -> tuple[float, float]:
+    rng = random.Random(1)
+    bodies = [body(rng) for _ in tokens]
+    conn = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=conn, cookie_jar=aiohttp.DummyCookieJar()) as http:
+        async def bare_post(i: int) -> None:
+            async with http.post(bare + "bare", json=bodies[i % len(bodies)], headers={"X-Person": str(i)}) as r:
+                assert r.status == 200, await r.text()
+                await r.read()
+
+        async def checkin(i: int) -> None:
+            async with http.post(base + "api/v1/checkins/today", json=bodies[i],
+                                 headers={"Cookie": f"cp_session={tokens[i]}"}) as r:
+                assert r.status == 200, await r.text()
+                await r.read()
+
+        warm = 200
+
+        async def checkin_rest(i: int) -> None:
+            await checkin(i + warm)
+
+        await closed_loop(bare_post, 300)  # warm-up
+        await closed_loop(checkin, warm)  # warm-up on the first people
+        bare_rps = await closed_loop(bare_post, len(tokens))
+        checkin_rps = await closed_loop(checkin_rest, len(tokens) - warm)
+    return checkin_rps, bare_rps
+
+
+def schedule(n: int, peak_s: float, offpeak_s: float) -> tuple[list[float], list[float]]:
+    """Send times (s from start) of the rush: the off-peak share first (compressed into
+    ``offpeak_s``), then the peak minute at its real rate over ``peak_s``. The peak minute is
+    10x the 30-minute mean: 30,000 students → 10,000 in the peak minute, 20,000 in the rest."""
+    mean_per_min = n / 30
+    peak_n = min(n, int(round(10 * mean_per_min)))
+    off_n = n - peak_n
+    off = [offpeak_s * (k + 0.5) / off_n for k in range(off_n)] if off_n else []
+    peak = [offpeak_s + 1.0 + peak_s * (k + 0.5) / peak_n for k in range(peak_n)]
+    return off, peak
+
+
+async def rush(base: str, tokens: list[str], peak_s: float, offpeak_s: float) -> dict[str, Any]:
+    rng = random.Random(2)
+    order = list(range(len(tokens)))
+    rng.shuffle(order)
+    off, peak = schedule(len(tokens), peak_s, offpeak_s)
+    times = off + peak
+    phase = ["offpeak"] * len(off) + ["peak"] * len(peak)
+    latencies: dict[str, list[float]] = {"offpeak": [], "peak": []}
+    errors: dict[str, list[str]] = {"offpeak": [], "peak": []}
+    conn = aiohttp.TCPConnector(limit=256)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=conn, cookie_jar=aiohttp.DummyCookieJar(), timeout=timeout) as http:
+        t0 = time.perf_counter()
+
+        async def send(k: int) -> None:
+            i = order[k]
+            due = t0 + times[k]
+            try:
+                async with http.post(base + "api/v1/checkins/today", json=body(rng),
+                                     headers={"Cookie": f"cp_session={tokens[i]}"}) as r:
+                    await r.read()
+                    if r.status != 200:
+                        errors[phase[k]].append(f"HTTP {r.status}")
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                errors[phase[k]].append(type(exc).__name__)
+            latencies[phase[k]].append((time.perf_counter() - due) * 1000)
+
+        tasks = []
+        for k, at in enumerate(times):
+            delay = t0 + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(k)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    return {"latencies": latencies, "errors": errors, "counts": {"offpeak": len(off), "peak": len(peak)},
+            "elapsed_s": elapsed}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=30000, help="university size (default 30000)")
+    parser.add_argument("--offpeak-s", type=float, default=45.0, help="seconds to play the 29 off-peak minutes in")
+    parser.add_argument("--quick", action="store_true", help="3,000 students, 10 s peak, 10 s off-peak")
+    parser.add_argument("--serve-bare", metavar="DB", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    students, peak_s, offpeak_s, tp_people = args.students, 60.0, args.offpeak_s, THROUGHPUT_PEOPLE
+    if args.quick:
+        students, peak_s, offpeak_s, tp_people = 3000, 10.0, 10.0, 1000
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dd = init_data_dir(Path(tmp) / "data", admin=None).datadir
+        t0 = time.perf_counter()
+        rush_numbers = [f"S{i:06d}" for i in range(students)]
+        tp_numbers = [f"T{i:06d}" for i in range(tp_people)]
+        tokens = asyncio.run(seed(dd.db_path, rush_numbers + tp_numbers))
+        rush_tokens, tp_tokens = tokens[:students], tokens[students:]
+        print(f"set-up: {students + tp_people} accounts and sessions made through the storage layer"
+              f" (no Argon2id logins) in {time.perf_counter() - t0:.1f} s")
+        app_proc, base = start([sys.executable, "-m", "campuspass", "server", "run", "--data", str(dd.root),
+                                "--host", "127.0.0.1", "--port", "0"])
+        bare_proc, bare = start([sys.executable, __file__, "--serve-bare", str(Path(tmp) / "bare.db")])
+        try:
+            checkin_rps, bare_rps = asyncio.run(throughput(base, bare, tp_tokens))
+            print(f"bare aiohttp + one SQLite INSERT:     {bare_rps:8.0f} req/s")
+            print(f"POST /api/v1/checkins/today:          {checkin_rps:8.0f} req/s   ratio to bare"
+                  f" {checkin_rps / bare_rps:.2f}   (concurrency {CONCURRENCY}, {os.cpu_count()} cores)")
+            r = asyncio.run(rush(base, rush_tokens, peak_s, offpeak_s))
+        finally:
+            for p in (app_proc, bare_proc):
+                p.terminate()
+                p.wait(timeout=10)
+        rows, distinct = asyncio.run(count_checkins(dd.db_path))
+    real_peak = 10 * students / 30 / 60
+    print(f"08:00 rush, {students} students in 30 min, peak minute 10x the mean"
+          f" ({real_peak:.0f}/s real; played {r['elapsed_s']:.0f} s):")
+    for name, label, secs in (("offpeak", "other 29 minutes, compressed", offpeak_s),
+                              ("peak", "peak minute, real rate", peak_s)):
+        lat, n = r["latencies"][name], r["counts"][name]
+        errs = r["errors"][name]
+        print(f"  {label:30s} {n:6d} check-ins in {secs:4.0f} s ({n / secs:5.0f}/s):"
+              f" p50 {pct(lat, 0.5):6.1f} ms  p99 {pct(lat, 0.99):6.1f} ms  max {max(lat, default=0):7.1f} ms"
+              f"  errors {len(errs)}{' ' + str(sorted(set(errs))) if errs else ''}")
+    all_lat = r["latencies"]["offpeak"] + r["latencies"]["peak"]
+    print(f"  all: p50 {pct(all_lat, 0.5):.1f} ms  p99 {pct(all_lat, 0.99):.1f} ms  mean {statistics.fmean(all_lat):.1f} ms")
+    print(f"check-in rows: {rows} for {distinct} people"
+          f" (expected {students + tp_people}: one per student, throughput phase included)")
+
+
+if __name__ == "__main__":
+    main()
