@@ -154,14 +154,15 @@ def csrf_token(request: web.Request, user: CurrentUser | None) -> str:
 async def read_form(request: web.Request) -> MultiDictProxy[Any]:
     """The submitted form (urlencoded or multipart), cached by aiohttp for the handler.
 
-    Forms are small (64 KiB) except file uploads by admins (the roster; up to the app's
-    ``client_max_size``).
+    Forms are small (64 KiB) except file uploads by admins (the roster) and counsellors (a
+    photo of a student's pass at arrival), up to the app's ``client_max_size``.
 
     Raises:
         BadRequest: the body is not a readable form (code ``malformed_form``), or too large (413).
     """
     user = await current_user(request)
-    big_ok = user is not None and user.role in ("school_admin", "system_admin") and request.content_type == "multipart/form-data"
+    big_ok = (user is not None and user.role in ("counsellor", "school_admin", "system_admin")
+              and request.content_type == "multipart/form-data")
     if not big_ok and (request.content_length is None or request.content_length > FORM_MAX_BYTES):
         if request.content_length is not None or request.body_exists:
             raise BadRequest(f"form of {request.content_length or 'unknown'} bytes is too large; at most {FORM_MAX_BYTES}",
