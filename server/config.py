@@ -54,6 +54,8 @@ class AuthConfig:
         slow_wait_s: wait between tries while slowed (seconds).
         block_s: length of a block after the last failure (seconds).
         forget_after_s: failures older than this are forgotten (seconds).
+        trusted_proxies: addresses of reverse proxies in front of the server; for requests from
+            them the client address is taken from ``X-Forwarded-For`` (throttling, audit log).
     """
 
     session_hours: int = 14 * 24
@@ -65,6 +67,7 @@ class AuthConfig:
     slow_wait_s: int = 30
     block_s: int = 900
     forget_after_s: int = 86400
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,8 @@ address_slow_after = 30
 address_block_after = 100
 slow_wait_s = 30
 block_s = 900
+# Reverse proxies whose X-Forwarded-For is believed, e.g. ["127.0.0.1"].
+trusted_proxies = []
 
 [sms]
 # "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs to url.

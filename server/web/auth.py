@@ -63,8 +63,18 @@ class SetupRequired(ApiError):
 
 
 def client_address(request: web.Request) -> str:
-    """The peer address used for throttling and the audit log."""
-    return request.remote or ""
+    """The client's address for throttling and the audit log: the peer, or, when the peer is a
+    trusted reverse proxy (``auth.trusted_proxies``), the nearest untrusted hop in
+    ``X-Forwarded-For``."""
+    peer = request.remote or ""
+    trusted = request.app[state.CONFIG].auth.trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 async def current_user(request: web.Request) -> CurrentUser | None:

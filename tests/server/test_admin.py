@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
+from server.storage.audit import AuditLog
+from server.web import state
 from tests.server.conftest import activate, add_person
 
 
@@ -34,3 +36,27 @@ async def test_admin_reset_returns_account_to_initial_state(client: TestClient, 
     entries = (await r.json())["entries"]
     assert entries[0]["action"] == "password_reset" and entries[0]["actor_number"] == "A1"
     assert entries[0]["address"] == "127.0.0.1"
+
+
+async def test_forwarded_address_is_believed_only_from_trusted_proxies(aiohttp_client, datadir, clock) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from server.app import create_app
+    from server.config import load_server_config
+    from server.passwords import FAST_TEST_PARAMS, PasswordHasher
+
+    base = load_server_config(datadir.config_path)
+    for trusted, expected in (([], "127.0.0.1"), (["127.0.0.1"], "203.0.113.7")):
+        config = dataclasses.replace(base, auth=dataclasses.replace(base.auth, trusted_proxies=trusted))
+        app = create_app(datadir, clock=clock, config=config, hasher=PasswordHasher(FAST_TEST_PARAMS),
+                         run_sms_sender=False)
+        client = await aiohttp_client(app)
+        number = f"A{len(trusted)}"
+        await add_person(app, number, role="system_admin", department=None)
+        await activate(client, number)
+        r = await client.post(f"/api/v1/admin/people/{number}/reset-password", json={},
+                              headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+        assert r.status == 200
+        rows = await AuditLog(app[state.DB]).recent(action="password_reset")
+        assert rows[0].address == expected
+        await client.close()
