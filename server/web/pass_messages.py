@@ -62,6 +62,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bad_building_code": "楼宇代码只能包含 1-32 位字母、数字、- 或 _。",
         "unknown_group": "楼宇分组不存在。",
         "status_green": "绿码", "status_black": "黑码",
+        "pass_staff": "通行状态管理", "last_checkin": "最近打卡日期", "dormitory": "宿舍楼组",
+        "pass_history": "状态变更记录", "pass_action_hold": "暂停通行", "pass_action_clear": "解除暂停",
+        "pass_action_revoke": "撤销全部通行码并暂停",
     },
     "en": {
         "my_pass": "My pass",
@@ -122,5 +125,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bad_building_code": "A building code is 1-32 letters, digits, '-' or '_'.",
         "unknown_group": "No such building group.",
         "status_green": "green", "status_black": "black",
+        "pass_staff": "Pass status", "last_checkin": "Last check-in", "dormitory": "Dormitory group",
+        "pass_history": "Status history", "pass_action_hold": "Put on hold", "pass_action_clear": "Clear the hold",
+        "pass_action_revoke": "Revoke every pass and hold",
     },
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -33,7 +34,7 @@ from server.web.errors import ApiError, NotFound
 from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
 from shared.campus_time import local
-from shared.clock import to_unix
+from shared.clock import from_unix, to_unix
 
 routes = Routes(tag="passes")
 
@@ -289,3 +290,47 @@ async def set_dormitory(request: web.Request, body: DormitoryBody) -> web.Respon
     await service.store.set_dormitory(target.id, body.group)
     await _audit(request, "pass_dormitory", target, {"group": body.group})
     return web.json_response(asdict(await person_pass_out(service, target)))
+
+
+# -- staff pages ----------------------------------------------------------------------------
+
+async def _staff_page(request: web.Request, number: str, error: str | None = None, status: int = 200) -> web.Response:
+    user = await auth.require_user(request)
+    service = service_of(request)
+    found = None
+    if number:
+        try:
+            target = auth.require_person_access(user.person, await service.people.by_number(number))
+            found = await person_pass_out(service, target)
+        except ApiError as exc:
+            error, status = exc.code, exc.status
+    return await render(request, "pass_staff.html", {
+        "number": number, "found": found, "error": error,
+        "local_time": lambda at_s: local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M"),
+    }, status=status)
+
+
+@routes.page("GET", "/passes", roles=STAFF_ROLES, summary="a person's pass status (staff)")
+async def staff_page(request: web.Request) -> web.StreamResponse:
+    return await _staff_page(request, request.query.get("number", "").strip())
+
+
+@routes.page("POST", "/passes/{number}/{action:hold|clear|revoke}", roles=STAFF_ROLES,
+             summary="hold, clear or revoke a person's pass (staff)")
+async def staff_action(request: web.Request) -> web.StreamResponse:
+    number, action = request.match_info["number"], request.match_info["action"]
+    form = await auth.read_form(request)
+    try:
+        body = ReasonBody(str(form.get("reason", "")))
+        if action == "hold":
+            await hold_pass(request, body)
+        elif action == "clear":
+            await clear_hold(request, body)
+        else:
+            user = await auth.require_user(request)
+            if user.role != "school_admin":
+                raise ApiError("only school admins revoke passes", code="forbidden", status=403)
+            await revoke_pass(request, body)
+    except ApiError as exc:
+        return await _staff_page(request, number, exc.code, exc.status)
+    raise web.HTTPSeeOther(f"/passes?number={quote(number)}&msg=saved")

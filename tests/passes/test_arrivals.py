@@ -62,7 +62,7 @@ async def test_photo_upload_page_identifies_then_confirms(client: TestClient, cl
     await people(client)
     text = await black_student(client)
     photo = phone_photo(text)
-    assert len(photo) < 400_000  # a phone-sized JPEG
+    assert 64 * 1024 < len(photo) < 400_000  # a phone-sized JPEG, larger than an ordinary form
 
     await login(client, "c1")
     token = await csrf(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient
@@ -220,3 +221,42 @@ async def test_abnormal_checkin_before_arrival_holds_black(client: TestClient) -
     assert (row.status, row.base) == ("hold", "green")
     await real_checkin(client, "s1")
     assert (await svc.store.get(s1.id)).status == "green"
+
+
+async def test_staff_pass_page_hold_clear_revoke(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    await green(client)
+    await green(client, "o1")
+    await login(client, "c1")
+    page = await (await client.get("/passes?number=s1")).text()
+    assert "Zhang San" in page and 'action="/passes/s1/hold"' in page and "/revoke" not in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    r = await client.post("/passes/s1/hold", data={"csrf_token": token.group(1), "reason": "fever reported"},
+                          allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/passes?number=s1&msg=saved"
+    page = await (await client.get("/passes?number=s1")).text()
+    assert "fever reported" in page and 'action="/passes/s1/clear"' in page
+    r = await client.post("/passes/s1/revoke", data={"csrf_token": token.group(1), "reason": "x"})
+    assert r.status == 403
+    r = await client.post("/passes/s1/clear", data={"csrf_token": token.group(1), "reason": ""})
+    assert r.status == 422
+    r = await client.post("/passes/s1/clear", data={"csrf_token": token.group(1), "reason": "negative test"},
+                          allow_redirects=False)
+    assert r.status == 303
+    # another department: refused, no name
+    r = await client.get("/passes?number=o1")
+    assert r.status == 403 and "Li Si" not in await r.text()
+    r = await client.post("/passes/o1/hold", data={"csrf_token": token.group(1), "reason": "x"})
+    assert r.status == 403 and "Li Si" not in await r.text()
+    await login(client, "a1")
+    page = await (await client.get("/passes?number=o1")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token and 'action="/passes/o1/revoke"' in page
+    r = await client.post("/passes/o1/revoke", data={"csrf_token": token.group(1), "reason": "lost phone"},
+                          allow_redirects=False)
+    assert r.status == 303
+    o1 = await person(app, "o1")
+    assert (await app[state.PASS_SERVICE].store.get(o1.id)).hold_kind == "admin"
