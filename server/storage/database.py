@@ -77,6 +77,9 @@ class Database:
             await db._conn.execute("PRAGMA synchronous=NORMAL")
             await db._conn.execute("PRAGMA foreign_keys=ON")
             await db._conn.execute("PRAGMA busy_timeout=5000")
+            # 128 MiB page cache: the scans table reaches millions of rows with several indexes;
+            # the 2 MiB default makes every batch insert re-read index pages.
+            await db._conn.execute("PRAGMA cache_size=-131072")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {path.name}: {exc}") from exc
         if migrate:
