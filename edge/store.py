@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS scans (
     hash TEXT NOT NULL,
     synced INTEGER NOT NULL DEFAULT 0
 );
+-- The sync queue: unsynced() and mark_synced() stay O(batch) however many synced records are kept.
+CREATE INDEX IF NOT EXISTS scans_unsynced ON scans (seq) WHERE synced = 0;
 CREATE TRIGGER IF NOT EXISTS scans_append_only BEFORE UPDATE OF
     seq, scan_id, node_id, at_ms, mono_ms, clock_trusted, serial, subject, text_sha256,
     verdict, reason, direction, prev_hash, hash ON scans
