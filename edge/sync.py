@@ -183,16 +183,14 @@ class SyncClient:
 
     # ---- one request ------------------------------------------------------------------------
 
-    async def _heartbeat(self) -> dict[str, Any]:
-        stats = await self.store.stats()
-        offset = await self.store.clock_offset()
+    def _heartbeat(self, queue_depth: int, oldest_unsynced_at_ms: int | None) -> dict[str, Any]:
         s = self.store
         health = self.health()
         return {
             "node_time_ms": int(self.clock.now().timestamp() * 1000),
-            "queue_depth": stats.unsynced,
-            "oldest_unsynced_at_ms": stats.oldest_unsynced_at_ms,
-            "clock_offset_s": None if offset is None else offset[0],
+            "queue_depth": queue_depth,
+            "oldest_unsynced_at_ms": oldest_unsynced_at_ms,
+            "clock_offset_s": round(self.offset_s, 3) if self._offset_loaded else None,
             "software_version": __version__,
             "trust_version": s.trust_bundle.version if s.trust_bundle else 0,
             "revocation_version": s.revocations.version,
@@ -203,14 +201,14 @@ class SyncClient:
             "clock_trusted": bool(health.get("clock_trusted", True)),
         }
 
-    async def _post(self, records: list[ScanRecord]) -> dict[str, Any]:
+    async def _post(self, records: list[ScanRecord], heartbeat: dict[str, Any]) -> dict[str, Any]:
         """Send one signed sync request; returns the answer JSON.
 
         Raises:
             SyncFailed: no answer, a refusal, or an unreadable answer.
         """
         path = f"/api/v1/nodes/{self.config.node.id}/sync"
-        body, zipped = await asyncio.to_thread(_encode, records, await self._heartbeat())
+        body, zipped = await asyncio.to_thread(_encode, records, heartbeat)
         for attempt in (1, 2):
             sent_at = self.clock.now().timestamp()
             headers = sign_request(self.key, self.config.node.id, "POST", path, body,
@@ -244,11 +242,14 @@ class SyncClient:
                              code="refused")
         raise SyncFailed("server refused the sync twice for its timestamp", code="refused")
 
-    async def _apply(self, doc: dict[str, Any], first: bool) -> None:
-        """Apply documents and time from an answer (each verified by the store)."""
+    async def _apply_time(self, doc: dict[str, Any]) -> None:
+        """Raise the trusted-time bound to the server's time and record the clock offset."""
         server_s = int(doc["server_time_ms"]) // 1000
         await self.store.raise_time_floor(server_s)
         await self.store.record_clock_offset(self.offset_s, server_s)
+
+    async def _apply(self, doc: dict[str, Any], first: bool) -> None:
+        """Apply documents from an answer (each verified by the store before use)."""
         bundle = doc.get("trust_bundle")
         if isinstance(bundle, dict):
             try:
@@ -290,22 +291,26 @@ class SyncClient:
         after: int | None = None
         requests = sent = duplicates = acked = 0
         gaps: list[tuple[int, int]] = []
+        queue = (await self.store.stats()).unsynced  # counted once; kept up to date from the acks
         while True:
             records = await self.store.unsynced(batch) if after is None else await self.store.records(after, batch)
-            doc = await self._post(records)
+            doc = await self._post(records, self._heartbeat(queue, records[0].at_ms if records else None))
             requests += 1
             sent += len(records)
+            last = len(records) < batch
             try:
                 ack = int(doc["ack_seq"])
                 duplicates += int(doc.get("duplicates", 0))
                 gaps += [(int(g["from_seq"]), int(g["to_seq"])) for g in doc.get("gaps", [])]
+                if requests == 1 or last:  # the time bound and offset: at the start and the end of a round
+                    await self._apply_time(doc)
                 await self._apply(doc, requests == 1)
             except (KeyError, TypeError, ValueError) as exc:
                 raise SyncFailed(f"answer is missing or has a bad member: {exc}", code="bad_answer") from exc
             if ack > 0:
-                await self.store.mark_synced(ack)
+                queue = max(0, queue - await self.store.mark_synced(ack))
                 acked = max(acked, ack)
-            if len(records) < batch:
+            if last:
                 break
             after = ack if ack >= records[-1].seq else None
         now_ms = int(self.clock.now().timestamp() * 1000)
