@@ -230,22 +230,22 @@ async def import_roster(
         for code, name in departments.items():
             await People.upsert_department(conn, code, name)
         result.departments = len(departments)
-        done: set[str] = set()
+        first_rows: dict[str, RosterRow] = {}
         for r in kept:
             if r.role == "counsellor":
                 counsellor_depts.setdefault(r.number, []).append(r.department_code)
-            if r.number in done:
-                continue
-            done.add(r.number)
-            created = await People.upsert(conn, NewPerson(
-                r.number, r.name, r.role, r.department_code, r.class_name, r.phone,
-                hash_of.get(r.number, ""), secrets.token_bytes(8)), now_s)
-            if created:
-                result.created += 1
-            else:
-                result.updated += 1
+            first_rows.setdefault(r.number, r)
+        await People.upsert_many(conn, [
+            NewPerson(r.number, r.name, r.role, r.department_code, r.class_name, r.phone,
+                      hash_of.get(r.number, ""), secrets.token_bytes(8))
+            for r in first_rows.values()], now_s)
+        result.created = len(new_numbers)
+        result.updated = len(first_rows) - len(new_numbers)
         for number, depts in counsellor_depts.items():
             await People.set_counsellor_departments(conn, number, depts)
+        for number, r in first_rows.items():
+            if existing.get(number) == "counsellor" and r.role != "counsellor":
+                await People.set_counsellor_departments(conn, number, [])  # no longer a counsellor
         await AuditLog.add(conn, at_s=now_s, actor_id=actor_id, actor_number=actor_number, action="roster_import",
                            detail={"created": result.created, "updated": result.updated,
                                    "departments": result.departments, "skipped": len(problems)},

@@ -168,3 +168,20 @@ async def test_large_roster_through_the_api(client: TestClient) -> None:
     r = await client.post("/api/v1/admin/roster", json={"csv": csv_text})
     assert r.status == 200, await r.text()
     assert (await r.json())["created"] == 100
+
+
+async def test_reimport_can_change_a_counsellor_role_and_departments(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    db, hasher = app[state.DB], app[state.HASHER]
+    now_s = to_unix(app[state.CLOCK].now())
+    await import_roster(db, hasher, (HEADER + GOOD).encode(), now_s=now_s, actor_number="test")
+    moved = GOOD.replace("T01,王老师,54321x,MATH,数学学院,counsellor,,\n", "")
+    await import_roster(db, hasher, (HEADER + moved).encode(), now_s=now_s, actor_number="test")
+    t01 = await People(db).by_number("T01")
+    assert t01 is not None and t01.departments == ("CS",)
+    demoted = moved.replace("T01,王老师,54321x,CS,计算机学院,counsellor,,", "T01,王老师,54321x,CS,计算机学院,staff,,")
+    await import_roster(db, hasher, (HEADER + demoted).encode(), now_s=now_s, actor_number="test")
+    t01 = await People(db).by_number("T01")
+    assert t01 is not None and t01.role == "staff"
+    assert [p.number for p in await People(db).counsellors_of("CS")] == []
