@@ -131,6 +131,10 @@ class Accounts:
             raise LoginFailed("wrong number or password")
         if had_failures:
             await self.throttle.succeeded(number)
+        if not person.must_change_password and self.hasher.needs_rehash(person.password_hash):
+            new_hash = await self.hasher.hash(password)  # parameters were raised since this hash
+            async with self.db.transaction() as conn:
+                await People.rehash_password(conn, person.id, person.password_hash, new_hash)
         return person
 
     async def check_new_password(self, person: Person, new_password: str) -> None:

@@ -318,6 +318,13 @@ class People:
         )
 
     @staticmethod
+    async def rehash_password(conn: aiosqlite.Connection, person_id: int, old_hash: str, new_hash: str) -> None:
+        """Replace the stored hash of the same password (new Argon2id parameters); no-op when the
+        password changed meanwhile."""
+        await conn.execute("UPDATE people SET password_hash = ? WHERE id = ? AND password_hash = ?",
+                           (new_hash, person_id, old_hash))
+
+    @staticmethod
     async def reset_to_initial(conn: aiosqlite.Connection, person_id: int, now_s: int) -> None:
         """Admin reset: the initial password is the password again and must be changed."""
         await conn.execute(

@@ -162,3 +162,23 @@ async def test_phone_code_resend_is_throttled(client: TestClient, clock: FakeClo
     r = await client.post("/api/v1/auth/phone/code", json={"phone": "13600136000"})
     assert r.status == 200
     assert await app[state.SMS_SENDER].run_once() == 6
+
+
+async def test_login_upgrades_a_hash_made_with_old_parameters(client: TestClient) -> None:
+    from server.passwords import Argon2Params, PasswordHasher
+    from server.storage.people import People
+
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S6")
+    await activate(client, "S6", new_password="upgrade-me-1")
+    people = People(app[state.DB])
+    person = await people.by_number("S6")
+    assert person is not None
+    old = PasswordHasher(Argon2Params(memory_kib=32, iterations=1, lanes=1)).hash_sync("upgrade-me-1")
+    async with app[state.DB].transaction() as conn:
+        await People.rehash_password(conn, person.id, person.password_hash, old)
+    r = await client.post("/api/v1/auth/login", json={"username": "S6", "password": "upgrade-me-1"})
+    assert r.status == 200
+    person = await people.by_number("S6")
+    assert person is not None and not app[state.HASHER].needs_rehash(person.password_hash)
