@@ -14,15 +14,20 @@ Layout (made by ``campuspass init``)::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey, b64u_decode, b64u_encode, load_private_key, public_key_bytes
 from shared.trust import TrustBundle
+
+T = TypeVar("T")
 
 
 class DataDirError(CampusPassError):
@@ -44,6 +49,22 @@ class DataDir:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # parsed files keyed by path, valid while the file's (inode, mtime, size) is unchanged:
+        # every writer replaces files atomically (new inode), so a change is always seen
+        self._cache: dict[tuple[Path, ...], tuple[tuple[int, ...], object]] = {}
+
+    def _cached(self, paths: tuple[Path, ...], load: Callable[[], T]) -> T:
+        """``load()``, remembered while none of ``paths`` has been replaced or changed."""
+        stamp: tuple[int, ...] = ()
+        for path in paths:
+            st = path.stat()
+            stamp += (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._cache.get(paths)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]  # type: ignore[return-value]
+        value = load()
+        self._cache[paths] = (stamp, value)
+        return value
 
     @property
     def config_path(self) -> Path:
@@ -114,9 +135,13 @@ class DataDir:
         return load_private_key(self.root_key_path)
 
     def trust_bundle(self) -> TrustBundle:
-        """The current trust bundle, verified against ``trust/root.pub``."""
+        """The current trust bundle, verified against ``trust/root.pub`` (parsed once per file
+        version: cached until ``bundle.json`` or ``root.pub`` is replaced)."""
         self.require_initialised()
-        return TrustBundle.load(self.bundle_path.read_text(encoding="utf-8"), self.root_public())
+        return self._cached(
+            (self.bundle_path, self.root_pub_path),
+            lambda: TrustBundle.load(self.bundle_path.read_text(encoding="utf-8"), self.root_public()),
+        )
 
     def write_trust_bundle(self, bundle: TrustBundle) -> None:
         """Replace ``trust/bundle.json`` atomically."""
@@ -148,7 +173,7 @@ class DataDir:
             cert = certs.get(key_id)
             path = self.issuer_key_path(key_id)
             if start <= now_s and cert is not None and cert.valid_at(now_s) and path.exists():
-                key = load_private_key(path)
+                key = self._cached((path,), functools.partial(load_private_key, path))
                 if public_key_bytes(key) != cert.public_key:
                     raise DataDirError(f"issuer key {key_id} does not match its certificate", code="bad_key")
                 return Signer(key_id, key)
