@@ -39,3 +39,24 @@ async def checkin(app: web.Application, number: str, *, abnormal: bool = False) 
     """Submit today's check-in of ``number`` through the check-in service (fever when abnormal)."""
     body = checkin_body(temperature_c=38.1 if abnormal else 36.5)
     await checkin_service(app).submit(await person(app, number), body)
+
+
+async def add_application(app: web.Application, number: str, state_: str, planned: str,  # noqa: F811
+                          *, arrived_at_s: int | None = None) -> int:
+    """Store a return application of ``number`` in ``state_`` straight through the
+    applications repository (the workflow's own tests cover how states are reached)."""
+    from datetime import date
+
+    from server.storage.applications import Applications, ItineraryLeg, NewApplication
+
+    p = await person(app, number)
+    assert p.department is not None
+    now_s = to_unix(app[state.CLOCK].now())
+    leg = ItineraryLeg("rail", "G1", "420102", "110108", f"{planned}T08:00+08:00", f"{planned}T12:00+08:00")
+    new = NewApplication(p.id, p.department, date.fromisoformat(planned), "420102", (leg,), "返校", "v1",
+                         {"no_risk_area": "x"}, None, now_s + 30 * 86400)
+    async with app[state.DB].transaction() as conn:
+        app_id = await Applications.insert(conn, new, state=state_, now_s=now_s)
+        if arrived_at_s is not None:
+            await Applications.move(conn, app_id, state_, state_, now_s=now_s, arrived_at=arrived_at_s)
+    return app_id
