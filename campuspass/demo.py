@@ -1,14 +1,41 @@
-"""``campuspass demo``: the product on embedded defaults, on one machine."""
+"""``campuspass demo``: the whole campus on one machine, on embedded defaults.
+
+Sets up (or reuses) a demo data directory (:mod:`campuspass.demo_setup`), starts the server and
+two door nodes as child processes (:mod:`campuspass.demo_campus`), prints the URL, the demo
+accounts and how to show a pass to a door, then follows the nodes' lights and the SMS outbox
+until Ctrl-C or SIGTERM, which stop every child. ``--walkthrough`` instead runs the
+university guide's story through the HTTP API (:mod:`campuspass.walkthrough`) and exits 0 when
+every step behaved as described.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-from datetime import timedelta
+import logging
+import re
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
+from campuspass.demo_setup import DEMO_PASSWORD, DemoLayout, load_demo, retarget, setup_demo
+from campuspass.processes import ProcessGroup, Terminated, free_port, port_in_use, terminate_on_sigterm
+from shared.errors import CampusPassError
+
 DEFAULT_DEMO_DATA = Path("demo-data")
+DEFAULT_PORT = 8080
+STATUS_PORTS = (8471, 8472)
+
+_LOG_LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<msg>.*)$")
+_NODE_MESSAGES = ("lights:", "scan seq=", "server link:", "status indication:", "relay locked")
+
+
+class DemoError(CampusPassError):
+    """The demo cannot start. Codes: ``not_a_demo`` (the data directory holds another
+    installation), ``not_fresh`` (``--walkthrough`` needs a fresh directory)."""
+
+    code = "demo"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,67 +43,182 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="run the whole product on embedded defaults",
-        description="Initialise a demo data directory, add demo buildings, issue a pass and show the "
-        "door decision for it and for a tampered copy.",
+        description="Set up a demo campus (server, ~200 synthetic students, counsellors, staff, a school admin, "
+        "a library and a dormitory with a door node each), start the server and both nodes, and show the "
+        "door lights and text messages as they happen. Ctrl-C stops everything. With --walkthrough, run "
+        "the guide's story unattended through the HTTP API and exit.",
     )
-    p.add_argument("--data", type=Path, default=DEFAULT_DEMO_DATA, help="demo data directory (default ./demo-data)")
-    p.add_argument("--reset", action="store_true", help="delete the demo data directory first")
+    p.add_argument("--data", type=Path, default=None,
+                   help="demo data directory (default ./demo-data; --walkthrough: a new temporary one)")
+    p.add_argument("--port", type=int, default=None,
+                   help=f"server port on 127.0.0.1 (default {DEFAULT_PORT}; --walkthrough: any free port)")
+    p.add_argument("--reset", action="store_true", help="delete the demo data directory and start afresh")
+    p.add_argument("--camera", default=None, metavar="SOURCE",
+                   help="camera of the library node, e.g. opencv:0 for a webcam (default: a watched folder)")
+    p.add_argument("--walkthrough", action="store_true",
+                   help="run the guide's story through the HTTP API and exit (0: every step as described)")
     p.set_defaults(handler=_demo)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    import shutil
+def _prepare(data: Path, port: int, reset: bool, camera: str | None, fresh_only: bool) -> DemoLayout:
+    if reset and data.exists():
+        shutil.rmtree(data)
+    occupied = data.exists() and any(data.iterdir())
+    if occupied:
+        if fresh_only:
+            raise DemoError(f"{data} is not empty; --walkthrough needs a fresh data directory (add --reset)",
+                            code="not_fresh")
+        layout = load_demo(data)
+        if layout is None:
+            raise DemoError(f"{data} holds something other than a demo campus; choose another --data or add "
+                            "--reset to replace it", code="not_a_demo")
+        print(f"reusing the demo campus in {data} (--reset starts afresh)", flush=True)
+        return retarget(layout, port)
+    status_ports = STATUS_PORTS if not any(port_in_use(p) for p in STATUS_PORTS) and port not in STATUS_PORTS \
+        else (free_port(), free_port())
+    print(f"setting up a demo campus in {data} (keys, 209 accounts, 2 buildings, 2 door nodes; ~10 s)...",
+          flush=True)
+    return setup_demo(data, port=port, status_ports=status_ports, camera=camera)
 
-    from provisioning.init import init_data_dir
-    from server.datadir import DataDir
-    from server.passes import check_online, issue_pass, new_subject_id
-    from server.qr import qr_png, qr_version
-    from server.storage import Database
-    from server.storage.buildings import Buildings
-    from server.storage.passes import Passes
-    from shared.clock import SystemClock
-    from shared.pass_format import PassStatus
 
-    clock = SystemClock()
-    if args.reset and args.data.exists():
-        shutil.rmtree(args.data)
-    dd = DataDir(args.data)
-    if not dd.is_initialised():
-        init_data_dir(args.data, clock)
-        print(f"initialised demo data directory {args.data}")
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
-    async def run() -> None:
-        db = await Database.open(dd.db_path)
+
+def banner(layout: DemoLayout, camera: str | None = None) -> str:
+    """The text printed once the campus runs: URL, accounts, doors, how to show a pass."""
+    data = Path(layout.data_dir)
+    rows = [a for a in layout.accounts if not a["first_login"]]
+    student = layout.account("student")
+    students = [a for a in layout.accounts if a["role"] == "student"]
+    lines = [
+        "",
+        "campuspass demo is running",
+        f"  open        {layout.url}/",
+        f"  data        {_relative(str(data))}",
+        "",
+        f"  accounts    password {DEMO_PASSWORD} (ready to use):",
+    ]
+    for a in rows:
+        dept = f" ({a['department']})" if a["department"] else ""
+        lines.append(f"    {str(a['role']):<13} {str(a['number']):<10} {a['name']}{dept}")
+    lines += [
+        f"    {'student':<13} {str(student['number']):<10} {student['name']} ({student['department']}), "
+        f"initial password {student['password']}",
+        "                  first login: set a new password, bind a phone with the SMS code (printed below);",
+        f"                  {len(students)} students in all, initial password = last six of the ID number "
+        f"(list: {_relative(str(data / 'demo.json'))})",
+        "",
+        "  doors       (lights and scans are printed below as they happen)",
+    ]
+    for n in layout.nodes:
+        where = f"camera folder {_relative(n.camera_dir)}" if n.camera_dir else f"camera {camera}"
+        lines.append(f"    [{n.name}] {n.building}: status {n.status_url}, {where}")
+    lib = layout.node("library")
+    lines += [
+        "",
+        "  show a pass to a door: log in as a student whose pass is black or green, save the pass image",
+        f"  ({layout.url}/api/v1/pass.png) and move it into a door's camera folder (write, then rename):",
+    ]
+    if lib.camera_dir:
+        folder = _relative(lib.camera_dir)
+        lines.append(f"    cp pass.png {folder}/.new.png && mv {folder}/.new.png {folder}/pass-1.png")
+    else:
+        lines.append(f"    or hold the phone showing the pass up to the webcam ({camera}) of the library door")
+    lines += [
+        "  or run the whole story unattended:  campuspass demo --walkthrough",
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _echo(name: str, line: str) -> str | None:
+    m = _LOG_LINE.match(line)
+    if m is None:
+        return f"[{name}] {line}" if name != "server" or "listening" in line else None
+    msg, level = m.group("msg"), m.group("level")
+    if name != "server" and any(msg.startswith(k) for k in _NODE_MESSAGES):
+        return f"[{name}] {msg}"
+    if level in ("WARNING", "ERROR", "CRITICAL"):
+        return f"[{name}] {level.lower()}: {msg}"
+    return None
+
+
+def _follow(group: ProcessGroup, layout: DemoLayout) -> int:
+    outbox = Path(layout.data_dir) / "sms-outbox.jsonl"
+    seen = len(outbox.read_text(encoding="utf-8").splitlines()) if outbox.exists() else 0
+    while True:
+        for name, line in group.lines(0.3):
+            shown = _echo(name, line)
+            if shown:
+                print(shown, flush=True)
+        if outbox.exists():
+            msgs = outbox.read_text(encoding="utf-8").splitlines()
+            for raw in msgs[seen:]:
+                if raw.strip():
+                    doc = json.loads(raw)
+                    print(f"[sms] to {doc.get('phone')}: {doc.get('body')}", flush=True)
+            seen = len(msgs)
+        dead = [c for c in group.children if not c.alive()]
+        if dead:
+            for c in dead:
+                print(f"[{c.name}] exited with status {c.popen.returncode}; last output:\n{c.describe_tail()}",
+                      file=sys.stderr)
+            return 1
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from campuspass.demo_campus import start_campus
+
+    data = args.data or DEFAULT_DEMO_DATA
+    port = args.port or DEFAULT_PORT
+    layout = _prepare(data, port, args.reset, args.camera, fresh_only=False)
+    with ProcessGroup() as group:
+        start_campus(group, layout)
+        print(banner(layout, args.camera), flush=True)
+        return _follow(group, layout)
+
+
+def _run_walkthrough(args: argparse.Namespace) -> int:
+    from campuspass.demo_campus import start_campus
+    from campuspass.walkthrough import StepFailed, Walkthrough
+
+    temporary = args.data is None
+    data = Path(tempfile.mkdtemp(prefix="campuspass-walkthrough-")) if temporary else args.data
+    port = args.port or free_port()
+    layout = _prepare(data, port, args.reset, None, fresh_only=True)
+    ok = False
+    with ProcessGroup() as group:
+        campus = start_campus(group, layout, nodes=("library",))
+        print(f"server {layout.url}/ and the library door node are running; the story:", flush=True)
         try:
-            b = Buildings(db)
-            await b.add_building("LIB", "Main Library", "teaching")
-            await b.add_building("D7", "Dormitory 7", "dorm-east")
-            (lib_group,) = await b.group_ids(["teaching"])
-            now = clock.now()
-            issued = await issue_pass(
-                dd, Passes(db), subject=new_subject_id(), status=PassStatus.GREEN, scope=(lib_group,),
-                valid_from=now, valid_until=now + timedelta(hours=2), now=now, issued_by="demo",
-                visitor_name="Demo Visitor",
-            )
-            png = args.data / "demo-pass.png"
-            png.write_bytes(qr_png(issued.text))
-            print(f"\nissued a visitor pass for the library (QR version {qr_version(issued.text)}, {png}):")
-            print(f"  {issued.text}\n")
-            tampered = issued.text[:-5] + ("A" if issued.text[-5] != "A" else "B") + issued.text[-4:]
-            for label, text, building in [
-                ("at the library", issued.text, "LIB"),
-                ("at dormitory 7 (out of scope)", issued.text, "D7"),
-                ("with one character changed", tampered, "LIB"),
-                ("a foreign QR (EU certificate)", "HC1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEXWK G2EP4J0B", "LIB"),
-            ]:
-                verdict = await check_online(dd, Passes(db), b, text, clock.now(), building)
-                print(f"  door decision {label}: {json.dumps(verdict.as_json()['verdict'])} "
-                      f"({verdict.reason.value})")
-        finally:
-            await db.close()
-
-    asyncio.run(run())
-    print(f"\ncheck it yourself: campuspass pass check --data {args.data} --building LIB --image {args.data}/demo-pass.png")
-    return 0
+            report = Walkthrough(layout).run()
+            ok = True
+        except StepFailed as exc:
+            print(f"\nFAILED at step '{exc.step}': {exc.seen}", file=sys.stderr)
+            for child in (campus.server, *campus.nodes.values()):
+                print(f"  last output of {child.name}:\n{child.describe_tail(15)}", file=sys.stderr)
+    if ok:
+        print(f"\nwalkthrough complete: every step behaved as described "
+              f"({len(report.server_scans)} library scans of {report.student} on the server).")
+        if temporary:
+            shutil.rmtree(data, ignore_errors=True)
+        return 0
+    print(f"  data directory kept for inspection: {data}", file=sys.stderr)
+    return 1
 
 
+def _demo(args: argparse.Namespace) -> int:
+    for quiet in ("httpx", "server.storage.database"):  # one line per request / migration is noise here
+        logging.getLogger(quiet).setLevel(logging.WARNING)
+    try:
+        with terminate_on_sigterm():
+            return _run_walkthrough(args) if args.walkthrough else _run_demo(args)
+    except (KeyboardInterrupt, Terminated):
+        print("\nstopped: server and door nodes are down.", flush=True)
+        return 0
