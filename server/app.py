@@ -30,10 +30,9 @@ from server.storage.sessions import Sessions
 from server.storage.sms import SmsOutboxStore
 from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
-from server.web import admin_pages, auth_api, nodes_api, nodes_pages, state
+from server.web import admin_pages, auth_api, enrol_api, enrol_pages, nodes_api, nodes_pages, state
 from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
-from server.web import enrol_api, enrol_pages
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
 from server.web.application_api import routes as application_routes
