@@ -111,3 +111,24 @@ async def test_server_down_node_keeps_deciding_at_full_speed_and_catches_up(
         await asyncio.gather(sync_task, return_exceptions=True)
         node.outputs.close()
         await store.close()
+
+
+async def test_runner_seam_builds_the_sync_client_from_the_bundle(tmp_path: Path, server: LoopbackServer,
+                                                                  clock: FakeClock) -> None:
+    from edge.runner import default_sync_factory
+    from edge.sync import make_sync
+
+    enrolled = await enrol_node(server, tmp_path / "node")
+    assert default_sync_factory(enrolled.config) is make_sync
+    store = await open_node_store(enrolled.config)
+    node = Node(enrolled.config, store, pin_factory=MockFactory(), clock=clock, sync_factory=make_sync)
+    try:
+        assert isinstance(node.sync, SyncClient)
+        result = await node.sync.run_once()
+        assert result is not None and node.online
+        status = node.status()
+        assert status["online"] is True and status["status"] == "online"
+        await node.sync.aclose()
+    finally:
+        node.outputs.close()
+        await store.close()
