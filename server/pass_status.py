@@ -41,7 +41,7 @@ from server.datadir import DataDir
 from server.events import PersonEvent, PersonEvents
 from server.passes import issue_pass
 from server.storage.buildings import Buildings
-from server.storage.database import Database
+from server.storage.database import Database, StorageError
 from server.storage.pass_status import HoldKind, PassStatusStore, Status, StatusRow
 from server.storage.passes import Passes
 from server.storage.people import People, Person
@@ -131,6 +131,9 @@ NEXT_STEPS = {
     "checkin_needed": "do today's health check-in to get today's pass",
     "pass_unavailable": "refresh in a minute; if it persists, tell the IT office",
 }
+#: How long the building group name → id map is reused (seconds).
+GROUPS_TTL_S = 30.0
+
 _HOLD_CODES: dict[str, str] = {"abnormal_checkin": "abnormal_checkin", "missed_checkin": "missed_checkin",
                                "admin": "admin_hold"}
 
@@ -242,6 +245,8 @@ class PassService:
         self.buildings = Buildings(db)
         self.deadline = parse_hhmm(config.checkin_deadline)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._subjects: dict[int, bytes] = {}
+        self._groups: tuple[float, dict[str, int]] | None = None
 
     def _lock(self, person_id: int) -> asyncio.Lock:
         lock = self._locks.get(person_id)
@@ -264,22 +269,26 @@ class PassService:
         reissue: bool = False,
         before_commit: Callable[[aiosqlite.Connection, StatusRow], Awaitable[None]] | None = None,
     ) -> StatusRow:
-        """Apply ``change`` to the person's row under the person's lock: revoke on a drop,
-        store the row and its history, then issue a fresh pass when eligible and the status
-        changed (or ``reissue``). Raises what ``change`` raises (nothing is stored then)."""
-        person = await self.people.by_id(person_id)
-        if person is None:
-            raise CampusPassError(f"no person with id {person_id}", code="unknown_person")
+        """Apply ``change`` to the person's row under the person's lock: revoke every unexpired
+        pass on a drop, then in one transaction sign a fresh pass when eligible and the status
+        changed (or ``reissue``), store the row, its history and ``before_commit``'s writes.
+        Raises what ``change`` or ``before_commit`` raise (nothing is stored then); a pass that
+        cannot be signed (no issuer key) is logged and the status still changes."""
+        subject = await self._subject(person_id)
         async with self._lock(person_id):
             now_s = to_unix(now)
             old = await self.store.get(person_id)
             new = replace(change(old), updated_at_s=now_s, updated_by=actor_id)
             if _drops(old, new):
                 by = f"person:{actor_id}" if actor_id is not None else "system"
-                await self.passes.revoke_unexpired_of_subject(person.subject, f"{cause}: {reason or new.reason}",
+                await self.passes.revoke_unexpired_of_subject(subject, f"{cause}: {reason or new.reason}",
                                                               by, now_s)
                 new = replace(new, current_serial=None, current_text=None, current_until_s=None)
+            wants_pass = (reissue or old.status != new.status) and self.eligible(new, now)
+            scope = await self.scope_for(person_id) if wants_pass else ()
             async with self.db.transaction() as conn:
+                if wants_pass:
+                    new = await self._sign(conn, person_id, subject, new, scope, now)
                 await PassStatusStore.put(conn, new)
                 if old.status != new.status or old.base != new.base or old.hold_kind != new.hold_kind:
                     await PassStatusStore.add_history(
@@ -287,8 +296,6 @@ class PassService:
                         cause=cause, reason=reason or new.reason, actor_id=actor_id)
                 if before_commit is not None:
                     await before_commit(conn, new)
-            if new.status in ("black", "green") and (reissue or old.status != new.status):
-                new = await self._issue(person, new, now)
             return new
 
     def eligible(self, row: StatusRow, now: datetime) -> bool:
@@ -297,25 +304,57 @@ class PassService:
         return (row.status in ("black", "green") and row.last_checkin_day == checkin_day(now).isoformat()
                 and not row.last_checkin_abnormal)
 
-    async def _issue(self, person: Person, row: StatusRow, now: datetime) -> StatusRow:
+    async def _subject(self, person_id: int) -> bytes:
+        """The person's pass subject (remembered: a subject id never changes).
+
+        Raises:
+            CampusPassError: code ``unknown_person``.
+        """
+        subject = self._subjects.get(person_id)
+        if subject is None:
+            person = await self.people.by_id(person_id)
+            if person is None:
+                raise CampusPassError(f"no person with id {person_id}", code="unknown_person")
+            subject = self._subjects[person_id] = person.subject
+        return subject
+
+    async def _sign(self, conn: aiosqlite.Connection, person_id: int, subject: bytes, row: StatusRow,
+                    scope: tuple[int, ...], now: datetime) -> StatusRow:
+        """``row`` with a freshly signed pass recorded inside ``conn``; unchanged (logged) when
+        no pass can be signed now (no issuer key, the key expires before the pass would)."""
+        try:
+            issued = await issue_pass(
+                self.datadir, self.passes, subject=subject,
+                status=PassStatus.GREEN if row.status == "green" else PassStatus.BLACK,
+                scope=scope, valid_from=now, valid_until=next_checkin_deadline(now, self.deadline), now=now,
+                issued_by="pass-status", person_id=person_id, conn=conn,
+            )
+        except StorageError:
+            raise
+        except CampusPassError as exc:
+            log.error("no pass for person %d: %s", person_id, exc.message)
+            return row
+        return replace(row, current_serial=issued.fields.serial, current_text=issued.text,
+                       current_until_s=issued.fields.valid_until_s)
+
+    async def _issue(self, person: Person, now: datetime) -> StatusRow:
+        """Sign a pass for the person's current row when eligible (the caller holds the lock)."""
+        row = await self.store.get(person.id)
         if not self.eligible(row, now):
             return row
-        issued = await issue_pass(
-            self.datadir, self.passes, subject=person.subject,
-            status=PassStatus.GREEN if row.status == "green" else PassStatus.BLACK,
-            scope=await self.scope_for(person.id), valid_from=now,
-            valid_until=next_checkin_deadline(now, self.deadline), now=now,
-            issued_by="pass-status", person_id=person.id,
-        )
-        row = replace(row, current_serial=issued.fields.serial, current_text=issued.text,
-                      current_until_s=issued.fields.valid_until_s)
+        scope = await self.scope_for(person.id)
         async with self.db.transaction() as conn:
-            current = await PassStatusStore.get_in(conn, person.id)
-            if current.status == row.status:
-                await PassStatusStore.put(conn, replace(current, current_serial=row.current_serial,
-                                                        current_text=row.current_text,
-                                                        current_until_s=row.current_until_s))
+            row = await self._sign(conn, person.id, person.subject, row, scope, now)
+            await PassStatusStore.put(conn, row)
         return row
+
+    async def _group_ids(self, fresh: bool = False) -> dict[str, int]:
+        """``{group name: id}``, re-read at most every :data:`GROUPS_TTL_S` seconds (a group's
+        id never changes; new groups are seen within that time or at once when created here)."""
+        t = self.clock.monotonic()
+        if fresh or self._groups is None or t - self._groups[0] > GROUPS_TTL_S:
+            self._groups = (t, {g.name: g.id for g in await self.buildings.groups()})
+        return self._groups[1]
 
     async def scope_for(self, person_id: int) -> tuple[int, ...]:
         """Building group ids for the person's passes: ``[passes] campus_groups`` (created
@@ -324,10 +363,15 @@ class PassService:
         dorm = await self.store.dormitory_of(person_id)
         if dorm is not None and dorm not in names:
             names.append(dorm)
-        known = {g.name: g.id for g in await self.buildings.groups()}
+        known = await self._group_ids()
         ids = []
         for name in names[:MAX_SCOPES]:
-            ids.append(known[name] if name in known else await self.buildings.ensure_group(name))
+            if name not in known:
+                known = await self._group_ids(fresh=True)
+            if name not in known:
+                await self.buildings.ensure_group(name)
+                known = await self._group_ids(fresh=True)
+            ids.append(known[name])
         if not ids:
             raise PassStatusError("no building group for the pass scope; set [passes] campus_groups",
                                   code="no_scope")
@@ -450,15 +494,12 @@ class PassService:
         row = await self.store.get(person.id)
         now_s = to_unix(now)
         if row.status in ("black", "green") and not (row.current_until_s and row.current_until_s > now_s):
-            if self.eligible(row, now):
-                try:
-                    async with self._lock(person.id):
-                        row = await self._issue(person, await self.store.get(person.id), now)
-                except CampusPassError as exc:
-                    log.warning("pass issuance for person %d failed: %s", person.id, exc.message)
-                    return self._no_pass(row, "pass_unavailable")
-            else:
+            if not self.eligible(row, now):
                 return self._no_pass(row, "checkin_needed")
+            async with self._lock(person.id):
+                row = await self._issue(person, now)
+            if not (row.current_until_s and row.current_until_s > now_s):
+                return self._no_pass(row, "pass_unavailable")
         if row.status in ("black", "green") and row.current_text and row.current_until_s:
             serial = row.current_serial.hex() if row.current_serial else None
             return PassView(row.status, "", "", "", row.current_text, from_unix(row.current_until_s), serial)

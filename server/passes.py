@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from server.datadir import DataDir
 from server.policy import current_policy
 from server.storage.buildings import Buildings
@@ -50,8 +52,10 @@ async def issue_pass(
     issued_by: str,
     person_id: int | None = None,
     visitor_name: str | None = None,
+    conn: aiosqlite.Connection | None = None,
 ) -> IssuedText:
-    """Sign a pass with the current issuer key and record it.
+    """Sign a pass with the current issuer key and record it (inside ``conn``, the caller's
+    transaction, when given: e.g. together with the pass status it belongs to).
 
     Raises:
         DataDirError: no issuer key can sign now.
@@ -86,6 +90,7 @@ async def issue_pass(
         issued_by=issued_by,
         person_id=person_id,
         visitor_name=visitor_name,
+        conn=conn,
     )
     return IssuedText(text, fields)
 

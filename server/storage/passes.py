@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiosqlite
+
 from server.storage.database import Database
 from shared.pass_format import PassFields
 from shared.revocation import RevocationEntry
@@ -34,26 +36,30 @@ class Passes:
         issued_by: str,
         person_id: int | None = None,
         visitor_name: str | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> None:
-        """Store an issued pass (serials are unique)."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO passes (serial, subject, person_id, visitor_name, key_id, status, scope,"
-                " valid_from, valid_until, issued_at, issued_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    fields.serial,
-                    fields.subject,
-                    person_id,
-                    visitor_name,
-                    fields.key_id,
-                    fields.status.name.lower(),
-                    ",".join(str(g) for g in fields.scope),
-                    fields.valid_from_s,
-                    fields.valid_until_s,
-                    issued_at_s,
-                    issued_by,
-                ),
-            )
+        """Store an issued pass (serials are unique), inside ``conn`` (the caller's transaction)
+        when given, else in a transaction of its own."""
+        row = (
+            fields.serial,
+            fields.subject,
+            person_id,
+            visitor_name,
+            fields.key_id,
+            fields.status.name.lower(),
+            ",".join(str(g) for g in fields.scope),
+            fields.valid_from_s,
+            fields.valid_until_s,
+            issued_at_s,
+            issued_by,
+        )
+        sql = ("INSERT INTO passes (serial, subject, person_id, visitor_name, key_id, status, scope,"
+               " valid_from, valid_until, issued_at, issued_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+        if conn is not None:
+            await conn.execute(sql, row)
+            return
+        async with self.db.transaction() as own:
+            await own.execute(sql, row)
 
     async def revoke_serial(
         self, serial: bytes, expires_s: int, reason: str, by: str, now_s: int
