@@ -288,6 +288,18 @@ class Walkthrough:
         return DoorResult(d["verdict"], d["reason"], int(d["seq"]), relay, red, green, showing,
                           int(last["trust"]["revocation_version"]))
 
+    def door_opens(self, step: str, image: bytes | np.ndarray, suffix: str = ".png") -> DoorResult:
+        """Show ``image`` to the library door and check that it opens: accept, green light,
+        relay pulsed.
+
+        Raises:
+            StepFailed: the door did anything else (``seen`` starts ``door: <verdict> <reason>``).
+        """
+        d = self.door(step, image, suffix)
+        self.expect(step, d.verdict == "accept" and d.reason == "accepted" and d.relay_pulsed and d.green_seen,
+                    f"door: {d.verdict} {d.reason}, relay pulsed {d.relay_pulsed}, green {d.green_seen}")
+        return d
+
     def wait_revocation(self, step: str, above: int) -> int:
         """Wait until the library node's revocation version is above ``above``; returns it.
 
@@ -460,10 +472,8 @@ class Walkthrough:
         s = self.step("the library door opens for a camera photo of the green pass")
         png = self.call(s, c, "GET", "/api/v1/pass.png")
         self.report.green_photo = jpeg(photo_of(png, seed=23), quality=90)
-        d = self.door(s, self.report.green_photo, ".jpg")
+        d = self.door_opens(s, self.report.green_photo, ".jpg")
         self.report.doors["green"] = d
-        self.expect(s, d.verdict == "accept" and d.reason == "accepted" and d.relay_pulsed and d.green_seen,
-                    f"door: {d.verdict} {d.reason}, relay pulsed {d.relay_pulsed}, green {d.green_seen}")
         self.note(f"door: accept, green light, relay pulsed (unlocked) [log seq {d.seq}]")
 
     def fever(self, c: httpx.Client) -> None:
