@@ -518,16 +518,24 @@ class PassService:
 
     # -- background job ----------------------------------------------------------------------
 
+    async def run_once(self, now: datetime) -> tuple[int, int]:
+        """One round of the background job: the missed check-in holds, then dropping revocation
+        entries whose passes have expired anyway. Returns ``(people put on hold, entries dropped)``."""
+        held = await self.sweep_missed_checkins(now)
+        purged = await self.passes.purge_expired_revocations(to_unix(now))
+        return held, purged
+
     async def run_sweeper(self) -> None:
-        """Run :meth:`sweep_missed_checkins` every ``[passes] sweep_interval_s`` until cancelled."""
+        """Run :meth:`run_once` every ``[passes] sweep_interval_s`` until cancelled."""
         while True:
             await asyncio.sleep(max(1, self.config.sweep_interval_s))
             try:
-                held = await self.sweep_missed_checkins(self.clock.now())
-                if held:
-                    log.info("missed check-in job: %d people on hold", held)
+                held, purged = await self.run_once(self.clock.now())
+                if held or purged:
+                    log.info("pass job: %d people on hold for a missed check-in, %d revocations expired",
+                             held, purged)
             except CampusPassError as exc:
-                log.warning("missed check-in job failed: %s", exc.message)
+                log.warning("pass job failed: %s", exc.message)
 
 
 @contextlib.asynccontextmanager

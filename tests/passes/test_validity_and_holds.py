@@ -260,3 +260,36 @@ async def test_staff_pass_page_hold_clear_revoke(client: TestClient) -> None:
     assert r.status == 303
     o1 = await person(app, "o1")
     assert (await app[state.PASS_SERVICE].store.get(o1.id)).hold_kind == "admin"
+
+
+async def test_job_purges_expired_revocations(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    text = await green(client)
+    version = await Passes(app[state.DB]).revocation_version()
+    await app[state.PASS_SERVICE].hold((await person(app, "s1")).id, "test", None, clock.now())
+    assert decode_pass(text).fields.serial in await revoked_since(client, version)
+    clock.set_wall(decode_pass(text).fields.valid_until)  # the pass would have expired now
+    clock.advance(1)
+    before = await Passes(app[state.DB]).revocation_version()
+    held, purged = await app[state.PASS_SERVICE].run_once(clock.now())
+    # the black and the green pass were revoked; both expired; the newest row keeps the version
+    assert (held, purged) == (0, 1)
+    assert await Passes(app[state.DB]).revocation_version() == before
+    assert await revoked_since(client, version) == set()
+
+
+async def test_no_issuer_key_still_changes_status(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    await approve(client, "s1")
+    clock.advance(500 * 86400)  # the issuer certificate (400 days) has run out; nobody rotated
+    await checkin(app, "s1")
+    s1 = await person(app, "s1")
+    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    assert row.status == "black" and row.last_checkin_day is not None
+    await login(client, "s1")
+    body = await (await client.get("/api/v1/pass")).json()
+    assert body["status"] == "black" and body["reason_code"] == "pass_unavailable" and body["pass_text"] is None
