@@ -174,31 +174,34 @@ def impossible_travel(
     new: list[tuple[str, bytes, str, int]], stored: list[tuple[str, bytes, str, int, str]], node_id: str,
     travel_min_s: int, now_s: int,
 ) -> list[Anomaly]:
-    """Accepted scans of the same pass at two buildings less than ``travel_min_s`` apart.
+    """Accepted scans of the same person's pass at two buildings less than ``travel_min_s`` apart.
 
     Args:
-        new: this batch's new accepted scans ``(scan_id, serial, building, at_ms)``.
-        stored: accepted scans of those serials around that time (including the new ones)
-            ``(scan_id, serial, building, at_ms, node_id)``.
+        new: this batch's new accepted scans ``(scan_id, subject, building, at_ms)``.
+        stored: accepted scans of those subjects around that time (including the new ones)
+            ``(scan_id, subject, building, at_ms, node_id)``.
 
-    Each pair is reported once: by the later scan of the pair when both are new.
+    Each pair is reported once: by the later scan of the pair when both are new. The detail
+    names scan ids, never the person.
     """
-    by_serial: dict[bytes, list[tuple[str, bytes, str, int, str]]] = {}
+    by_subject: dict[bytes, list[tuple[str, bytes, str, int, str]]] = {}
     for row in stored:
-        by_serial.setdefault(row[1], []).append(row)
+        by_subject.setdefault(row[1], []).append(row)
     new_ids = {n[0] for n in new}
     out = []
-    for scan_id, serial, building, at_ms in new:
-        for other in by_serial.get(serial, ()):
+    for scan_id, subject, building, at_ms in new:
+        for other in by_subject.get(subject, ()):
             if other[0] == scan_id or other[2] == building:
                 continue
             if abs(other[3] - at_ms) >= travel_min_s * 1000:
                 continue
             if other[0] in new_ids and (other[3], other[0]) > (at_ms, scan_id):
                 continue
+            first, second = sorted([(other[3], other[2], other[0]), (at_ms, building, scan_id)])
             out.append(Anomaly(node_id, "impossible_travel", now_s, None, None,
-                               f"pass {serial.hex()} accepted at {other[2]} and {building} "
-                               f"{abs(other[3] - at_ms) / 1000:.0f} s apart (minimum {travel_min_s} s)"))
+                               f"the same person's pass accepted at {first[1]} and {second[1]} "
+                               f"{abs(other[3] - at_ms) / 1000:.0f} s apart (minimum {travel_min_s} s); "
+                               f"scans {first[2]}, {second[2]}"))
     return out
 
 
@@ -250,10 +253,10 @@ class SyncService:
             head_seq, head_hash = await ScanLog.head(conn, node.id)
             new_seq, new_hash, anomalies = walk_chain(head_seq, head_hash, records, node.id, now_s)
             inserted = await ScanLog.insert(conn, rows)
-            accepted = [(r[0], r[7], r[3], r[5]) for r in rows if r[10] == "accept" and r[7] is not None]
+            accepted = [(r[0], r[8], r[3], r[5]) for r in rows if r[10] == "accept" and r[8] is not None]
             if accepted:
                 window_ms = self.config.travel_min_s * 1000
-                stored = await ScanLog.accepted_of_serials(
+                stored = await ScanLog.accepted_of_subjects(
                     conn, [a[1] for a in accepted], min(a[3] for a in accepted) - window_ms,
                     max(a[3] for a in accepted) + window_ms)
                 anomalies += impossible_travel(accepted, stored, node.id, self.config.travel_min_s, now_s)  # type: ignore[arg-type]

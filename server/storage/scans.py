@@ -3,7 +3,7 @@
 The sync service (:mod:`server.sync`) runs one upload as one transaction on the single write
 path, calling the static methods below with the transaction's connection:
 :meth:`ScanLog.head` → :meth:`ScanLog.insert` (``INSERT ... ON CONFLICT (scan_id) DO NOTHING``,
-so a retried batch adds nothing) → :meth:`ScanLog.accepted_of_serials` →
+so a retried batch adds nothing) → :meth:`ScanLog.accepted_of_subjects` →
 :meth:`ScanLog.add_anomalies` → :meth:`ScanLog.finish_sync` (new head, heartbeat, sync-log row).
 Reads for the admin pages are instance methods.
 """
@@ -112,18 +112,18 @@ class ScanLog:
         return conn.total_changes - before
 
     @staticmethod
-    async def accepted_of_serials(
-        conn: aiosqlite.Connection, serials: Sequence[bytes], from_ms: int, to_ms: int
+    async def accepted_of_subjects(
+        conn: aiosqlite.Connection, subjects: Sequence[bytes], from_ms: int, to_ms: int
     ) -> list[tuple[str, bytes, str, int, str]]:
-        """Accepted scans of these serials in ``[from_ms, to_ms]``:
-        ``(scan_id, serial, building, at_ms, node_id)``."""
+        """Accepted scans of these pass subjects in ``[from_ms, to_ms]``:
+        ``(scan_id, subject, building, at_ms, node_id)``."""
         out: list[tuple[str, bytes, str, int, str]] = []
-        unique = sorted(set(serials))
+        unique = sorted(set(subjects))
         for i in range(0, len(unique), 500):
             chunk = unique[i:i + 500]
             async with conn.execute(
-                "SELECT scan_id, serial, building, at_ms, node_id FROM scans"
-                f" WHERE serial IN ({','.join('?' * len(chunk))}) AND at_ms BETWEEN ? AND ? AND verdict = 'accept'",
+                "SELECT scan_id, subject, building, at_ms, node_id FROM scans"
+                f" WHERE subject IN ({','.join('?' * len(chunk))}) AND at_ms BETWEEN ? AND ? AND verdict = 'accept'",
                 (*chunk, from_ms, to_ms),
             ) as cur:
                 out.extend((r[0], bytes(r[1]), r[2], r[3], r[4]) for r in await cur.fetchall())
