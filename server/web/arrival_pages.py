@@ -6,8 +6,8 @@ file, or ``pass_text``, or ``number``) showing who it is, and ``POST /arrivals/c
 
 API: ``POST /api/v1/arrivals`` {pass_text} or {number} identifies and confirms at once and
 answers the person and their new status; ``POST /api/v1/arrivals/identify`` {pass_text} |
-{number} | {image_base64} only identifies (the photo as base64: unsafe API requests are JSON,
-which is the API's CSRF defence); ``GET /api/v1/arrivals/pending`` lists approved-not-arrived students.
+{number} | {image_base64} only identifies; ``POST /api/v1/arrivals/photo`` takes the photo as
+``multipart/form-data`` (with the session's ``csrf_token``; ``confirm=1`` also confirms); ``GET /api/v1/arrivals/pending`` lists approved-not-arrived students.
 
 Whoever the counsellor cannot see is refused with 403 ``department_scope``, identical for an
 unknown person and another department's student.
@@ -145,6 +145,26 @@ async def identify_api(request: web.Request, body: IdentifyBody) -> web.Response
     ``bad_image`` for a photo without a readable campus pass."""
     kind, value = _one_of(pass_text=body.pass_text, number=body.number, image_base64=body.image_base64)
     candidate = await _identify(request, kind, value)
+    return web.json_response(asdict(ArrivalOut(_person_out(candidate), candidate.status.status, False)))
+
+
+@routes.api("POST", "/api/v1/arrivals/photo", roles=CONFIRMERS, response=ArrivalOut, upload=("photo",),
+            summary="Identify (and with confirm=1 confirm) a student from a photo of their pass")
+async def photo_api(request: web.Request) -> web.Response:
+    """``multipart/form-data``: ``csrf_token`` (from the session API), ``photo`` (png/jpg/webp,
+    decoded with the door's decoder) and optionally ``confirm=1``. Errors as for
+    ``/api/v1/arrivals``; 422 ``no_pass_in_photo``/``bad_image``; 422 ``invalid_field`` without
+    a photo."""
+    form = await auth.read_form(request)
+    photo = form.get("photo")
+    data = photo.file.read() if isinstance(photo, web.FileField) else b""
+    if not data:
+        raise InvalidField("photo: attach a photo of the pass")
+    user = await auth.require_user(request)
+    candidate = await _arrivals(request).by_photo(user.person, data, request.app[state.CLOCK].now())
+    if str(form.get("confirm", "")) in ("1", "true", "yes"):
+        row = await _confirm(request, candidate)
+        return web.json_response(asdict(ArrivalOut(_person_out(candidate), row.status, True)))
     return web.json_response(asdict(ArrivalOut(_person_out(candidate), candidate.status.status, False)))
 
 

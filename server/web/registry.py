@@ -68,6 +68,8 @@ class RouteSpec:
             whose signature must be checked before the body is parsed); ``body`` then only
             documents it.
         max_body_bytes: largest JSON body accepted (413 ``body_too_large`` beyond; default 256 KiB).
+        upload: names of file fields: the route also accepts ``multipart/form-data`` carrying the
+            session's ``csrf_token`` (as forms do) and the handler reads the form itself.
     """
 
     kind: Literal["api", "page"]
@@ -84,6 +86,7 @@ class RouteSpec:
     csrf: bool = True
     raw_body: bool = False
     max_body_bytes: int = MAX_JSON_BYTES
+    upload: tuple[str, ...] = ()
 
 
 class Routes:
@@ -110,6 +113,7 @@ class Routes:
         allow_setup: bool = False,
         raw_body: bool = False,
         max_body_bytes: int = MAX_JSON_BYTES,
+        upload: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a JSON API route (path under ``/api/v1/``)."""
         if not path.startswith("/api/"):
@@ -118,7 +122,7 @@ class Routes:
         def deco(fn: Handler) -> Handler:
             self.specs.append(RouteSpec("api", method.upper(), path, fn, summary, tuple(roles), allow_setup,
                                         body, response, dict(query or {}), self.tag, raw_body=raw_body,
-                                        max_body_bytes=max_body_bytes))
+                                        max_body_bytes=max_body_bytes, upload=tuple(upload)))
             return fn
 
         return deco
@@ -152,6 +156,9 @@ def _wrap(spec: RouteSpec) -> Handler:
         await auth.enforce(request, spec.kind, spec.roles, allow_setup=spec.allow_setup,
                            public=spec.roles == PUBLIC, any_user=spec.roles == ANY_USER)
         if spec.method in UNSAFE_METHODS:
+            if spec.kind == "api" and spec.upload and request.content_type == "multipart/form-data":
+                await auth.check_form_csrf(request)
+                return await spec.handler(request)
             if spec.kind == "api":
                 auth.check_api_origin(request)
             elif spec.csrf:
@@ -293,6 +300,12 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
         if spec.body is not None:
             op["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": json_schema(spec.body, components)}}}
+        if spec.upload:
+            form = {"type": "object", "required": ["csrf_token"], "properties": {
+                "csrf_token": {"type": "string"},
+                **{name: {"type": "string", "format": "binary"} for name in spec.upload}}}
+            op.setdefault("requestBody", {"required": True, "content": {}})["content"]["multipart/form-data"] = {
+                "schema": form}
         ok: dict[str, Any] = {"description": "success"}
         if spec.response is not None:
             ok["content"] = {"application/json": {"schema": json_schema(spec.response, components)}}

@@ -210,3 +210,36 @@ async def test_pick_from_pending_list(client: TestClient) -> None:
     # without CSRF the form is refused
     r = await client.post("/arrivals/confirm", data={"number": "s1"})
     assert r.status == 403
+
+
+async def test_photo_api_multipart(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    text = await black_student(client)
+    r = await client.post("/api/v1/auth/login", json={"username": "c1", "password": "correct-horse-9"})
+    csrf_token = (await r.json())["csrf_token"]
+    photo = phone_photo(text, 20.0)
+
+    def form(token: str, confirm: bool = False) -> FormData:
+        f = FormData()
+        f.add_field("csrf_token", token)
+        f.add_field("photo", photo, filename="pass.jpg", content_type="image/jpeg")
+        if confirm:
+            f.add_field("confirm", "1")
+        return f
+
+    r = await client.post("/api/v1/arrivals/photo", data=form("forged"))
+    assert r.status == 403 and (await r.json())["error"]["code"] == "csrf_failed"
+    r = await client.post("/api/v1/arrivals/photo", data=form(csrf_token))
+    body = await r.json()
+    assert r.status == 200, body
+    assert body["person"]["name"] == "Zhang San" and body["arrived"] is False
+    r = await client.post("/api/v1/arrivals/photo", data=form(csrf_token, confirm=True))
+    body = await r.json()
+    assert r.status == 200 and body["status"] == "green" and body["arrived"] is True
+    r = await client.post("/api/v1/arrivals/photo", json={})
+    assert r.status == 422 and (await r.json())["error"]["code"] == "invalid_field"
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    content = doc["paths"]["/api/v1/arrivals/photo"]["post"]["requestBody"]["content"]
+    assert content["multipart/form-data"]["schema"]["properties"]["photo"]["format"] == "binary"
