@@ -113,6 +113,19 @@ class DayStat:
     abnormal: int
 
 
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """An application in a light approval list: id, applicant, department, planned date, version."""
+
+    id: int
+    number: str
+    name: str
+    class_name: str | None
+    department: str
+    planned_return_date: date
+    version: int
+
+
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
     return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
@@ -372,6 +385,27 @@ class DashboardStore:
         rows = await self.db.fetch_all("SELECT code, name FROM buildings ORDER BY code")
         return {r[0]: r[1] for r in rows}
 
+    async def queue_rows(self, departments: Sequence[str] | None, state: str, *, planned_by: date | None = None,
+                         limit: int = 200) -> tuple[list[QueueRow], int]:
+        """A light approval list (no itinerary): applications in ``state`` of ``departments``
+        planned on or before ``planned_by`` (any date when None), oldest first, at most
+        ``limit``; and how many match in all."""
+        clause = _dept_clause(departments, "a.department")
+        if clause is None:
+            return [], 0
+        where = f"a.state = ?{clause[0]}"
+        params: list[Any] = [state, *clause[1]]
+        if planned_by is not None:
+            where += " AND a.planned_return_date <= ?"
+            params.append(planned_by.isoformat())
+        rows = await self.db.fetch_all(
+            "SELECT a.id, p.number, p.name, p.class_name, a.department, a.planned_return_date, a.version"
+            f" FROM return_applications a JOIN people p ON p.id = a.person_id WHERE {where}"
+            " ORDER BY a.created_at, a.id LIMIT ?", [*params, limit])
+        count = await self.db.fetch_one(f"SELECT COUNT(*) FROM return_applications a WHERE {where}", params)
+        return ([QueueRow(int(r[0]), r[1], r[2], r[3], r[4], date.fromisoformat(r[5]), int(r[6])) for r in rows],
+                int(count[0]) if count else 0)
+
     # -- export rows ---------------------------------------------------------------------------
 
     async def applications_between(self, departments: Sequence[str] | None, first: date,
@@ -406,3 +440,20 @@ class DashboardStore:
             [first_s, last_s, *clause[1], limit],
         )
         return [dict(r) for r in rows]
+
+    # -- bulk loading (benchmarks and demonstration data) ----------------------------------------
+
+    @staticmethod
+    async def load_checkins(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert historical check-ins in one ``executemany`` inside the caller's transaction
+        (existing ``(person_id, day)`` rows are kept). Each row: ``(person_id, day 'YYYY-MM-DD',
+        location_kind, region_code, temperature_c, symptoms JSON, case_contact_14d 0/1,
+        risk_area_14d 0/1, case_status, abnormal 0/1, submitted_at_s)``. Live check-ins go
+        through the workflow (:class:`server.workflow.checkins.CheckinService`), never here."""
+        await conn.executemany(
+            "INSERT INTO checkins (person_id, day, location_kind, region_code, temperature_c, symptoms,"
+            " case_contact_14d, risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at,"
+            " updated_at, revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, 0, ?, ?, 1)"
+            " ON CONFLICT (person_id, day) DO NOTHING",
+            [(*r, r[-1]) for r in rows],
+        )

@@ -38,8 +38,10 @@ from shared.campus_time import checkin_day, local
 dashboard_i18n.install()
 routes = Routes(tag="dashboard-pages")
 
-MISSING_SHOWN = 300
+MISSING_SHOWN = 200
 """Most not-yet rows listed on the counsellor home (the rest are in the CSV export)."""
+QUEUE_SHOWN = 200
+"""Most applications listed in the school-stage queue at once (oldest first; filter to see others)."""
 
 
 def _local_hhmm(at_s: int | None) -> str:
@@ -115,9 +117,8 @@ async def school_home(request: web.Request) -> web.StreamResponse:
         planned_by = parse_day(request.query.get("planned_by"), "planned_by")
     except ApiError:
         planned_by = None
-    queue = await Applications(db).queue([dept_filter] if dept_filter else None, ("dept_approved",), limit=500)
-    if planned_by is not None:
-        queue = [q for q in queue if q.application.planned_return_date <= planned_by]
+    queue, queue_total = await DashboardStore(db).queue_rows([dept_filter] if dept_filter else None, "dept_approved",
+                                                             planned_by=planned_by, limit=QUEUE_SHOWN)
     days = totals(f.daily, f.days[0].day, f.days[-1].day)
     t = dashboard_i18n.texts(lang)
     charts_ = {
@@ -137,7 +138,7 @@ async def school_home(request: web.Request) -> web.StreamResponse:
                                 title=t["scans_by_hour"]),
     }
     return await render(request, "dashboard_school.html", {
-        "f": f, "days": days, "charts": charts_, "queue": queue, "departments": departments,
+        "f": f, "days": days, "charts": charts_, "queue": queue, "queue_total": queue_total, "departments": departments,
         "dept_filter": dept_filter, "planned_by": planned_by.isoformat() if planned_by else "",
     })
 
