@@ -126,7 +126,9 @@ class WorkflowConfig:
         expiry_interval_s: how often the background job looks for expired applications (seconds).
         notify_counsellors_by_sms: also text counsellors about an abnormal check-in (they always
             see it in their list).
-        sms_approved / sms_rejected / sms_abnormal: SMS templates (``str.format`` fields:
+        checkin_retention_days: check-ins older than this many days are deleted by the
+            background job (ARCHITECTURE §10, retention).
+        sms_approved / sms_rejected / sms_abnormal / sms_checkin_reminder: SMS templates (``str.format`` fields:
             ``{sender}``, ``{name}``, ``{number}``, ``{date}``, ``{stage}``, ``{reason}``, ``{phone}``).
         confirmations: the current confirmation texts.
     """
@@ -136,11 +138,13 @@ class WorkflowConfig:
     expiry_grace_days: int = 2
     expiry_interval_s: int = 300
     notify_counsellors_by_sms: bool = True
+    checkin_retention_days: int = 180
     sms_approved: str = ("{sender}{name}同学，您的返校申请已通过学校审批。请按计划于 {date} 返校，"
                          "每日完成健康打卡，到校后持通行码找辅导员扫码确认到校。")
     sms_rejected: str = ("{sender}{name}同学，您的返校申请未通过{stage}审核，理由：{reason}。"
                          "您可以修改后重新提交，如有疑问请致电防控办 {phone}。")
     sms_abnormal: str = "{sender}{name}（{number}）今日健康打卡有异常情况，请及时联系跟进。"
+    sms_checkin_reminder: str = "{sender}{name}同学，您今天（{date}）尚未完成健康打卡，请尽快登录完成。"
     confirmations: ConfirmationTexts = field(default_factory=ConfirmationTexts)
 
 

@@ -80,6 +80,17 @@ class AbnormalCheckin:
     department: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class MissingPerson:
+    """Someone who has not checked in yet: id, number, name, department, phone (or None)."""
+
+    id: int
+    number: str
+    name: str
+    department: str | None
+    phone: str | None
+
+
 _COLS = ("id, person_id, day, location_kind, region_code, temperature_c, symptoms, case_contact_14d,"
          " risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at, updated_at, revisions")
 
@@ -140,6 +151,33 @@ class Checkins:
         )
         return [AbnormalCheckin(_checkin(r), r["p_number"], r["p_name"], r["p_department"]) for r in rows]
 
+    async def missing_in_departments(self, departments: Sequence[str] | None, day: date,
+                                     *, limit: int = 2000) -> list[MissingPerson]:
+        """Students and staff of ``departments`` (None: all) with no check-in on ``day``, by number."""
+        where, params = "p.role IN ('student', 'staff') AND c.id IS NULL", [day.isoformat()]
+        if departments is not None:
+            if not departments:
+                return []
+            where += f" AND p.department IN ({','.join('?' * len(departments))})"
+            params.extend(departments)
+        rows = await self.db.fetch_all(
+            "SELECT p.id, p.number, p.name, p.department, p.phone FROM people p"
+            " LEFT JOIN checkins c ON c.person_id = p.id AND c.day = ?"
+            f" WHERE {where} ORDER BY p.number LIMIT ?",
+            [*params, limit],
+        )
+        return [MissingPerson(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def delete_before(self, day: date) -> int:
+        """Delete check-ins of days before ``day`` (retention); applications keep their other
+        fields but lose the link to a deleted check-in. Returns the number deleted."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE return_applications SET checkin_id = NULL"
+                " WHERE checkin_id IN (SELECT id FROM checkins WHERE day < ?)", (day.isoformat(),))
+            cur = await conn.execute("DELETE FROM checkins WHERE day < ?", (day.isoformat(),))
+            return cur.rowcount
+
     @staticmethod
     async def upsert(conn: aiosqlite.Connection, *, person_id: int, day: date, answers: CheckinAnswers,
                      abnormal: bool, same_as_yesterday: bool, now_s: int) -> tuple[Checkin, bool]:
@@ -151,7 +189,8 @@ class Checkins:
             ``(checkin, created)``: the stored row and whether this was the day's first submission.
         """
         a = answers
-        async with conn.execute(
+        # One round trip to the database thread (execute + fetch in one call).
+        rows = await conn.execute_fetchall(
             "INSERT INTO checkins (person_id, day, location_kind, region_code, temperature_c, symptoms,"
             " case_contact_14d, risk_area_14d, case_status, remarks, abnormal, same_as_yesterday,"
             " submitted_at, updated_at, revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
@@ -166,8 +205,6 @@ class Checkins:
             (person_id, day.isoformat(), a.location_kind, a.region_code, a.temperature_c,
              json.dumps(list(a.symptoms)), int(a.case_contact_14d), int(a.risk_area_14d), a.case_status,
              a.remarks, int(abnormal), int(same_as_yesterday), now_s, now_s),
-        ) as cur:
-            row = await cur.fetchone()
-        assert row is not None  # RETURNING always yields the row
-        stored = _checkin(row)
+        )
+        stored = _checkin(next(iter(rows)))  # RETURNING always yields the row
         return stored, stored.revisions == 1

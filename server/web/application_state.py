@@ -35,14 +35,16 @@ def application_service(app: web.Application) -> ReturnApplications:
 
 
 async def run_expiry(app: web.Application) -> None:
-    """Expire overdue applications forever, every ``expiry_interval_s`` seconds (a failure is
-    logged and retried at the next round)."""
+    """Expire overdue applications and delete check-ins past their retention, forever, every
+    ``expiry_interval_s`` seconds (a failure is logged and retried at the next round)."""
     interval_s = max(1, app[state.CONFIG].workflow.expiry_interval_s)
     while True:
         try:
-            await application_service(app).expire_due(app[state.CLOCK].now())
+            now = app[state.CLOCK].now()
+            await application_service(app).expire_due(now)
+            await checkin_service(app).purge_old(now)
         except Exception:
-            log.exception("expiry job failed; retrying in %d s", interval_s)
+            log.exception("workflow job failed; retrying in %d s", interval_s)
         await asyncio.sleep(interval_s)
 
 

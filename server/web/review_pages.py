@@ -15,7 +15,7 @@ from aiohttp import web
 from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
 from server.web import auth, checkin_i18n, i18n, state
-from server.web.application_state import application_service
+from server.web.application_state import application_service, checkin_service
 from server.web.errors import ApiError
 from server.web.pages import render
 from server.web.registry import Routes
@@ -55,7 +55,9 @@ async def review_page(request: web.Request) -> web.StreamResponse:
                                action="health_view", detail={"list": "abnormal_checkins", "page": "/review",
                                                              "people": [a.number for a in abnormal]},
                                address=auth.client_address(request))
+    missing = await checkin_service(request.app).missing(auth.visible_departments(user.person))
     return await render(request, "review.html", {
+        "missing": len(missing),
         "items": items, "stage": stage or ("dept" if user.role == "counsellor" else "school"), "status": status,
         "states": STATES, "abnormal": abnormal, "error": error if error in i18n.MESSAGES["en"] else None,
     })
@@ -70,6 +72,13 @@ async def review_approve(request: web.Request) -> web.StreamResponse:
     failed = next((r.code for r in results if not r.ok), None)
     target = _back(str(form.get("stage", "")), str(form.get("status", "")), "review_done")
     raise web.HTTPSeeOther(target + (f"&error={failed}" if failed else ""))
+
+
+@routes.page("POST", "/review/remind", roles=REVIEWERS, summary="remind those who have not checked in")
+async def review_remind(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    await checkin_service(request.app).remind_missing(auth.visible_departments(user.person))
+    raise web.HTTPSeeOther("/review?msg=reminders_sent")
 
 
 @routes.page("POST", r"/review/{id:\d+}/reject", roles=REVIEWERS, summary="reject with a reason")

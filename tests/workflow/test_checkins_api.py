@@ -139,3 +139,39 @@ async def test_reviewers_do_not_check_in(login: Login) -> None:
     c = await login("C1", role="counsellor", department="CS", departments=("CS",))
     r = await c.post("/api/v1/checkins/today", json=checkin_body())
     assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden"
+
+
+async def test_missing_list_and_reminders_once_a_day(login: Login, app: web.Application) -> None:
+    counsellor = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    done = await login("S1")
+    await login("S2", name="钱七")
+    await login("S3", department="EE")
+    await done.post("/api/v1/checkins/today", json=checkin_body())
+    r = await counsellor.get("/api/v1/review/checkins/missing")
+    assert [i["number"] for i in (await r.json())["items"]] == ["S2"]
+    for expected in (1, 0):
+        r = await counsellor.post("/api/v1/review/checkins/remind", json={})
+        assert (await r.json())["queued"] == expected
+    await app[state.SMS_SENDER].run_once()
+    reminders = [m for m in sent_sms(app[state.DATADIR]) if "尚未完成健康打卡" in m["body"]]
+    assert len(reminders) == 1 and "钱七" in reminders[0]["body"]
+
+
+async def test_retention_deletes_old_checkins(login: Login, app: web.Application, clock: FakeClock) -> None:
+    from server.web.application_state import checkin_service
+
+    s = await login("S1")
+    await s.post("/api/v1/checkins/today", json=checkin_body())
+    await s.post("/api/v1/return-applications", json={
+        "planned_return_date": "2026-03-05", "departure_region_code": "420102", "reason": "返校",
+        "itinerary": [{"mode": "car", "from_region_code": "420102", "to_region_code": "110108",
+                       "depart_at": "2026-03-05T08:00", "arrive_at": "2026-03-05T18:00"}],
+        "confirmations": {"no_risk_area": True, "no_case_contact": True, "no_symptoms": True,
+                          "not_quarantined": True}})
+    service = checkin_service(app)
+    assert await service.purge_old(clock.now()) == 0
+    clock.advance(181 * 86400)
+    assert await service.purge_old(clock.now()) == 1
+    assert await count_rows(app) == 0
+    row = await app[state.DB].fetch_one("SELECT checkin_id FROM return_applications")
+    assert row is not None and row[0] is None
