@@ -9,6 +9,7 @@ from aiohttp import web
 
 from server.web import state
 from server.web.dashboard_state import REMINDERS
+from shared.campus_time import checkin_day
 from shared.clock import FakeClock
 from tests.dashboards.conftest import Login, add_people, checkin, person, sent_sms
 
@@ -101,3 +102,30 @@ async def test_malformed_reminder_bodies(login: Login, app: web.Application) -> 
         assert (await r.json())["error"]["code"] == "invalid_field"
     r = await c.post("/api/v1/reminders", data=b"{nope", headers={"Content-Type": "application/json"})
     assert r.status == 400 and (await r.json())["error"]["code"] == "malformed_json"
+
+
+async def test_the_app_runs_the_automatic_reminder(aiohttp_client, datadir) -> None:  # type: ignore[no-untyped-def]
+    """The reminder job runs inside the app (cleanup_ctx) every check_interval_s seconds."""
+    import asyncio
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from server.app import create_app
+    from server.config import ReminderConfig, load_server_config
+    from server.passwords import FAST_TEST_PARAMS, PasswordHasher
+
+    config = dataclasses.replace(load_server_config(datadir.config_path),
+                                 reminders=ReminderConfig(check_interval_s=1))
+    clock = FakeClock(datetime(2026, 3, 2, 6, 30, tzinfo=UTC))  # 14:30 Asia/Shanghai
+    app = create_app(datadir, clock=clock, config=config, hasher=PasswordHasher(FAST_TEST_PARAMS),
+                     run_sms_sender=False)
+    await aiohttp_client(app)
+    await add_people(app, ROSTER)
+    run = None
+    for _ in range(100):  # the first look comes one interval (1 s) after start
+        run = await app[REMINDERS].store.auto_run_of(checkin_day(clock.now()))
+        if run is not None and run[1] == 4:
+            break
+        await asyncio.sleep(0.1)
+    assert run is not None and run[1] == 4
+    assert await reminders_to(app) == {"13900000001": 1, "13900000002": 1, "13900000003": 1, "13900000011": 1}
