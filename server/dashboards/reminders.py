@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from server.config import ServerConfig
 from server.storage import Database
-from server.storage.dashboard import DashboardStore, ReminderTarget
+from server.storage.dashboard import EXPECTED_ROLES, DashboardStore, ReminderTarget
 from server.storage.people import Person
 from server.storage.sms import SmsOutboxStore
 from server.web.auth import visible_departments
@@ -85,18 +85,20 @@ class Reminders:
         return checkin_day(self.clock.now())
 
     async def remind(self, actor: Person, person_ids: Sequence[int]) -> ReminderOutcome:
-        """Remind the given people (today). Everyone must be in ``actor``'s departments.
+        """Remind the given people (today). Everyone must be a student or staff member of
+        ``actor``'s departments.
 
         Raises:
-            Forbidden: 403 ``department_scope`` when any id is unknown or outside the actor's
-                departments (the same answer for both; nothing is sent).
+            Forbidden: 403 ``department_scope`` when any id is unknown, not a student or staff
+                member, or outside the actor's departments (the same answer; nothing is sent).
         """
         day = self.today()
         targets = await self.store.reminder_targets(person_ids, day)
         scope = visible_departments(actor)
-        if len(targets) != len(set(person_ids)) or (
-                scope is not None and any(t.department not in scope for t in targets)):
-            raise Forbidden("some of these people are not in your departments", code="department_scope")
+        if len(targets) != len(set(person_ids)) or any(
+                t.role not in EXPECTED_ROLES or (scope is not None and t.department not in scope) for t in targets):
+            raise Forbidden("some of these people are not students or staff of your departments",
+                            code="department_scope")
         return await self._send(targets, day, kind="manual", actor_id=actor.id)
 
     async def remind_all_missing(self, actor: Person, department: str | None = None) -> ReminderOutcome:

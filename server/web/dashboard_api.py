@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from aiohttp import web
 
 from server.dashboards.exports import phone_for
-from server.dashboards.figures import MAX_RANGE_DAYS, campus_figures, day_range, totals
+from server.dashboards.figures import MAX_RANGE_DAYS, campus_figures, day_range
 from server.storage.dashboard import DashboardStore
 from server.web import audit, auth, state
 from server.web.checkin_api import parse_day
@@ -278,7 +278,7 @@ async def stats_campus(request: web.Request) -> web.Response:
         "checkins_today": [asdict(StatRow(r.day.isoformat(), r.department, r.expected, r.done, r.abnormal))
                            for r in f.by_department],
         "days": [{"day": t.day.isoformat(), "expected": t.expected, "done": t.done, "abnormal": t.abnormal,
-                  "rate": round(t.rate, 4)} for t in totals(f.daily, f.days[0].day, f.days[-1].day)],
+                  "rate": round(t.rate, 4)} for t in f.days],
         "applications": f.applications,
         "arrivals": [{"day": d.isoformat(), "count": n} for d, n in f.arrivals],
         "passes": f.passes,

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from server.dashboards import charts
 from server.dashboards.exports import phone_for
-from server.dashboards.figures import campus_figures, totals
+from server.dashboards.figures import campus_figures
 from server.storage.applications import Applications
 from server.storage.checkins import Checkins
 from server.storage.dashboard import DashboardStore
@@ -119,7 +119,7 @@ async def school_home(request: web.Request) -> web.StreamResponse:
         planned_by = None
     queue, queue_total = await DashboardStore(db).queue_rows([dept_filter] if dept_filter else None, "dept_approved",
                                                              planned_by=planned_by, limit=QUEUE_SHOWN)
-    days = totals(f.daily, f.days[0].day, f.days[-1].day)
+    days = f.days
     t = dashboard_i18n.texts(lang)
     charts_ = {
         "by_department": charts.bar_chart(

@@ -38,6 +38,7 @@ async def test_other_department_refused(login: Login, app: web.Application) -> N
         c.get("/api/v1/reminders?department=EE"),
         c.post("/api/v1/reminders", json={"user_ids": [e1.id]}),
         c.post("/api/v1/reminders", json={"user_ids": [e1.id + 1000]}),  # unknown: the same answer
+        c.post("/api/v1/reminders", json={"user_ids": [(await person(app, "C1")).id]}),  # not a student
         c.post("/api/v1/reminders", json={"all_missing": True, "department": "EE"}),
         c.get("/api/v1/exports/missing.csv?department=EE"),
         c.get("/api/v1/exports/applications.csv?department=EE"),
