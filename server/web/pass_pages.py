@@ -238,8 +238,10 @@ async def _audit(request: web.Request, action: str, target: Person, detail: dict
 @routes.api("GET", "/api/v1/people/{number}/pass", roles=STAFF_ROLES, response=PersonPassOut,
             summary="A person's pass status and its history")
 async def person_pass(request: web.Request) -> web.Response:
-    """Counsellors see only their own departments (403 ``department_scope`` otherwise)."""
+    """Counsellors see only their own departments (403 ``department_scope`` otherwise). A hold's
+    reason may be health data: the view is audited (``health_view``)."""
     target = await _target(request)
+    await _audit(request, "health_view", target, {"view": "pass_status"})
     return web.json_response(asdict(await person_pass_out(service_of(request), target)))
 
 
@@ -302,6 +304,7 @@ async def _staff_page(request: web.Request, number: str, error: str | None = Non
         try:
             target = auth.require_person_access(user.person, await service.people.by_number(number))
             found = await person_pass_out(service, target)
+            await _audit(request, "health_view", target, {"view": "pass_status"})
         except ApiError as exc:
             error, status = exc.code, exc.status
     return await render(request, "pass_staff.html", {

@@ -139,6 +139,10 @@ async def test_staff_hold_and_clear_recorded_with_who_and_why(client: TestClient
     assert r.status == 409 and (await r.json())["error"]["code"] == "not_on_hold"
     actions = [(e.action, e.detail) for e in await AuditLog(app[state.DB]).recent(target_person_id=s1.id)]
     assert ("pass_hold", {"reason": "close contact reported by the city"}) in actions
+    assert ("health_view", {"view": "pass_status"}) not in actions
+    await client.get("/api/v1/people/s1/pass")
+    actions = [(e.action, e.detail) for e in await AuditLog(app[state.DB]).recent(target_person_id=s1.id)]
+    assert ("health_view", {"view": "pass_status"}) in actions
     assert ("pass_hold_cleared", {"reason": "test negative"}) in actions
 
 
