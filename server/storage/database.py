@@ -80,6 +80,9 @@ class Database:
             # 128 MiB page cache: the scans table reaches millions of rows with several indexes;
             # the 2 MiB default makes every batch insert re-read index pages.
             await db._conn.execute("PRAGMA cache_size=-131072")
+            # Checkpoint the WAL every ~80 MiB instead of every 4 MiB: bulk scan uploads otherwise pay
+            # a checkpoint with fsync on nearly every batch (measured 3x slower ingest).
+            await db._conn.execute("PRAGMA wal_autocheckpoint=20000")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {path.name}: {exc}") from exc
         if migrate:
