@@ -135,3 +135,12 @@ async def campus_figures(db: Database, now: datetime, *, days: int = DEFAULT_DAY
         passes={s: passes.get(s, 0) for s in PASS_STATUSES},
         scans=dict(sorted(scans.items())), scans_accepted=accepted, buildings=await store.buildings(),
     )
+
+
+async def close_past_days(db: Database, now: datetime, *, days: int = DEFAULT_DAYS) -> None:
+    """Compute and keep the figures of the closed days of the trend ending with the day of
+    ``now`` that are not kept yet (a background job calls this so that the first visitor of
+    the day does not wait for yesterday's figures)."""
+    today = checkin_day(now)
+    first, _ = day_range(today, days)
+    await DashboardStore(db).daily(None, first, today - timedelta(days=1), today=today, now_s=to_unix(now))

@@ -55,3 +55,22 @@ async def test_bad_dates_are_field_errors(login: Login) -> None:
         r = await c.get(url)
         assert r.status == 422, url
         assert (await r.json())["error"]["code"] == "invalid_field"
+
+
+async def test_closed_days_are_kept_by_the_background_step(login: Login, app: web.Application,
+                                                           clock: FakeClock) -> None:
+    from server.dashboards.figures import close_past_days
+    from server.web import state
+
+    a = await login("A1", role="school_admin", department="ADM")
+    await add_people(app, ROSTER)
+    await checkin(app, "S1")
+    clock.advance(86400)  # 2026-03-03 08:00
+    await close_past_days(app[state.DB], clock.now())
+    row = await app[state.DB].fetch_one("SELECT COUNT(*), MIN(day), MAX(day) FROM checkin_stat_days")
+    assert row is not None and tuple(row) == (13, "2026-02-18", "2026-03-02")
+    # a roster change later does not rewrite a closed day; today follows the roster
+    await add_people(app, [("S4", "CS", "CS-2", None)])
+    r = await a.get("/api/v1/stats/checkins?from=2026-03-02&to=2026-03-03&department=CS")
+    assert [(x["day"], x["expected"], x["done"]) for x in (await r.json())["rows"]] == [
+        ("2026-03-02", 3, 1), ("2026-03-03", 4, 0)]
