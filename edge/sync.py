@@ -116,9 +116,9 @@ def _plain_body(request: httpx.Request) -> bytes:
     return gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body
 
 
-def _encode(records: list[ScanRecord], heartbeat: dict[str, Any]) -> tuple[bytes, bytes | None]:
+def _encode(records: list[ScanRecord], heartbeat: dict[str, Any], documents: bool) -> tuple[bytes, bytes | None]:
     """``(plain JSON body, gzip body or None)``; runs in a worker thread."""
-    body = json.dumps({"heartbeat": heartbeat, "records": [r.to_json() for r in records]},
+    body = json.dumps({"heartbeat": heartbeat, "records": [r.to_json() for r in records], "documents": documents},
                       separators=(",", ":")).encode("utf-8")
     return body, (gzip.compress(body, compresslevel=1) if len(body) >= GZIP_MIN_BYTES else None)
 
@@ -201,14 +201,15 @@ class SyncClient:
             "clock_trusted": bool(health.get("clock_trusted", True)),
         }
 
-    async def _post(self, records: list[ScanRecord], heartbeat: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, records: list[ScanRecord], heartbeat: dict[str, Any], documents: bool = True
+                    ) -> dict[str, Any]:
         """Send one signed sync request; returns the answer JSON.
 
         Raises:
             SyncFailed: no answer, a refusal, or an unreadable answer.
         """
         path = f"/api/v1/nodes/{self.config.node.id}/sync"
-        body, zipped = await asyncio.to_thread(_encode, records, heartbeat)
+        body, zipped = await asyncio.to_thread(_encode, records, heartbeat, documents)
         for attempt in (1, 2):
             sent_at = self.clock.now().timestamp()
             headers = sign_request(self.key, self.config.node.id, "POST", path, body,
@@ -294,10 +295,12 @@ class SyncClient:
         queue = (await self.store.stats()).unsynced  # counted once; kept up to date from the acks
         while True:
             records = await self.store.unsynced(batch) if after is None else await self.store.records(after, batch)
-            doc = await self._post(records, self._heartbeat(queue, records[0].at_ms if records else None))
+            last = len(records) < batch
+            # Documents (signed by the server on each request) only at the start and end of a round.
+            doc = await self._post(records, self._heartbeat(queue, records[0].at_ms if records else None),
+                                   documents=requests == 0 or last)
             requests += 1
             sent += len(records)
-            last = len(records) < batch
             try:
                 ack = int(doc["ack_seq"])
                 duplicates += int(doc.get("duplicates", 0))

@@ -101,8 +101,10 @@ async def node_sync(request: web.Request) -> web.Response:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
-    if not isinstance(data, dict) or set(data) != {"heartbeat", "records"} or not isinstance(data["records"], list):
-        raise InvalidField("body must be an object with exactly heartbeat (object) and records (array)")
+    if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
+            or not isinstance(data["records"], list) or not isinstance(data.get("documents", True), bool)):
+        raise InvalidField("body must be an object with heartbeat (object), records (array) and optionally "
+                           "documents (boolean)")
     svc = service(request)
     try:
         heartbeat = from_mapping(Heartbeat, data["heartbeat"], "heartbeat")
@@ -116,7 +118,7 @@ async def node_sync(request: web.Request) -> web.Response:
         ack, inserted, gaps = await svc.upload(node, records, heartbeat, now_ms)
     except ValueError as exc:
         raise InvalidField(f"a serial or subject is not hex: {exc}", code="bad_record") from None
-    docs = await svc.documents(heartbeat, now_ms // 1000)
+    docs = await svc.documents(heartbeat, now_ms // 1000) if data.get("documents", True) else {}
     answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms, **docs)
     return web.json_response(answer.to_json())
 
