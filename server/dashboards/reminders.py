@@ -4,7 +4,8 @@ automatic reminder at ``[reminders] auto_at`` local time (issue 9; docs/dashboar
 Throttle: at most one reminder per person per check-in day, manual and automatic together. The
 reminder row (primary key person + day) and the SMS (outbox id ``checkin_reminder:<id>:<day>``,
 itself idempotent) are written in one transaction, so two taps, a tap racing the job, or a job
-restarted after a crash all send one SMS. Delivery is the outbox sender's job, after commit.
+restarted after a crash all send one SMS. The workflow's own reminder route
+(``POST /api/v1/review/checkins/remind``) queues under the same id, so it counts too. Delivery is the outbox sender's job, after commit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date, datetime
 
 from server.config import ServerConfig
 from server.storage import Database
-from server.storage.dashboard import EXPECTED_ROLES, DashboardStore, ReminderTarget
+from server.storage.dashboard import EXPECTED_ROLES, REMINDER_PURPOSE, DashboardStore, ReminderTarget
 from server.storage.people import Person
 from server.storage.sms import SmsOutboxStore
 from server.web.auth import visible_departments
@@ -28,7 +29,7 @@ from shared.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-PURPOSE = "checkin_reminder"
+PURPOSE = REMINDER_PURPOSE
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +165,14 @@ class Reminders:
                     out.no_phone.append(t.person_id)
                 else:
                     sms_id = message_id(t.person_id, day)
-                    if not await DashboardStore.add_reminder(conn, person_id=t.person_id, day=day, at_s=now_s,
-                                                             kind=kind, actor_id=actor_id, sms_id=sms_id):
-                        out.already_reminded.append(t.person_id)
-                        continue
                     body = cfg.reminders.sms_text.format(sender=cfg.sms.sender_name, name=t.name,
                                                          date=day.isoformat())
-                    await SmsOutboxStore.enqueue(conn, message_id=sms_id, phone=t.phone, body=body, purpose=PURPOSE,
-                                                 now_s=now_s, person_id=t.person_id)
+                    if not await SmsOutboxStore.enqueue(conn, message_id=sms_id, phone=t.phone, body=body,
+                                                        purpose=PURPOSE, now_s=now_s, person_id=t.person_id):
+                        out.already_reminded.append(t.person_id)  # queued meanwhile by another path
+                        continue
+                    await DashboardStore.add_reminder(conn, person_id=t.person_id, day=day, at_s=now_s, kind=kind,
+                                                      actor_id=actor_id, sms_id=sms_id)
                     out.reminded.append(t.person_id)
         if out.reminded:
             self.sms_wake()

@@ -6,6 +6,10 @@ and staff), counted in their roster department. Days are ``YYYY-MM-DD`` in Asia/
 computed by the caller with :func:`shared.campus_time.checkin_day`. Departments are given as a
 sequence of codes, or None for every department (admins); an empty sequence matches nothing.
 
+A reminder counts once per person and day whichever path queued it: rows in
+``checkin_reminders`` (this module's service) and outbox messages with the shared id
+``checkin_reminder:<person>:<day>`` (the workflow's reminder route uses it too).
+
 Figures of closed days (before today; a check-in can only be written for the current day) are
 computed once and kept in ``checkin_day_stats``, so the 14-day campus view reads a few hundred
 rows instead of every check-in.
@@ -26,6 +30,11 @@ EXPECTED_ROLES: tuple[str, ...] = ("student", "staff")
 """Roles that check in daily (the check-in routes are open to these)."""
 
 _ROLES_SQL = f"p.role IN ({','.join(repr(r) for r in EXPECTED_ROLES)})"
+
+REMINDER_PURPOSE = "checkin_reminder"
+_OUTBOX_ID = f"'{REMINDER_PURPOSE}:' || CAST(p.id AS TEXT) || ':' || ?"
+"""SQL of a person's reminder outbox id for a day (one ``?``): ``checkin_reminder:<id>:<day>``,
+the id every reminder path uses, so a reminder queued by any of them counts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +183,14 @@ class DashboardStore:
         if clause is None:
             return []
         rows = await self.db.fetch_all(
-            "SELECT p.id, p.number, p.name, p.department, p.class_name, p.phone, r.at, r.kind FROM people p"
+            "SELECT p.id, p.number, p.name, p.department, p.class_name, p.phone, COALESCE(r.at, o.created_at),"
+            " COALESCE(r.kind, CASE WHEN o.id IS NULL THEN NULL ELSE 'manual' END) FROM people p"
             " LEFT JOIN checkin_reminders r ON r.person_id = p.id AND r.day = ?"
+            f" LEFT JOIN sms_outbox o ON o.id = {_OUTBOX_ID}"
             f" WHERE {_ROLES_SQL}{clause[0]}"
             " AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?)"
             " ORDER BY p.department, p.class_name, p.number LIMIT ? OFFSET ?",
-            [day.isoformat(), *clause[1], day.isoformat(), limit, offset],
+            [day.isoformat(), day.isoformat(), *clause[1], day.isoformat(), limit, offset],
         )
         return [MissingPerson(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
@@ -206,8 +217,9 @@ class DashboardStore:
                 "SELECT p.id, p.name, p.department, p.role, p.phone,"
                 " EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?),"
                 " EXISTS (SELECT 1 FROM checkin_reminders r WHERE r.person_id = p.id AND r.day = ?)"
+                f" OR EXISTS (SELECT 1 FROM sms_outbox o WHERE o.id = {_OUTBOX_ID})"
                 f" FROM people p WHERE p.id IN ({','.join('?' * len(part))})",
-                [day.isoformat(), day.isoformat(), *part],
+                [day.isoformat(), day.isoformat(), day.isoformat(), *part],
             )
             for r in rows:
                 found[int(r[0])] = ReminderTarget(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]))
@@ -232,13 +244,21 @@ class DashboardStore:
         clause = _dept_clause(departments)
         if clause is None:
             return []
+        d = day.isoformat()
         rows = await self.db.fetch_all(
             "SELECT p.id, p.number, p.name, p.department, p.class_name, r.at, r.kind, COALESCE(a.name, ''),"
             " EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = r.day)"
             " FROM checkin_reminders r JOIN people p ON p.id = r.person_id"
             " LEFT JOIN people a ON a.id = r.actor_id"
-            f" WHERE r.day = ?{clause[0]} ORDER BY r.at DESC, p.number LIMIT ?",
-            [day.isoformat(), *clause[1], limit],
+            f" WHERE r.day = ?{clause[0]}"
+            " UNION ALL"
+            " SELECT p.id, p.number, p.name, p.department, p.class_name, o.created_at, 'manual', '',"
+            " EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?)"
+            " FROM sms_outbox o JOIN people p ON p.id = o.person_id"
+            f" WHERE o.purpose = 'checkin_reminder' AND o.id = {_OUTBOX_ID}{clause[0]}"
+            " AND NOT EXISTS (SELECT 1 FROM checkin_reminders r WHERE r.person_id = p.id AND r.day = ?)"
+            " ORDER BY 6 DESC, 2 LIMIT ?",
+            [d, *clause[1], d, d, *clause[1], d, limit],
         )
         return [Reminder(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], bool(r[8])) for r in rows]
 

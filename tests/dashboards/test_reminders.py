@@ -129,3 +129,22 @@ async def test_the_app_runs_the_automatic_reminder(aiohttp_client, datadir) -> N
         await asyncio.sleep(0.1)
     assert run is not None and run[1] == 4
     assert await reminders_to(app) == {"13900000001": 1, "13900000002": 1, "13900000003": 1, "13900000011": 1}
+
+
+async def test_reminders_from_the_review_route_count_too(login: Login, app: web.Application) -> None:
+    """The reviewers' route queues under the same outbox id: still one SMS per person and day,
+    and the dashboard lists the person as reminded."""
+    c = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    await add_people(app, ROSTER)
+    r = await c.post("/api/v1/review/checkins/remind", json={})
+    assert r.status == 200, await r.text()
+    s1 = await person(app, "S1")
+    r = await c.post("/api/v1/reminders", json={"user_ids": [s1.id]})
+    assert (await r.json())["already_reminded"] == [s1.id]
+    r = await c.post("/api/v1/reminders", json={"all_missing": True})
+    assert (await r.json())["reminded"] == []
+    assert await reminders_to(app) == {"13900000001": 1, "13900000002": 1, "13900000003": 1}
+    r = await c.get("/api/v1/reminders")
+    assert sorted(i["number"] for i in (await r.json())["items"]) == ["S1", "S2", "S3"]
+    r = await c.get("/api/v1/checkins/missing")
+    assert {i["reminded_kind"] for i in (await r.json())["items"]} == {"manual"}
