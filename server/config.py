@@ -182,13 +182,13 @@ class ReminderConfig:
             has not yet done so gets one SMS (at most one reminder per person per check-in day,
             manual or automatic).
         check_interval_s: how often the app looks whether the automatic reminder is due (seconds).
-        sms_text: the SMS (``str.format`` fields ``{sender}``, ``{name}``, ``{date}``).
+
+    The SMS text is ``[workflow] sms_checkin_reminder`` (one text for every reminder path).
     """
 
     auto: bool = True
     auto_at: str = "14:00"
     check_interval_s: int = 60
-    sms_text: str = "{sender}{name}，您今天（{date}）还没有完成健康打卡，请尽快登录完成。"
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class Reminders:
     Args:
         db: the open database.
         clock: time source.
-        config: server configuration (``[reminders]``, ``[sms] sender_name``).
+        config: server configuration (``[reminders]``; the text is ``[workflow]
+            sms_checkin_reminder``, signed with ``[sms] sender_name``).
         sms_wake: called after a commit that queued SMS (the outbox sender's ``wake``).
 
     Raises:
@@ -165,8 +166,9 @@ class Reminders:
                     out.no_phone.append(t.person_id)
                 else:
                     sms_id = message_id(t.person_id, day)
-                    body = cfg.reminders.sms_text.format(sender=cfg.sms.sender_name, name=t.name,
-                                                         date=day.isoformat())
+                    body = cfg.workflow.sms_checkin_reminder.format(
+                        sender=cfg.sms.sender_name, name=t.name, number=t.number, date=day.isoformat(), stage="",
+                        reason="", phone=cfg.workflow.prevention_office_phone)
                     if not await SmsOutboxStore.enqueue(conn, message_id=sms_id, phone=t.phone, body=body,
                                                         purpose=PURPOSE, now_s=now_s, person_id=t.person_id):
                         out.already_reminded.append(t.person_id)  # queued meanwhile by another path

@@ -87,6 +87,7 @@ class ReminderTarget:
     """A person a reminder was asked for, with what decides whether one is sent."""
 
     person_id: int
+    number: str
     name: str
     department: str | None
     role: str
@@ -214,7 +215,7 @@ class DashboardStore:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             rows = await self.db.fetch_all(
-                "SELECT p.id, p.name, p.department, p.role, p.phone,"
+                "SELECT p.id, p.number, p.name, p.department, p.role, p.phone,"
                 " EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?),"
                 " EXISTS (SELECT 1 FROM checkin_reminders r WHERE r.person_id = p.id AND r.day = ?)"
                 f" OR EXISTS (SELECT 1 FROM sms_outbox o WHERE o.id = {_OUTBOX_ID})"
@@ -222,7 +223,7 @@ class DashboardStore:
                 [day.isoformat(), day.isoformat(), day.isoformat(), *part],
             )
             for r in rows:
-                found[int(r[0])] = ReminderTarget(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]))
+                found[int(r[0])] = ReminderTarget(int(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]))
         return [found[i] for i in ids if i in found]
 
     # -- reminders -----------------------------------------------------------------------------
