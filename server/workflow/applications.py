@@ -133,9 +133,10 @@ def _local_datetime(text: Any) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        value = value.replace(tzinfo=CAMPUS_TZ) if value.tzinfo is None else value
+        return value.astimezone(CAMPUS_TZ)
+    except (ValueError, OverflowError):  # not ISO 8601, or out of range once moved to +08:00
         return None
-    return value.replace(tzinfo=CAMPUS_TZ) if value.tzinfo is None else value
 
 
 def validate_application(data: ApplicationInput, today: date, horizon_days: int) -> tuple[date, tuple[ItineraryLeg, ...]]:

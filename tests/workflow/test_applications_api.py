@@ -3,6 +3,7 @@ rejection and amendment, withdrawal, expiry by the background job, illegal trans
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -299,3 +300,32 @@ async def test_malformed_bodies_are_4xx(people: dict[str, TestClient]) -> None:
     assert r.status == 404
 
 
+
+
+async def test_hostile_inputs_never_500(people: dict[str, TestClient]) -> None:
+    s, c = people["student"], people["counsellor"]
+    leg = application_body()["itinerary"][0]
+    bodies: list[Any] = [
+        application_body(itinerary=[leg | {"depart_at": "9999-12-31T23:59:59-12:00"}]),
+        application_body(itinerary=[leg | {"arrive_at": "0001-01-01T00:00:00+14:00"}]),
+        application_body(itinerary=[leg | {"from_region_code": 110108}]),
+        application_body(itinerary=[leg] * 11),
+        application_body(planned_return_date="9999-12-31"),
+        application_body(reason="x" * 10_000),
+        application_body(confirmations={"no_risk_area": "yes"}),
+        application_body(confirmations={"extra": True}),
+        [], "text", None, {"planned_return_date": None},
+    ]
+    for b in bodies:
+        r = await s.post("/api/v1/return-applications", json=b)
+        assert 400 <= r.status < 500 and "error" in await r.json(), (b, r.status)
+    for b in ({"temperature_c": float("nan")}, {"symptoms": "none"}, {"temperature_c": 1e308},
+              {"symptoms": [None]}, {"same_as_yesterday": "yes"}):
+        r = await s.post("/api/v1/checkins/today", data=json.dumps(checkin_body(**b)),
+                         headers={"Content-Type": "application/json"})
+        assert 400 <= r.status < 500 and "error" in await r.json(), (b, r.status)
+    for q in ("stage=other", "status=nonsense", "limit=-1", "offset=x"):
+        r = await c.get(f"/api/v1/review/return-applications?{q}")
+        assert r.status == 422, q
+    r = await c.post("/api/v1/review/return-applications/approve", json={"ids": ["1"]})
+    assert r.status == 422
