@@ -64,7 +64,7 @@ ZH: dict[str, str] = {
     "filter": "筛选", "approve": "通过", "reject": "驳回", "approve_selected": "批量通过所选申请",
     "reject_reason": "驳回理由（必填，学生可见）", "no_pending": "没有符合条件的申请。",
     "abnormal_title": "今日打卡异常人员", "no_abnormal": "今日没有打卡异常的人员。",
-    "review_done": "已处理。", "missing_title": "今日未打卡人数", "remind_all": "短信提醒未打卡人员",
+    "review_done": "已处理。", "missing_title": "今日未打卡人数", "pending_count": "待我处理的申请", "remind_all": "短信提醒未打卡人员",
     "reminders_sent": "提醒短信已发送（每人每天最多一条）。", "planned": "计划", "applicant": "申请人", "state": "状态",
 }
 
@@ -126,7 +126,7 @@ EN: dict[str, str] = {
     "stage_school": "School stage", "filter": "Filter", "approve": "Approve", "reject": "Reject",
     "approve_selected": "Approve the selected", "reject_reason": "Reason (required; the student sees it)",
     "no_pending": "Nothing matches.", "abnormal_title": "Abnormal check-ins today", "no_abnormal": "No abnormal check-ins today.",
-    "review_done": "Done.", "missing_title": "Not checked in today", "remind_all": "Text a reminder to them",
+    "review_done": "Done.", "missing_title": "Not checked in today", "pending_count": "Waiting for me", "remind_all": "Text a reminder to them",
     "reminders_sent": "Reminders sent (at most one per person per day).", "planned": "Planned", "applicant": "Applicant", "state": "State",
 }
 
