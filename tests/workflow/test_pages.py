@@ -134,3 +134,19 @@ async def test_withdraw_from_home(login: Login) -> None:
     r = await s.post(f"/applications/{created['id']}/withdraw", data={"csrf_token": token}, allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/?msg=application_withdrawn"
     assert "已撤回" in await (await s.get("/")).text()
+
+
+def test_every_state_and_refusal_is_translated() -> None:
+    from server.web import checkin_i18n, i18n
+    from server.workflow.applications import TRANSITIONS, illegal_code
+
+    checkin_i18n.install()
+    states = {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values())
+    codes = {illegal_code(s, a) for s in states for a in ("dept_approve", "school_approve", "withdraw", "amend",
+                                                          "arrive", "revoke", "expire")}
+    codes |= {"checkin_required", "confirmation_required", "active_application_exists", "no_checkin_yesterday",
+              "temperature_out_of_range", "none_exclusive", "region_not_6_digits", "region_unknown_province",
+              "attest_required", "planned_date_out_of_range", "arrives_before_departure"}
+    for lang in ("zh-CN", "en"):
+        missing = [k for k in sorted({f"state_{s}" for s in states} | codes) if k not in i18n.MESSAGES[lang]]
+        assert missing == [], (lang, missing)
