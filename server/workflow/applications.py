@@ -41,6 +41,7 @@ from server.storage.applications import (
     ReturnApplication,
     Transition,
 )
+from server.storage.audit import AuditLog
 from server.storage.people import People, Person
 from server.storage.sms import SmsOutboxStore
 from server.web.errors import ApiError, Conflict, Forbidden, NotFound
@@ -457,7 +458,7 @@ class ReturnApplications:
             IllegalTransition: 409 ``already_decided``, ``dept_stage_pending``, ``not_active``.
         """
         app, action = await self._for_review(reviewer, application_id, "approve")
-        return await self._apply(app, action, reviewer.id, reviewer.role, "")
+        return await self._apply(app, action, reviewer.id, reviewer.role, "", audit_as=reviewer.number)
 
     async def reject(self, reviewer: Person, application_id: int, reason: str) -> ReturnApplication:
         """Reject at the reviewer's stage with a reason shown to the applicant (and sent by SMS).
@@ -471,7 +472,7 @@ class ReturnApplications:
             raise InvalidAnswers([FieldError("reason", "required" if not reason else "too_long",
                                              f"a rejection needs a reason of 1–{MAX_REASON} characters")])
         app, action = await self._for_review(reviewer, application_id, "reject")
-        return await self._apply(app, action, reviewer.id, reviewer.role, reason)
+        return await self._apply(app, action, reviewer.id, reviewer.role, reason, audit_as=reviewer.number)
 
     async def approve_many(self, reviewer: Person, application_ids: Sequence[int]) -> list[BatchOutcome]:
         """Approve several applications (each on its own; one refusal does not stop the rest)."""
@@ -499,7 +500,7 @@ class ReturnApplications:
         app = await self.store.get(application_id)
         if app is None:
             raise NotFound(f"no return application {application_id}")
-        return await self._apply(app, "revoke", admin.id, admin.role, reason[:MAX_REASON])
+        return await self._apply(app, "revoke", admin.id, admin.role, reason[:MAX_REASON], audit_as=admin.number)
 
     async def _for_review(self, reviewer: Person, application_id: int, verb: str) -> tuple[ReturnApplication, str]:
         if reviewer.role == "counsellor":
@@ -539,7 +540,9 @@ class ReturnApplications:
     # -- the one transition path -----------------------------------------------------------------
 
     async def _apply(self, app: ReturnApplication, action: str, actor_id: int | None, actor_role: str,
-                     reason: str, *, now: datetime | None = None) -> ReturnApplication:
+                     reason: str, *, now: datetime | None = None, audit_as: str | None = None) -> ReturnApplication:
+        # audit_as: the reviewer's number; decisions by counsellors and admins also go to the
+        # audit log (ARCHITECTURE §10), in the same transaction.
         target = TRANSITIONS.get((app.state, action))
         if target is None:
             raise IllegalTransition(app, action)
@@ -561,6 +564,10 @@ class ReturnApplications:
                 raise IllegalTransition(fresh or app, action)
             await Applications.add_transition(conn, app.id, app.state, target, actor_id=actor_id,
                                               actor_role=actor_role, now_s=now_s, reason=reason)
+            if audit_as is not None:
+                await AuditLog.add(conn, at_s=now_s, actor_id=actor_id, actor_number=audit_as,
+                                   action=f"application_{action}", target_person_id=app.person_id,
+                                   detail={"application_id": app.id, "to": target, "reason": reason})
             if applicant is not None and applicant.phone:
                 enqueued = await self._enqueue_sms(conn, app, applicant, target, reason, now_s)
         if enqueued:

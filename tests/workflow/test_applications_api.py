@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.events import PersonEvent
+from server.storage.audit import AuditLog
 from server.web import state
 from server.web.application_state import application_service
 from server.workflow.applications import TRANSITIONS, illegal_code, mark_arrived
@@ -131,6 +132,9 @@ async def test_full_path_with_exactly_one_sms(people: dict[str, TestClient], app
     assert events[-1].person_id == events[0].person_id and events[-1].detail["application_id"] == app_id
     mine = await (await s.get("/api/v1/return-applications/mine")).json()
     assert mine["active"]["id"] == app_id and mine["active"]["state"] == "approved"
+    audit = await AuditLog(app[state.DB]).recent(target_person_id=events[0].person_id)
+    assert sorted((e.actor_number, e.action) for e in audit if e.action.startswith("application_")) == [
+        ("A1", "application_school_approve"), ("C1", "application_dept_approve")]
 
 
 async def test_rejection_and_amendment(people: dict[str, TestClient], app: web.Application) -> None:
