@@ -265,14 +265,19 @@ def _instant_ms(name: str, value: str | None) -> int | None:
     if value is None or value == "":
         return None
     if value.isdigit():
+        if len(value) > 11:
+            raise InvalidField(f"{name} = {value[:20]!r}; expected Unix seconds (at most 11 digits)")
         return int(value) * 1000
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidField(f"{name} = {value!r}; expected ISO 8601 with an offset or Unix seconds") from None
+        raise InvalidField(f"{name} = {value[:40]!r}; expected ISO 8601 with an offset or Unix seconds") from None
     if parsed.tzinfo is None:
-        raise InvalidField(f"{name} = {value!r} has no UTC offset; add one (e.g. +08:00)")
-    return int(parsed.timestamp() * 1000)
+        raise InvalidField(f"{name} = {value[:40]!r} has no UTC offset; add one (e.g. +08:00)")
+    try:
+        return int(parsed.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        raise InvalidField(f"{name} = {value[:40]!r} is out of range") from None
 
 
 async def query_scans(request: web.Request) -> list[ScanView]:
@@ -290,7 +295,7 @@ async def query_scans(request: web.Request) -> list[ScanView]:
     if verdict not in (None, "accept", "deny"):
         raise InvalidField(f"verdict = {verdict!r}; expected accept or deny")
     try:
-        limit = min(10000, max(1, int(q.get("limit", "1000"))))
+        limit = min(10000, max(1, int(q.get("limit", "1000")[:12])))
     except ValueError:
         raise InvalidField(f"limit = {q.get('limit')!r}; expected a number") from None
     departments: list[str] | None = None
