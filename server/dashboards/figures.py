@@ -7,6 +7,7 @@ daylight saving, so an hour bucket never straddles a local day).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,13 +16,16 @@ from server.storage import Database
 from server.storage.dashboard import DashboardStore, DayStat
 from server.storage.pass_status import PassStatusStore
 from shared.campus_time import checkin_day, day_start, local
-from shared.clock import to_unix
+from shared.clock import Clock, to_unix
 
 DEFAULT_DAYS = 14
 """Days shown in the campus trend (today and the 13 before)."""
 
 MAX_RANGE_DAYS = 92
 """Longest day range a statistics or export request may ask for."""
+
+FIGURES_MAX_AGE_S = 60.0
+"""Campus figures are recomputed when older than this (seconds); the school page says when."""
 
 APPLICATION_STATES: tuple[str, ...] = ("submitted", "dept_approved", "approved", "arrived", "dept_rejected",
                                        "school_rejected", "withdrawn", "expired", "revoked")
@@ -70,6 +74,7 @@ class CampusFigures:
     scans: dict[str, list[int]]
     scans_accepted: dict[str, int]
     buildings: dict[str, str]
+    computed_at: datetime
 
 
 def day_range(last: date, days: int = DEFAULT_DAYS) -> tuple[date, date]:
@@ -134,7 +139,41 @@ async def campus_figures(db: Database, now: datetime, *, days: int = DEFAULT_DAY
         arrivals=await arrivals_per_day(store, None, first, last),
         passes={s: passes.get(s, 0) for s in PASS_STATUSES},
         scans=dict(sorted(scans.items())), scans_accepted=accepted, buildings=await store.buildings(),
+        computed_at=now,
     )
+
+
+class CampusFiguresCache:
+    """The campus figures, recomputed at most every ``max_age_s`` seconds (and at each new
+    day): the school page and ``GET /api/v1/stats/campus`` are read by many admins at once and
+    summarise the whole campus, so one computation serves them all. Concurrent callers wait
+    for the one computation in progress.
+
+    Args:
+        db: the open database.
+        clock: time source (``now`` for the figures, ``monotonic`` for their age).
+        max_age_s: how old (seconds) figures may be before they are recomputed.
+    """
+
+    def __init__(self, db: Database, clock: Clock, max_age_s: float = FIGURES_MAX_AGE_S) -> None:
+        self.db = db
+        self.clock = clock
+        self.max_age_s = max_age_s
+        self._lock = asyncio.Lock()
+        self._figures: CampusFigures | None = None
+        self._at_mono = 0.0
+
+    async def get(self) -> CampusFigures:
+        """The current figures (at most ``max_age_s`` old, always of today)."""
+        async with self._lock:
+            now = self.clock.now()
+            fresh = (self._figures is not None and self._figures.today == checkin_day(now)
+                     and self.clock.monotonic() - self._at_mono < self.max_age_s)
+            if not fresh:
+                self._figures = await campus_figures(self.db, now)
+                self._at_mono = self.clock.monotonic()
+            assert self._figures is not None
+            return self._figures
 
 
 async def close_past_days(db: Database, now: datetime, *, days: int = DEFAULT_DAYS) -> None:

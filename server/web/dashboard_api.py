@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from aiohttp import web
 
 from server.dashboards.exports import phone_for
-from server.dashboards.figures import MAX_RANGE_DAYS, campus_figures, day_range
+from server.dashboards.figures import MAX_RANGE_DAYS, day_range
 from server.storage.dashboard import DashboardStore
 from server.web import audit, auth, state
 from server.web.checkin_api import parse_day
-from server.web.dashboard_state import REMINDERS
+from server.web.dashboard_state import FIGURES, REMINDERS
 from server.web.errors import InvalidField
 from server.web.registry import Routes
 from shared.campus_time import checkin_day
@@ -271,10 +271,11 @@ async def stats_checkins(request: web.Request) -> web.Response:
 async def stats_campus(request: web.Request) -> web.Response:
     """``checkins_today`` per department; ``days``: campus totals per day; ``applications``
     per state; ``arrivals`` per day; ``passes`` per status; ``scans`` per building and local hour
-    (24 numbers) today."""
-    f = await campus_figures(request.app[state.DB], request.app[state.CLOCK].now())
+    (24 numbers) today. Recomputed at most once a minute (``computed_at``, ISO 8601 UTC)."""
+    f = await request.app[FIGURES].get()
     return web.json_response({
         "today": f.today.isoformat(),
+        "computed_at": f.computed_at.astimezone(UTC).isoformat(),
         "checkins_today": [asdict(StatRow(r.day.isoformat(), r.department, r.expected, r.done, r.abnormal))
                            for r in f.by_department],
         "days": [{"day": t.day.isoformat(), "expected": t.expected, "done": t.done, "abnormal": t.abnormal,

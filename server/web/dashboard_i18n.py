@@ -23,7 +23,7 @@ ZH: dict[str, str] = {
     "day": "日期", "count": "人数", "building": "楼宇", "scans": "刷码", "accepted": "通过", "by": "操作人",
     "auto": "自动", "manual": "手动", "kind": "方式", "time": "时间", "total": "合计",
     "dash_pass_none": "无", "dash_pass_black": "黑码（待到校）", "dash_pass_green": "绿码", "dash_pass_hold": "暂停",
-    "department_scope": "无权查看其他院系的人员或数据。",
+    "department_scope": "无权查看其他院系的人员或数据。", "figures_as_of": "统计时间（每分钟更新）",
 }
 
 EN: dict[str, str] = {
@@ -48,6 +48,7 @@ EN: dict[str, str] = {
     "accepted": "Accepted", "by": "By", "auto": "automatic", "manual": "manual", "kind": "How", "time": "Time",
     "total": "Total", "dash_pass_none": "None", "dash_pass_black": "Black (not arrived)", "dash_pass_green": "Green",
     "dash_pass_hold": "On hold", "department_scope": "You may not see other departments' people or figures.",
+    "figures_as_of": "Figures as of (updated every minute)",
 }
 
 

@@ -21,7 +21,6 @@ from aiohttp import web
 
 from server.dashboards import charts
 from server.dashboards.exports import phone_for
-from server.dashboards.figures import campus_figures
 from server.storage.applications import Applications
 from server.storage.checkins import Checkins
 from server.storage.dashboard import DashboardStore
@@ -29,7 +28,7 @@ from server.storage.people import People
 from server.web import audit, auth, dashboard_i18n, i18n, state
 from server.web.application_state import application_service
 from server.web.checkin_api import parse_day
-from server.web.dashboard_state import REMINDERS
+from server.web.dashboard_state import FIGURES, REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import render
 from server.web.registry import Routes
@@ -106,9 +105,8 @@ async def remind(request: web.Request) -> web.StreamResponse:
 @routes.page("GET", "/dashboard/school", roles=("school_admin",), summary="school admin home")
 async def school_home(request: web.Request) -> web.StreamResponse:
     db = request.app[state.DB]
-    now = request.app[state.CLOCK].now()
     lang = i18n.lang_of(request)
-    f = await campus_figures(db, now)
+    f = await request.app[FIGURES].get()
     departments = {d.code: d.name for d in await People(db).departments()}
     dept_filter = request.query.get("department", "")
     if dept_filter and dept_filter not in departments:
@@ -140,6 +138,7 @@ async def school_home(request: web.Request) -> web.StreamResponse:
     return await render(request, "dashboard_school.html", {
         "f": f, "days": days, "charts": charts_, "queue": queue, "queue_total": queue_total, "departments": departments,
         "dept_filter": dept_filter, "planned_by": planned_by.isoformat() if planned_by else "",
+        "as_of": local(f.computed_at).strftime("%H:%M:%S"),
     })
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.dashboards.figures import close_past_days
+from server.dashboards.figures import CampusFiguresCache, close_past_days
 from server.dashboards.reminders import Reminders
 from server.web import state
 
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 REMINDERS = web.AppKey("reminders", Reminders)
 """The reminder service (:class:`server.dashboards.reminders.Reminders`), built at start-up."""
+FIGURES = web.AppKey("campus_figures", CampusFiguresCache)
+"""The campus figures of the school page and API (:class:`server.dashboards.figures.CampusFiguresCache`)."""
 
 
 async def _keep_figures(app: web.Application) -> None:
@@ -41,6 +43,7 @@ def reminders_ctx(run_jobs: bool = True):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         service = Reminders(app[state.DB], app[state.CLOCK], app[state.CONFIG], sms_wake=app[state.SMS_SENDER].wake)
         app[REMINDERS] = service
+        app[FIGURES] = CampusFiguresCache(app[state.DB], app[state.CLOCK])
         tasks = [asyncio.create_task(service.run_forever(), name="checkin-reminders"),
                  asyncio.create_task(_keep_figures(app), name="dashboard-figures")] if run_jobs else []
         try:

@@ -102,3 +102,19 @@ async def test_campus_figures_match_hand_count(login: Login, app: web.Applicatio
     assert html.count("<svg") == 7 and "<script" not in html and "https://" not in html
     assert "80.0%" in html and "60.0%" in html
 
+
+
+async def test_campus_figures_are_at_most_a_minute_old(login: Login, app: web.Application, clock: FakeClock) -> None:
+    a = await login("A1", role="school_admin", department="ADM")
+    await add_people(app, ROSTER)
+
+    async def done_today() -> tuple[int, str]:
+        f = await (await a.get("/api/v1/stats/campus")).json()
+        return f["days"][-1]["done"], f["computed_at"]
+
+    assert await done_today() == (0, "2026-03-02T00:00:00+00:00")
+    await checkin(app, "S1")
+    clock.advance(59)
+    assert await done_today() == (0, "2026-03-02T00:00:00+00:00")  # one computation serves everyone
+    clock.advance(1)
+    assert await done_today() == (1, "2026-03-02T00:01:00+00:00")
