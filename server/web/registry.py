@@ -183,7 +183,8 @@ async def parse_json(request: web.Request, limit_bytes: int = MAX_JSON_BYTES) ->
     """The request's JSON body (``{}`` when empty).
 
     Raises:
-        BadRequest: not JSON, not UTF-8, or larger than ``limit_bytes`` (default 256 KiB).
+        BadRequest: not JSON, not UTF-8 (a lone surrogate escape such as ``"\\ud800"`` included),
+            nested too deeply for the parser, or larger than ``limit_bytes`` (default 256 KiB).
     """
     if request.content_length is not None and request.content_length > limit_bytes:
         raise BadRequest(f"body of {request.content_length} bytes is too large; at most {limit_bytes}",
@@ -193,10 +194,30 @@ async def parse_json(request: web.Request, limit_bytes: int = MAX_JSON_BYTES) ->
         raise BadRequest(f"body is too large; at most {limit_bytes} bytes", code="body_too_large", status=413)
     if not raw.strip():
         return {}
+    return decode_json(raw)
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode a JSON request body (bytes) into Python values.
+
+    Raises:
+        BadRequest: code ``malformed_json`` (400) when ``raw`` is not UTF-8 JSON, is nested too
+            deeply for the parser (about 1,000 levels), or holds a ``\\uXXXX`` escape that is half a
+            surrogate pair (not text: no text column or encoder accepts it).
+    """
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
+    except RecursionError:
+        raise BadRequest("body is not valid JSON: nested too deeply", code="malformed_json") from None
+    if b"\\u" in raw:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("body is not valid JSON: a \\u escape is half a surrogate pair",
+                             code="malformed_json") from None
+    return data
 
 
 async def parse_body(request: web.Request, cls: type[T], limit_bytes: int = MAX_JSON_BYTES) -> T:

@@ -18,6 +18,9 @@ BAD_BODIES = [
     (b'{"username": 5, "password": [], "old_password": null, "phone": {}, "code": 1, "new_password": 2}',
      "application/json"),
     (b"username=a&password=b", "application/x-www-form-urlencoded"),
+    (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # nested deeper than the parser's stack
+    (b'{"username": "\\ud800", "password": "\\udfff", "csv": "\\ud800", "reason": "\\ud800"}',
+     "application/json"),  # lone surrogate escapes: not text, no column can store them
 ]
 
 
@@ -100,3 +103,27 @@ async def test_oversized_fields_are_refused_cleanly(client: TestClient) -> None:
     r = await client.post("/api/v1/auth/login", data=b"{" + b" " * 300_000 + b"}",
                           headers={"Content-Type": "application/json"})
     assert r.status == 413 and (await r.json())["error"]["code"] == "body_too_large"
+
+
+async def test_deep_nesting_and_lone_surrogates_are_malformed_json(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "A1", role="system_admin", department=None)
+    cases = [
+        ("/api/v1/auth/login", b"[" * 100_000 + b"]" * 100_000),
+        ("/api/v1/auth/login", b'{"username": "\\ud800", "password": "x"}'),
+    ]
+    for path, raw in cases:
+        r = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
+        assert r.status == 400, raw[:40]
+        assert (await r.json())["error"]["code"] == "malformed_json"
+    await activate(client, "A1")
+    r = await client.post("/api/v1/admin/roster", data=b'{"csv": "number,name\\n\\udfff"}',
+                          headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    assert (await r.json())["error"]["code"] == "malformed_json"
+    # a proper surrogate pair is ordinary text (an emoji) and reaches the handler
+    r = await client.post("/api/v1/auth/login", data=b'{"username": "\\ud83d\\ude00", "password": "x"}',
+                          headers={"Content-Type": "application/json"})
+    assert r.status == 401
+    assert (await r.json())["error"]["code"] == "bad_credentials"
