@@ -305,9 +305,12 @@ class SyncService:
         return new_seq, inserted, gaps
 
     async def log_refusal(self, node_id: str, code: str, now_s: int) -> None:
-        """Note a refused request of a known node in its sync log (errors column)."""
+        """Note a refused request of a known node in its sync log (errors column), at most once a
+        minute per node and code: anyone can send refused requests, they must not fill the log."""
+        errors = f"refused: {code}"
         async with self.db.transaction() as conn:
-            await ScanLog.log_sync(conn, node_id, SyncLogRow(now_s, 0, 0, 0, 0, 0, f"refused: {code}", None, None, {}))
+            if not await ScanLog.logged_since(conn, node_id, errors, now_s - 59):
+                await ScanLog.log_sync(conn, node_id, SyncLogRow(now_s, 0, 0, 0, 0, 0, errors, None, None, {}))
 
     async def enrolment_documents(self, now_s: int) -> dict[str, dict[str, Any] | None]:
         """The documents a new node's bundle needs (trust bundle, revocations since 0, policy),

@@ -167,6 +167,14 @@ class ScanLog:
         await ScanLog.log_sync(conn, node_id, log)
 
     @staticmethod
+    async def logged_since(conn: aiosqlite.Connection, node_id: str, errors: str, since_s: int) -> bool:
+        """Whether the node has a sync-log row with exactly these ``errors`` at or after ``since_s``."""
+        async with conn.execute(
+            "SELECT 1 FROM sync_log WHERE node_id = ? AND at >= ? AND errors = ? LIMIT 1", (node_id, since_s, errors)
+        ) as cur:
+            return await cur.fetchone() is not None
+
+    @staticmethod
     async def log_sync(conn: aiosqlite.Connection, node_id: str, log: SyncLogRow) -> None:
         """Append one sync-log row (also used for refused requests of a known node)."""
         await conn.execute(
