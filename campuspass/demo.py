@@ -19,7 +19,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from campuspass.demo_setup import DEMO_PASSWORD, DemoLayout, load_demo, retarget, setup_demo
+from campuspass.demo_setup import (
+    DEMO_PASSWORD,
+    DemoLayout,
+    load_demo,
+    retarget,
+    set_library_camera,
+    setup_demo,
+)
 from campuspass.processes import ProcessGroup, Terminated, free_port, port_in_use, terminate_on_sigterm
 from shared.errors import CampusPassError
 
@@ -73,7 +80,8 @@ def _prepare(data: Path, port: int, reset: bool, camera: str | None, fresh_only:
             raise DemoError(f"{data} holds something other than a demo campus; choose another --data or add "
                             "--reset to replace it", code="not_a_demo")
         print(f"reusing the demo campus in {data} (--reset starts afresh)", flush=True)
-        return retarget(layout, port)
+        layout = retarget(layout, port)
+        return set_library_camera(layout, camera or "dir:camera")
     status_ports = STATUS_PORTS if not any(port_in_use(p) for p in STATUS_PORTS) and port not in STATUS_PORTS \
         else (free_port(), free_port())
     print(f"setting up a demo campus in {data} (keys, 209 accounts, 2 buildings, 2 door nodes; ~10 s)...",
@@ -180,6 +188,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     layout = _prepare(data, port, args.reset, args.camera, fresh_only=False)
     with ProcessGroup() as group:
         start_campus(group, layout)
+        for name, line in group.lines(0.2):  # what the children said while starting
+            shown = _echo(name, line)
+            if shown:
+                print(shown, flush=True)
         print(banner(layout, args.camera), flush=True)
         return _follow(group, layout)
 

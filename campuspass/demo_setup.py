@@ -167,6 +167,25 @@ def retarget(layout: DemoLayout, port: int) -> DemoLayout:
     return out
 
 
+def set_library_camera(layout: DemoLayout, source: str) -> DemoLayout:
+    """The layout with the library node's camera set to ``source`` (``opencv:0``, ``dir:camera``)
+    in its ``node.toml``.
+
+    Raises:
+        ValueError: ``source`` is not a camera source (see :class:`edge.config.CameraConfig`).
+    """
+    lib = layout.node("library")
+    cfg = load_node_config(lib.config_path)
+    if cfg.camera.source == source:
+        return layout
+    write_atomic(lib.config_path, dump_node_config(replace(cfg, camera=replace(cfg.camera, source=source))), 0o644)
+    camera_dir = str(Path(lib.bundle_dir) / "camera") if source == "dir:camera" else None
+    out = replace(layout, nodes=[replace(n, camera_dir=camera_dir) if n.name == "library" else n
+                                 for n in layout.nodes])
+    out.save()
+    return out
+
+
 def demo_server_toml() -> str:
     """``server.toml`` for the demo: the defaults, and every pass scoped to the teaching group."""
     marker = "visitor_max_hours = 72\n"
