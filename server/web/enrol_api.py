@@ -220,7 +220,9 @@ async def cancel_token(request: web.Request, token_id: str) -> None:
         NotFound: no pending token with that id.
     """
     now_s = to_unix(request.app[state.CLOCK].now())
-    if not token_id.isdigit() or not await EnrolmentTokens(request.app[state.DB]).cancel(int(token_id), now_s):
+    # ASCII digits only: str.isdigit() also accepts '²', which int() refuses; 18 digits fit SQLite's INTEGER
+    valid = token_id.isascii() and token_id.isdigit() and len(token_id) <= 18
+    if not valid or not await EnrolmentTokens(request.app[state.DB]).cancel(int(token_id), now_s):
         raise NotFound(f"no unused enrolment token {token_id!r}", code="unknown_token")
     await _audit(request, "enrolment_token_cancelled", {"token_id": int(token_id)}, now_s)
 

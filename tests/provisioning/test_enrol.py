@@ -383,3 +383,17 @@ async def test_the_door_nodes_own_sync_client_runs_on_an_enrolled_bundle(
     finally:
         await sync.aclose()
         await store.close()
+
+
+async def test_cancelling_a_token_with_a_non_ascii_or_huge_id_is_404(client: TestClient) -> None:
+    await login_system_admin(client)
+    # '²' passes str.isdigit() but not int(); 30 digits overflow SQLite's INTEGER
+    for token_id in ("%C2%B2", "9" * 30):
+        resp = await client.post(f"/api/v1/admin/enrolment-tokens/{token_id}/cancel", json={})
+        assert resp.status == 404, await resp.text()
+        assert (await resp.json())["error"]["code"] == "unknown_token"
+        page = await client.get("/admin/enrolment")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        assert csrf is not None
+        resp = await client.post(f"/admin/enrolment/tokens/{token_id}/cancel", data={"csrf_token": csrf.group(1)})
+        assert resp.status == 404, await resp.text()
