@@ -123,6 +123,16 @@ def _encode(records: list[ScanRecord], heartbeat: dict[str, Any], documents: boo
     return body, (gzip.compress(body, compresslevel=1) if len(body) >= GZIP_MIN_BYTES else None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """One prepared upload: its records, whether it is the round's last, its JSON and gzip bodies."""
+
+    records: list[ScanRecord]
+    last: bool
+    body: bytes
+    zipped: bytes | None
+
+
 class SyncClient:
     """Keeps one node in sync with the server.
 
@@ -201,15 +211,24 @@ class SyncClient:
             "clock_trusted": bool(health.get("clock_trusted", True)),
         }
 
-    async def _post(self, records: list[ScanRecord], heartbeat: dict[str, Any], documents: bool = True
-                    ) -> dict[str, Any]:
+    async def _prepare(self, after: int | None, queue: int, first: bool) -> _Batch:
+        """Read the next batch (after ``after``; None: the oldest unsynced) and encode its request
+        (in a worker thread)."""
+        batch = self.config.sync.batch_size
+        records = await self.store.unsynced(batch) if after is None else await self.store.records(after, batch)
+        last = len(records) < batch
+        heartbeat = self._heartbeat(queue, records[0].at_ms if records else None)
+        # Documents (signed by the server on each request) only at the start and end of a round.
+        body, zipped = await asyncio.to_thread(_encode, records, heartbeat, first or last)
+        return _Batch(records, last, body, zipped)
+
+    async def _post(self, body: bytes, zipped: bytes | None) -> dict[str, Any]:
         """Send one signed sync request; returns the answer JSON.
 
         Raises:
             SyncFailed: no answer, a refusal, or an unreadable answer.
         """
         path = f"/api/v1/nodes/{self.config.node.id}/sync"
-        body, zipped = await asyncio.to_thread(_encode, records, heartbeat, documents)
         for attempt in (1, 2):
             sent_at = self.clock.now().timestamp()
             headers = sign_request(self.key, self.config.node.id, "POST", path, body,
@@ -288,34 +307,45 @@ class SyncClient:
             held = await self.store.clock_offset()
             self.offset_s = held[0] if held is not None else 0.0
             self._offset_loaded = True
-        batch = self.config.sync.batch_size
-        after: int | None = None
         requests = sent = duplicates = acked = 0
         gaps: list[tuple[int, int]] = []
         queue = (await self.store.stats()).unsynced  # counted once; kept up to date from the acks
+        current = await self._prepare(None, queue, True)
         while True:
-            records = await self.store.unsynced(batch) if after is None else await self.store.records(after, batch)
-            last = len(records) < batch
-            # Documents (signed by the server on each request) only at the start and end of a round.
-            doc = await self._post(records, self._heartbeat(queue, records[0].at_ms if records else None),
-                                   documents=requests == 0 or last)
-            requests += 1
-            sent += len(records)
+            # While the server stores this batch, the next one is read and encoded on the
+            # assumption that all of this one is acknowledged (else it is thrown away).
+            expected = current.records[-1].seq if current.records else 0
+            upcoming = None if current.last else asyncio.create_task(
+                self._prepare(expected, max(0, queue - len(current.records)), False))
             try:
-                ack = int(doc["ack_seq"])
-                duplicates += int(doc.get("duplicates", 0))
-                gaps += [(int(g["from_seq"]), int(g["to_seq"])) for g in doc.get("gaps", [])]
-                if requests == 1 or last:  # the time bound and offset: at the start and the end of a round
-                    await self._apply_time(doc)
-                await self._apply(doc, requests == 1)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise SyncFailed(f"answer is missing or has a bad member: {exc}", code="bad_answer") from exc
-            if ack > 0:
-                queue = max(0, queue - await self.store.mark_synced(ack))
-                acked = max(acked, ack)
-            if last:
+                doc = await self._post(current.body, current.zipped)
+                requests += 1
+                sent += len(current.records)
+                try:
+                    ack = int(doc["ack_seq"])
+                    duplicates += int(doc.get("duplicates", 0))
+                    gaps += [(int(g["from_seq"]), int(g["to_seq"])) for g in doc.get("gaps", [])]
+                    if requests == 1 or current.last:  # the time bound and offset: start and end of a round
+                        await self._apply_time(doc)
+                    await self._apply(doc, requests == 1)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise SyncFailed(f"answer is missing or has a bad member: {exc}", code="bad_answer") from exc
+                if ack > 0:
+                    queue = max(0, queue - await self.store.mark_synced(ack))
+                    acked = max(acked, ack)
+            except BaseException:
+                if upcoming is not None:
+                    upcoming.cancel()
+                    await asyncio.gather(upcoming, return_exceptions=True)
+                raise
+            if upcoming is None:
                 break
-            after = ack if ack >= records[-1].seq else None
+            if ack >= expected:
+                current = await upcoming
+            else:  # the server holds less than was sent: start again from the oldest unsynced
+                upcoming.cancel()
+                await asyncio.gather(upcoming, return_exceptions=True)
+                current = await self._prepare(None, queue, False)
         now_ms = int(self.clock.now().timestamp() * 1000)
         purged = await self.store.purge_synced(self.config.sync.keep_synced_s, now_ms)
         return RoundResult(requests, sent, acked, duplicates, tuple(gaps), purged)
