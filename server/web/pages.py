@@ -21,8 +21,13 @@ routes = Routes(tag="pages")
 
 
 def safe_next(value: str | None) -> str:
-    """A local redirect target (``/path``), never another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """A local redirect target (``/path``), never another site.
+
+    Backslashes, whitespace and control characters are refused too: browsers drop tabs and
+    newlines from URLs, so ``/<TAB>/evil.example`` would become ``//evil.example``.
+    """
+    if (value and value.startswith("/") and not value.startswith("//") and "\\" not in value
+            and not any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)):
         return value
     return "/"
 

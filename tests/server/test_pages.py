@@ -135,3 +135,16 @@ async def test_oversized_form_is_refused(client: TestClient) -> None:
     await client.get("/login")
     r = await client.post("/login", data={"username": "x" * 100_000, "password": "y"})
     assert r.status == 413
+
+
+async def test_next_targets_with_whitespace_or_control_characters_stay_on_this_site(client: TestClient) -> None:
+    # browsers drop tabs and newlines inside URLs: "/<TAB>/evil.example" would lead to //evil.example
+    for raw in ("/%09/evil.example/", "/%0d%0a/evil.example/", "/%0a/evil.example", "/%20/evil.example",
+                "/%7f/evil.example", "/ok%00"):
+        r = await client.get(f"/lang/en?next={raw}", allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/", raw
+        r = await client.get(f"/login?next={raw}")
+        assert r.status == 200
+        assert 'name="next" value="/"' in await r.text(), raw
+    r = await client.get("/lang/en?next=/passes%3Fq%3D1", allow_redirects=False)
+    assert r.headers["Location"] == "/passes?q=1"
