@@ -196,7 +196,9 @@ async def check_form_csrf(request: web.Request) -> None:
     sent = form.get("csrf_token")
     user = await current_user(request)
     expected = user.csrf_token if user is not None else request.cookies.get(CSRF_COOKIE)
-    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+    # compare bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch)
+    if (not isinstance(sent, str) or not expected
+            or not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))):
         raise Forbidden("the form has expired or came from another site; reload the page and try again",
                         code="csrf_failed")
 

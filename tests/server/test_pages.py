@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from aiohttp.test_utils import TestClient
@@ -148,3 +149,18 @@ async def test_next_targets_with_whitespace_or_control_characters_stay_on_this_s
         assert 'name="next" value="/"' in await r.text(), raw
     r = await client.get("/lang/en?next=/passes%3Fq%3D1", allow_redirects=False)
     assert r.headers["Location"] == "/passes?q=1"
+
+
+async def test_a_non_ascii_csrf_token_is_a_refusal_not_a_crash(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    token = await _csrf(client, "/login")
+    for sent in ("é" + token[1:], "令牌", "\U0001f600"):
+        r = await client.post("/login", data={"csrf_token": sent, "username": "x", "password": "y"})
+        assert r.status == 403, sent
+        assert "Traceback" not in await r.text()
+    await add_person(app, "C1", role="counsellor", departments=("CS",))
+    await activate(client, "C1")
+    r = await client.post("/api/v1/arrivals/photo", data={"csrf_token": "µÚ³𣇋", "photo": io.BytesIO(b"x")})
+    assert r.status == 403
+    assert (await r.json())["error"]["code"] == "csrf_failed"
