@@ -32,6 +32,10 @@ from shared.pass_format import PREFIX_FAMILY
 
 #: Largest accepted photo (bytes).
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
+#: Largest accepted photo (pixels, width x height): a 50 MP phone camera's full frame. A small
+#: compressed file can declare a huge image (200 KB of PNG decode to 8000 x 8000, about 190 MB
+#: of pixels), so the size is read from the header before anything is decoded.
+MAX_PHOTO_PIXELS = 50_000_000
 
 
 class NotYours(Forbidden):
@@ -83,11 +87,19 @@ def decode_photo(data: bytes, decoder: Decoder | None = None) -> str:
     """The campus pass text in a photo (png/jpg/webp bytes).
 
     Raises:
-        ApiError: ``photo_too_large`` (413), ``bad_image`` (422), ``no_pass_in_photo`` (422).
+        ApiError: ``photo_too_large`` (413: more than :data:`MAX_PHOTO_BYTES` bytes or
+            :data:`MAX_PHOTO_PIXELS` pixels), ``bad_image`` (422: not png/jpg/webp, by
+            :func:`image_size`), ``no_pass_in_photo`` (422).
     """
     if len(data) > MAX_PHOTO_BYTES:
         raise ApiError(f"the photo has {len(data)} bytes; at most {MAX_PHOTO_BYTES}", code="photo_too_large",
                        status=413)
+    size = image_size(data)
+    if size is None:
+        raise ApiError("the upload is not a readable image (png, jpg, webp)", code="bad_image", status=422)
+    if size[0] * size[1] > MAX_PHOTO_PIXELS:
+        raise ApiError(f"the photo is {size[0]} x {size[1]} pixels; at most {MAX_PHOTO_PIXELS // 1_000_000} "
+                       "million", code="photo_too_large", status=413)
     try:
         texts = decode_image_bytes(data, decoder or _decoder())
     except DecoderError as exc:
@@ -97,6 +109,58 @@ def decode_photo(data: bytes, decoder: Decoder | None = None) -> str:
         raise NoPassInPhoto("no campus pass could be read from the photo; hold the phone steady, "
                             "fill the frame with the code and try again")
     return ours[0]
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` in pixels read from the header of PNG, JPEG or WebP bytes, without
+    decoding the image; None when ``data`` is none of them (or the header is cut short).
+
+    Sources: PNG IHDR (ISO/IEC 15948 §11.2.2); JPEG SOFn marker segments (ITU-T T.81 §B.2.2);
+    WebP ``VP8 ``/``VP8L``/``VP8X`` chunks (RFC 9649 §2.5-2.7).
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+            return (int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF)
+        if chunk == b"VP8L" and data[20] == 0x2F:
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8X":
+            return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG and DAC are not frames
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    n = len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # segments without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in _JPEG_SOF:
+            if length < 7 or i + 9 > n:
+                return None
+            height = int.from_bytes(data[i + 5:i + 7], "big")
+            width = int.from_bytes(data[i + 7:i + 9], "big")
+            return width, height
+        if marker == 0xD9 or length < 2:
+            return None
+        i += 2 + length
+    return None
 
 
 class WorkflowArrivals:

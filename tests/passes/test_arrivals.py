@@ -243,3 +243,53 @@ async def test_photo_api_multipart(client: TestClient) -> None:
     doc = await (await client.get("/api/v1/openapi.json")).json()
     content = doc["paths"]["/api/v1/arrivals/photo"]["post"]["requestBody"]["content"]
     assert content["multipart/form-data"]["schema"]["properties"]["photo"]["format"] == "binary"
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header declares ``width`` x ``height`` pixels (rows of zeros, compressed)."""
+    import struct
+    import zlib
+
+    comp = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * 3)
+    idat = b"".join(comp.compress(row) for _ in range(min(height, 64))) + comp.flush()
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_image_size_reads_headers_of_png_jpeg_webp() -> None:
+    from server.arrivals import image_size
+
+    img = np.zeros((123, 457, 3), np.uint8)
+    for ext, params in ((".png", []), (".jpg", []), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+                        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])):
+        assert image_size(cv2.imencode(ext, img, params)[1].tobytes()) == (457, 123), (ext, params)
+    assert image_size(_png_declaring(30_000, 30_000)) == (30_000, 30_000)
+    for other in (cv2.imencode(".bmp", img)[1].tobytes(), cv2.imencode(".tiff", img)[1].tobytes(), b"",
+                  b"\xff\xd8", b"\x89PNG\r\n\x1a\n"):
+        assert image_size(other) is None
+
+
+async def test_a_photo_declaring_too_many_pixels_is_refused_before_decoding(client: TestClient) -> None:
+    await people(client)
+    await login(client, "c1")
+    bomb = _png_declaring(20_000, 20_000)  # 400 MP: 1.2 GB of pixels once decoded
+    assert len(bomb) < 100_000
+    r = await client.post("/api/v1/arrivals/identify", json={"image_base64": base64.b64encode(bomb).decode()})
+    assert r.status == 413, await r.text()
+    assert (await r.json())["error"]["code"] == "photo_too_large"
+    page = await client.get("/arrivals")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+    assert token is not None
+    form = FormData()
+    form.add_field("csrf_token", token.group(1))
+    form.add_field("photo", bomb, filename="p.png", content_type="image/png")
+    r = await client.post("/api/v1/arrivals/photo", data=form)
+    assert r.status == 413 and (await r.json())["error"]["code"] == "photo_too_large"
+    tiff = cv2.imencode(".tiff", np.zeros((50, 50, 3), np.uint8))[1].tobytes()  # readable, but not png/jpg/webp
+    r = await client.post("/api/v1/arrivals/identify", json={"image_base64": base64.b64encode(tiff).decode()})
+    assert r.status == 422 and (await r.json())["error"]["code"] == "bad_image"
