@@ -33,7 +33,7 @@ REQUIRED = ("number", "name", "id_last6", "department_code", "department_name", 
 OPTIONAL = ("phone", "class")
 ROSTER_ROLES = ("student", "staff", "counsellor", "school_admin")
 MAX_BYTES = 20 * 1024 * 1024
-_ID_LAST6 = re.compile(r"^\d{5}[\dX]$")
+_ID_LAST6 = re.compile(r"^[0-9]{5}[0-9X]$")  # ASCII: \d would take full-width and other digits
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 
 
@@ -156,6 +156,9 @@ def _check_row(raw: list[str], index: dict[str, int], line: int) -> tuple[Roster
 
     if len(raw) > len(index):
         return None, f"{len(raw)} cells but the header has {len(index)} columns"
+    for column, i in index.items():
+        if i < len(raw) and any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in raw[i].strip()):
+            return None, f"{column or 'a cell'} holds a control character (a line break, tab or NUL)"
     number, name = cell("number"), cell("name")
     if not number or len(number) > 64 or any(c.isspace() for c in number):
         return None, f"number {number!r} must be 1-64 characters without spaces"

@@ -52,6 +52,25 @@ def test_parse_refuses_unusable_files() -> None:
     assert "not UTF-8" in parse_roster(HEADER.encode() + "1,张,123456,CS,计,student,,\n".encode("gbk"))[1][0].reason
 
 
+
+def test_parse_refuses_full_width_id_digits_and_control_characters() -> None:
+    data = (HEADER
+            + "2021011,钱,１２３４５X,CS,计算机学院,student,,\n"   # line 2: full-width digits (no one can type them back)
+            + "2021012,孙,١٢٣٤٥٦,CS,计算机学院,student,,\n"      # line 3: Arabic-Indic digits
+            + "2021013,Na\x00me,123456,CS,计算机学院,student,,\n"  # line 4: NUL in the name
+            + '2021014,"two\r\nlines",123456,CS,计算机学院,student,,\n'  # lines 5-6: a quoted line break
+            + "20210\x0715,周,123456,CS,计算机学院,student,,\n"   # line 7: BEL in the number
+            + "2021016,吴,123456,CS,计算机学院,student,,计科\x1b21\n"  # line 8: ESC in the class
+            + "2021017,郑,123456,CS,计算机学院,student,,\n"
+            ).encode("utf-8")
+    rows, problems = parse_roster(data)
+    assert [r.number for r in rows] == ["2021017"]
+    lines = {p.line: p.reason for p in problems}
+    assert sorted(lines) == [2, 3, 4, 6, 7, 8]  # a record is reported on the line where it ends
+    assert "5 digits" in lines[2] and "5 digits" in lines[3]
+    assert "name holds a control character" in lines[4] and "name holds a control character" in lines[6]
+    assert "number holds" in lines[7] and "class holds" in lines[8]
+
 async def test_import_is_all_or_nothing_unless_skipping(client: TestClient) -> None:
     app = client.server.app
     assert app is not None
