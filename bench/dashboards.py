@@ -53,7 +53,7 @@ from server.dashboards.figures import campus_figures, close_past_days  # noqa: E
 from server.storage import Database  # noqa: E402
 from server.storage.applications import Applications, ItineraryLeg, NewApplication  # noqa: E402
 from server.storage.dashboard import DashboardStore  # noqa: E402
-from server.storage.pass_status import PassStatusStore, StatusRow  # noqa: E402
+from server.storage.pass_status import PassStatusStore, Status, StatusRow  # noqa: E402
 from server.storage.people import NewPerson, People  # noqa: E402
 from server.storage.scans import ScanLog  # noqa: E402
 from server.storage.sessions import Sessions  # noqa: E402
@@ -135,7 +135,7 @@ async def load(db_path: Path, students: int, days: int, rng: random.Random) -> t
                                                   - rng.randrange(14 * 86400), method="list", serial=None)
             for pid in ids:
                 r = rng.random()
-                status = "green" if r < 0.6 else "black" if r < 0.7 else "hold" if r < 0.73 else None
+                status: Status | None = "green" if r < 0.6 else "black" if r < 0.7 else "hold" if r < 0.73 else None
                 if status is not None:
                     await PassStatusStore.put(conn, StatusRow(pid, status=status, base="green" if status == "hold"
                                                               else status, updated_at_s=now_s))

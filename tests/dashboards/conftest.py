@@ -4,6 +4,7 @@ phone numbers and check-ins submitted through the check-in service."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -17,7 +18,7 @@ from tests.workflow.conftest import Login, checkin_body, login, server_tz  # noq
 __all__ = ["START", "Login", "add_people", "checkin", "person", "sent_sms"]
 
 
-async def add_people(app: web.Application, rows: list[tuple[str, str, str | None, str | None]],  # noqa: F811
+async def add_people(app: web.Application, rows: Sequence[tuple[str, str, str | None, str | None]],  # noqa: F811
                      *, role: str = "student") -> None:
     """Insert people straight into storage: ``(number, department, class_name, phone)`` each
     (name ``Name <number>``; the initial password is never used here)."""

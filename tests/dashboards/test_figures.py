@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from server.storage.pass_status import PassStatusStore, StatusRow
+from server.storage.pass_status import PassStatusStore, Status, StatusRow
 from server.storage.scans import ScanLog
 from server.web import state
 from shared.clock import FakeClock, to_unix
@@ -45,7 +45,8 @@ async def build(app: web.Application, clock: FakeClock) -> None:
         for number, at in (("E2", "2026-03-02T10:00"), ("S3", "2026-03-03T09:00")):
             await PassStatusStore.add_arrival(conn, person_id=(await person(app, number)).id,
                                               counsellor_id=counsellor.id, at_s=utc(at), method="text", serial=None)
-        for number, status in (("E2", "green"), ("E1", "black"), ("S3", "hold")):
+        statuses: list[tuple[str, Status]] = [("E2", "green"), ("E1", "black"), ("S3", "hold")]
+        for number, status in statuses:
             pid = (await person(app, number)).id
             await PassStatusStore.put(conn, StatusRow(pid, status=status, base="green" if status == "hold" else status,
                                                       updated_at_s=to_unix(clock.now())))

@@ -95,8 +95,9 @@ async def test_automatic_reminder_at_14_once_per_non_reporter(login: Login, app:
 
 async def test_malformed_reminder_bodies(login: Login, app: web.Application) -> None:
     c = await login("C1", role="counsellor", department="CS", departments=("CS",))
-    for body in ({}, {"user_ids": [1], "all_missing": True}, {"user_ids": []}, {"user_ids": "x"},
-                 {"user_ids": [1], "department": "CS"}, {"bogus": 1}):
+    bodies: list[dict[str, object]] = [{}, {"user_ids": [1], "all_missing": True}, {"user_ids": []},
+                                       {"user_ids": "x"}, {"user_ids": [1], "department": "CS"}, {"bogus": 1}]
+    for body in bodies:
         r = await c.post("/api/v1/reminders", json=body)
         assert r.status == 422, (body, await r.text())
         assert (await r.json())["error"]["code"] == "invalid_field"

@@ -60,7 +60,7 @@ async def test_campus_figures_are_for_school_admins(login: Login, app: web.Appli
         assert r.status == 403
     r = await s.get("/api/v1/checkins/missing")
     assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden"
-    anon = TestClient(c.server)
+    anon: TestClient = TestClient(c.server)  # type: ignore[type-arg]
     await anon.start_server()
     try:
         r = await anon.get("/api/v1/stats/checkins")
