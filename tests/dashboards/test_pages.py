@@ -63,3 +63,13 @@ async def test_home_card_and_roles(login: Login, app: web.Application) -> None:
               "/api/v1/exports/missing.csv"):
         assert p in paths, p
     assert set(paths["/api/v1/reminders"]) == {"get", "post"}
+
+
+async def test_pages_in_english(login: Login, app: web.Application) -> None:
+    c = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    a = await login("A1", role="school_admin", department="ADM")
+    await add_people(app, ROSTER)
+    for client, path, title in ((c, "/dashboard", "Counsellor dashboard"), (a, "/dashboard/school", "School dashboard")):
+        client.session.cookie_jar.update_cookies({"cp_lang": "en"})
+        html = await (await client.get(path)).text()
+        assert f"<title>{title}</title>" in html and 'lang="en"' in html
