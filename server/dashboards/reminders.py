@@ -127,14 +127,15 @@ class Reminders:
         if not self.config.reminders.auto or local(now).time() < self.auto_at:
             return None
         day = checkin_day(now)
-        async with self.db.transaction() as conn:
-            if not await DashboardStore.claim_auto_run(conn, day, to_unix(now)):
-                return None
+        if await self.store.auto_run_of(day) is not None:
+            return None
+        # Recorded only once done: a run cut short (a crash) is simply run again at the next
+        # look, and the per-person reminder rows and outbox ids keep it to one SMS each.
         ids = await self.store.missing_ids(None, day)
         outcome = await self._send(await self.store.reminder_targets(ids, day), day, kind="auto", actor_id=None,
                                    now=now)
         async with self.db.transaction() as conn:
-            await DashboardStore.finish_auto_run(conn, day, len(outcome.reminded))
+            await DashboardStore.record_auto_run(conn, day, to_unix(now), len(outcome.reminded))
         log.info("automatic check-in reminder for %s: %d reminded, %d already, %d without phone", day,
                  len(outcome.reminded), len(outcome.already_reminded), len(outcome.no_phone))
         return outcome

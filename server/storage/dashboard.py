@@ -269,19 +269,13 @@ class DashboardStore:
         return (int(row[0]), int(row[1])) if row is not None else None
 
     @staticmethod
-    async def claim_auto_run(conn: aiosqlite.Connection, day: date, at_s: int) -> bool:
-        """Mark the automatic reminder of ``day`` as running inside the caller's transaction;
-        False when it already ran (so it runs once per day, even across restarts)."""
-        cur = await conn.execute(
-            "INSERT INTO reminder_runs (day, at, reminded) VALUES (?, ?, 0) ON CONFLICT (day) DO NOTHING",
-            (day.isoformat(), at_s),
+    async def record_auto_run(conn: aiosqlite.Connection, day: date, at_s: int, reminded: int) -> None:
+        """Record that the automatic reminder of ``day`` ran (at ``at_s``, reaching ``reminded``
+        people) inside the caller's transaction; a second record of the same day is ignored."""
+        await conn.execute(
+            "INSERT INTO reminder_runs (day, at, reminded) VALUES (?, ?, ?) ON CONFLICT (day) DO NOTHING",
+            (day.isoformat(), at_s, reminded),
         )
-        return cur.rowcount == 1
-
-    @staticmethod
-    async def finish_auto_run(conn: aiosqlite.Connection, day: date, reminded: int) -> None:
-        """Store how many people the automatic reminder of ``day`` reached."""
-        await conn.execute("UPDATE reminder_runs SET reminded = ? WHERE day = ?", (reminded, day.isoformat()))
 
     # -- daily figures -------------------------------------------------------------------------
 
