@@ -144,8 +144,12 @@ def check_api_origin(request: web.Request) -> None:
                        code="unsupported_media_type", status=415)
     origin = request.headers.get("Origin")
     if origin and origin != "null":
-        if urlsplit(origin).netloc != request.host:
-            raise Forbidden(f"cross-origin request from {origin} refused", code="csrf_failed")
+        try:
+            netloc = urlsplit(origin).netloc
+        except ValueError:  # e.g. "http://[::1": an unbalanced IPv6 bracket
+            netloc = None
+        if netloc != request.host:
+            raise Forbidden(f"cross-origin request from {origin[:200]!r} refused", code="csrf_failed")
     elif origin == "null":
         raise Forbidden("cross-origin request from an opaque origin refused", code="csrf_failed")
 

@@ -127,3 +127,11 @@ async def test_deep_nesting_and_lone_surrogates_are_malformed_json(client: TestC
                           headers={"Content-Type": "application/json"})
     assert r.status == 401
     assert (await r.json())["error"]["code"] == "bad_credentials"
+
+
+async def test_an_unparsable_origin_is_a_csrf_refusal_not_a_crash(client: TestClient) -> None:
+    for origin in ("http://[::1", "http://[", "https://evil.example:99999999999"):
+        r = await client.post("/api/v1/auth/login", json={"username": "x", "password": "y"},
+                              headers={"Origin": origin})
+        assert r.status == 403, origin
+        assert (await r.json())["error"]["code"] == "csrf_failed"
