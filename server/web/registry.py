@@ -241,24 +241,32 @@ async def parse_body(request: web.Request, cls: type[T], limit_bytes: int = MAX_
 _PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}")
 
 
-def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
-    """JSON Schema of a type hint; dataclasses become ``$ref`` components."""
+def json_schema(tp: Any, components: dict[str, Any], owners: dict[str, type] | None = None) -> dict[str, Any]:
+    """JSON Schema of a type hint; dataclasses become ``$ref`` components.
+
+    ``owners`` (component name -> dataclass) keeps two dataclasses of the same name apart (say
+    ``MissingOut`` of two feature modules): the second is named ``<module>.<Name>``.
+    """
+    owners = {} if owners is None else owners
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         name = tp.__name__
+        if owners.get(name, tp) is not tp:
+            name = f"{tp.__module__.rsplit('.', 1)[-1]}.{tp.__name__}"
         if name not in components:
+            owners[name] = tp
             components[name] = {}  # placeholder against recursion
             hints = get_type_hints(tp)
             props, required = {}, []
             for f in dataclasses.fields(tp):
-                props[f.name] = json_schema(hints[f.name], components)
+                props[f.name] = json_schema(hints[f.name], components, owners)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     required.append(f.name)
             schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
             if required:
                 schema["required"] = required
             doc = (tp.__doc__ or "").strip().split("\n\n")[0]
-            if doc and not doc.startswith(name + "("):
+            if doc and not doc.startswith(tp.__name__ + "("):
                 schema["description"] = " ".join(doc.split())
             components[name] = schema
         return {"$ref": f"#/components/schemas/{name}"}
@@ -266,12 +274,12 @@ def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
         return {"enum": list(get_args(tp))}
     if origin in (types.UnionType, typing.Union):
         args = [a for a in get_args(tp) if a is not type(None)]
-        inner = json_schema(args[0], components) if len(args) == 1 else {
-            "anyOf": [json_schema(a, components) for a in args]}
+        inner = json_schema(args[0], components, owners) if len(args) == 1 else {
+            "anyOf": [json_schema(a, components, owners) for a in args]}
         return {"anyOf": [inner, {"type": "null"}]} if type(None) in get_args(tp) else inner
     if origin in (list, tuple):
         args = [a for a in get_args(tp) if a is not Ellipsis]
-        return {"type": "array", "items": json_schema(args[0], components) if args else {}}
+        return {"type": "array", "items": json_schema(args[0], components, owners) if args else {}}
     if origin is dict or tp is dict:
         return {"type": "object"}
     simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -296,6 +304,7 @@ def _error_schema() -> dict[str, Any]:
 def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API routes in ``specs``."""
     components: dict[str, Any] = {"ErrorEnvelope": _error_schema()}
+    owners: dict[str, type] = {"ErrorEnvelope": object}  # component name -> its dataclass
     paths: dict[str, Any] = {}
     for spec in specs:
         if spec.kind != "api":
@@ -320,7 +329,7 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
             op["parameters"] = params
         if spec.body is not None:
             op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": json_schema(spec.body, components)}}}
+                "application/json": {"schema": json_schema(spec.body, components, owners)}}}
         if spec.upload:
             form = {"type": "object", "required": ["csrf_token"], "properties": {
                 "csrf_token": {"type": "string"},
@@ -329,7 +338,7 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
                 "schema": form}
         ok: dict[str, Any] = {"description": "success"}
         if spec.response is not None:
-            ok["content"] = {"application/json": {"schema": json_schema(spec.response, components)}}
+            ok["content"] = {"application/json": {"schema": json_schema(spec.response, components, owners)}}
         op["responses"] = {
             "200": ok,
             "default": {"description": "error", "content": {

@@ -135,3 +135,24 @@ async def test_an_unparsable_origin_is_a_csrf_refusal_not_a_crash(client: TestCl
                               headers={"Origin": origin})
         assert r.status == 403, origin
         assert (await r.json())["error"]["code"] == "csrf_failed"
+
+
+async def test_openapi_keeps_same_named_dataclasses_of_different_modules_apart(client: TestClient) -> None:
+    import dataclasses
+
+    app = client.server.app
+    assert app is not None
+    r = await client.get("/api/v1/openapi.json")
+    doc = await r.json()
+    schemas = doc["components"]["schemas"]
+    for spec in app[ROUTES_KEY]:
+        if spec.kind != "api":
+            continue
+        op = doc["paths"][re.sub(r"\{([a-zA-Z_]\w*)(?::[^}]*)?\}", r"{\1}", spec.path)][spec.method.lower()]
+        for cls, schema in ((spec.body, op.get("requestBody", {}).get("content", {}).get("application/json")),
+                            (spec.response, op["responses"]["200"].get("content", {}).get("application/json"))):
+            if cls is None or schema is None:
+                continue
+            ref = schema["schema"]["$ref"].rsplit("/", 1)[-1]
+            documented = set(schemas[ref]["properties"])
+            assert documented == {f.name for f in dataclasses.fields(cls)}, (spec.method, spec.path, ref)
