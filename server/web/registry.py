@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import types
 import typing
@@ -197,16 +198,37 @@ async def parse_json(request: web.Request, limit_bytes: int = MAX_JSON_BYTES) ->
     return decode_json(raw)
 
 
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"integer {text[:24]}{'...' if len(text) > 24 else ''} is out of the 64-bit range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:24]} is too large")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
 def decode_json(raw: bytes) -> Any:
     """Decode a JSON request body (bytes) into Python values.
 
     Raises:
         BadRequest: code ``malformed_json`` (400) when ``raw`` is not UTF-8 JSON, is nested too
-            deeply for the parser (about 1,000 levels), or holds a ``\\uXXXX`` escape that is half a
-            surrogate pair (not text: no text column or encoder accepts it).
+            deeply for the parser (about 1,000 levels), holds a ``\\uXXXX`` escape that is half a
+            surrogate pair (not text: no text column or encoder accepts it), an integer outside
+            the signed 64-bit range (none fits an SQLite INTEGER or is meaningful as an id or count),
+            ``NaN``/``Infinity`` (not JSON, RFC 8259 §6) or a number too large for a float.
     """
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=_int64, parse_float=_finite_float,
+                          parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
     except RecursionError:

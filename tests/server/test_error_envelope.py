@@ -156,3 +156,31 @@ async def test_openapi_keeps_same_named_dataclasses_of_different_modules_apart(c
             ref = schema["schema"]["$ref"].rsplit("/", 1)[-1]
             documented = set(schemas[ref]["properties"])
             assert documented == {f.name for f in dataclasses.fields(cls)}, (spec.method, spec.path, ref)
+
+
+async def test_out_of_range_numbers_and_nan_are_malformed_json(client: TestClient) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S1")
+    await add_person(app, "C1", role="counsellor", departments=("CS",))
+    student = [  # (path, raw body): integers beyond 64 bits, floats beyond float, NaN/Infinity
+        ("/api/v1/checkins/today", b'{"temperature_c": 1' + b"0" * 400 + b"}"),
+        ("/api/v1/checkins/today", b'{"temperature_c": 1e400}'),
+        ("/api/v1/checkins/today", b'{"temperature_c": NaN}'),
+        ("/api/v1/checkins/today", b'{"temperature_c": -Infinity}'),
+    ]
+    counsellor = [
+        ("/api/v1/review/return-applications/approve", b'{"ids": [1180591620717411303424]}'),
+        ("/api/v1/review/return-applications/approve", b'{"ids": [-9223372036854775809]}'),
+        ("/api/v1/reminders", b'{"user_ids": [9223372036854775808]}'),
+    ]
+    for number, cases in (("S1", student), ("C1", counsellor)):
+        await activate(client, number)
+        for path, raw in cases:
+            r = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
+            assert r.status == 400, (path, raw[:60], r.status)
+            assert (await r.json())["error"]["code"] == "malformed_json"
+    # the 64-bit edges themselves are numbers like any other (refused, if at all, by the route)
+    r = await client.post("/api/v1/review/return-applications/approve", data=b'{"ids": [9223372036854775807]}',
+                          headers={"Content-Type": "application/json"})
+    assert 200 <= r.status < 500 and (r.status < 400 or (await r.json())["error"]["code"] != "malformed_json")
