@@ -10,6 +10,7 @@ API: ``GET /api/v1/buildings`` (groups, buildings, policy version), ``POST /api/
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import time
 from typing import Any
 
 from aiohttp import web
@@ -76,20 +77,44 @@ class GroupBody:
     hours: list[str] = field(default_factory=list)
 
 
-def validate_rules(name: str, statuses: list[str], hours: list[str]) -> tuple[str, list[str], list[str]]:
-    """Normalised ``(name, statuses, hours)`` of a group rule.
+#: Most opening windows of one group (each door node checks every window of its policy).
+MAX_WINDOWS = 24
+
+
+def _hhmm(t: time) -> str:
+    return "24:00" if t == time(23, 59, 59) else f"{t.hour:02d}:{t.minute:02d}"
+
+
+def check_name(label: str, value: str, max_len: int) -> str:
+    """``value`` stripped, 1-``max_len`` characters without control characters.
 
     Raises:
-        InvalidField: empty or over-long name, unknown status, no status, bad opening window.
+        InvalidField: empty, too long, or holding a control character (NUL, line break, ESC...).
     """
-    name = name.strip()
-    if not 1 <= len(name) <= 64:
-        raise InvalidField("group name must be 1-64 characters")
+    value = value.strip()
+    if not 1 <= len(value) <= max_len:
+        raise InvalidField(f"{label} must be 1-{max_len} characters")
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in value):
+        raise InvalidField(f"{label} holds a control character")
+    return value
+
+
+def validate_rules(name: str, statuses: list[str], hours: list[str]) -> tuple[str, list[str], list[str]]:
+    """Normalised ``(name, statuses, hours)`` of a group rule; windows are rewritten as ASCII
+    ``HH:MM-HH:MM`` (``٠٨:٠٠``, ``８:００`` or ``+8:00`` parse as 08:00 but are stored as ``08:00``).
+
+    Raises:
+        InvalidField: empty, over-long or control-character name, unknown status, no status, bad
+            opening window, more than :data:`MAX_WINDOWS` windows.
+    """
+    name = check_name("group name", name, 64)
     statuses = [s.strip().lower() for s in statuses if s.strip()]
     hours = [h.strip() for h in hours if h.strip()]
+    if len(hours) > MAX_WINDOWS:
+        raise InvalidField(f"{len(hours)} opening windows; at most {MAX_WINDOWS}")
     try:
         parse_statuses(statuses)
-        parse_hours(hours)
+        hours = [f"{_hhmm(start)}-{_hhmm(end)}" for start, end in parse_hours(hours)]
     except ValueError as exc:
         raise InvalidField(str(exc)) from None
     if not statuses:
@@ -125,9 +150,7 @@ async def list_buildings(request: web.Request) -> web.Response:
 async def add_building(request: web.Request, body: BuildingBody) -> web.Response:
     """400 ``bad_building_code`` for a code that is not 1-32 letters, digits, '-' or '_'."""
     repo = Buildings(request.app[state.DB])
-    name = body.name.strip()
-    if not 1 <= len(name) <= 100:
-        raise InvalidField("name must be 1-100 characters")
+    name = check_name("name", body.name, 100)
     group, _, _ = validate_rules(body.group, ["green"], [])
     await repo.add_building(body.code.strip(), name, group)
     await _audit(request, "building_add", {"code": body.code, "name": name, "group": group})
@@ -173,8 +196,7 @@ async def add_building_page(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     code, name = str(form.get("code", "")).strip(), str(form.get("name", "")).strip()
     try:
-        if not 1 <= len(name) <= 100:
-            raise InvalidField("name must be 1-100 characters")
+        name = check_name("name", name, 100)
         group, _, _ = validate_rules(str(form.get("group", "") or "campus"), ["green"], [])
         await Buildings(request.app[state.DB]).add_building(code, name, group)
         await _audit(request, "building_add", {"code": code, "name": name, "group": group})

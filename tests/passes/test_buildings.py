@@ -68,6 +68,25 @@ async def test_buildings_api_rules_and_signed_policy(client: TestClient) -> None
     assert policy.for_building("D7").hours and policy.for_building("LIB").hours == ()
 
 
+
+async def test_group_hours_are_stored_as_ascii_and_names_refuse_control_characters(client: TestClient) -> None:
+    await people(client)
+    await login(client, "a1")
+    r = await client.post("/api/v1/building-groups",
+                          json={"name": "g-odd", "hours": ["٠٨:٠٠-١٢:٠٠", "８:００-１２:３０", "+7:00-24:00"]})
+    assert r.status == 200, await r.text()
+    groups = {g["name"]: g for g in (await r.json())["groups"]}
+    assert groups["g-odd"]["hours"] == ["08:00-12:00", "08:00-12:30", "07:00-24:00"]
+    for bad in ({"name": "g\x00"}, {"name": "two\nlines"}, {"name": "g", "hours": ["08:00-09:00"] * 25}):
+        r = await client.post("/api/v1/building-groups", json=bad)
+        assert r.status == 422, bad
+        assert (await r.json())["error"]["code"] == "invalid_field"
+    for name in ("Lib\x00", "Lib\x1b[31m"):
+        r = await client.post("/api/v1/buildings", json={"code": "L2", "name": name, "group": "g-odd"})
+        assert r.status == 422, name
+    r = await client.get("/api/v1/buildings")
+    assert "L2" not in {b["code"] for b in (await r.json())["buildings"]}
+
 async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeClock) -> None:
     app = client.server.app
     assert app is not None
