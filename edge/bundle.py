@@ -17,6 +17,7 @@ later the sync component keeps the database current and the files are not read a
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise BundleError(f"bundle file {path} does not exist") from None
     except ValueError as exc:
         raise BundleError(f"bundle file {path} is not JSON: {exc}") from None
+    except OSError as exc:
+        raise BundleError(f"bundle file {path} cannot be read: {exc.strerror or exc}") from None
     if not isinstance(doc, dict):
         raise BundleError(f"bundle file {path} holds {type(doc).__name__}; expected a JSON object")
     return doc
@@ -64,7 +67,7 @@ def read_root_public(path: Path) -> bytes:
     """The 32-byte root key from a ``root.pub`` file.
 
     Raises:
-        BundleError: missing file or not 32 bytes of base64url.
+        BundleError: missing or unreadable file, or not 32 bytes of base64url.
     """
     try:
         raw = b64u_decode(path.read_text(encoding="ascii").strip())
@@ -72,6 +75,8 @@ def read_root_public(path: Path) -> bytes:
         raise BundleError(f"bundle file {path} does not exist") from None
     except (CampusPassError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path} is not a base64url public key") from exc
+    except OSError as exc:
+        raise BundleError(f"bundle file {path} cannot be read: {exc.strerror or exc}") from None
     if len(raw) != 32:
         raise BundleError(f"{path} holds {len(raw)} bytes; expected a 32-byte Ed25519 public key")
     return raw
@@ -96,12 +101,39 @@ def load_node_key(config: NodeConfig) -> Ed25519PrivateKey:
     """The node's own signing key (``node.key``).
 
     Raises:
-        CampusPassError: code ``bad_key`` when missing or not an Ed25519 PEM key.
+        BundleError: the file is missing or cannot be read.
+        CampusPassError: code ``bad_key`` when not an Ed25519 PEM key.
     """
     path = config.path(config.files.node_key)
     if not path.exists():
         raise BundleError(f"node key {path} does not exist")
-    return load_private_key(path)
+    try:
+        return load_private_key(path)
+    except OSError as exc:
+        raise BundleError(f"node key {path} cannot be read: {exc.strerror or exc}") from None
+
+
+def check_node_key_mode(config: NodeConfig) -> None:
+    """Refuse a ``node.key`` that group or others may read or write (it must be mode 0600).
+
+    Raises:
+        BundleError: code ``key_permissions``, naming the file and its mode.
+    """
+    path = config.path(config.files.node_key)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise BundleError(f"node key {path} does not exist") from None
+    except OSError as exc:
+        raise BundleError(f"node key {path} cannot be read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise BundleError(f"node key {path} cannot be read: not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise BundleError(
+            f"node key {path} has mode {mode:04o}; other users can read it. Run: chmod 600 {path}",
+            code="key_permissions",
+        )
 
 
 def write_bundle(
@@ -134,7 +166,8 @@ def check_bundle(config: NodeConfig) -> list[str]:
     """Verify the bundle files the way the node will when it seeds; returns summary lines.
 
     Raises:
-        BundleError: a file is missing or unreadable.
+        BundleError: a file is missing or unreadable; code ``key_permissions`` when
+            ``node.key`` is readable by group or others.
         DocumentError, TrustError, SignatureError: a document does not verify.
         CampusPassError: code ``unknown_building`` when the policy lacks ``node.building``.
     """
@@ -147,6 +180,7 @@ def check_bundle(config: NodeConfig) -> list[str]:
     delta = verify_delta(docs.revocations, bundle, require(docs.revocations, "issued_at", int, "revocations"))
     policies = verify_policy_document(docs.policy, bundle, require(docs.policy, "issued_at", int, "policy"))
     policy = policies.for_building(config.node.building)
+    check_node_key_mode(config)
     load_node_key(config)
     return [
         f"root key {b64u_encode(docs.root_public)}",

@@ -54,6 +54,7 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -291,6 +292,19 @@ class NodeConfig:
         return self.data_dir / "node.db"
 
 
+def _refuse_non_finite(data: object, prefix: str) -> None:
+    """Refuse ``nan`` and ``inf`` anywhere in the parsed TOML (every node setting is finite).
+
+    Raises:
+        ConfigError: names the dotted key and its value.
+    """
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _refuse_non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{prefix} = {data!r}; expected a finite number")
+
+
 def node_config_from_mapping(data: dict[str, object], base_dir: Path) -> NodeConfig:
     """Build a :class:`NodeConfig` from parsed TOML (as provisioning writes it).
 
@@ -299,6 +313,7 @@ def node_config_from_mapping(data: dict[str, object], base_dir: Path) -> NodeCon
     """
     if isinstance(data, dict) and "base_dir" in data:
         raise ConfigError(f"unknown key 'base_dir' = {data['base_dir']!r}; paths are relative to node.toml")
+    _refuse_non_finite(data, "")
     cfg = from_mapping(NodeConfig, data)
     return replace(cfg, base_dir=base_dir)
 
@@ -307,7 +322,7 @@ def load_node_config(path: Path) -> NodeConfig:
     """Read ``node.toml``; relative paths resolve against its folder.
 
     Raises:
-        ConfigError: missing file, bad TOML, unknown key or bad value.
+        ConfigError: missing or unreadable file, bad TOML, unknown key or bad value.
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -315,6 +330,10 @@ def load_node_config(path: Path) -> NodeConfig:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     return node_config_from_mapping(data, path.resolve().parent)
 
 

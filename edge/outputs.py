@@ -130,6 +130,7 @@ class DoorOutputs:
     def __init__(self, config: GpioConfig, pin_factory: Factory | None = None, start_mono_s: float = 0.0
                  ) -> None:
         self._pulse_s = config.relay_pulse_s
+        self._closed = False  # set before claiming pins: close() runs if a claim fails
         self._devices: dict[str, DigitalOutputDevice] = {}
         pins: dict[str, PinConfig] = {
             "relay": config.relay, "green": config.green, "red": config.red, "buzzer": config.buzzer,
@@ -151,7 +152,6 @@ class DoorOutputs:
         self._status = NodeStatus.OFFLINE
         self._status_origin_s = start_mono_s
         self._listeners: list[Listener] = []
-        self._closed = False
 
     # ---- observers ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,8 @@ def _serialised(
 
 class StoreError(CampusPassError):
     """The node database cannot be used as asked. Codes: ``not_seeded``, ``root_mismatch``,
-    ``stale_document`` (an older version than the one held), ``revocation_gap``."""
+    ``stale_document`` (an older version than the one held), ``revocation_gap``,
+    ``bad_database`` (cannot be opened, or not a node database)."""
 
     code = "node_store"
 
@@ -162,13 +164,18 @@ class NodeStore:
         before its light shows) or ``OFF`` for tests and benchmarks that fill a log quickly.
 
         Raises:
-            StoreError: code ``root_mismatch`` when the database was seeded under another root.
+            StoreError: code ``root_mismatch`` when the database was seeded under another root;
+                ``bad_database`` when the folder or file cannot be opened or is not a node
+                database (corrupt, or not SQLite).
             ValueError: ``synchronous`` is not FULL, NORMAL or OFF.
         """
         if synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ValueError(f"synchronous = {synchronous!r}; expected FULL, NORMAL or OFF")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(str(path))
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the node database {path}: {exc}", code="bad_database") from None
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -176,6 +183,9 @@ class NodeStore:
             await conn.commit()
             store = cls(conn, root_public)
             await store._load()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StoreError(f"the node database {path} is unusable: {exc}", code="bad_database") from None
         except BaseException:
             await conn.close()
             raise
