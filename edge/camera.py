@@ -28,6 +28,8 @@ import asyncio
 import concurrent.futures
 import glob
 import logging
+import queue
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -431,6 +433,52 @@ class CameraHealth:
         }
 
 
+class _DaemonThreadExecutor(concurrent.futures.Executor):
+    """One daemon worker thread running submitted calls in order.
+
+    Unlike ``ThreadPoolExecutor`` (whose workers the interpreter joins at exit), a worker stuck
+    in a camera driver does not keep a stopped node's process alive.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any],
+                                            tuple[Any, ...], dict[str, Any]] | None] = queue.SimpleQueue()
+        self._shutdown = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        if self._shutdown:
+            raise RuntimeError("cannot submit after shutdown")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._work.put((future, fn, args, kwargs))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # delivered to the awaiting coroutine
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shutdown = True
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        self._work.put(None)
+        if wait:
+            self._thread.join()
+
+
 class CameraSupervisor:
     """Reads a camera off the event loop; reopens it with backoff when it fails or stalls.
 
@@ -438,7 +486,8 @@ class CameraSupervisor:
     :class:`CameraError`, or a live camera delivers nothing for ``stall_s`` seconds, the
     outage is logged once, :attr:`health` says ``down``, the camera is closed and reopened
     after 0.5, 1, 2, ... seconds (at most ``reopen_max_s``). A read that hangs inside a
-    driver is abandoned with its thread; a fresh thread serves the reopened camera.
+    driver is abandoned with its thread (a daemon thread: it never keeps a stopped node's
+    process alive); a fresh thread serves the reopened camera.
 
     Args:
         camera: the source.
@@ -462,7 +511,7 @@ class CameraSupervisor:
         self._mono = monotonic
         self.health = CameraHealth(since_mono_s=monotonic())
         self.on_change: Callable[[CameraHealth], None] | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _DaemonThreadExecutor | None = None
 
     def _set(self, state: str, error: str | None = None) -> None:
         self.health.error = error
@@ -472,10 +521,10 @@ class CameraSupervisor:
             if self.on_change is not None:
                 self.on_change(self.health)
 
-    def _new_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _new_executor(self) -> _DaemonThreadExecutor:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="camera")
+        self._executor = _DaemonThreadExecutor("camera")
         return self._executor
 
     async def frames(self, process: Callable[[np.ndarray], T] | None = None
@@ -525,7 +574,11 @@ class CameraSupervisor:
                     if self.health.state != "down":
                         log.warning("camera %s outage: %s; reopening with backoff", self.camera.name, reason)
                     self._set("down", reason)
-                    await loop.run_in_executor(None, self._close_quietly)
+                    closer = _DaemonThreadExecutor("camera-close")  # the read thread may be hung
+                    try:
+                        await loop.run_in_executor(closer, self._close_quietly)
+                    finally:
+                        closer.shutdown(wait=False)
                     await asyncio.sleep(backoff_s)
                     backoff_s = min(backoff_s * 2, self.reopen_max_s)
         finally:
