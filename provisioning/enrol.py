@@ -176,6 +176,9 @@ async def create_token(
     token = new_token()
     row = await tokens.create(token_hash=hash_token(token), node_id=node_id, name=name, building=building,
                               direction=dir_, created_by=created_by, now_s=now_s, expires_at_s=now_s + ttl_s)
+    if row is None:  # another request created one since the check above
+        raise EnrolError(f"a usable enrolment token for node {node_id} already exists; cancel it or wait "
+                         "for it to expire", code="token_pending")
     return NewToken(token, row)
 
 

@@ -72,14 +72,19 @@ class EnrolmentTokens:
     async def create(
         self, *, token_hash: str, node_id: str, name: str, building: str, direction: str, created_by: str,
         now_s: int, expires_at_s: int,
-    ) -> TokenRow:
-        """Store a new token (by its hash) and return it."""
+    ) -> TokenRow | None:
+        """Store a new token (by its hash) and return it; None when a usable token for ``node_id``
+        exists at ``now_s`` (checked in the same statement, so two concurrent requests cannot
+        both create one)."""
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "INSERT INTO enrolment_tokens (token_hash, node_id, name, building, direction, created_at, "
-                "created_by, expires_at) VALUES (?,?,?,?,?,?,?,?)",
-                (token_hash, node_id, name, building, direction, now_s, created_by, expires_at_s),
+                "created_by, expires_at) SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM enrolment_tokens "
+                "WHERE node_id = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?)",
+                (token_hash, node_id, name, building, direction, now_s, created_by, expires_at_s, node_id, now_s),
             ) as cur:
+                if cur.rowcount != 1:
+                    return None
                 token_id = cur.lastrowid
         row = await self.db.fetch_one(f"SELECT {TOKEN_COLUMNS} FROM enrolment_tokens WHERE id = ?", (token_id,))
         assert row is not None

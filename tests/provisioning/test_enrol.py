@@ -397,3 +397,19 @@ async def test_cancelling_a_token_with_a_non_ascii_or_huge_id_is_404(client: Tes
         assert csrf is not None
         resp = await client.post(f"/admin/enrolment/tokens/{token_id}/cancel", data={"csrf_token": csrf.group(1)})
         assert resp.status == 404, await resp.text()
+
+
+async def test_concurrent_token_requests_for_one_node_make_one_token(client: TestClient, dd: DataDir,
+                                                                       clock: FakeClock) -> None:
+    import asyncio
+
+    app = client.server.app
+    assert app is not None
+    db = app[state.DB]
+    results = await asyncio.gather(*[
+        create_token(dd, db, name="d7-race", building="D7", direction="entry", now=clock.now(), node_id="d7-race")
+        for _ in range(6)], return_exceptions=True)
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, EnrolError)]
+    assert len(made) == 1 and len(refused) == 5, results
+    assert {e.code for e in refused} == {"token_pending"}
