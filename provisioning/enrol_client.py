@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from campuspass import __version__
+from edge.bundle import BundleError
 from provisioning.node_bundle import ServerDocuments, ensure_empty_target, node_config, write_node_bundle
 from shared.errors import CampusPassError
 from shared.keys import b64u_encode, generate_key, public_key_bytes
@@ -57,7 +58,9 @@ async def enroll(
         timeout_s: connect and read timeout, seconds.
 
     Raises:
-        BundleError: ``out`` already holds a bundle; ``root_mismatch``.
+        BundleError: ``out`` already holds a bundle; ``root_mismatch`` (the server presents
+            another root key than ``pinned_root``; the message says the token is used up and
+            names the node to disable).
         EnrolClientError: the server refused (its code) or could not be reached.
         CampusPassError: the documents do not verify.
     """
@@ -83,7 +86,18 @@ async def enroll(
     node = reply.get("node")
     if not isinstance(node, dict) or not all(isinstance(node.get(k), str) for k in ("id", "building", "direction")):
         raise EnrolClientError("the server's reply has no node identity", code="bad_reply")
-    docs = ServerDocuments.from_json(reply, pinned_root)
+    try:
+        docs = ServerDocuments.from_json(reply, pinned_root)
+    except BundleError as exc:
+        if exc.code != "root_mismatch":
+            raise
+        # The server has already used the token and registered this (discarded) key.
+        raise BundleError(
+            f"{exc.message}. Nothing was written, but the token is now used and node {node['id']} is "
+            "registered with a key that was not kept: if this is your server (a mistyped --root-key), "
+            f"have an admin disable node {node['id']} (campuspass server node disable) and make a new "
+            "token with another name; otherwise this is not your campus server: report it",
+            code="root_mismatch") from None
     direction = node["direction"]
     if direction not in ("entry", "exit"):
         raise EnrolClientError(f"the server's reply names direction {direction!r}", code="bad_reply")

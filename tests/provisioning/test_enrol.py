@@ -217,6 +217,8 @@ async def test_a_wrong_pinned_root_refuses_the_server(client: TestClient, dd: Da
         await enroll(str(client.make_url("/")), new.token, tmp_path / "b", pinned_root=bytes(32))
     assert getattr(err.value, "code", "") == "root_mismatch"
     assert not (tmp_path / "b" / "node.key").exists()
+    # the server consumed the token before the client saw the root: the message says what to do
+    assert "token is now used" in str(err.value) and "disable node d7-c" in str(err.value)
 
 
 async def test_token_creation_checks(client: TestClient, dd: DataDir, clock: FakeClock) -> None:
