@@ -30,7 +30,7 @@ from server.web.application_state import application_service
 from server.web.checkin_api import parse_day
 from server.web.dashboard_state import FIGURES, REMINDERS
 from server.web.errors import ApiError
-from server.web.pages import render
+from server.web.pages import form_ids, render
 from server.web.registry import Routes
 from shared.campus_time import checkin_day, local
 
@@ -87,7 +87,7 @@ async def remind(request: web.Request) -> web.StreamResponse:
     form = await auth.read_form(request)
     service = request.app[REMINDERS]
     back = "/dashboard" if user.role == "counsellor" else "/dashboard/school"
-    ids = [int(v) for v in form.getall("person_id", []) if isinstance(v, str) and v.isdigit()][:2000]
+    ids = form_ids(form.getall("person_id", []), 2000)
     try:
         if form.get("all") == "1":
             outcome = await service.remind_all_missing(user.person)

@@ -20,6 +20,24 @@ from server.web.registry import ANY_USER, PUBLIC, Routes
 routes = Routes(tag="pages")
 
 
+#: SQLite INTEGER is 64-bit: 18 decimal digits always fit.
+_MAX_ID_DIGITS = 18
+
+
+def parse_id(value: object) -> int | None:
+    """A row id from a form field or URL part: ASCII digits only (``str.isdigit`` also accepts
+    '²', which ``int`` refuses), at most 18 of them; anything else is None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_ID_DIGITS:
+        return int(value)
+    return None
+
+
+def form_ids(values: list[Any], limit: int) -> list[int]:
+    """The valid ids among form values (see :func:`parse_id`), at most ``limit`` of them."""
+    ids = [i for i in (parse_id(v) for v in values) if i is not None]
+    return ids[:limit]
+
+
 def safe_next(value: str | None) -> str:
     """A local redirect target (``/path``), never another site.
 

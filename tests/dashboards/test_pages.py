@@ -73,3 +73,12 @@ async def test_pages_in_english(login: Login, app: web.Application) -> None:
         client.session.cookie_jar.update_cookies({"cp_lang": "en"})
         html = await (await client.get(path)).text()
         assert f"<title>{title}</title>" in html and 'lang="en"' in html
+
+
+async def test_odd_person_ids_in_the_remind_form_are_ignored_not_500(login: Login, app: web.Application) -> None:
+    c = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    await add_people(app, ROSTER)
+    token = csrf(await (await c.get("/dashboard")).text())
+    for bad in ["²", "9" * 30, "-1", "1e3", ""]:
+        r = await c.post("/dashboard/remind", data={"csrf_token": token, "person_id": bad}, allow_redirects=False)
+        assert (r.status, r.headers["Location"]) == (303, "/dashboard"), bad
