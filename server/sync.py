@@ -150,14 +150,17 @@ def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict
     return records
 
 
-_EXACT_TYPES = tuple(_RECORD_TYPES.items())
 _HEX16 = frozenset("0123456789abcdef")
 
 
 def _well_formed(rec: Any, node_id: str) -> bool:
     """The fast path of :func:`check_records` (exact types; a batch of 500 is checked often)."""
-    try:
-        if not all(type(rec[n]) is t for n, t in _EXACT_TYPES):  # noqa: E721 - bool must not pass as int
+    try:  # exact types, unrolled: bool must not pass as int
+        if not (type(rec["seq"]) is int and type(rec["scan_id"]) is str and type(rec["node_id"]) is str
+                and type(rec["at_ms"]) is int and type(rec["mono_ms"]) is int
+                and type(rec["clock_trusted"]) is bool and type(rec["text_sha256"]) is str
+                and type(rec["verdict"]) is str and type(rec["reason"]) is str and type(rec["direction"]) is str
+                and type(rec["prev_hash"]) is str and type(rec["hash"]) is str):
             return False
         serial, subject = rec["serial"], rec["subject"]
     except (KeyError, TypeError):
