@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # one debug line per SQL statement drowns what -v is for
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     handler: Handler = args.handler
     try:
         return handler(args)

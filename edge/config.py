@@ -185,6 +185,8 @@ class SyncConfig:
     Attributes:
         interval_s: seconds between sync rounds while online.
         batch_size: scan records per upload request.
+        catch_up_batch_size: records per request while more than two batches are queued (after an
+            outage: fewer round trips); at most the server's ``[sync] max_batch`` (default 1000).
         keep_synced_s: acknowledged records stay in the local log this long (local audit),
             then are purged (seconds).
         connect_timeout_s, read_timeout_s: HTTP timeouts (seconds).
@@ -194,6 +196,7 @@ class SyncConfig:
 
     interval_s: float = 30.0
     batch_size: int = 500
+    catch_up_batch_size: int = 1000
     keep_synced_s: float = 7 * 86400.0
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
@@ -205,6 +208,9 @@ class SyncConfig:
             raise ValueError(f"sync.interval_s = {self.interval_s!r}; expected 0.05..86400 seconds")
         if not 1 <= self.batch_size <= 1000:
             raise ValueError(f"sync.batch_size = {self.batch_size!r}; expected 1..1000 records")
+        if not self.batch_size <= self.catch_up_batch_size <= 1000:
+            raise ValueError(f"sync.catch_up_batch_size = {self.catch_up_batch_size!r}; "
+                             f"expected batch_size ({self.batch_size})..1000 records")
         if not 0 <= self.keep_synced_s <= 366 * 86400:
             raise ValueError(f"sync.keep_synced_s = {self.keep_synced_s!r}; expected 0..31622400 seconds")
         if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
@@ -274,7 +280,7 @@ class NodeConfig:
     trust: TrustConfig = field(default_factory=TrustConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     files: BundleFiles = field(default_factory=BundleFiles)
-    base_dir: Path = field(default=Path("."), compare=False)
+    base_dir: Path = field(default=Path("."), compare=False, metadata={"config": False})
 
     def path(self, relative: str) -> Path:
         """``relative`` resolved against the config file's folder (absolute paths kept)."""

@@ -1,14 +1,16 @@
 """Strict typed configuration from TOML (after Frigate's strict config).
 
 A component's config is a tree of frozen dataclasses. :func:`from_mapping` builds one from
-the parsed TOML, rejecting unknown keys and wrong types with a :class:`ConfigError` that
-names the dotted key, the bad value and what was expected.
+the parsed TOML, rejecting unknown keys, wrong types and non-finite numbers (``nan``, ``inf``)
+with a :class:`ConfigError` that names the dotted key, the bad value and what was expected.
+A field declared with ``metadata={"config": False}`` is set by code and never read from a file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import tomllib
 import types
 import typing
@@ -44,7 +46,12 @@ def from_mapping(cls: type[T], data: Any, where: str = "") -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'} is {data!r}; expected a table")
     hints = _type_hints(cls)  # type: ignore[arg-type]
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    # fields marked field(metadata={"config": False}) are set by code, never read from a file
+    fields = {
+        f.name: f
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.metadata.get("config", True)
+    }
     for key in data:
         if key not in fields:
             raise ConfigError(
@@ -113,6 +120,8 @@ def _convert(tp: Any, value: Any, dotted: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{dotted} = {value!r}; expected a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{dotted} = {value!r}; expected a finite number")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

@@ -58,3 +58,24 @@ def test_load_toml_reports_syntax_and_missing_file(tmp_path: Path) -> None:
         load_toml(bad, Node)
     with pytest.raises(ConfigError, match="does not exist"):
         load_toml(tmp_path / "missing.toml", Node)
+
+
+@dataclass(frozen=True)
+class WithInternal:
+    name: str
+    folder: str = field(default=".", metadata={"config": False})
+
+
+def test_internal_fields_are_neither_read_nor_listed() -> None:
+    with pytest.raises(ConfigError) as info:
+        from_mapping(WithInternal, {"name": "x", "folder": "/etc"})
+    assert "unknown key 'folder'" in str(info.value) and "['name']" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        from_mapping(WithInternal, {"name": "x", "typo": 1})
+    assert "folder" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_refused(value: float) -> None:
+    with pytest.raises(ConfigError, match="expected a finite number"):
+        from_mapping(Node, {"name": "x", "pulse_s": value})
