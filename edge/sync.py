@@ -214,7 +214,8 @@ class SyncClient:
     async def _prepare(self, after: int | None, queue: int, first: bool) -> _Batch:
         """Read the next batch (after ``after``; None: the oldest unsynced) and encode its request
         (in a worker thread)."""
-        batch = self.config.sync.batch_size
+        s = self.config.sync
+        batch = s.catch_up_batch_size if queue > 2 * s.batch_size else s.batch_size
         records = await self.store.unsynced(batch) if after is None else await self.store.records(after, batch)
         last = len(records) < batch
         heartbeat = self._heartbeat(queue, records[0].at_ms if records else None)

@@ -20,7 +20,7 @@ from .helpers import LoopbackServer, active_person, enrol_node, login, offline_s
 
 async def test_ten_thousand_offline_scans_sync_completely(tmp_path: Path, server: LoopbackServer,
                                                           clock: FakeClock) -> None:
-    node = await enrol_node(server, tmp_path / "node")
+    node = await enrol_node(server, tmp_path / "node")  # catch-up batches of 1000, then 500
     store = await open_node_store(node.config)
     try:
         await server.stop()  # made while the server is down
@@ -34,7 +34,7 @@ async def test_ten_thousand_offline_scans_sync_completely(tmp_path: Path, server
         result = await client.run_once()
         assert result is not None and client.online is True
         assert result.acked_seq == made[-1].seq == 10_000
-        assert result.requests == 21  # 20 full batches of 500, then the empty tail
+        assert result.requests == 12  # 9 catch-up batches of 1000, 2 of 500, then the empty tail
         assert await server.scan_count("d7-east") == 10_000
         assert (await store.stats()).unsynced == 0
         await client.aclose()
@@ -44,7 +44,7 @@ async def test_ten_thousand_offline_scans_sync_completely(tmp_path: Path, server
 
 async def test_reply_lost_after_commit_then_retried_gives_exactly_once(tmp_path: Path, server: LoopbackServer,
                                                                        clock: FakeClock) -> None:
-    node = await enrol_node(server, tmp_path / "node")
+    node = await enrol_node(server, tmp_path / "node", catch_up_batch_size=500)
     store = await open_node_store(node.config)
     try:
         await offline_scans(store, "d7-east", 10_000, clock)
