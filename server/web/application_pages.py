@@ -18,7 +18,7 @@ from server.web import auth, checkin_i18n, state
 from server.web.application_api import STAGE_OF_STATE
 from server.web.application_state import application_service, checkin_service
 from server.web.errors import ApiError, NotFound
-from server.web.pages import render
+from server.web.pages import parse_id, render
 from server.web.registry import Routes
 from server.workflow.applications import CONFIRMATION_KEYS, MODES, ApplicationInput, when_local
 from server.workflow.checkins import InvalidAnswers
@@ -75,9 +75,9 @@ def _values(app: ReturnApplication) -> dict[str, Any]:
 @routes.page("GET", "/apply", roles=APPLICANT_ROLES, summary="return application form")
 async def apply_form(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    amend = request.query.get("amend")
-    if amend and amend.isdigit():
-        app = await application_service(request.app).get_for(user.person, int(amend))
+    amend = parse_id(request.query.get("amend"))
+    if amend is not None:
+        app = await application_service(request.app).get_for(user.person, amend)
         return await _form(request, values=_values(app), amend=app.id)
     return await _form(request)
 
@@ -87,8 +87,7 @@ async def apply_post(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await request.post()
     data = form_input(form)
-    amend_text = str(form.get("amend", ""))
-    amend = int(amend_text) if amend_text.isdigit() else None
+    amend = parse_id(form.get("amend"))
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     service = application_service(request.app)
     try:

@@ -17,7 +17,7 @@ from server.storage.checkins import Checkins
 from server.web import auth, checkin_i18n, i18n, state
 from server.web.application_state import application_service, checkin_service
 from server.web.errors import ApiError
-from server.web.pages import render
+from server.web.pages import form_ids, render
 from server.web.registry import Routes
 from server.workflow.applications import TRANSITIONS
 from shared.campus_time import checkin_day
@@ -67,7 +67,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
 async def review_approve(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await request.post()
-    ids = [int(v) for v in form.getall("ids", []) if isinstance(v, str) and v.isdigit()][:200]
+    ids = form_ids(form.getall("ids", []), 200)
     results = await application_service(request.app).approve_many(user.person, ids)
     failed = next((r.code for r in results if not r.ok), None)
     target = _back(str(form.get("stage", "")), str(form.get("status", "")), "review_done")

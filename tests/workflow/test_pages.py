@@ -150,3 +150,20 @@ def test_every_state_and_refusal_is_translated() -> None:
     for lang in ("zh-CN", "en"):
         missing = [k for k in sorted({f"state_{s}" for s in states} | codes) if k not in i18n.MESSAGES[lang]]
         assert missing == [], (lang, missing)
+
+
+async def test_odd_ids_in_forms_and_links_are_ignored_not_500(login: Login) -> None:
+    s = await login("S1")
+    await s.post("/api/v1/checkins/today", json=checkin_body())
+    for bad in ["²", "9" * 30]:
+        r = await s.get(f"/apply?amend={bad}")
+        assert r.status == 200, bad  # the blank form, as without ?amend
+    token = await csrf(s, "/apply")
+    r = await s.post("/apply", data=apply_form(token, amend="9" * 30), allow_redirects=False)
+    assert r.status == 303, await r.text()  # a new application, not an amendment
+    c = await login("C1", role="counsellor", department="CS", departments=("CS",))
+    ctoken = await csrf(c, "/review")
+    for bad in ["²", "9" * 30]:
+        r = await c.post("/review/approve", data={"csrf_token": ctoken, "ids": bad, "stage": "dept"},
+                         allow_redirects=False)
+        assert r.status == 303, bad
