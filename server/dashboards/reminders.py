@@ -4,8 +4,8 @@ automatic reminder at ``[reminders] auto_at`` local time (issue 9; docs/dashboar
 Throttle: at most one reminder per person per check-in day, manual and automatic together. The
 reminder row (primary key person + day) and the SMS (outbox id ``checkin_reminder:<id>:<day>``,
 itself idempotent) are written in one transaction, so two taps, a tap racing the job, or a job
-restarted after a crash all send one SMS. The workflow's own reminder route
-(``POST /api/v1/review/checkins/remind``) queues under the same id, so it counts too. Delivery is the outbox sender's job, after commit.
+restarted after a crash all send one SMS. The reviewers' ``/review/remind`` button calls this
+service too. Delivery is the outbox sender's job, after commit.
 """
 
 from __future__ import annotations

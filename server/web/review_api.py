@@ -15,7 +15,7 @@ from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
 from server.web import auth, state
 from server.web.application_api import ApplicationOut, application_json, path_id
-from server.web.application_state import application_service, checkin_service
+from server.web.application_state import application_service
 from server.web.checkin_api import CheckinOut, checkin_json, parse_day
 from server.web.errors import InvalidField
 from server.web.registry import Routes
@@ -184,44 +184,3 @@ async def abnormal(request: web.Request) -> web.Response:
         for r in rows]})
 
 
-@dataclass(frozen=True)
-class MissingEntry:
-    """Someone who has not checked in today."""
-
-    number: str
-    name: str
-    department: str | None
-
-
-@dataclass(frozen=True)
-class MissingOut:
-    """Students and staff of the reviewer's departments without a check-in today."""
-
-    day: str
-    items: list[MissingEntry]
-
-
-@dataclass(frozen=True)
-class RemindOut:
-    """How many reminder SMS were queued now (each person at most once a day)."""
-
-    queued: int
-
-
-@routes.api("GET", "/api/v1/review/checkins/missing", roles=REVIEWERS, response=MissingOut,
-            summary="Who in the reviewer's departments has not checked in today")
-async def missing(request: web.Request) -> web.Response:
-    user = await auth.require_user(request)
-    rows = await checkin_service(request.app).missing(auth.visible_departments(user.person))
-    day = checkin_day(request.app[state.CLOCK].now())
-    return web.json_response({"day": day.isoformat(), "items": [
-        {"number": r.number, "name": r.name, "department": r.department} for r in rows]})
-
-
-@routes.api("POST", "/api/v1/review/checkins/remind", roles=REVIEWERS, response=RemindOut,
-            summary="Text everyone in the reviewer's departments who has not checked in today")
-async def remind(request: web.Request) -> web.Response:
-    """At most one reminder per person per day, whoever asks and however often."""
-    user = await auth.require_user(request)
-    queued = await checkin_service(request.app).remind_missing(auth.visible_departments(user.person))
-    return web.json_response({"queued": queued})

@@ -16,6 +16,7 @@ from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
 from server.web import auth, checkin_i18n, i18n, state
 from server.web.application_state import application_service, checkin_service
+from server.web.dashboard_state import REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import form_ids, render
 from server.web.registry import Routes
@@ -77,7 +78,8 @@ async def review_approve(request: web.Request) -> web.StreamResponse:
 @routes.page("POST", "/review/remind", roles=REVIEWERS, summary="remind those who have not checked in")
 async def review_remind(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    await checkin_service(request.app).remind_missing(auth.visible_departments(user.person))
+    # the same service as the dashboards: one reminder per person per day, whoever asks
+    await request.app[REMINDERS].remind_all_missing(user.person)
     raise web.HTTPSeeOther("/review?msg=reminders_sent")
 
 

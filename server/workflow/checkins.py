@@ -240,29 +240,6 @@ class CheckinService:
         """Students and staff of ``departments`` (None: all) who have not checked in today."""
         return await self.store.missing_in_departments(departments, checkin_day(self.clock.now()))
 
-    async def remind_missing(self, departments: Sequence[str] | None) -> int:
-        """Text every student and staff member of ``departments`` who has not checked in today
-        (``[workflow] sms_checkin_reminder``), at most once per person per day (message id
-        ``checkin_reminder:<person>:<day>``). Returns how many reminders were newly queued."""
-        now = self.clock.now()
-        day = checkin_day(now)
-        people = await self.store.missing_in_departments(departments, day)
-        wf, sender = self.config.workflow, self.config.sms.sender_name
-        queued = 0
-        async with self.db.transaction() as conn:
-            for p in people:
-                if not p.phone:
-                    continue
-                body = wf.sms_checkin_reminder.format(sender=sender, name=p.name, number=p.number,
-                                                      date=day.isoformat(), stage="", reason="",
-                                                      phone=wf.prevention_office_phone)
-                queued += await SmsOutboxStore.enqueue(
-                    conn, message_id=f"checkin_reminder:{p.id}:{day.isoformat()}", phone=p.phone, body=body,
-                    purpose="checkin_reminder", now_s=to_unix(now), person_id=p.id)
-        if queued:
-            self.sms_wake()
-        return queued
-
     async def purge_old(self, now: datetime) -> int:
         """Delete check-ins older than ``[workflow] checkin_retention_days`` (run by the job)."""
         keep_from = checkin_day(now) - timedelta(days=self.config.workflow.checkin_retention_days)

@@ -3,6 +3,7 @@ and the automatic reminder at 14:00 Asia/Shanghai with a fake clock."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from aiohttp import web
@@ -132,13 +133,16 @@ async def test_the_app_runs_the_automatic_reminder(aiohttp_client, datadir) -> N
     assert await reminders_to(app) == {"13900000001": 1, "13900000002": 1, "13900000003": 1, "13900000011": 1}
 
 
-async def test_reminders_from_the_review_route_count_too(login: Login, app: web.Application) -> None:
-    """The reviewers' route queues under the same outbox id: still one SMS per person and day,
-    and the dashboard lists the person as reminded."""
+async def test_reminders_from_the_review_page_count_too(login: Login, app: web.Application) -> None:
+    """The reviewers' "remind all" button uses the same service: still one SMS per person and
+    day, and the dashboard lists the person as reminded."""
     c = await login("C1", role="counsellor", department="CS", departments=("CS",))
     await add_people(app, ROSTER)
-    r = await c.post("/api/v1/review/checkins/remind", json={})
-    assert r.status == 200, await r.text()
+    page = await (await c.get("/review")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    r = await c.post("/review/remind", data={"csrf_token": token.group(1)}, allow_redirects=False)
+    assert r.status == 303, await r.text()
     s1 = await person(app, "S1")
     r = await c.post("/api/v1/reminders", json={"user_ids": [s1.id]})
     assert (await r.json())["already_reminded"] == [s1.id]

@@ -147,11 +147,11 @@ async def test_missing_list_and_reminders_once_a_day(login: Login, app: web.Appl
     await login("S2", name="钱七")
     await login("S3", department="EE")
     await done.post("/api/v1/checkins/today", json=checkin_body())
-    r = await counsellor.get("/api/v1/review/checkins/missing")
+    r = await counsellor.get("/api/v1/checkins/missing")
     assert [i["number"] for i in (await r.json())["items"]] == ["S2"]
     for expected in (1, 0):
-        r = await counsellor.post("/api/v1/review/checkins/remind", json={})
-        assert (await r.json())["queued"] == expected
+        r = await counsellor.post("/api/v1/reminders", json={"all_missing": True})
+        assert len((await r.json())["reminded"]) == expected
     await app[state.SMS_SENDER].run_once()
     reminders = [m for m in sent_sms(app[state.DATADIR]) if "尚未完成健康打卡" in m["body"]]
     assert len(reminders) == 1 and "钱七" in reminders[0]["body"]
