@@ -121,7 +121,7 @@ def parse_headers(headers: Mapping[str, str]) -> SignedHeaders:
         raise NodeAuthError(f"missing node authentication header(s): {', '.join(missing)}")
     node_id = headers[NODE_HEADER]
     stamp = headers[TIMESTAMP_HEADER]
-    if not stamp.isdigit() or len(stamp) > 12:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         raise NodeAuthError(f"{TIMESTAMP_HEADER} = {stamp[:20]!r}; expected Unix seconds")
     nonce = headers[NONCE_HEADER]
     try:

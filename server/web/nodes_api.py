@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from server.storage.scans import ScanLog, ScanView
 from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncService, check_records
 from server.web import auth, state
 from server.web.errors import ApiError, BadRequest, InvalidField, NotFound
-from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes
+from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import to_unix
 from shared.config import from_mapping
 from shared.errors import ConfigError
@@ -97,10 +96,7 @@ async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
     idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously."""
     node, raw = await authenticate_node(request)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}", code="malformed_json") from None
+    data = decode_json(raw)
     if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
             or not isinstance(data["records"], list) or not isinstance(data.get("documents", True), bool)):
         raise InvalidField("body must be an object with heartbeat (object), records (array) and optionally "
@@ -264,7 +260,7 @@ def _instant_ms(name: str, value: str | None) -> int | None:
 
     if value is None or value == "":
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         if len(value) > 11:
             raise InvalidField(f"{name} = {value[:20]!r}; expected Unix seconds (at most 11 digits)")
         return int(value) * 1000

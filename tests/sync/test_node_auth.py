@@ -48,7 +48,8 @@ def test_signed_request_verifies_and_every_change_breaks_it() -> None:
 
 
 @pytest.mark.parametrize("header,value", [
-    (TIMESTAMP_HEADER, ""), (TIMESTAMP_HEADER, "-5"), (TIMESTAMP_HEADER, "12e3"), (NONCE_HEADER, "short"),
+    (TIMESTAMP_HEADER, ""), (TIMESTAMP_HEADER, "-5"), (TIMESTAMP_HEADER, "12e3"), (TIMESTAMP_HEADER, "²"),
+    (TIMESTAMP_HEADER, "١٧٦٤"), (NONCE_HEADER, "short"),
     (NONCE_HEADER, "!" * 22), (SIGNATURE_HEADER, "AAAA"),
 ])
 def test_malformed_headers_are_refused_with_one_code(header: str, value: str) -> None:

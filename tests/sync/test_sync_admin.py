@@ -66,7 +66,7 @@ async def test_scan_log_roles_filters_csv_and_anomalies(tmp_path: Path, server: 
         assert [t["person_number"] for t in table] == ["2024002", "2024001"]
         r = await school.get("/api/v1/scans", params={"verdict": "maybe"})
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_field"
-        for bad in ({"from": "yesterday"}, {"to": "9" * 30}, {"verdict": "ACCEPT"},
+        for bad in ({"from": "yesterday"}, {"to": "9" * 30}, {"from": "²"}, {"verdict": "ACCEPT"},
                     {"limit": "lots"}, {"format": "xml"}, {"to": "2026-03-02T10:00:00"}):
             r = await school.get("/api/v1/scans", params=bad)
             assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_field", bad

@@ -224,6 +224,9 @@ async def test_malformed_bodies_from_an_enrolled_node_get_4xx(tmp_path: Path, se
         (json.dumps({"heartbeat": hb, "records": [{**good, "node_id": "other"}]}).encode(), 422, "bad_record"),
         (json.dumps({"heartbeat": hb, "records": [{**good, "serial": "zz" * 8}]}).encode(), 422, "bad_record"),
         (json.dumps({"heartbeat": hb, "records": [good] * 1001}).encode(), 422, "batch_too_large"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "malformed_json"),
+        (json.dumps({"heartbeat": {**hb, "queue_depth": 2**70}, "records": []}).encode(), 400, "malformed_json"),
+        (json.dumps({"heartbeat": {**hb, "node_time_ms": 10**30}, "records": []}).encode(), 400, "malformed_json"),
     ]
     async with httpx.AsyncClient(base_url=server.url) as client:
         for body, status, code in cases:
