@@ -116,16 +116,19 @@ async def signed_revocation_delta(datadir: DataDir, passes: Passes, since: int, 
     """The revocation entries added after list version ``since`` and still unexpired at ``now``,
     as a delta document signed by the current issuer key (``shared.revocation.make_delta``;
     shape in :mod:`shared.revocation`). ``version`` is the list's current version; a node at
-    version ``since`` applies the entries and moves to ``version``.
+    version ``since`` applies the entries and moves to ``version``. A ``since`` beyond the
+    list's version (the verifier is ahead of a restored server) is answered from that version.
 
     Raises:
         DataDirError: no issuer key can sign now.
     """
     now_s = to_unix(now)
     signer = datadir.current_signer(now)
-    entries = await passes.revocations_since(max(0, since), now_s)
-    version = max(await passes.revocation_version(), since)
-    return make_delta(signer.key, signer.key_id, since, version, now_s, entries)
+    current = await passes.revocation_version()
+    # a verifier ahead of the server (a server restored from an older backup) restarts from ours
+    since = max(0, min(since, current))
+    entries = await passes.revocations_since(since, now_s) if current > since else []
+    return make_delta(signer.key, signer.key_id, since, current, now_s, entries)
 
 
 async def check_online(

@@ -17,6 +17,7 @@ from typing import Any
 from edge.scanlog import record_hash
 from server.config import SyncServerConfig
 from server.datadir import DataDir
+from server.passes import signed_revocation_delta
 from server.policy import signed_policy_document
 from server.storage.buildings import Buildings
 from server.storage.database import Database
@@ -24,7 +25,6 @@ from server.storage.nodes import NodeRow
 from server.storage.passes import Passes
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
 from shared.errors import CampusPassError
-from shared.revocation import make_delta
 
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,
@@ -329,11 +329,8 @@ class SyncService:
 
         bundle = self.datadir.trust_bundle()
         signer = self.datadir.current_signer(from_unix(now_s))
-        passes = Passes(self.db)
-        current = await passes.revocation_version()
-        since = max(0, min(heartbeat.revocation_version, current))
-        entries = await passes.revocations_since(since, now_s) if current > since else []
-        delta = make_delta(signer.key, signer.key_id, since, current, now_s, entries)
+        delta = await signed_revocation_delta(self.datadir, Passes(self.db), heartbeat.revocation_version,
+                                              from_unix(now_s))
         buildings = Buildings(self.db)
         policy = None
         if await buildings.policy_version() > heartbeat.policy_version:
