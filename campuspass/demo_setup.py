@@ -197,6 +197,10 @@ def demo_server_toml() -> str:
         f'campus_groups = ["{TEACHING_GROUP}"]\n')
 
 
+#: The demo doors' repeat-scan window (seconds): the same pass seen again within it is one scan.
+REPEAT_WINDOW_S = 1.0
+
+
 def node_template(camera: str, status_port: int, *, sync_interval_s: float = 1.0) -> NodeConfig:
     """The demo's door node settings: ``camera`` source, MockFactory pins, a 1 s repeat window,
     sync every ``sync_interval_s`` seconds with short backoff, the given status port."""
@@ -204,7 +208,7 @@ def node_template(camera: str, status_port: int, *, sync_interval_s: float = 1.0
         node=NodeIdentity(id="template", building="template"),
         camera=CameraConfig(source=camera),
         gpio=GpioConfig(pin_factory="mock", relay_pulse_s=3.0),
-        scan=ScanConfig(repeat_window_s=1.0),
+        scan=ScanConfig(repeat_window_s=REPEAT_WINDOW_S),
         sync=SyncConfig(interval_s=sync_interval_s, backoff_initial_s=0.5, backoff_max_s=3.0,
                         connect_timeout_s=2.0, read_timeout_s=10.0),
         status=StatusConfig(port=status_port),

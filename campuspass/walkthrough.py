@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 
 from campuspass.demo_photo import jpeg, photo_of
-from campuspass.demo_setup import DemoLayout, DemoNode
+from campuspass.demo_setup import REPEAT_WINDOW_S, DemoLayout, DemoNode
 from shared.errors import CampusPassError
 
 NEW_PASSWORD = "walkthrough-Pass-1"
@@ -128,6 +128,7 @@ class Walkthrough:
         self._n = 0
         self._shown = 0
         self._clients: list[httpx.Client] = []
+        self._last_decision_mono = 0.0
 
     # ---- printing and checking -------------------------------------------------------------
 
@@ -260,6 +261,11 @@ class Walkthrough:
             StepFailed: no new decision within ``door_timeout_s``.
         """
         node = node or self.library
+        # The same pass seen again within the door's repeat window is the same scan (no new
+        # decision): a second showing waits until the window since the last decision has passed.
+        wait_s = self._last_decision_mono + REPEAT_WINDOW_S + 0.3 - time.monotonic()
+        if wait_s > 0:
+            time.sleep(wait_s)
         before = int(self.node_status(step, node)["decisions"])
         self.show_image(image, suffix, node)
         deadline = time.monotonic() + self.door_timeout_s
@@ -285,6 +291,7 @@ class Walkthrough:
                                  f"(camera {status['camera']}, decisions {status['decisions']})")
             time.sleep(0.03)
         d = last["last_decision"]
+        self._last_decision_mono = decided_at
         return DoorResult(d["verdict"], d["reason"], int(d["seq"]), relay, red, green, showing,
                           int(last["trust"]["revocation_version"]))
 
