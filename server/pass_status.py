@@ -9,7 +9,9 @@ The status is derived from :class:`server.events.PersonEvent` published by the c
 application workflow (:meth:`PassService.on_event`), from arrival confirmations
 (:mod:`server.arrivals`), from admin actions and from the missed check-in job
 (:meth:`PassService.sweep_missed_checkins`). The latest check-in day and whether it was
-abnormal come from the ``checkin_submitted`` events, so this module reads no workflow table.
+abnormal come from the ``checkin_submitted`` events; a person whose status is ``none`` is not
+written on a check-in (no pass to hold or issue), so the final approval reads today's check-in
+(:func:`server.workflow.checkins.todays_checkin`) to decide the first pass or an immediate hold.
 
 Issuance: whenever the status or the day's check-in changes, a black or green person who has
 a normal check-in today gets a freshly signed pass valid until the next day's check-in deadline
@@ -41,11 +43,13 @@ from server.datadir import DataDir
 from server.events import PersonEvent, PersonEvents
 from server.passes import issue_pass
 from server.storage.buildings import Buildings
+from server.storage.checkins import Checkin
 from server.storage.database import Database, StorageError
 from server.storage.pass_status import HoldKind, PassStatusStore, Status, StatusRow
 from server.storage.passes import Passes
 from server.storage.people import People, Person
 from server.web.errors import ApiError
+from server.workflow.checkins import todays_checkin
 from shared.campus_time import checkin_day, local, next_checkin_deadline, parse_hhmm
 from shared.clock import Clock, from_unix, to_unix
 from shared.errors import CampusPassError
@@ -159,6 +163,18 @@ def with_checkin(row: StatusRow, day: str, abnormal: bool) -> StatusRow:
     return row
 
 
+def with_todays_checkin(row: StatusRow, checkin: Checkin | None) -> StatusRow:
+    """``row`` with today's check-in (from the check-in table) as its latest check-in (pure):
+    the row of a person whose status is ``none`` does not follow their check-ins, so approval
+    reads today's check-in itself. Unchanged when ``checkin`` is None or older than the stored day."""
+    if checkin is None:
+        return row
+    day = checkin.day.isoformat()
+    if row.last_checkin_day is not None and row.last_checkin_day > day:
+        return row
+    return replace(row, last_checkin_day=day, last_checkin_abnormal=checkin.abnormal)
+
+
 def with_hold(row: StatusRow, kind: HoldKind, reason: str) -> StatusRow:
     """The row after a hold (pure). Raises PassStatusError unless black, green or on hold."""
     if row.status in ("black", "green"):
@@ -268,16 +284,21 @@ class PassService:
         reason: str = "",
         reissue: bool = False,
         before_commit: Callable[[aiosqlite.Connection, StatusRow], Awaitable[None]] | None = None,
+        skip_none: bool = False,
     ) -> StatusRow:
         """Apply ``change`` to the person's row under the person's lock: revoke every unexpired
         pass on a drop, then in one transaction sign a fresh pass when eligible and the status
         changed (or ``reissue``), store the row, its history and ``before_commit``'s writes.
         Raises what ``change`` or ``before_commit`` raise (nothing is stored then); a pass that
-        cannot be signed (no issuer key) is logged and the status still changes."""
-        subject = await self._subject(person_id)
+        cannot be signed (no issuer key) is logged and the status still changes. With
+        ``skip_none``, a person whose status is ``none`` is left alone (nothing is read beyond
+        the row, nothing is written) and the stored row is returned."""
         async with self._lock(person_id):
             now_s = to_unix(now)
             old = await self.store.get(person_id)
+            if skip_none and old.status == "none":
+                return old
+            subject = await self._subject(person_id)
             new = replace(change(old), updated_at_s=now_s, updated_by=actor_id)
             if _drops(old, new):
                 by = f"person:{actor_id}" if actor_id is not None else "system"
@@ -387,10 +408,14 @@ class PassService:
         if kind == "checkin_submitted":
             day = str(event.detail.get("day") or today)
             abnormal = bool(event.detail.get("abnormal", False))
+            # A person without an approved return ("none") has no pass to hold or issue: the
+            # check-in is not copied into their row (approval reads today's check-in itself).
             await self._change(event.person_id, event.at, lambda r: with_checkin(r, day, abnormal),
-                               cause=kind, actor_id=event.actor_id, reissue=day == today)
+                               cause=kind, actor_id=event.actor_id, reissue=day == today, skip_none=True)
         elif kind == "application_approved":
-            await self._change(event.person_id, event.at, lambda r: with_approved(r, today),
+            checkin = await todays_checkin(self.db, event.person_id, event.at)
+            await self._change(event.person_id, event.at,
+                               lambda r: with_approved(with_todays_checkin(r, checkin), today),
                                cause=kind, actor_id=event.actor_id)
         elif kind in ("application_withdrawn", "application_expired", "application_revoked"):
             reason = str(event.detail.get("reason", ""))

@@ -121,6 +121,11 @@ class Checkins:
                                       (person_id, day.isoformat()))
         return _checkin(row) if row is not None else None
 
+    async def latest_day(self, person_id: int) -> date | None:
+        """The day of the person's latest stored check-in, or None."""
+        row = await self.db.fetch_one("SELECT MAX(day) FROM checkins WHERE person_id = ?", (person_id,))
+        return date.fromisoformat(row[0]) if row is not None and row[0] is not None else None
+
     async def get(self, checkin_id: int) -> Checkin | None:
         """The check-in with this id, or None."""
         row = await self.db.fetch_one(f"SELECT {_COLS} FROM checkins WHERE id = ?", (checkin_id,))

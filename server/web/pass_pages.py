@@ -27,6 +27,7 @@ from server.arrivals import WorkflowArrivals
 from server.pass_status import NEXT_STEPS, PassService, PassView, running_sweeper
 from server.qr import qr_png, qr_svg
 from server.storage.audit import AuditLog
+from server.storage.checkins import Checkins
 from server.storage.pass_status import StatusRow
 from server.storage.people import Person
 from server.web import arrival_pages, auth, state
@@ -217,9 +218,12 @@ async def person_pass_out(service: PassService, person: Person, row: StatusRow |
     row = row or await service.store.get(person.id)
     history = [HistoryOut(h.at_s, h.from_status, h.to_status, h.cause, h.reason, h.actor_id)
                for h in await service.store.history(person.id)]
+    # The row of a person without an approved return does not follow their check-ins.
+    latest = await Checkins(service.db).latest_day(person.id)
+    last_day = max(filter(None, (row.last_checkin_day, latest.isoformat() if latest else None)), default=None)
     return PersonPassOut(
         number=person.number, name=person.name, department=person.department, status=row.status, base=row.base,
-        hold_kind=row.hold_kind, reason=row.reason, last_checkin_day=row.last_checkin_day,
+        hold_kind=row.hold_kind, reason=row.reason, last_checkin_day=last_day,
         current_serial=row.current_serial.hex() if row.current_serial else None,
         valid_until_s=row.current_until_s, dormitory_group=await service.store.dormitory_of(person.id),
         history=history,

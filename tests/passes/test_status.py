@@ -17,7 +17,7 @@ from shared.clock import FakeClock, to_unix
 from shared.decision import Reason
 from shared.pass_format import PassStatus, decode_pass
 from shared.revocation import verify_delta
-from tests.passes.conftest import checkin, login, people, person, publish
+from tests.passes.conftest import checkin, login, people, person, publish, real_checkin
 
 
 async def my_pass(client: TestClient) -> dict:
@@ -119,3 +119,42 @@ async def test_full_path_none_black_green_hold_and_back(client: TestClient, cloc
         ("hold", "green", "checkin_submitted"),
     ]
 
+
+
+async def test_checkin_of_a_none_person_is_not_written_and_approval_reads_it(client: TestClient,
+                                                                              clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    s1 = await person(app, "s1")
+    await real_checkin(client, "s1")
+    assert await app[state.DB].fetch_one("SELECT 1 FROM pass_status WHERE person_id = ?", (s1.id,)) is None
+    today = clock.now().astimezone(CAMPUS_TZ).date().isoformat()
+    await login(client, "c1")
+    staff = await (await client.get("/api/v1/people/s1/pass")).json()
+    assert staff["status"] == "none" and staff["last_checkin_day"] == today  # read from the check-ins
+    await publish(app, "application_approved", "s1", actor="a1")
+    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    assert row.status == "black" and row.last_checkin_day == today and not row.last_checkin_abnormal
+    assert row.current_text is not None
+    fields = decode_pass(row.current_text).fields
+    assert fields.status is PassStatus.BLACK and fields.serial == row.current_serial
+    await login(client, "s1")
+    body = await my_pass(client)
+    assert body["status"] == "black" and body["pass_text"] == row.current_text
+
+
+async def test_abnormal_checkin_before_approval_gives_hold(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await people(client)
+    s1 = await person(app, "s1")
+    await real_checkin(client, "s1", temperature_c=38.2)
+    assert await app[state.DB].fetch_one("SELECT 1 FROM pass_status WHERE person_id = ?", (s1.id,)) is None
+    await publish(app, "application_approved", "s1", actor="a1")
+    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    assert row.status == "hold" and row.base == "black" and row.hold_kind == "abnormal_checkin"
+    assert row.current_text is None and row.last_checkin_abnormal
+    await login(client, "s1")
+    body = await my_pass(client)
+    assert body["status"] == "hold" and body["reason_code"] == "abnormal_checkin" and body["pass_text"] is None
