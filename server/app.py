@@ -26,7 +26,7 @@ from server.events import PersonEvents
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
 from server.storage import Database
-from server.storage.sessions import Sessions
+from server.storage.sessions import Sessions, SessionTouches
 from server.storage.sms import SmsOutboxStore
 from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
@@ -159,8 +159,10 @@ def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
         app[state.SMS_SENDER] = sender
         app[state.ACCOUNTS] = Accounts(db, app[state.CLOCK], app[state.HASHER], app[state.CONFIG],
                                        sms_wake=sender.wake)
+        touches = app[state.SESSION_TOUCHES] = SessionTouches(Sessions(db))
         tasks = [asyncio.create_task(sender.run(), name="sms-sender")] if run_sms_sender else []
         tasks.append(asyncio.create_task(_housekeeping(app), name="account-housekeeping"))
+        tasks.append(asyncio.create_task(touches.run(), name="session-touches"))
         try:
             yield
         finally:
@@ -168,6 +170,8 @@ def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(CampusPassError):
+                await touches.flush()  # the task's own last flush may have been cut short
             await app[state.SMS_GATEWAY].close()
             await db.close()
 

@@ -6,10 +6,20 @@ copy of the database cannot be replayed as cookies. Each session has its own CSR
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from server.storage.database import Database
+from shared.errors import CampusPassError
+
+log = logging.getLogger(__name__)
+
+TOUCH_FLUSH_EVERY_S = 5.0
+"""How often :class:`SessionTouches` writes the remembered touches (seconds)."""
 
 
 def token_hash(token: str) -> bytes:
@@ -79,6 +89,16 @@ class Sessions:
                 (now_s, expires_at_s, token_hash(token)),
             )
 
+    async def touch_many(self, touches: Iterable[tuple[bytes, int, int]]) -> None:
+        """Slide many sessions in one transaction: ``(token_hash, last_seen_at_s,
+        expires_at_s)`` each (the batched touches of :class:`SessionTouches`);
+        a session deleted meanwhile is skipped."""
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
+                [(seen_s, expires_s, h) for h, seen_s, expires_s in touches],
+            )
+
     async def delete(self, token: str) -> None:
         """End one session (logout)."""
         async with self.db.transaction() as conn:
@@ -101,3 +121,55 @@ class Sessions:
         async with self.db.transaction() as conn:
             cur = await conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now_s,))
             return cur.rowcount
+
+
+class SessionTouches:
+    """Session touches (``last_seen_at`` and the sliding expiry) remembered in memory and
+    written in one transaction by :meth:`flush`, instead of one write transaction per request:
+    in a morning rush every session is older than :data:`server.web.auth.TOUCH_EVERY_S`, so each first request
+    would otherwise pay an extra write. Only sessions with more than
+    :data:`server.web.auth.TOUCH_INLINE_WITHIN_S` seconds left are batched, so a pending touch never lets a
+    session lapse; a session deleted meanwhile (logout) is simply not updated.
+
+    Args:
+        sessions: the sessions repository to write through.
+    """
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self._pending: dict[bytes, tuple[int, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def note(self, token_hash: bytes, now_s: int, expires_at_s: int) -> None:
+        """Remember that the session was used at ``now_s`` and now expires at ``expires_at_s``
+        (Unix seconds); a later note of the same session replaces it."""
+        self._pending[token_hash] = (now_s, expires_at_s)
+
+    async def flush(self) -> int:
+        """Write every remembered touch in one transaction; returns how many. On a storage error
+        the touches are kept (newer notes win) for the next flush and the error is raised."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            await self.sessions.touch_many((h, seen, expires) for h, (seen, expires) in pending.items())
+        except BaseException:
+            for h, touch in pending.items():
+                self._pending.setdefault(h, touch)
+            raise
+        return len(pending)
+
+    async def run(self, every_s: float = TOUCH_FLUSH_EVERY_S) -> None:
+        """Flush every ``every_s`` seconds until cancelled (then flush once more)."""
+        try:
+            while True:
+                await asyncio.sleep(every_s)
+                try:
+                    await self.flush()
+                except CampusPassError as exc:
+                    log.warning("session touches: %s", exc)
+        finally:
+            with contextlib.suppress(CampusPassError):
+                await self.flush()

@@ -30,6 +30,8 @@ SESSION_COOKIE = "cp_session"
 CSRF_COOKIE = "cp_csrf"
 LANG_COOKIE = "cp_lang"
 TOUCH_EVERY_S = 60
+TOUCH_INLINE_WITHIN_S = 600
+"""A session this close to its expiry (seconds) is touched at once, not batched."""
 FORM_MAX_BYTES = 64 * 1024
 
 
@@ -91,7 +93,11 @@ async def current_user(request: web.Request) -> CurrentUser | None:
             person, row = found
             user = CurrentUser(person, token, row["csrf_token"])
             if now_s - int(row["last_seen_at"]) >= TOUCH_EVERY_S:
-                await Sessions(app[state.DB]).touch(token, now_s, now_s + app[state.CONFIG].auth.session_hours * 3600)
+                expires_s = now_s + app[state.CONFIG].auth.session_hours * 3600
+                if int(row["expires_at"]) - now_s > TOUCH_INLINE_WITHIN_S:
+                    app[state.SESSION_TOUCHES].note(token_hash(token), now_s, expires_s)
+                else:  # close to expiry: slide it now, so it cannot lapse before the next flush
+                    await Sessions(app[state.DB]).touch(token, now_s, expires_s)
     request[_USER] = user
     return user
 

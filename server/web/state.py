@@ -16,6 +16,7 @@ from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.sms import SmsGateway, SmsSender
 from server.storage import Database
+from server.storage.sessions import SessionTouches
 from shared.clock import Clock
 
 CLOCK = web.AppKey("clock", Clock)
@@ -28,5 +29,7 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 EVENTS = web.AppKey("person_events", PersonEvents)
 """The person-events hub (exists from creation, so services can subscribe in their ``cleanup_ctx``)."""
+SESSION_TOUCHES = web.AppKey("session_touches", SessionTouches)
+"""Session touches batched in memory and flushed by a background task (built in a ``cleanup_ctx``)."""
 PASS_SERVICE = web.AppKey("pass_service", PassService)
 """Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""

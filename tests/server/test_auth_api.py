@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 
 from server.web import state
-from shared.clock import FakeClock
+from shared.clock import FakeClock, to_unix
 from tests.server.conftest import activate, add_person, last_code, sent_sms
 
 
@@ -182,3 +182,33 @@ async def test_login_upgrades_a_hash_made_with_old_parameters(client: TestClient
     assert r.status == 200
     person = await people.by_number("S6")
     assert person is not None and not app[state.HASHER].needs_rehash(person.password_hash)
+
+
+async def test_session_touches_are_batched_and_slide_the_expiry(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    await add_person(app, "S9")
+    await activate(client, "S9")
+    db, hours = app[state.DB], app[state.CONFIG].auth.session_hours
+
+    async def stored() -> tuple[int, int]:
+        row = await db.fetch_one("SELECT last_seen_at, expires_at FROM sessions s JOIN people p"
+                                 " ON p.id = s.person_id WHERE p.number = 'S9'")
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    created_s, _ = await stored()
+    clock.advance(hours * 1800)  # half the lifetime: the touch is remembered, not written yet
+    now_s = to_unix(clock.now())
+    assert (await client.get("/api/v1/me")).status == 200
+    assert (await stored())[0] == created_s and len(app[state.SESSION_TOUCHES]) == 1
+    assert await app[state.SESSION_TOUCHES].flush() == 1
+    assert await stored() == (now_s, now_s + hours * 3600)
+
+    # Without the flush, the session still lives on its stored expiry; close to it, the touch is written at once.
+    clock.advance(hours * 3600 - 300)
+    now_s = to_unix(clock.now())
+    assert (await client.get("/api/v1/me")).status == 200
+    assert await stored() == (now_s, now_s + hours * 3600) and len(app[state.SESSION_TOUCHES]) == 0
+    clock.advance(hours * 3600 - 1)
+    assert (await client.get("/api/v1/me")).status == 200
