@@ -7,7 +7,7 @@ validation table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -88,10 +88,26 @@ class HistoryOut:
     checkins: list[CheckinOut]
 
 
+def _shallow(obj: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict, field by field (``dataclasses.asdict`` deep-copies every
+    value, a measurable share of a check-in request; these values are fresh per request)."""
+    return {name: getattr(obj, name) for name in _field_names(type(obj))}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def checkin_json(c: Checkin) -> dict[str, Any]:
     """The JSON form of a check-in (:class:`CheckinOut`)."""
     a = c.answers
-    return asdict(CheckinOut(
+    return _shallow(CheckinOut(
         id=c.id, day=c.day.isoformat(), location_kind=a.location_kind, region_code=a.region_code,
         temperature_c=a.temperature_c, symptoms=list(a.symptoms), case_contact_14d=a.case_contact_14d,
         risk_area_14d=a.risk_area_14d, case_status=a.case_status, remarks=a.remarks, abnormal=c.abnormal,
@@ -118,7 +134,7 @@ async def post_today(request: web.Request, body: CheckinBody) -> web.Response:
     user = await auth.require_user(request)
     service = checkin_service(request.app)
     if body.same_as_yesterday:
-        answers = {k: v for k, v in asdict(body).items()
+        answers = {k: v for k, v in _shallow(body).items()
                    if k not in ("same_as_yesterday", "attest", "remarks") and v is not None}
         if answers or body.remarks:
             raise InvalidAnswers([FieldError("same_as_yesterday", "exclusive",
@@ -126,7 +142,7 @@ async def post_today(request: web.Request, body: CheckinBody) -> web.Response:
                                              f" (got {sorted(answers) or ['remarks']})")])
         result = await service.same_as_yesterday(user.person)
     else:
-        result = await service.submit(user.person, asdict(body))
+        result = await service.submit(user.person, _shallow(body))
     return web.json_response({"checkin": checkin_json(result.checkin), "created": result.created})
 
 
