@@ -2,8 +2,8 @@
 
 SQLite in WAL mode; every write runs inside :meth:`Database.transaction`, serialised by an
 asyncio lock so concurrent handlers never interleave statements of two transactions on the
-shared connection. Reads use ``async with`` cursors, which is required when one connection
-is shared by concurrent tasks. SQL stays portable (no SQLite-only syntax beyond
+shared connection. Reads run execute and fetch as one call on the database thread
+(``execute_fetchall``), so concurrent tasks sharing the connection never interleave on a cursor. SQL stays portable (no SQLite-only syntax beyond
 ``INSERT ... ON CONFLICT``) so a PostgreSQL backend can follow.
 """
 
@@ -164,14 +164,15 @@ class Database:
                 raise StorageError(f"cannot commit: {exc}") from exc
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Rows of a read query."""
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        """Rows of a read query (execute and fetch in one round trip to the database thread)."""
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        """The first row of a read query, or None."""
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        """The first row of a read query, or None. One round trip to the database thread (a
+        cursor costs three: execute, fetch, close), so meant for queries of at most a few rows
+        (a key lookup, an aggregate): every row is fetched."""
+        rows = await self.conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def execute_many(self, conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """``executemany`` inside a transaction opened with :meth:`transaction`."""
