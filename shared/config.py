@@ -83,17 +83,23 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+@functools.cache
+def _shape(tp: Any) -> tuple[Any, tuple[Any, ...], bool]:
+    # (origin, args, is a dataclass) of a field type: asked for every field of every API body
+    return get_origin(tp), get_args(tp), dataclasses.is_dataclass(tp)
+
+
 def _convert(tp: Any, value: Any, dotted: str) -> Any:
-    origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return from_mapping(tp, value, dotted)  # type: ignore[arg-type]
+    origin, type_args, is_dataclass = _shape(tp)
+    if is_dataclass:
+        return from_mapping(tp, value, dotted)
     if origin is Literal:
-        allowed = get_args(tp)
+        allowed = type_args
         if value not in allowed:
             raise ConfigError(f"{dotted} = {value!r}; expected one of {list(allowed)}")
         return value
     if origin in (types.UnionType, typing.Union):
-        args = get_args(tp)
+        args = type_args
         if value is None and type(None) in args:
             return None
         errors = []
@@ -106,7 +112,7 @@ def _convert(tp: Any, value: Any, dotted: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(f"{dotted} = {value!r} matches none of {tp}")
     if origin in (list, tuple):
-        (inner, *_rest) = get_args(tp) or (Any,)
+        (inner, *_rest) = type_args or (Any,)
         if not isinstance(value, list):
             raise ConfigError(f"{dotted} = {value!r}; expected a list")
         items = [_convert(inner, v, f"{dotted}[{i}]") for i, v in enumerate(value)]
