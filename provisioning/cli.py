@@ -98,18 +98,13 @@ def _provision_node(args: argparse.Namespace) -> int:
 
     from provisioning.enrol import provision_node
     from server.datadir import DataDir
-    from server.storage import Database
 
     async def run() -> int:
         dd = DataDir(args.data)
-        dd.require_initialised()
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             result = await provision_node(
                 dd, db, name=args.name, building=args.building, direction=args.direction,
                 server_url=args.server_url, out=args.out, now=SystemClock().now(), node_id=args.node_id)
-        finally:
-            await db.close()
         print(f"enrolled node {result.node.id} ({result.node.building}, {result.node.direction}); "
               f"bundle written to {args.out} (node.key mode 0600)")
         _print_bundle(args.out, result.summary)
@@ -123,19 +118,14 @@ def _provision_token(args: argparse.Namespace) -> int:
 
     from provisioning.enrol import create_token
     from server.datadir import DataDir
-    from server.storage import Database
     from shared.keys import b64u_encode
 
     async def run() -> int:
         dd = DataDir(args.data)
-        dd.require_initialised()
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             new = await create_token(dd, db, name=args.name, building=args.building, direction=args.direction,
                                      now=SystemClock().now(), ttl_s=round(args.ttl_hours * 3600),
                                      created_by="cli", node_id=args.node_id)
-        finally:
-            await db.close()
         print(f"enrolment token for node {new.row.node_id} ({new.row.building}, {new.row.direction}), "
               f"single use, expires {_when(new.row.expires_at_s)}:")
         print(f"  {new.token}")
@@ -185,16 +175,11 @@ def _server_node_switch(args: argparse.Namespace) -> int:
 
     from provisioning.enrol import set_node_enabled
     from server.datadir import DataDir
-    from server.storage import Database
 
     async def run() -> int:
         dd = DataDir(args.data)
-        dd.require_initialised()
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             row = await set_node_enabled(db, args.node_id, args.enabled)
-        finally:
-            await db.close()
         print(f"node {row.id} {'enabled' if row.enabled else 'disabled: its requests are refused from now on'}")
         return 0
 

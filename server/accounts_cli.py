@@ -127,13 +127,10 @@ def _create_admin(args: argparse.Namespace) -> int:
     dd.require_initialised()
 
     async def run() -> str:
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             accounts = Accounts(db, SystemClock(), PasswordHasher(), load_server_config(dd.config_path))
             _person, one_time = await accounts.create_admin(args.username, args.name, args.role, actor="cli")
             return one_time
-        finally:
-            await db.close()
 
     one_time = asyncio.run(run())
     print(f"created {args.role} {args.username}\none-time password: {one_time}\n"
@@ -151,15 +148,12 @@ def _reset_password(args: argparse.Namespace) -> int:
     dd.require_initialised()
 
     async def run() -> None:
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             accounts = Accounts(db, SystemClock(), PasswordHasher(), load_server_config(dd.config_path))
             target = await accounts.people.by_number(args.number)
             if target is None:
                 raise NotFound(f"no person with number {args.number}")
             await accounts.reset_password_by(actor_number="cli", target=target)
-        finally:
-            await db.close()
 
     asyncio.run(run())
     print(f"reset {args.number} to the initial password")

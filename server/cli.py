@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from server.datadir import DataDir
-from server.storage import Database
 from server.storage.buildings import Buildings
 
 
@@ -51,13 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _building_add(args: argparse.Namespace) -> int:
     async def run() -> None:
         dd = DataDir(args.data)
-        dd.require_initialised()
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             row = await Buildings(db).add_building(args.code, args.name, args.group)
             print(f"building {row.code} ({row.name}) in group {args.group} (id {row.group_id})")
-        finally:
-            await db.close()
 
     asyncio.run(run())
     return 0
@@ -79,17 +74,13 @@ def _building_group(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         dd = DataDir(args.data)
-        dd.require_initialised()
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             repo = Buildings(db)
             gid = await repo.ensure_group(name, statuses_ok if statuses is not None else None,
                                           hours_ok if hours is not None else None)
             g = next(g for g in await repo.groups() if g.id == gid)
             print(f"group {g.id} {g.name}: statuses={','.join(g.allowed_statuses)} "
                   f"hours={','.join(g.hours) or 'always'} (policy v{await repo.policy_version()})")
-        finally:
-            await db.close()
 
     asyncio.run(run())
     return 0
@@ -98,9 +89,7 @@ def _building_group(args: argparse.Namespace) -> int:
 def _building_list(args: argparse.Namespace) -> int:
     async def run() -> None:
         dd = DataDir(args.data)
-        dd.require_initialised()
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             repo = Buildings(db)
             groups = {g.id: g for g in await repo.groups()}
             for g in groups.values():
@@ -108,8 +97,6 @@ def _building_list(args: argparse.Namespace) -> int:
                       f"hours={','.join(g.hours) or 'always'}")
             for bld in await repo.buildings():
                 print(f"building {bld.code} {bld.name!r} group={groups[bld.group_id].name}")
-        finally:
-            await db.close()
 
     asyncio.run(run())
     return 0

@@ -17,12 +17,14 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from server.storage import Database
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey, b64u_decode, b64u_encode, load_private_key, public_key_bytes
 from shared.trust import TrustBundle
@@ -115,6 +117,21 @@ class DataDir:
             raise DataDirError(
                 f"{self.root} is not a campuspass data directory; run: campuspass init --data {self.root}"
             )
+
+    @asynccontextmanager
+    async def database(self) -> AsyncIterator[Database]:
+        """The directory's database, opened and migrated, closed on exit.
+
+        Raises:
+            DataDirError: ``campuspass init`` has not been run here.
+            StorageError: the database cannot be opened or migrated.
+        """
+        self.require_initialised()
+        db = await Database.open(self.db_path)
+        try:
+            yield db
+        finally:
+            await db.close()
 
     def root_public(self) -> bytes:
         """The pinned root public key (32 bytes)."""

@@ -13,7 +13,6 @@ from server.config import load_server_config
 from server.datadir import DataDir
 from server.passes import check_online, issue_pass, new_subject_id
 from server.qr import qr_png, qr_version
-from server.storage import Database
 from server.storage.buildings import Buildings
 from server.storage.passes import Passes
 from shared.clock import SystemClock
@@ -66,8 +65,7 @@ def _issue(args: argparse.Namespace) -> int:
     clock = SystemClock()
 
     async def run() -> tuple[str, dict[str, object]]:
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             scope = tuple(await Buildings(db).group_ids(args.scope)) if args.scope else (ALL_GROUPS,)
             now = clock.now()
             issued = await issue_pass(
@@ -76,8 +74,6 @@ def _issue(args: argparse.Namespace) -> int:
                 issued_by="cli", visitor_name=name,
             )
             return issued.text, issued.fields.as_json()
-        finally:
-            await db.close()
 
     text, fields = asyncio.run(run())
     if args.png:
@@ -107,15 +103,12 @@ def _check(args: argparse.Namespace) -> int:
     clock = SystemClock()
 
     async def run() -> list[dict[str, object]]:
-        db = await Database.open(dd.db_path)
-        try:
+        async with dd.database() as db:
             out = []
             for text in texts:
                 verdict = await check_online(dd, Passes(db), Buildings(db), text, clock.now(), args.building)
                 out.append(verdict.as_json())
             return out
-        finally:
-            await db.close()
 
     results = asyncio.run(run())
     for r in results:
