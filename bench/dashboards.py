@@ -33,10 +33,8 @@ import asyncio
 import json
 import os
 import random
-import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +45,9 @@ import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from harness import start  # noqa: E402
 
 from provisioning.init import init_data_dir  # noqa: E402
 from server.dashboards.figures import campus_figures, close_past_days  # noqa: E402
@@ -161,16 +162,6 @@ async def load(db_path: Path, students: int, days: int, rng: random.Random) -> t
         await db.close()
 
 
-def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    return proc, m.group(1)
 
 
 async def measure(base: str, pages: list[tuple[str, str, str]], repeat: int) -> list[tuple[str, float, list[float]]]:

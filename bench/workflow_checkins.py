@@ -35,10 +35,8 @@ import argparse
 import asyncio
 import os
 import random
-import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +49,9 @@ from aiohttp import web
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from harness import start  # noqa: E402
 
 from provisioning.init import init_data_dir  # noqa: E402
 from server.storage import Database  # noqa: E402
@@ -153,16 +154,6 @@ def serve_bare(db_path: str) -> None:
     asyncio.run(main())
 
 
-def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    return proc, m.group(1)
 
 
 async def closed_loop(send: Any, total: int) -> float:
