@@ -316,32 +316,13 @@ async def query_scans(request: web.Request) -> list[ScanView]:
 
 
 @dataclass(frozen=True)
-class ScanOut:
-    """One scan in the scan log (person fields null unless the role may see them)."""
-
-    scan_id: str
-    node_id: str
-    seq: int
-    building: str
-    direction: str
-    at_ms: int
-    clock_trusted: bool
-    serial: str | None
-    verdict: str
-    reason: str
-    person_number: str | None
-    person_name: str | None
-    person_department: str | None
-
-
-@dataclass(frozen=True)
 class ScansOut:
     """``GET /api/v1/scans``."""
 
-    scans: list[ScanOut]
+    scans: list[ScanView]  # person fields null unless the role may see them
 
 
-CSV_COLUMNS = [f for f in ScanOut.__dataclass_fields__]
+CSV_COLUMNS = [f for f in ScanView.__dataclass_fields__]
 
 
 @routes.api("GET", "/api/v1/scans", roles=STAFF_ROLES, response=ScansOut, query=SCAN_QUERY,
@@ -361,7 +342,7 @@ async def scans_search(request: web.Request) -> web.StreamResponse:
                             headers={"Content-Disposition": 'attachment; filename="scans.csv"'})
     if fmt != "json":
         raise InvalidField(f"format = {fmt!r}; expected json or csv")
-    return web.json_response({"scans": [asdict(ScanOut(**asdict(r))) for r in rows]})
+    return web.json_response({"scans": [asdict(r) for r in rows]})
 
 
 def _csv_value(value: Any) -> Any:
