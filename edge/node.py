@@ -208,9 +208,10 @@ class Node:
         self.refresh_status()
 
     def is_online(self) -> bool:
-        """True when the last sync round was answered and the sync task is running (a node
-        whose sync task crashed never reports itself online)."""
-        return self.online and self.sync is not None and self.tasks.running("sync")
+        """True when the last sync round was answered and, once :meth:`run` started it, the sync
+        task is running (a node whose sync task crashed or ended never reports itself online)."""
+        started = "sync" in self.tasks.health
+        return self.online and self.sync is not None and (not started or self.tasks.running("sync"))
 
     def wanted_status(self) -> NodeStatus:
         """The status indication now: fault (camera down) > storage fault > trust stale >
