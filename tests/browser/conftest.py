@@ -118,15 +118,17 @@ def live(campus: DemoLayout) -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
+    """Playwright, per module: its sync API keeps an asyncio loop running in this thread until
+    it stops, which other test modules' ``asyncio.run`` would trip over."""
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    """Debian's chromium, headless; one per test session."""
+    """Debian's chromium, headless; one per test module."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run ./dev test (it installs the chromium apt package)")
     b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -147,6 +149,15 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+@pytest.fixture
+def browser_nojs_page(browser: Browser) -> Iterator[Page]:
+    """A phone-size page with JavaScript turned off (the forms must work without it)."""
+    ctx = browser.new_context(viewport=PHONE, locale="zh-CN", java_script_enabled=False)
+    ctx.set_default_timeout(10_000)
+    yield ctx.new_page()
+    ctx.close()
 
 
 class Shots:
