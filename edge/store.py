@@ -135,7 +135,7 @@ def file_size(path: Path) -> int | None:
     """Size of the file at ``path`` in bytes, None when there is none (start-up checks; tiny)."""
     try:
         return path.stat().st_size
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

@@ -31,6 +31,8 @@ A row whose ``scan_id``, or whose node, epoch and sequence number, is already st
 one sequence number of a node never names two records."""
 
 ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int, int, int]
+ScanRowEpoch0 = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int]
+"""A scan row without its last two members: chain epoch 0, no stale-trust flag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +128,13 @@ class ScanLog:
         return out
 
     @staticmethod
-    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow]) -> int:
-        """Insert scans, skipping scan ids already stored; returns how many were new."""
+    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow | ScanRowEpoch0]) -> int:
+        """Insert scans, skipping scan ids (or node, epoch and seq) already stored; returns how
+        many were new."""
         if not rows:
             return 0
         before = conn.total_changes
-        await conn.executemany(INSERT_SQL, rows)
+        await conn.executemany(INSERT_SQL, [r if len(r) == 16 else (*r, 0, 0) for r in rows])
         return conn.total_changes - before
 
     @staticmethod
