@@ -25,13 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--port", type=int, default=None, help="port (default: port in server.toml; 0 = any free)")
     run.set_defaults(handler=_run)
 
-    imp = sub.add_parser("import-roster", help="import or update people from a roster CSV",
-                         description="Import people from a CSV roster (UTF-8, with or without BOM) with columns "
+    imp = sub.add_parser("import-roster", help="import or update people from a roster CSV or XLSX",
+                         description="Import people from a roster: an Excel workbook (.xlsx, first worksheet) or "
+                         "a CSV (UTF-8, with or without BOM), with columns "
                          "number, name, id_last6, department_code, department_name, role, and optionally "
                          "phone, class. Re-importing updates people without touching passwords. A file with "
                          "bad rows imports nothing unless --skip-bad-rows.")
     imp.add_argument("--data", type=Path, required=True, help="server data directory")
-    imp.add_argument("file", type=Path, help="the roster CSV")
+    imp.add_argument("file", type=Path, help="the roster (.xlsx or .csv)")
     imp.add_argument("--skip-bad-rows", action="store_true", help="import the good rows and report the bad ones")
     imp.set_defaults(handler=_import_roster)
 
