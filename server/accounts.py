@@ -114,7 +114,7 @@ class Accounts:
 
         Raises:
             InvalidField: username or password too long.
-            ApiError: ``wrong_code`` (403, with ``tries_left``) or ``code_expired`` (410) for a bad
+            DomainError: ``wrong_code`` (403, with ``tries_left``) or ``code_expired`` (410) for a bad
                 ``sms_code``.
             TooManyRequests: throttled (``login_slowed`` / ``login_blocked``); no hash was run.
             LoginFailed: wrong number or password (already counted for the account and the address).
@@ -152,15 +152,15 @@ class Accounts:
         store = self.throttle.store
         pending = await store.login_code(person.id) if person is not None else None
         if person is None or pending is None or pending.tries_left <= 0 or pending.expires_at_s == 0:
-            raise ApiError("no valid login code for this account; ask for a new one", code="wrong_code",
-                           status=403, detail={"tries_left": 0})
+            raise Forbidden("no valid login code for this account; ask for a new one", code="wrong_code",
+                            detail={"tries_left": 0})
         if now_s >= pending.expires_at_s:
-            raise ApiError("the login code has expired; ask for a new one", code="code_expired", status=410)
+            raise DomainError("the login code has expired; ask for a new one", code="code_expired",
+                              category=Category.GONE)
         if not hmac.compare_digest(_code_hash(person.id, "login", code), pending.code_hash):
             await store.use_login_code(person.id, consume=False)
             left = pending.tries_left - 1
-            raise ApiError(f"wrong login code; {left} tries left", code="wrong_code", status=403,
-                           detail={"tries_left": left})
+            raise Forbidden(f"wrong login code; {left} tries left", code="wrong_code", detail={"tries_left": left})
         await store.use_login_code(person.id, consume=True)
 
     async def send_login_code(self, number: str, address: str) -> CodeSent:
