@@ -16,7 +16,7 @@ The pass service lives in ``app[state.PASS_SERVICE]``, built by :func:`pass_serv
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +34,7 @@ from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
 from shared.campus_time import local
 from shared.clock import from_unix, to_unix
+from shared.config import bounds
 
 routes = Routes(tag="passes")
 
@@ -186,7 +187,7 @@ class PersonPassOut:
 class ReasonBody:
     """Why (required, 1-500 characters; shown to the person for holds)."""
 
-    reason: str
+    reason: str = field(metadata=bounds(max_length=500))
 
 
 @dataclass(frozen=True)
