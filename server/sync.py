@@ -15,7 +15,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edge.scanlog import GENESIS_HASH, record_hash
 from server.config import SyncServerConfig
 from server.datadir import DataDir
 from server.passes import signed_revocation_delta
@@ -27,6 +26,7 @@ from server.storage.passes import Passes
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
 from shared.config import bounds
 from shared.errors import CampusPassError
+from shared.scanlog import GENESIS_HASH, record_hash
 
 _MAX_INT = 2**53
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
