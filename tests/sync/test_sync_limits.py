@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 
-from edge.scanlog import ScanRecord
 from server.sync import SYNC_MAX_BODY_BYTES
 from shared.clock import FakeClock, to_unix
 from shared.keys import Ed25519PrivateKey
 from shared.node_auth import sign_request
+from shared.scanlog import ScanRecord
 
 from .helpers import LoopbackServer, enrol_node, offline_scans, open_node_store
 
