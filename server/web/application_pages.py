@@ -51,7 +51,8 @@ def form_input(form: MultiDictProxy[Any]) -> ApplicationInput:
 
 
 async def _form(request: web.Request, *, values: dict[str, Any] | None = None, amend: int | None = None,
-                errors: dict[str, str] | None = None, error: str | None = None, status: int = 200) -> web.StreamResponse:
+                errors: dict[str, str] | None = None, error: str | None = None, status: int = 200,
+                unticked: list[str] | None = None) -> web.StreamResponse:
     user = await auth.require_user(request)
     wf = request.app[state.CONFIG].workflow
     today = checkin_day(request.app[state.CLOCK].now())
@@ -59,7 +60,7 @@ async def _form(request: web.Request, *, values: dict[str, Any] | None = None, a
     return await render(request, "application_form.html", {
         "values": values or {}, "amend": amend, "field_errors": errors or {}, "error": error,
         "checked_in": checked_in, "phone": wf.prevention_office_phone, "modes": MODES, "legs": range(FORM_LEGS),
-        "confirmations": [(k, getattr(wf.confirmations, k)) for k in CONFIRMATION_KEYS],
+        "confirmations": [(k, getattr(wf.confirmations, k)) for k in CONFIRMATION_KEYS], "unticked": unticked or [],
         "confirmations_version": wf.confirmations.version, "min_date": today.isoformat(),
         "max_date": (today + timedelta(days=wf.application_horizon_days)).isoformat(),
     }, status=status)
@@ -102,6 +103,10 @@ async def apply_post(request: web.Request) -> web.StreamResponse:
         return await _form(request, values=values, amend=amend, errors={e.field: e.code for e in exc.errors},
                            error="invalid_field", status=exc.status)
     except ApiError as exc:
+        if exc.code == "confirmation_required":
+            # one message under the title naming the unticked items; the ticks given stay ticked
+            unticked = [k for k in CONFIRMATION_KEYS if form.get(k) != "yes"]
+            return await _form(request, values=values, amend=amend, unticked=unticked, status=exc.status)
         return await _form(request, values=values, amend=amend, error=exc.code, status=exc.status)
     raise web.HTTPSeeOther("/?msg=application_submitted")
 

@@ -91,11 +91,12 @@ async def checkin_post(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     answers = form_answers(await request.post())
     try:
-        await checkin_service(request.app).submit(user.person, answers)
+        result = await checkin_service(request.app).submit(user.person, answers)
     except InvalidAnswers as exc:
         return await _form(request, values=answers, errors={e.field: e.code for e in exc.errors},
                            error="invalid_field", status=exc.status)
-    raise web.HTTPSeeOther("/?msg=checkin_saved")
+    # an abnormal answer is no success to cheer about: say what it means instead
+    raise web.HTTPSeeOther("/?msg=checkin_saved_abnormal" if result.checkin.abnormal else "/?msg=checkin_saved")
 
 
 @routes.page("POST", "/checkin/same", roles=CHECKIN_ROLES, summary="one-tap check-in: same as yesterday")
