@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from server.storage.applications import ReturnApplication
-from server.web import auth, checkin_i18n, state
+from server.web import auth, checkin_i18n, form_drafts, state
 from server.web.application_api import STAGE_OF_STATE
 from server.web.application_state import application_service, checkin_service
 from server.web.errors import ApiError, NotFound
@@ -79,6 +79,12 @@ def _values(app: ReturnApplication) -> dict[str, Any]:
 @routes.page("GET", "/apply", roles=APPLICANT_ROLES, summary="return application form")
 async def apply_form(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
+    kept = form_drafts.take(request, "/apply", user.person.number)
+    if kept is not None:
+        values = dict(kept)
+        response = await _form(request, values=values, amend=parse_id(values.get("amend")))
+        form_drafts.drop(request, response)
+        return response
     amend = parse_id(request.query.get("amend"))
     if amend is not None:
         app = await application_service(request.app).get_for(user.person, amend)
@@ -86,7 +92,7 @@ async def apply_form(request: web.Request) -> web.StreamResponse:
     return await _form(request)
 
 
-@routes.page("POST", "/apply", roles=APPLICANT_ROLES, summary="submit a return application")
+@routes.page("POST", "/apply", roles=APPLICANT_ROLES, summary="submit a return application", keep_form="/apply")
 async def apply_post(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await request.post()

@@ -87,6 +87,9 @@ ZH: dict[str, str] = {
     "checkin_saved_abnormal": "打卡已提交。今日情况异常，通行码已暂停，辅导员会联系你。",
     "hello_name": "你好，{name}",
     "revisions_note": "（已提交 {n} 次）",
+    "session_expired_kept": "登录已过期，请重新登录。你刚才填写的内容已保留，登录后请检查并提交。",
+    "page_expired_kept": "页面已过期，你填写的内容已保留在下面，请检查后再提交。",
+    "draft_restored": "下面是你登录过期前填写的内容，请检查后提交。",
 }
 
 EN: dict[str, str] = {
@@ -170,6 +173,9 @@ EN: dict[str, str] = {
     "checkin_saved_abnormal": "Check-in saved. Today's answers need follow-up: your pass is on hold and your counsellor will contact you.",
     "hello_name": "Hello, {name}",
     "revisions_note": " ({n} submissions)",
+    "session_expired_kept": "Your session expired: log in again. What you typed is kept; check it and submit after logging in.",
+    "page_expired_kept": "The page had expired; what you typed is kept below: check it and submit again.",
+    "draft_restored": "Below is what you typed before your session expired: check it and submit.",
 }
 
 
