@@ -22,7 +22,6 @@ from campuspass import __version__
 from server.accounts import Accounts
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
-from server.events import PersonEvents
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
 from server.storage import Database
@@ -114,7 +113,6 @@ def create_app(
     app[state.CONFIG] = config
     app[state.HASHER] = hasher or PasswordHasher()
     app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
-    app[state.EVENTS] = PersonEvents()
 
     aiohttp_jinja2.setup(
         app,

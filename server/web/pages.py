@@ -14,7 +14,7 @@ from aiohttp import web
 
 from server.storage.people import People
 from server.web import auth, i18n, state
-from server.web.errors import ApiError
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.registry import ANY_USER, PUBLIC, Routes
 
 routes = Routes(tag="pages")
@@ -136,7 +136,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         wait_s = exc.detail.get("retry_after_s")
         return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message,
                                                     "username": number, "wait": wait_text(i18n.lang_of(request), wait_s)},
-                            status=exc.status)
+                            status=status_of(exc))
     user = await auth.start_session(request, person)
     resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
     auth.set_session_cookie(request, resp, user)
@@ -178,13 +178,13 @@ async def setup_password(request: web.Request) -> web.StreamResponse:
     new = str(form.get("new_password", ""))
     try:
         if new != str(form.get("repeat_password", "")):
-            raise ApiError("the new passwords differ", code="passwords_differ", status=422)
+            raise InvalidField("the new passwords differ", code="passwords_differ")
         await request.app[state.ACCOUNTS].change_password(
             user.person, str(form.get("old_password", "")), new, keep_session=user.token)
     except ApiError as exc:
         target = "setup.html" if not user.person.is_active else "password.html"
         return await render(request, target, {"error": form_error(exc), "error_message": exc.message, "phone": user.person.phone or ""},
-                      status=exc.status)
+                      status=status_of(exc))
     raise web.HTTPSeeOther("/setup?msg=password_saved" if not user.person.is_active else "/?msg=password_saved")
 
 
@@ -196,7 +196,7 @@ async def setup_phone_code(request: web.Request) -> web.StreamResponse:
     try:
         sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
     except ApiError as exc:
-        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=exc.status)
+        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
     # the number waits in a short-lived cookie for the next step, never in the URL (logs, history)
     resp = web.HTTPSeeOther("/setup?msg=code_sent")
     resp.set_cookie(PENDING_PHONE_COOKIE, sent.phone, max_age=600, path="/setup", httponly=True, samesite="Strict",
@@ -212,7 +212,7 @@ async def setup_phone_verify(request: web.Request) -> web.StreamResponse:
     try:
         person = await request.app[state.ACCOUNTS].verify_phone(user.person, phone, str(form.get("code", "")))
     except ApiError as exc:
-        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=exc.status)
+        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=phone_bound" if person.is_active else "/setup?msg=phone_bound")
 
 
