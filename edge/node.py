@@ -33,6 +33,7 @@ from edge.bundle import read_bundle, read_root_public
 from edge.camera import Camera, CameraSupervisor, make_camera
 from edge.config import NodeConfig
 from edge.decoders import Decoder, make_decoder
+from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
 from edge.scanlog import ScanRecord, uuid7
 from edge.store import NodeStore
@@ -108,6 +109,7 @@ class Node:
         pin_factory: gpiozero pin factory (default: from ``gpio.pin_factory``).
         clock: wall and monotonic clock (default: the system clock).
         sync_factory: builds the sync component (None: no sync; a no-op when no server URL).
+        metrics: the node's Prometheus metrics (default: a fresh :class:`NodeMetrics`).
 
     Raises:
         CampusPassError: code ``unknown_building`` when the policy lacks ``node.building``.
@@ -124,8 +126,11 @@ class Node:
         pin_factory: Any = None,
         clock: Clock | None = None,
         sync_factory: SyncFactory | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics or NodeMetrics()
+        self.storage_ok = True
         self.store = store
         self.clock = clock or SystemClock()
         if outputs is None:
@@ -255,6 +260,8 @@ class Node:
             reason=j.verdict.reason.value,
             direction=self.config.node.direction,
         )
+        self.storage_ok = True
+        self.metrics.observe_decision(record.verdict, record.reason)
         indication = indication_for(j.verdict.accepted, j.verdict.reason)
         if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
             indication = Indication.INVALID  # never unlock while the node is in fault
@@ -299,7 +306,9 @@ class Node:
         return 0 if self._write_queue is None else self._write_queue.qsize()
 
     def _decode_counted(self, frame: np.ndarray) -> list[str]:
+        started = self.metrics.perf_counter()
         texts = self.decoder.decode(frame)
+        self.metrics.decode_seconds.observe(self.metrics.perf_counter() - started)
         self.frames_decoded += 1
         return texts
 
@@ -316,6 +325,8 @@ class Node:
                 await self.commit(j)
             except Exception:
                 # A failing disk must not unlock anything: deny on the lights, keep running.
+                self.storage_ok = False
+                self.metrics.storage_failures.inc()
                 log.exception("could not log a decision; showing a denial")
                 self.outputs.show(Indication.INVALID, self.clock.monotonic())
 
@@ -384,6 +395,16 @@ class Node:
         log.info("signal %s: stopping", signal.Signals(sig).name)
         self.outputs.lock()
         self.stop()
+
+    def refresh_metrics(self, unsynced: int) -> NodeMetrics:
+        """Set the metrics' state gauges from the node now (``unsynced``: from the store's stats)."""
+        when = self.time.now()
+        now_s = when.at.timestamp()
+        self.metrics.refresh(queue_depth=self.queue_depth(), unsynced=unsynced, trust_age_s=self.trust_age_s(now_s),
+                             stale_after_s=self.config.trust.stale_after_s, trust_stale=self.trust_stale(now_s),
+                             camera=self.supervisor.health.state, storage_ok=self.storage_ok,
+                             clock_trusted=when.trusted, online=self.online)
+        return self.metrics
 
     def status(self, queue_depth: int | None = None, unsynced: int | None = None) -> dict[str, Any]:
         """The node's status as JSON (the status endpoint's body)."""

@@ -52,14 +52,15 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
         try:
             if config.status.port:
                 try:
-                    runner = await start_status_server(node, config.status.port)
+                    runner = await start_status_server(node, config.status.port, config.status.host)
                 except OSError as exc:
                     raise CampusPassError(
-                        f"status.port = {config.status.port}: cannot listen on 127.0.0.1 ({exc.strerror}); "
+                        f"status.port = {config.status.port}: cannot listen on {config.status.host} "
+                        f"({exc.strerror}); "
                         "choose another port or 0 to disable the status endpoint",
                         code="status_port",
                     ) from exc
-                log.info("status endpoint on http://127.0.0.1:%d/status", config.status.port)
+                log.info("status endpoint on http://%s:%d/status", config.status.host, config.status.port)
             await node.run()
         finally:
             node.outputs.close()

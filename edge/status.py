@@ -1,9 +1,11 @@
-"""The node's status endpoint on localhost: ``GET /healthz`` and ``GET /status`` (aiohttp).
+"""The node's status endpoint: ``GET /healthz``, ``GET /status`` and ``GET /metrics`` (aiohttp).
 
 ``/healthz`` answers ``{"ok": true}`` (200) while the camera delivers and the log works, else
 ``{"ok": false, "status": ...}`` with 503. ``/status`` is :meth:`Node.status` plus the
-number of unsynced records. Errors use the one envelope ``{"error": {"code", "message"}}``.
-The server binds 127.0.0.1 only: it shows no pass data, but it is not meant for the network.
+number of unsynced records. ``/metrics`` is the node's Prometheus metrics (:mod:`edge.metrics`).
+Errors use the one envelope ``{"error": {"code", "message"}}``. The endpoint binds
+``status.host`` (127.0.0.1 by default; the address Prometheus reaches when the node is scraped):
+it shows no pass data, names or keys.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from edge.metrics import CONTENT_TYPE
 from edge.node import Node
 
 NODE_KEY = web.AppKey("node", Node)
@@ -43,19 +46,28 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(node.status(unsynced=stats.unsynced))
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """The node's Prometheus metrics in the text format."""
+    node = request.app[NODE_KEY]
+    stats = await node.store.stats()
+    body = node.refresh_metrics(stats.unsynced).exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
 def make_status_app(node: Node) -> web.Application:
     """The status application for ``node``."""
     app = web.Application(middlewares=[error_envelope])
     app[NODE_KEY] = node
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
+    app.router.add_get("/metrics", metrics)
     return app
 
 
-async def start_status_server(node: Node, port: int) -> web.AppRunner:
-    """Serve the status app on 127.0.0.1:``port``; the caller cleans up the returned runner."""
+async def start_status_server(node: Node, port: int, host: str = "127.0.0.1") -> web.AppRunner:
+    """Serve the status app on ``host``:``port``; the caller cleans up the returned runner."""
     runner = web.AppRunner(make_status_app(node), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     return runner

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -192,6 +193,34 @@ class ReminderConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """Who may read ``/metrics`` (docs/monitoring.md).
+
+    A scrape is answered when the client address (after ``auth.trusted_proxies``) is in
+    ``allow``, or when it carries ``Authorization: Bearer <token>`` and ``token`` is set.
+
+    Attributes:
+        allow: addresses or networks (``10.1.2.3``, ``10.0.0.0/8``, ``::1``); default loopback only.
+        token: bearer token for scrapers elsewhere ("": none accepted).
+        recent_scans_window_s: scans decided within this many seconds are counted by verdict
+            and reason in ``campuspass_scans_recent`` (the bad_signature share alert).
+    """
+
+    allow: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    token: str = ""
+    recent_scans_window_s: int = 900
+
+    def __post_init__(self) -> None:
+        for entry in self.allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"allow: {entry!r} is not an address or network ({exc})") from None
+        if self.token and len(self.token) < 16:
+            raise ValueError("token is shorter than 16 characters; use a long random token")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -204,6 +233,7 @@ class ServerConfig:
     sync: SyncServerConfig = field(default_factory=SyncServerConfig)
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
     reminders: ReminderConfig = field(default_factory=ReminderConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -255,6 +285,11 @@ retries = 2
 prevention_office_phone = "010-12345678"
 application_horizon_days = 30
 expiry_grace_days = 2
+
+[metrics]
+# Prometheus may read /metrics from these addresses or networks, or anywhere with the bearer token.
+allow = ["127.0.0.1", "::1"]
+token = ""
 
 [reminders]
 # One SMS to everyone who has not checked in by this local time (at most one per person per day).

@@ -160,11 +160,16 @@ class SmsSender:
         clock: decides what is due and when to retry.
         max_attempts: attempts before a message is marked ``failed`` (admins can retry it).
         poll_s: how often the background loop looks for due messages when not woken (seconds).
+        on_outcome: told ``(provider, outcome)`` after each gateway call, ``outcome`` one of
+            ``sent``, ``retry``, ``give_up``, ``misconfigured`` (the metrics).
     """
 
     def __init__(self, store: SmsOutboxStore, gateway: SmsGateway, clock: Clock, *,
-                 max_attempts: int = 12, poll_s: float = 5.0) -> None:
+                 max_attempts: int = 12, poll_s: float = 5.0,
+                 on_outcome: Callable[[str, str], None] | None = None) -> None:
         self.store = store
+        self.provider = str(getattr(gateway, "name", type(gateway).__name__))
+        self._on_outcome = on_outcome or (lambda _provider, _outcome: None)
         self.gateway = gateway
         self.clock = clock
         self.max_attempts = max_attempts
@@ -188,8 +193,10 @@ class SmsSender:
                 retry_at = None if permanent or attempts >= self.max_attempts else now_s + backoff_s(attempts)
                 await self.store.mark_failed(msg.id, str(exc)[:500], retry_at)
                 log.warning("SMS %s attempt %d failed: %s", msg.id, attempts, exc)
+                self._on_outcome(self.provider, "retry" if retry_at is not None else "give_up")
                 continue
             await self.store.mark_sent(msg.id, to_unix(self.clock.now()))
+            self._on_outcome(self.provider, "sent")
             delivered += 1
         return delivered
 

@@ -23,7 +23,7 @@ from server.web.errors import ApiError, BadRequest, InvalidField, NotFound
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import to_unix
 from shared.config import from_mapping
-from shared.errors import ConfigError
+from shared.errors import CampusPassError, ConfigError
 from shared.keys import public_key_from_bytes
 from shared.node_auth import NodeAuthError, parse_headers, verify_request
 
@@ -95,6 +95,19 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
 async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
     idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously."""
+    metrics = request.app[state.METRICS]
+    try:
+        node, answer = await _sync(request)
+    except CampusPassError as exc:
+        metrics.sync_requests.labels(exc.code).inc()
+        raise
+    metrics.sync_requests.labels("ok").inc()
+    metrics.scans_ingested.labels(node.id).inc(answer.inserted)
+    metrics.scans_duplicate.labels(node.id).inc(answer.duplicates)
+    return web.json_response(answer.to_json())
+
+
+async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer]:
     node, raw = await authenticate_node(request)
     data = decode_json(raw)
     if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
@@ -115,8 +128,7 @@ async def node_sync(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise InvalidField(f"a serial or subject is not hex: {exc}", code="bad_record") from None
     docs = await svc.documents(heartbeat, now_ms // 1000) if data.get("documents", True) else {}
-    answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms, **docs)
-    return web.json_response(answer.to_json())
+    return node, SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms, **docs)
 
 
 # ---- admins --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from server.accounts import Accounts
 from server.config import ServerConfig
 from server.datadir import DataDir
 from server.events import PersonEvents
+from server.metrics import ServerMetrics
 from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.sms import SmsGateway, SmsSender
@@ -33,3 +34,5 @@ SESSION_TOUCHES = web.AppKey("session_touches", SessionTouches)
 """Session touches batched in memory and flushed by a background task (built in a ``cleanup_ctx``)."""
 PASS_SERVICE = web.AppKey("pass_service", PassService)
 """Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""
+METRICS = web.AppKey("metrics", ServerMetrics)
+"""The app's Prometheus metrics (:mod:`server.metrics`; exists from creation)."""
