@@ -44,6 +44,11 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
     port = 8471                # 0 disables the status endpoint
     host = "127.0.0.1"         # bind address (the management address for Prometheus)
 
+    [storage]
+    queue_max = 5000           # decisions held in memory while the disk fails
+    reserve_bytes = 1048576    # space kept free to record a storage fault
+    retry_s = 1.0              # seconds between attempts to write the held decisions
+
     [files]                    # the provisioning bundle, next to node.toml
     root_pub = "root.pub"
     node_key = "node.key"
@@ -259,6 +264,32 @@ class StatusConfig:
 
 
 @dataclass(frozen=True)
+class StorageConfig:
+    """What the node does when its disk fails (docs/edge-node.md, "Storage faults").
+
+    Attributes:
+        queue_max: decisions held in memory, in order and hash-chained, while the node
+            database cannot be written (each about 600 bytes); when full, every further scan
+            is denied and counted as dropped.
+        reserve_bytes: size of the reserve file kept next to the database; released on a
+            full disk so the fault itself (and the first held decisions) can be written.
+        retry_s: seconds between attempts to write the held decisions back.
+    """
+
+    queue_max: int = 5000
+    reserve_bytes: int = 1 << 20
+    retry_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.queue_max <= 1_000_000:
+            raise ValueError(f"storage.queue_max = {self.queue_max!r}; expected 10..1000000 decisions")
+        if not 0 <= self.reserve_bytes <= 1 << 30:
+            raise ValueError(f"storage.reserve_bytes = {self.reserve_bytes!r}; expected 0..1073741824 bytes")
+        if not 0.05 <= self.retry_s <= 3600:
+            raise ValueError(f"storage.retry_s = {self.retry_s!r}; expected 0.05..3600 seconds")
+
+
+@dataclass(frozen=True)
 class BundleFiles:
     """File names of the provisioning bundle, relative to the config file's folder."""
 
@@ -285,6 +316,7 @@ class NodeConfig:
     sync: SyncConfig = field(default_factory=SyncConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     files: BundleFiles = field(default_factory=BundleFiles)
     base_dir: Path = field(default=Path("."), compare=False, metadata={"config": False})
 

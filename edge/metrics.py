@@ -14,11 +14,13 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from edge.storage_health import StorageHealth
+
 DECODE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
 """Decode time buckets (seconds): a 1280x720 frame decodes in a few ms on a laptop, tens on a Pi."""
 
 CAMERA_STATES = ("starting", "ok", "down", "ended")
-STORAGE_STATES = ("ok", "failing")
+STORAGE_STATES = ("ok", "fault")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -39,12 +41,16 @@ class NodeMetrics:
                                  ["verdict", "reason"], registry=r)
         self.decode_seconds = Histogram("campuspass_node_decode_seconds", "Time to decode one camera frame "
                                         "(seconds)", buckets=DECODE_BUCKETS_S, registry=r)
-        self.storage_failures = Counter("campuspass_node_storage_failures", "Decisions that could not be "
-                                        "written to the local log", registry=r)
+        self.storage_held = Gauge("campuspass_node_storage_held", "Decisions held in memory during a "
+                                  "storage fault, waiting to be written back", registry=r)
+        self.storage_dropped = Gauge("campuspass_node_storage_dropped", "Scans denied unrecorded because "
+                                     "the memory queue was full (since the process started)", registry=r)
+        self.storage_faults = Gauge("campuspass_node_storage_faults", "Storage faults that began since the "
+                                    "process started", registry=r)
         self.queue_depth = Gauge("campuspass_node_write_queue_depth", "Decisions waiting to be written to "
                                  "the local log", registry=r)
         self.unsynced = Gauge("campuspass_node_unsynced_scans", "Logged scans not yet acknowledged by the "
-                              "server", registry=r)
+                              "server (NaN while the database cannot be read)", registry=r)
         self.trust_age = Gauge("campuspass_node_trust_age_seconds", "Age of the newest trust data (bundle, "
                                "revocations, policy) the node holds (seconds)", registry=r)
         self.trust_stale_after = Gauge("campuspass_node_trust_stale_after_seconds", "The node's configured "
@@ -53,8 +59,8 @@ class NodeMetrics:
                                  "its bound", registry=r)
         self.camera_state = Gauge("campuspass_node_camera_state", "1 for the camera's current state",
                                   ["state"], registry=r)
-        self.storage_state = Gauge("campuspass_node_storage_state", "1 for the local log's current state",
-                                   ["state"], registry=r)
+        self.storage_state = Gauge("campuspass_node_storage_state", "1 for the local log's disk state (ok, "
+                                   "fault)", ["state"], registry=r)
         self.clock_trusted = Gauge("campuspass_node_clock_trusted", "1 while the system clock is at or above "
                                    "the trusted-time floor", registry=r)
         self.online = Gauge("campuspass_node_online", "1 while the last sync reached the server", registry=r)
@@ -63,18 +69,21 @@ class NodeMetrics:
         """Count one logged decision."""
         self.decisions.labels(verdict, reason).inc()
 
-    def refresh(self, *, queue_depth: int, unsynced: int, trust_age_s: float, stale_after_s: float,
-                trust_stale: bool, camera: str, storage_ok: bool, clock_trusted: bool, online: bool) -> None:
+    def refresh(self, *, queue_depth: int, unsynced: int | None, trust_age_s: float, stale_after_s: float,
+                trust_stale: bool, camera: str, storage: StorageHealth, clock_trusted: bool, online: bool) -> None:
         """Set the state gauges (called at each scrape)."""
         self.queue_depth.set(queue_depth)
-        self.unsynced.set(unsynced)
+        self.unsynced.set(float("nan") if unsynced is None else unsynced)
         self.trust_age.set(trust_age_s)
         self.trust_stale_after.set(stale_after_s)
         self.trust_stale.set(1 if trust_stale else 0)
         for state in CAMERA_STATES:
             self.camera_state.labels(state).set(1 if camera == state else 0)
         for state in STORAGE_STATES:
-            self.storage_state.labels(state).set(1 if (state == "ok") == storage_ok else 0)
+            self.storage_state.labels(state).set(1 if storage.state == state else 0)
+        self.storage_held.set(storage.queued)
+        self.storage_dropped.set(storage.dropped)
+        self.storage_faults.set(storage.faults)
         self.clock_trusted.set(1 if clock_trusted else 0)
         self.online.set(1 if online else 0)
 

@@ -36,7 +36,8 @@ from edge.decoders import Decoder, make_decoder
 from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
 from edge.scanlog import ScanRecord, uuid7
-from edge.store import NodeStore
+from edge.store import NodeStore, StoreError
+from edge.tasks import TaskBody, TaskSupervisor
 from edge.timekeeping import TrustedInstant, TrustedTime
 from shared.clock import Clock, SystemClock
 from shared.decision import Verdict, decide
@@ -110,6 +111,7 @@ class Node:
         clock: wall and monotonic clock (default: the system clock).
         sync_factory: builds the sync component (None: no sync; a no-op when no server URL).
         metrics: the node's Prometheus metrics (default: a fresh :class:`NodeMetrics`).
+        tasks: the supervisor of the background tasks (default: restart backoff 0.5..30 s).
 
     Raises:
         CampusPassError: code ``unknown_building`` when the policy lacks ``node.building``.
@@ -127,10 +129,10 @@ class Node:
         clock: Clock | None = None,
         sync_factory: SyncFactory | None = None,
         metrics: NodeMetrics | None = None,
+        tasks: TaskSupervisor | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics or NodeMetrics()
-        self.storage_ok = True
         self.store = store
         self.clock = clock or SystemClock()
         if outputs is None:
@@ -160,6 +162,9 @@ class Node:
         self.sync: SyncComponent | None = (
             sync_factory(self) if sync_factory is not None and config.node.server_url else None
         )
+        self.tasks = tasks or TaskSupervisor(monotonic=self.clock.monotonic)
+        self.tasks.on_change = self.refresh_status
+        self.extra_tasks: dict[str, TaskBody] = {}
         self.online = False
         self.last_decision: DoorDecision | None = None
         self.decisions = 0
@@ -170,6 +175,7 @@ class Node:
         self._stop = asyncio.Event()
         self._stopping = False
         self._camera_down_logged = False
+        self._drop_logged = False
 
     # ---- policy and trust ----------------------------------------------------------------
 
@@ -205,13 +211,22 @@ class Node:
             self.online = online
         self.refresh_status()
 
+    def is_online(self) -> bool:
+        """True when the last sync round was answered and, once :meth:`run` started it, the sync
+        task is running (a node whose sync task crashed or ended never reports itself online)."""
+        started = "sync" in self.tasks.health
+        return self.online and self.sync is not None and (not started or self.tasks.running("sync"))
+
     def wanted_status(self) -> NodeStatus:
-        """The status indication now: fault (camera down) > trust stale > offline > online."""
+        """The status indication now: fault (camera down) > storage fault > trust stale >
+        offline > online."""
         if self.supervisor.health.state == "down":
             return NodeStatus.FAULT
+        if self.store.health.state != "ok":
+            return NodeStatus.STORAGE_FAULT
         if self.trust_stale(self.time.now().at.timestamp()):
             return NodeStatus.TRUST_STALE
-        return NodeStatus.ONLINE if self.online else NodeStatus.OFFLINE
+        return NodeStatus.ONLINE if self.is_online() else NodeStatus.OFFLINE
 
     def refresh_status(self) -> None:
         """Apply :meth:`wanted_status` to the outputs; lock the relay during a camera outage."""
@@ -244,23 +259,22 @@ class Node:
         return out
 
     async def commit(self, j: Judgement) -> DoorDecision:
-        """Log a judgement (committed to SQLite), then show it on the lights and relay."""
-        f = j.verdict.fields
+        """Log a judgement, then show it on the lights and relay.
+
+        The record is committed to SQLite before the light shows it; during a storage fault it
+        is sealed into the chain and held in memory instead (see :class:`NodeStore`).
+
+        Raises:
+            StoreError: ``log_queue_full``: the decision could not be recorded at all; a denial
+                is shown and the relay stays locked (docs/edge-node.md, "Storage faults").
+        """
         at_ms = int(j.when.at.timestamp() * 1000)
-        record = await self.store.append_scan(
-            scan_id=str(uuid7(at_ms)),
-            node_id=self.config.node.id,
-            at_ms=at_ms,
-            mono_ms=int(j.when.mono_s * 1000),
-            clock_trusted=j.when.trusted,
-            serial=f.serial.hex() if f is not None else None,
-            subject=f.subject.hex() if f is not None else None,
-            text_sha256=j.text_sha256,
-            verdict="accept" if j.verdict.accepted else "deny",
-            reason=j.verdict.reason.value,
-            direction=self.config.node.direction,
-        )
-        self.storage_ok = True
+        try:
+            record = await self._append(j, at_ms)
+        except StoreError as exc:
+            if exc.code == "log_queue_full" and not self._stopping:
+                self.outputs.show(Indication.INVALID, self.clock.monotonic())
+            raise
         self.metrics.observe_decision(record.verdict, record.reason)
         indication = indication_for(j.verdict.accepted, j.verdict.reason)
         if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
@@ -277,7 +291,25 @@ class Node:
         decision = DoorDecision(record, j.verdict, indication, latency)
         self.last_decision = decision
         self.decisions += 1
+        if self.store.health.state != "ok":
+            self.refresh_status()
         return decision
+
+    async def _append(self, j: Judgement, at_ms: int) -> ScanRecord:
+        f = j.verdict.fields
+        return await self.store.append_scan(
+            scan_id=str(uuid7(at_ms)),
+            node_id=self.config.node.id,
+            at_ms=at_ms,
+            mono_ms=int(j.when.mono_s * 1000),
+            clock_trusted=j.when.trusted,
+            serial=f.serial.hex() if f is not None else None,
+            subject=f.subject.hex() if f is not None else None,
+            text_sha256=j.text_sha256,
+            verdict="accept" if j.verdict.accepted else "deny",
+            reason=j.verdict.reason.value,
+            direction=self.config.node.direction,
+        )
 
     async def decode(self, frame: np.ndarray) -> list[str]:
         """Decode ``frame`` in the decode thread (never on the event loop)."""
@@ -323,12 +355,26 @@ class Node:
         while (j := await writes.get()) is not None:
             try:
                 await self.commit(j)
+            except StoreError as exc:
+                if exc.code != "log_queue_full":
+                    raise
+                if not self._drop_logged:  # counted in store.health.dropped; logged once per fault
+                    log.error("%s; denying every scan until the disk takes writes again", exc.message)
+                    self._drop_logged = True
             except Exception:
-                # A failing disk must not unlock anything: deny on the lights, keep running.
-                self.storage_ok = False
-                self.metrics.storage_failures.inc()
-                log.exception("could not log a decision; showing a denial")
+                # Not a disk fault (those are held by the store): deny, and let the supervisor
+                # log it and start the writer again.
                 self.outputs.show(Indication.INVALID, self.clock.monotonic())
+                raise
+
+    async def _storage_mender(self) -> None:
+        """Every ``storage.retry_s`` during a storage fault: write the held decisions back."""
+        while True:
+            await asyncio.sleep(self.config.storage.retry_s)
+            if self.store.health.state != "ok":
+                if await self.store.write_back():
+                    self._drop_logged = False
+                self.refresh_status()
 
     async def _ticker(self) -> None:
         n = 0
@@ -360,10 +406,13 @@ class Node:
             self.config.node.id, self.config.node.building, self.config.node.direction, self.camera.name,
             self.decoder.name, self.trust_age_s(self.time.now().at.timestamp()), self.time.clock_trusted(),
         )
-        background = [asyncio.create_task(self._ticker(), name="ticker")]
+        self.tasks.start("ticker", self._ticker)
+        self.tasks.start("storage", self._storage_mender)
         if self.sync is not None:
-            background.append(asyncio.create_task(self.sync.run(), name="sync"))
-        writer = asyncio.create_task(self._writer(writes), name="log-writer")
+            self.tasks.start("sync", self.sync.run)
+        for name, body in self.extra_tasks.items():
+            self.tasks.start(name, body)
+        writer = self.tasks.start("writer", lambda: self._writer(writes))
         scan = asyncio.create_task(self._scan_loop(writes), name="scan")
         stop = asyncio.create_task(self._stop.wait(), name="stop")
         try:
@@ -377,18 +426,24 @@ class Node:
             self._stopping = True
             self.outputs.lock()
             await writes.put(None)
-            await writer
+            await asyncio.wait({writer}, timeout=10.0)
+            if self.store.health.state != "ok":
+                await self.store.write_back()  # a last try for decisions held in memory
         finally:
             self.outputs.lock()
-            for task in (*background, writer, scan, stop):
+            for task in (scan, stop):
                 task.cancel()
-            for task in (*background, writer, scan, stop):
+            await self.tasks.stop()
+            for task in (scan, stop):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             for signum in installed:
                 loop.remove_signal_handler(signum)
             self.outputs.close()
             self._decode_executor.shutdown(wait=False, cancel_futures=True)
+            if self.store.pending:
+                log.error("node %s stopped with %d decisions not written: the disk still fails",
+                          self.config.node.id, self.store.pending)
             log.info("node %s stopped; relay locked", self.config.node.id)
 
     def _on_signal(self, sig: int) -> None:
@@ -396,13 +451,14 @@ class Node:
         self.outputs.lock()
         self.stop()
 
-    def refresh_metrics(self, unsynced: int) -> NodeMetrics:
-        """Set the metrics' state gauges from the node now (``unsynced``: from the store's stats)."""
+    def refresh_metrics(self, unsynced: int | None) -> NodeMetrics:
+        """Set the metrics' state gauges from the node now (``unsynced``: from the store's stats;
+        None when the database cannot be read)."""
         when = self.time.now()
         now_s = when.at.timestamp()
         self.metrics.refresh(queue_depth=self.queue_depth(), unsynced=unsynced, trust_age_s=self.trust_age_s(now_s),
                              stale_after_s=self.config.trust.stale_after_s, trust_stale=self.trust_stale(now_s),
-                             camera=self.supervisor.health.state, storage_ok=self.storage_ok,
+                             camera=self.supervisor.health.state, storage=self.store.health,
                              clock_trusted=when.trusted, online=self.online)
         return self.metrics
 
@@ -415,7 +471,7 @@ class Node:
             "node": {"id": self.config.node.id, "building": self.config.node.building,
                      "direction": self.config.node.direction},
             "status": self.outputs.status.value,
-            "online": self.online,
+            "online": self.is_online(),
             "camera": {"source": self.camera.name, **self.supervisor.health.as_json(when.mono_s)},
             "decoder": self.decoder.name,
             "last_decision": None if last is None else {
@@ -435,6 +491,8 @@ class Node:
                 "policy_version": self.store.policies.version if self.store.policies else None,
             },
             "clock": {"trusted": when.trusted, "floor_s": self.store.time_floor_s},
+            "storage": self.store.health.as_json(),
+            "tasks": self.tasks.as_json(),
             "outputs": self.outputs.state(),
         }
 
@@ -446,7 +504,8 @@ async def open_store(config: NodeConfig) -> NodeStore:
         BundleError, StoreError, DocumentError, TrustError: unusable bundle or database.
     """
     root_public = read_root_public(config.path(config.files.root_pub))
-    store = await NodeStore.open(config.db_path, root_public)
+    store = await NodeStore.open(config.db_path, root_public, reserve_bytes=config.storage.reserve_bytes,
+                                 queue_max=config.storage.queue_max)
     try:
         if not store.seeded:
             await store.seed(read_bundle(config))

@@ -8,10 +8,13 @@ has no ``server_url`` or no sync implementation is installed).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
 from typing import Any
+
+from aiohttp import web
 
 from edge.config import NodeConfig
 from edge.node import Node, SyncFactory, open_store
@@ -48,11 +51,11 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
     try:
         factory = sync_factory if sync_factory is not None else default_sync_factory(config)
         node = Node(config, store, sync_factory=factory, **node_kwargs)
-        runner = None
+        runners: list[web.AppRunner] = []
         try:
             if config.status.port:
                 try:
-                    runner = await start_status_server(node, config.status.port, config.status.host)
+                    runners.append(await start_status_server(node, config.status.port, config.status.host))
                 except OSError as exc:
                     raise CampusPassError(
                         f"status.port = {config.status.port}: cannot listen on {config.status.host} "
@@ -61,10 +64,24 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
                         code="status_port",
                     ) from exc
                 log.info("status endpoint on http://%s:%d/status", config.status.host, config.status.port)
+
+                async def serve_status() -> None:
+                    # Supervised: started again (with backoff) if the server ever fails.
+                    if not runners:
+                        runners.append(await start_status_server(node, config.status.port, config.status.host))
+                    try:
+                        await asyncio.Event().wait()
+                    except BaseException:
+                        for r in runners:
+                            await r.cleanup()
+                        runners.clear()
+                        raise
+
+                node.extra_tasks["status"] = serve_status
             await node.run()
         finally:
             node.outputs.close()
-            if runner is not None:
-                await runner.cleanup()
+            for r in runners:
+                await r.cleanup()
     finally:
         await store.close()

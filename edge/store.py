@@ -16,9 +16,12 @@ Times in SQLite are Unix seconds (or milliseconds where the column says ``_ms``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
+import logging
 import sqlite3
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ import aiosqlite
 
 from edge.bundle import BundleDocs
 from edge.scanlog import GENESIS_HASH, ScanRecord, seal, verify_chain
+from edge.storage_health import SpaceReserve, StorageHealth, storage_fault_kind
 from shared.errors import CampusPassError
 from shared.policy import PolicySet, parse_policy_document, verify_policy_document
 from shared.revocation import RevocationEntry, RevocationSet, verify_delta
@@ -97,15 +101,33 @@ def _serialised(
     @functools.wraps(fn)
     async def wrapper(self: NodeStore, *args: P.args, **kwargs: P.kwargs) -> R:
         async with self._lock:
-            return await fn(self, *args, **kwargs)
+            try:
+                return await fn(self, *args, **kwargs)
+            except (sqlite3.Error, OSError) as exc:
+                kind = storage_fault_kind(exc)
+                if kind is None:
+                    raise
+                await self._rollback()
+                await self._note_fault(kind, exc)
+                raise StoreError(f"the node database cannot be written ({kind}): {exc}",
+                                 code="storage_fault") from exc
 
     return wrapper
+
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[str], aiosqlite.Connection]
+"""Opens the SQLite connection (default ``aiosqlite.connect``): the storage seam of tests."""
 
 
 class StoreError(CampusPassError):
     """The node database cannot be used as asked. Codes: ``not_seeded``, ``root_mismatch``,
     ``stale_document`` (an older version than the one held), ``revocation_gap``,
-    ``bad_database`` (cannot be opened, or not a node database)."""
+    ``bad_database`` (cannot be opened, or not a node database), ``storage_fault`` (the disk
+    refused a write: full, read-only, I/O error; nothing of that change was kept),
+    ``log_queue_full`` (a decision could not be recorded: the disk fails and the memory queue
+    holds ``storage.queue_max`` decisions already)."""
 
     code = "node_store"
 
@@ -144,9 +166,14 @@ class NodeStore:
             (Unix seconds); trust age is measured from it.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, root_public: bytes) -> None:
+    def __init__(self, conn: aiosqlite.Connection, root_public: bytes, *,
+                 reserve: SpaceReserve | None = None, queue_max: int = 5000) -> None:
         self._conn = conn
         self.root_public = root_public
+        self.reserve = reserve or SpaceReserve(Path("."), 0)
+        self.queue_max = queue_max
+        self.health = StorageHealth(reserve=self.reserve.in_place)
+        self._pending: deque[ScanRecord] = deque()
         self.trust_bundle: TrustBundle | None = None
         self.revocations = RevocationSet()
         self.policies: PolicySet | None = None
@@ -154,14 +181,21 @@ class NodeStore:
         self._time_floor_s = 0
         self._last_seq = 0
         self._last_hash = GENESIS_HASH
+        self._pending_floor_s = 0
+        self._dropped_recorded = 0
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, root_public: bytes, *, synchronous: str = "FULL") -> NodeStore:
+    async def open(cls, path: Path, root_public: bytes, *, synchronous: str = "FULL",
+                   reserve_bytes: int = 0, queue_max: int = 5000, connect: Connect = aiosqlite.connect,
+                   ) -> NodeStore:
         """Open (creating) the database at ``path`` with the pinned root key (32 bytes).
 
         ``synchronous`` is SQLite's durability setting: ``FULL`` (default: a decision is on disk
         before its light shows) or ``OFF`` for tests and benchmarks that fill a log quickly.
+        ``reserve_bytes``: the space reserve next to the database (``<path>.reserve``; 0: none);
+        ``queue_max``: decisions held in memory during a storage fault (``[storage]``).
+        ``connect`` opens the SQLite connection (tests pass one that limits its size).
 
         Raises:
             StoreError: code ``root_mismatch`` when the database was seeded under another root;
@@ -173,7 +207,7 @@ class NodeStore:
             raise ValueError(f"synchronous = {synchronous!r}; expected FULL, NORMAL or OFF")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(str(path))
+            conn = await connect(str(path))
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the node database {path}: {exc}", code="bad_database") from None
         try:
@@ -181,8 +215,10 @@ class NodeStore:
             await conn.execute(f"PRAGMA synchronous={synchronous}")
             await conn.executescript(SCHEMA)
             await conn.commit()
-            store = cls(conn, root_public)
+            reserve = SpaceReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
+            store = cls(conn, root_public, reserve=reserve, queue_max=queue_max)
             await store._load()
+            store.health.reserve = await asyncio.to_thread(reserve.ensure)
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"the node database {path} is unusable: {exc}", code="bad_database") from None
@@ -425,28 +461,139 @@ class NodeStore:
         verdict: str,
         reason: str,
         direction: str,
+        raise_floor: bool = True,
     ) -> ScanRecord:
         """Append one decision to the hash-chained log and commit (durable before return).
 
-        Also raises the trusted-time lower bound to ``at_ms`` (in the same transaction).
+        Also raises the trusted-time lower bound to ``at_ms`` in the same transaction, when
+        ``raise_floor`` (the decision's clock was trusted).
+
+        During a storage fault (see :mod:`edge.storage_health`) the record is sealed into the
+        chain all the same and held in memory, in order, until :meth:`write_back` writes it
+        (:attr:`health` says ``fault``); records made while others are held join the queue
+        behind them, so the database never holds them out of order.
+
+        Raises:
+            StoreError: ``log_queue_full`` when ``queue_max`` records are held already (the
+                decision is not sealed and is counted in ``health.dropped``).
         """
+        if len(self._pending) >= self.queue_max:
+            self.health.dropped += 1
+            raise StoreError(
+                f"decision not recorded: the disk fails and {self.queue_max} decisions are held in memory",
+                code="log_queue_full",
+            )
         record = seal(
             seq=self._last_seq + 1, scan_id=scan_id, node_id=node_id, at_ms=at_ms, mono_ms=mono_ms,
             clock_trusted=clock_trusted, serial=serial, subject=subject, text_sha256=text_sha256,
             verdict=verdict, reason=reason, direction=direction, prev_hash=self._last_hash,
         )
-        await self._conn.execute(
-            f"INSERT INTO scans ({_SCAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.seq, record.scan_id, record.node_id, record.at_ms, record.mono_ms,
-                int(record.clock_trusted), record.serial, record.subject, record.text_sha256,
-                record.verdict, record.reason, record.direction, record.prev_hash, record.hash,
-            ),
-        )
-        await self._raise_floor_sql(at_ms // 1000)
-        await self._conn.commit()
+        floor_s = at_ms // 1000 if raise_floor else 0
+        if self._pending:
+            self._hold(record, floor_s)
+            return record
+        try:
+            await self._insert_scans([record])
+            await self._raise_floor_sql(floor_s)
+            await self._conn.commit()
+        except (sqlite3.Error, OSError) as exc:
+            kind = storage_fault_kind(exc)
+            if kind is None:
+                raise
+            await self._rollback()
+            await self._note_fault(kind, exc)
+            self._hold(record, floor_s)
+            return record
         self._last_seq, self._last_hash = record.seq, record.hash
         return record
+
+    def _hold(self, record: ScanRecord, floor_s: int) -> None:
+        self._pending.append(record)
+        self._pending_floor_s = max(self._pending_floor_s, floor_s)
+        self._time_floor_s = max(self._time_floor_s, floor_s)  # persisted by write_back
+        self._last_seq, self._last_hash = record.seq, record.hash
+        self.health.queued = len(self._pending)
+
+    async def _insert_scans(self, records: list[ScanRecord]) -> None:
+        await self._conn.executemany(
+            f"INSERT INTO scans ({_SCAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(
+                r.seq, r.scan_id, r.node_id, r.at_ms, r.mono_ms, int(r.clock_trusted), r.serial, r.subject,
+                r.text_sha256, r.verdict, r.reason, r.direction, r.prev_hash, r.hash,
+            ) for r in records],
+        )
+
+    async def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error, OSError, ValueError):
+            await self._conn.rollback()
+
+    async def _note_fault(self, kind: str, exc: BaseException) -> None:
+        """Enter the fault state (logged once per fault); on a full disk release the reserve
+        and write the fault into ``meta`` with the space it freed."""
+        first = self.health.state == "ok"
+        self.health.state, self.health.kind, self.health.error = "fault", kind, str(exc)
+        if not first:
+            return
+        self.health.faults += 1
+        released = kind == "disk_full" and await asyncio.to_thread(self.reserve.release)
+        self.health.reserve = self.reserve.in_place
+        log.error("storage fault (%s): %s; decisions are held in memory (at most %d) until the disk "
+                  "takes writes again%s", kind, exc, self.queue_max,
+                  "; space reserve released" if released else "")
+        try:
+            faults = int(await self._meta("storage_faults") or 0) + 1
+            await self._set_meta("storage_faults", faults)
+            await self._set_meta("storage_fault_last", kind)
+            await self._conn.commit()
+        except (sqlite3.Error, OSError) as exc2:
+            await self._rollback()
+            log.debug("storage fault not recorded in the database: %s", exc2)
+
+    @property
+    def pending(self) -> int:
+        """Decisions held in memory (not yet in the database)."""
+        return len(self._pending)
+
+    async def write_back(self) -> bool:
+        """Write the decisions held in memory, in order, in one transaction, and make the space
+        reserve again; the fault ends when both are done. Returns True when storage is ok.
+
+        Called every ``storage.retry_s`` by the node while :attr:`health` says ``fault``.
+        """
+        async with self._lock:
+            held = list(self._pending)
+            if held:
+                dropped = self.health.dropped - self._dropped_recorded
+                try:
+                    await self._insert_scans(held)
+                    if self._pending_floor_s:  # held in memory by _hold: persist it now
+                        await self._set_meta("time_floor_s", self._time_floor_s)
+                    if dropped:
+                        total = int(await self._meta("dropped_decisions") or 0) + dropped
+                        await self._set_meta("dropped_decisions", total)
+                    await self._conn.commit()
+                except (sqlite3.Error, OSError) as exc:
+                    kind = storage_fault_kind(exc)
+                    if kind is None:
+                        raise
+                    await self._rollback()
+                    self.health.kind, self.health.error = kind, str(exc)
+                    return False
+                for _ in held:
+                    self._pending.popleft()
+                self._dropped_recorded += dropped
+                self._pending_floor_s = 0
+                self.health.queued = len(self._pending)
+                self.health.written_back += len(held)
+            self.health.reserve = await asyncio.to_thread(self.reserve.ensure)
+            if not self.health.reserve:
+                self.health.error = "the space reserve cannot be made again: the disk is still full"
+                return False
+            if self.health.state != "ok":
+                log.warning("storage is back: %d held decisions written in order, %d dropped while the "
+                            "queue was full", self.health.written_back, self.health.dropped)
+            self.health.state, self.health.error = "ok", None
+            return True
 
     async def records(self, after_seq: int = 0, limit: int = 1000) -> list[ScanRecord]:
         """Records with ``seq > after_seq`` in sequence order, at most ``limit``."""
@@ -499,7 +646,10 @@ class NodeStore:
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
-        return StoreStats(self._last_seq, int(row[0]), None if row[1] is None else int(row[1]))
+        oldest = None if row[1] is None else int(row[1])
+        if oldest is None and self._pending:
+            oldest = self._pending[0].at_ms
+        return StoreStats(self._last_seq, int(row[0]) + len(self._pending), oldest)
 
     async def check_integrity(self) -> list[str]:
         """Check the local chain; returns a description of every break (empty: intact)."""

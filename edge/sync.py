@@ -209,6 +209,9 @@ class SyncClient:
             "decoder": str(health.get("decoder", "")),
             "uptime_s": round(self.clock.monotonic() - self._started_mono, 1),
             "clock_trusted": bool(health.get("clock_trusted", True)),
+            "storage": str(s.health.state),
+            "storage_queued": s.health.queued,
+            "storage_dropped": s.health.dropped,
         }
 
     async def _prepare(self, after: int | None, queue: int, first: bool) -> _Batch:
@@ -378,7 +381,9 @@ class SyncClient:
             return None
         except CampusPassError as exc:  # the node database refused something: report, retry later
             self.failures += 1
-            log.error("sync round stopped: %s", exc)
+            if exc.message != self._last_error:
+                log.error("sync round stopped: %s", exc)
+                self._last_error = exc.message
             self._set_online(False)
             return None
         self.failures = 0

@@ -46,6 +46,7 @@ from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
+from server.web import region_pages as region_pages
 from server.web.application_api import routes as application_routes
 from server.web.application_pages import routes as application_page_routes
 from server.web.application_setup import install_workflow
@@ -77,7 +78,8 @@ FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.
                                 nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
                                 checkin_routes, application_routes, review_routes,
                                 checkin_page_routes, application_page_routes, review_page_routes,
-                                pass_pages.routes, arrival_pages.routes, building_pages.routes, metrics_api.routes)
+                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes,
+                                metrics_api.routes)
 """Every feature module's routes, registered in this order."""
 
 

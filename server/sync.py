@@ -55,6 +55,9 @@ class Heartbeat:
         decoder: decoder name in use.
         uptime_s: seconds since the node process started.
         clock_trusted: whether the node's clock is at or above its trusted lower bound.
+        storage: the node database's disk (``ok``; ``fault``: decisions held in memory).
+        storage_queued: decisions held in the node's memory, not yet on its disk.
+        storage_dropped: scans the node denied unrecorded because that memory was full.
     """
 
     node_time_ms: int
@@ -69,6 +72,9 @@ class Heartbeat:
     decoder: str = ""
     uptime_s: float = 0.0
     clock_trusted: bool = True
+    storage: str = "ok"
+    storage_queued: int = 0
+    storage_dropped: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ ZH: dict[str, str] = {
     "same_as_yesterday": "与昨日相同，一键打卡", "same_as_yesterday_hint": "如果与昨天相比没有任何变化，可一键提交（记录为\"与昨日相同\"）。",
     "or_fill_in": "或填写今日情况：", "location_kind": "当前所在地", "loc_on_campus": "在校",
     "loc_same_city": "校外（同城）", "loc_other_province": "外省市", "loc_abroad": "境外",
-    "region_code": "所在地区代码（6 位行政区划代码，在校可不填）", "temperature_c": "体温（°C）",
+    "region_code": "所在地区（在校可不填）", "temperature_c": "体温（°C）",
     "symptoms": "症状（可多选，没有请选\"无\"）", "sym_none": "无", "sym_fever": "发热", "sym_cough": "咳嗽",
     "sym_sore_throat": "咽痛", "sym_fatigue": "乏力", "sym_shortness_of_breath": "呼吸困难",
     "sym_loss_of_taste_smell": "嗅觉或味觉减退", "sym_diarrhoea": "腹泻", "sym_other": "其他",
@@ -29,6 +29,7 @@ ZH: dict[str, str] = {
     "required": "此项必填。", "bad_choice": "选项无效。", "temperature_out_of_range": "体温应在 34.0–42.5 °C 之间。",
     "none_exclusive": "\"无\"不能与其他症状同时选择。", "duplicate": "有重复的选项。",
     "region_not_6_digits": "地区代码应为 6 位数字。", "region_unknown_province": "地区代码前两位不是有效的省级代码。",
+    "region_unknown": "没有这个地区，请从列表中选择。",
     "too_long": "内容过长。", "attest_required": "请勾选真实性承诺。", "exclusive": "一键打卡时不能同时填写其他内容。",
     "bad_date": "日期格式应为 YYYY-MM-DD。", "bad_datetime": "时间格式不正确。",
     "arrives_before_departure": "到达时间早于出发时间。", "planned_date_out_of_range": "计划返校日期超出允许范围。",
@@ -44,10 +45,10 @@ ZH: dict[str, str] = {
     "illegal_transition": "当前状态下不能进行此操作。", "no_department": "你的账号没有院系信息，请联系信息中心。",
     # application
     "apply_title": "申请返校", "apply_now": "申请返校", "no_application": "尚无进行中的返校申请。",
-    "planned_return_date": "计划返校日期", "departure_region_code": "出发地区代码（6 位）", "itinerary": "行程",
+    "planned_return_date": "计划返校日期", "departure_region_code": "出发地区", "itinerary": "行程",
     "leg": "第 {n} 段", "leg_optional": "（选填，如有中转）", "leg_mode": "交通方式", "mode_rail": "火车 / 高铁",
     "mode_air": "飞机", "mode_coach": "长途客车", "mode_car": "自驾 / 专车", "mode_other": "其他",
-    "service_no": "车次 / 航班号", "from_region_code": "出发地区代码", "to_region_code": "到达地区代码",
+    "service_no": "车次 / 航班号", "from_region_code": "出发地", "to_region_code": "到达地",
     "depart_at": "出发时间", "arrive_at": "到达时间", "return_reason": "返校事由",
     "confirmations_title": "近 14 天情况承诺", "confirmations_version": "承诺文本版本",
     "cannot_confirm": "如有任何一项不能承诺，请不要提交，并致电学校防控办：", "application_title": "我的返校申请",
@@ -66,6 +67,7 @@ ZH: dict[str, str] = {
     "abnormal_title": "今日打卡异常人员", "no_abnormal": "今日没有打卡异常的人员。",
     "review_done": "已处理。", "missing_title": "今日未打卡人数", "pending_count": "待我处理的申请", "remind_all": "短信提醒未打卡人员",
     "reminders_sent": "提醒短信已发送（每人每天最多一条）。", "planned": "计划", "applicant": "申请人", "state": "状态",
+    "departure_from": "出发地",
 }
 
 EN: dict[str, str] = {
@@ -77,7 +79,7 @@ EN: dict[str, str] = {
     "same_as_yesterday_hint": "If nothing changed since yesterday, submit with one tap (recorded as such).",
     "or_fill_in": "Or fill in today's answers:", "location_kind": "Where you are now", "loc_on_campus": "On campus",
     "loc_same_city": "Off campus, same city", "loc_other_province": "Another province", "loc_abroad": "Abroad",
-    "region_code": "Region code (6-digit GB/T 2260; optional on campus)", "temperature_c": "Temperature (°C)",
+    "region_code": "Region (optional on campus)", "temperature_c": "Temperature (°C)",
     "symptoms": "Symptoms (all that apply, or None)", "sym_none": "None", "sym_fever": "Fever", "sym_cough": "Cough",
     "sym_sore_throat": "Sore throat", "sym_fatigue": "Fatigue", "sym_shortness_of_breath": "Shortness of breath",
     "sym_loss_of_taste_smell": "Loss of taste or smell", "sym_diarrhoea": "Diarrhoea", "sym_other": "Other",
@@ -91,6 +93,7 @@ EN: dict[str, str] = {
     "none_exclusive": "\"None\" cannot be combined with a symptom.", "duplicate": "A choice is repeated.",
     "region_not_6_digits": "A region code has 6 digits.",
     "region_unknown_province": "The first two digits are not a province-level code.",
+    "region_unknown": "No such region: choose one from the list.",
     "too_long": "Too long.", "attest_required": "Please confirm the answers are true.",
     "exclusive": "The one-tap check-in takes no other answers.", "bad_date": "Use YYYY-MM-DD.",
     "bad_datetime": "Not a valid date and time.", "arrives_before_departure": "Arrival is before departure.",
@@ -106,10 +109,10 @@ EN: dict[str, str] = {
     "not_approved": "The application is not approved yet.", "illegal_transition": "Not possible in the current state.",
     "no_department": "Your account has no department; ask the IT office.",
     "apply_title": "Apply to return to campus", "apply_now": "Apply to return", "no_application": "No active return application.",
-    "planned_return_date": "Planned return date", "departure_region_code": "Departure region code (6 digits)",
+    "planned_return_date": "Planned return date", "departure_region_code": "Departure region",
     "itinerary": "Itinerary", "leg": "Leg {n}", "leg_optional": "(optional, if you change)", "leg_mode": "Mode",
     "mode_rail": "Rail", "mode_air": "Air", "mode_coach": "Coach", "mode_car": "Car", "mode_other": "Other",
-    "service_no": "Train / flight number", "from_region_code": "From (region code)", "to_region_code": "To (region code)",
+    "service_no": "Train / flight number", "from_region_code": "From", "to_region_code": "To",
     "depart_at": "Departs", "arrive_at": "Arrives", "return_reason": "Reason for returning",
     "confirmations_title": "About the last 14 days", "confirmations_version": "Confirmation wording version",
     "cannot_confirm": "If you cannot confirm any of these, do not submit; call the prevention office:",
@@ -128,6 +131,7 @@ EN: dict[str, str] = {
     "no_pending": "Nothing matches.", "abnormal_title": "Abnormal check-ins today", "no_abnormal": "No abnormal check-ins today.",
     "review_done": "Done.", "missing_title": "Not checked in today", "pending_count": "Waiting for me", "remind_all": "Text a reminder to them",
     "reminders_sent": "Reminders sent (at most one per person per day).", "planned": "Planned", "applicant": "Applicant", "state": "State",
+    "departure_from": "from",
 }
 
 

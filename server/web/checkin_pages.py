@@ -19,6 +19,7 @@ from server.web import auth, checkin_i18n, state
 from server.web.application_state import checkin_service
 from server.web.errors import ApiError
 from server.web.pages import render
+from server.web.region_pages import form_region
 from server.web.registry import Routes
 from server.workflow.checkins import CASE_STATUSES, LOCATION_KINDS, SYMPTOMS, InvalidAnswers
 from shared.campus_time import checkin_day
@@ -45,7 +46,7 @@ def form_answers(form: MultiDictProxy[Any]) -> dict[str, Any]:
             temperature = temp_text
     return {
         "location_kind": str(form.get("location_kind", "")) or None,
-        "region_code": str(form.get("region_code", "")).strip() or None,
+        "region_code": form_region(form.get("region_code")) or None,
         "temperature_c": temperature,
         "symptoms": [str(s) for s in form.getall("symptoms", [])],
         "case_contact_14d": _bool(str(form.get("case_contact_14d", ""))),

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.regions import REGIONS
 from server.web.pass_messages import MESSAGES as PASS_MESSAGES
 
 LANGS = ("zh-CN", "en")
@@ -182,7 +183,8 @@ def translate(lang: str, key: str, fallback: str | None = None) -> str:
 
 
 async def page_context(request: web.Request) -> dict[str, Any]:
-    """Template globals: ``t``, ``lang``, ``user``, ``csrf_token`` and ``path`` (this page)."""
+    """Template globals: ``t``, ``lang``, ``user``, ``csrf_token``, ``path`` (this page) and
+    ``region`` (a GB/T 2260 code → the name a person reads)."""
     from server.web import auth
 
     lang = lang_of(request)
@@ -193,4 +195,5 @@ async def page_context(request: web.Request) -> dict[str, Any]:
         "user": user.person if user else None,
         "csrf_token": auth.csrf_token(request, user),
         "path": request.path,
+        "region": REGIONS.full_name,
     }

@@ -121,8 +121,10 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
         problem = region_problem(region)
         if problem == "region_not_6_digits":
             bad("region_code", problem, f"region_code {region!r} is not a 6-digit GB/T 2260 code")
-        elif problem is not None:
+        elif problem == "region_unknown_province":
             bad("region_code", problem, f"region_code {region!r} does not start with a province-level code")
+        elif problem is not None:
+            bad("region_code", problem, f"region_code {region!r} is no division in the GB/T 2260 table")
 
     temp = raw.get("temperature_c")
     if temp is None:
