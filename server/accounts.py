@@ -202,7 +202,8 @@ class Accounts:
             await SmsOutboxStore.put_phone_code(conn, person.id, row)
             await SmsOutboxStore.enqueue(conn, message_id=f"phone-code:{person.id}:{now_s}:{secrets.token_hex(4)}",
                                          phone=phone, body=body, purpose="phone_code", now_s=now_s,
-                                         person_id=person.id)
+                                         person_id=person.id,
+                                         params={"code": code, "minutes": str(CODE_TTL_S // 60)})
         self.sms_wake()
         return CodeSent(phone, CODE_TTL_S, RESEND_WAIT_S)
 

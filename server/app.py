@@ -27,6 +27,7 @@ from server.events import PersonEvents
 from server.metrics import ServerMetrics, make_metrics_middleware
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
+from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import Database
 from server.storage.sessions import Sessions, SessionTouches
 from server.storage.sms import SmsOutboxStore
@@ -84,7 +85,12 @@ FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.
 
 
 def sms_gateway_from_config(config: ServerConfig, datadir: DataDir, clock: Clock) -> SmsGateway:
-    """The gateway ``[sms]`` names: the file gateway (default) or the HTTP gateway."""
+    """The gateway ``[sms]`` names: the file gateway (default), the HTTP gateway, or a template
+    provider (Alibaba Cloud, Tencent Cloud: :mod:`server.sms_providers`)."""
+    if config.sms.gateway == "aliyun":
+        return AliyunGateway(config.sms, clock)
+    if config.sms.gateway == "tencent":
+        return TencentGateway(config.sms, clock)
     if config.sms.gateway == "http":
         return HttpGateway(config.sms.url, token=config.sms.token, timeout_s=config.sms.timeout_s,
                            retries=config.sms.retries, backoff_s=config.sms.backoff_s)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from server.sms_templates import PURPOSE_FIELDS
 from shared.config import from_mapping, load_toml
 
 
@@ -72,21 +73,105 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
-class SmsConfig:
-    """The SMS gateway.
+class SmsTemplate:
+    """One message's template at a template provider (Alibaba Cloud, Tencent Cloud).
 
     Attributes:
-        gateway: ``file`` (append JSON lines to DATA/sms-outbox.jsonl) or ``http``.
+        code: the template code (Alibaba Cloud ``SMS_123456789``) or id (Tencent Cloud ``1110``).
+        params: which of the message's values fill the template, in order (server.sms_templates
+            lists the values of each message), e.g. ``["code", "minutes"]``.
+        names: the template's own variable names for them (Alibaba Cloud ``${name}``; default:
+            the same as ``params``). Tencent Cloud templates are positional (``{1}``, ``{2}``) and
+            take ``params`` in order.
+    """
+
+    code: str = ""
+    params: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.names and len(self.names) != len(self.params):
+            raise ValueError(f"names {self.names} must name each of params {self.params}")
+
+    def variables(self) -> list[tuple[str, str]]:
+        """``(template variable, message value)`` pairs, in order."""
+        return list(zip(self.names or self.params, self.params, strict=True))
+
+
+@dataclass(frozen=True)
+class SmsTemplates:
+    """The template of each message (``[sms.templates.<purpose>]``)."""
+
+    phone_code: SmsTemplate = field(default_factory=SmsTemplate)
+    application_approved: SmsTemplate = field(default_factory=SmsTemplate)
+    application_rejected: SmsTemplate = field(default_factory=SmsTemplate)
+    checkin_abnormal: SmsTemplate = field(default_factory=SmsTemplate)
+    checkin_reminder: SmsTemplate = field(default_factory=SmsTemplate)
+
+    def of(self, purpose: str) -> SmsTemplate | None:
+        """The template of ``purpose`` (None: not a message campuspass sends)."""
+        value = getattr(self, purpose, None) if purpose in PURPOSE_FIELDS else None
+        return value if isinstance(value, SmsTemplate) else None
+
+
+@dataclass(frozen=True)
+class AliyunSmsConfig:
+    """Alibaba Cloud SMS (dysmsapi, SendSms, RPC signature HMAC-SHA1).
+
+    Attributes:
+        access_key_id / access_key_secret: a RAM user's AccessKey allowed ``dysms:SendSms``.
+        endpoint: the API endpoint.
+        region: the RegionId parameter.
+    """
+
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    region: str = "cn-hangzhou"
+
+
+@dataclass(frozen=True)
+class TencentSmsConfig:
+    """Tencent Cloud SMS (SendSms 2021-01-11, TC3-HMAC-SHA256 signature).
+
+    Attributes:
+        secret_id / secret_key: a CAM key allowed ``sms:SendSms``.
+        sdk_app_id: the SMS application's SdkAppId (``1400...``).
+        endpoint: the API endpoint.
+        region: the X-TC-Region header (``ap-guangzhou``, ``ap-beijing`` or ``ap-nanjing``).
+    """
+
+    secret_id: str = ""
+    secret_key: str = ""
+    sdk_app_id: str = ""
+    endpoint: str = "https://sms.tencentcloudapi.com/"
+    region: str = "ap-guangzhou"
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    """The SMS gateway (docs/sms.md).
+
+    Attributes:
+        gateway: ``file`` (append JSON lines to DATA/sms-outbox.jsonl), ``http`` (a generic
+            JSON endpoint taking the full text), ``aliyun`` or ``tencent`` (templates).
         url: the HTTP gateway's endpoint (POST JSON {id, phone, body}).
         token: bearer token for the HTTP gateway ("" for none).
         timeout_s: per-request timeout (seconds).
-        retries: immediate retries of one send, with exponential backoff from ``backoff_s``.
+        retries: immediate retries of one send by the HTTP gateway, with exponential backoff
+            from ``backoff_s`` (the template providers are retried by the outbox only).
         backoff_s: first retry delay (seconds).
         max_attempts: outbox attempts before a message is marked failed.
-        sender_name: signature prefixed to every message, e.g. 【某某大学】.
+        sender_name: signature prefixed to every full-text message, e.g. 【某某大学】.
+        sign_name: the signature name approved at the template provider (without 【】), e.g. 某某大学.
+        aliyun / tencent: the provider's credentials.
+        templates: the template of each message (template providers only).
+
+    Raises (at load, as ConfigError): a template provider without credentials, sign name or a
+    template for every message, or a template naming values its message does not have.
     """
 
-    gateway: Literal["file", "http"] = "file"
+    gateway: Literal["file", "http", "aliyun", "tencent"] = "file"
     url: str = ""
     token: str = ""
     timeout_s: float = 5.0
@@ -94,6 +179,39 @@ class SmsConfig:
     backoff_s: float = 0.5
     max_attempts: int = 12
     sender_name: str = "【校园通行】"
+    sign_name: str = ""
+    aliyun: AliyunSmsConfig = field(default_factory=AliyunSmsConfig)
+    tencent: TencentSmsConfig = field(default_factory=TencentSmsConfig)
+    templates: SmsTemplates = field(default_factory=SmsTemplates)
+
+    def __post_init__(self) -> None:
+        if self.gateway not in ("aliyun", "tencent"):
+            return
+        missing = []
+        if self.gateway == "aliyun":
+            a = self.aliyun
+            missing += [f"aliyun.{k}" for k, v in (("access_key_id", a.access_key_id),
+                                                  ("access_key_secret", a.access_key_secret)) if not v]
+        else:
+            t = self.tencent
+            missing += [f"tencent.{k}" for k, v in (("secret_id", t.secret_id), ("secret_key", t.secret_key),
+                                                   ("sdk_app_id", t.sdk_app_id)) if not v]
+        if not self.sign_name:
+            missing.append("sign_name")
+        if missing:
+            raise ValueError(f"gateway {self.gateway!r} needs {', '.join(missing)}")
+        problems = []
+        for purpose, offered in PURPOSE_FIELDS.items():
+            tpl = self.templates.of(purpose)
+            if tpl is None or not tpl.code:
+                problems.append(f"templates.{purpose}.code is not set")
+                continue
+            unknown = [p for p in tpl.params if p not in offered]
+            if unknown:
+                problems.append(f"templates.{purpose}.params {unknown} are not values of this message; "
+                                f"it offers {list(offered)}")
+        if problems:
+            raise ValueError(f"every message needs its {self.gateway} template: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -274,7 +392,9 @@ block_s = 900
 trusted_proxies = []
 
 [sms]
-# "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs to url.
+# "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs the text to url;
+# "aliyun" and "tencent" send the provider's approved templates (docs/sms.md: [sms.aliyun] or
+# [sms.tencent] credentials, sign_name and a [sms.templates.<message>] for every message).
 gateway = "file"
 url = ""
 timeout_s = 5.0

@@ -65,12 +65,12 @@ async def test_figures_from_the_database(client: TestClient, login: Login, clock
     assert samples[("campuspass_sms_outbox_oldest_pending_age_seconds", ())] == 400
     assert samples[("campuspass_sms_outbox", (("status", "sent"),))] == 2  # the two phone codes
     assert samples[("campuspass_applications", (("state", "approved"),))] == 0
-    assert samples[("campuspass_sms_sent_total", (("provider", "FileGateway"),))] == 2
+    assert samples[("campuspass_sms_sent_total", (("provider", "file"),))] == 2
 
     await app[state.SMS_SENDER].run_once()  # delivers m-1
     samples = await scrape(client)
     assert samples[("campuspass_sms_outbox_oldest_pending_age_seconds", ())] == 0
-    assert samples[("campuspass_sms_sent_total", (("provider", "FileGateway"),))] == 3
+    assert samples[("campuspass_sms_sent_total", (("provider", "file"),))] == 3
 
 
 @pytest.fixture
