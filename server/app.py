@@ -55,6 +55,7 @@ from server.web.checkin_api import routes as checkin_routes
 from server.web.checkin_pages import routes as checkin_page_routes
 from server.web.dashboard_setup import install_dashboards
 from server.web.errors import make_error_middleware
+from server.web.presence_setup import install_presence
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
 from server.web.review_api import routes as review_routes
 from server.web.review_pages import routes as review_page_routes
@@ -149,6 +150,7 @@ def create_app(
     pass_pages.install_passes(app)  # after _services: needs the database
     install_workflow(app)  # after _services: needs the database
     install_dashboards(app)  # after _services: needs the database
+    install_presence(app)  # after _services: needs the database
     return app
 
 

@@ -339,6 +339,45 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class PresenceConfig:
+    """Stays, co-presence tracing, occupancy and scan retention (issue 19; docs/tracing.md).
+
+    Attributes:
+        default_stay_min: a stay at a building with only entry doors lasts this long after the
+            entry (minutes); also the stay assumed before an exit with no entry.
+        open_stay_h: an entry with no exit counts as inside for at most this long (hours): the
+            cut-off for people who never badged out (occupancy and tracing alike).
+        min_overlap_min: default least overlap with a stay of the person queried for someone
+            to be a contact (minutes).
+        tracing_days: default tracing period, ending now (days).
+        scan_retention_days: scans older than this are deleted (days; longer than
+            ``tracing_days``: tracing never reads beyond what is kept).
+        retention_interval_s: how often the retention job runs (seconds).
+        mask_numbers_in_export: mask student/staff numbers in the tracing CSV export.
+    """
+
+    default_stay_min: int = 60
+    open_stay_h: int = 16
+    min_overlap_min: int = 15
+    tracing_days: int = 14
+    scan_retention_days: int = 28
+    retention_interval_s: int = 3600
+    mask_numbers_in_export: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("default_stay_min", "open_stay_h", "min_overlap_min", "tracing_days", "scan_retention_days",
+                     "retention_interval_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"presence.{name} = {getattr(self, name)}; expected > 0")
+        if self.open_stay_h * 60 < self.default_stay_min:
+            raise ValueError(f"presence.open_stay_h = {self.open_stay_h} is shorter than default_stay_min"
+                             f" = {self.default_stay_min} minutes; expected at least as long")
+        if self.scan_retention_days < self.tracing_days:
+            raise ValueError(f"presence.scan_retention_days = {self.scan_retention_days} is shorter than"
+                             f" tracing_days = {self.tracing_days}; expected at least as long")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -352,6 +391,7 @@ class ServerConfig:
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
     reminders: ReminderConfig = field(default_factory=ReminderConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -415,4 +455,14 @@ token = ""
 # One SMS to everyone who has not checked in by this local time (at most one per person per day).
 auto = true
 auto_at = "14:00"
+
+[presence]
+# Stays: entry-only buildings count this long after an entry; an entry never followed by an
+# exit counts as inside for at most open_stay_h hours.
+default_stay_min = 60
+open_stay_h = 16
+min_overlap_min = 15
+tracing_days = 14
+# Scans older than this are deleted (keep it longer than tracing_days).
+scan_retention_days = 28
 """
