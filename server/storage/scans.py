@@ -65,6 +65,7 @@ class SyncLogRow:
     clock_skew_s: float | None
     queue_depth: int | None
     heartbeat: dict[str, Any]
+    id: int = 0  # the row's id once stored (paging key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +195,31 @@ class ScanLog:
             row = await self.db.fetch_one("SELECT COUNT(*) FROM scans WHERE node_id = ?", (node_id,))
         return int(row[0]) if row else 0
 
-    async def sync_log(self, node_id: str, limit: int = 200) -> list[SyncLogRow]:
-        """The node's newest sync-log rows first."""
+    async def sync_log(self, node_id: str, limit: int = 200, *, before_id: int | None = None,
+                       only: str | None = None) -> list[SyncLogRow]:
+        """The node's sync-log rows, newest first.
+
+        Args:
+            limit: most rows returned.
+            before_id: only rows older than this row id (the next page after a page whose
+                last row had this id).
+            only: ``"scans"`` (syncs that carried records), ``"problems"`` (gaps or errors), or
+                None for every sync, heartbeats included.
+        """
+        where: list[str] = ["node_id = ?"]
+        params: list[Any] = [node_id]
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(before_id)
+        if only == "scans":
+            where.append("received > 0")
+        elif only == "problems":
+            where.append("(gaps > 0 OR errors != '')")
         rows = await self.db.fetch_all(
             "SELECT at, received, inserted, duplicates, acked_seq, gaps, errors, clock_skew_s, queue_depth,"
-            " heartbeat FROM sync_log WHERE node_id = ? ORDER BY id DESC LIMIT ?", (node_id, limit))
-        return [SyncLogRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9])) for r in rows]
+            f" heartbeat, id FROM sync_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [SyncLogRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10])
+                for r in rows]
 
     async def anomalies(self, node_id: str | None = None, limit: int = 200) -> list[Anomaly]:
         """Stored anomalies, newest first (of one node when given)."""
@@ -222,6 +242,7 @@ class ScanLog:
         self, *, building: str | None = None, from_ms: int | None = None, to_ms: int | None = None,
         verdict: str | None = None, subject: bytes | None = None, departments: Sequence[str] | None = None,
         with_person: bool = True, limit: int = 1000, before_id: int | None = None,
+        node_id: str | None = None, received_at_s: int | None = None,
     ) -> list[ScanView]:
         """Scans matching every given filter, newest first.
 
@@ -231,10 +252,13 @@ class ScanLog:
             departments: only scans of people in these departments (a counsellor's scope).
             with_person: resolve the pass subject to the person (number, name, department).
             limit: most rows returned.
+            node_id, received_at_s: only scans of this node / received by the server in this
+                second (the scans of one sync, as the sync log shows it).
         """
         where: list[str] = []
         params: list[Any] = []
-        for column, value in (("s.building", building), ("s.verdict", verdict), ("s.subject", subject)):
+        for column, value in (("s.building", building), ("s.verdict", verdict), ("s.subject", subject),
+                              ("s.node_id", node_id), ("s.received_at", received_at_s)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)

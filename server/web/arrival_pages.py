@@ -19,12 +19,14 @@ import base64
 import binascii
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from server.arrivals import MAX_PHOTO_BYTES, Arrivals, Candidate
 from server.storage.audit import AuditLog
 from server.storage.pass_status import StatusRow
+from server.storage.people import People
 from server.web import auth, state
 from server.web.errors import ApiError, InvalidField
 from server.web.pages import form_error, render
@@ -195,8 +197,18 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
 
 async def _form_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     user = await auth.require_user(request)
-    pending = await request.app[state.PASS_SERVICE].store.pending_arrivals(auth.visible_departments(user.person))
-    return await render(request, "arrival.html", {"pending": pending, "error": error}, status=status)
+    scope = auth.visible_departments(user.person)
+    pending = await request.app[state.PASS_SERVICE].store.pending_arrivals(scope)
+    arrived = None
+    number = request.query.get("who", "") if request.query.get("msg") == "arrival_confirmed" else ""
+    if number:  # name the student just confirmed, if the counsellor may see them
+        person = await People(request.app[state.DB]).by_number(number)
+        if person is not None and (scope is None or person.department in scope):
+            arrived = person
+    context: dict[str, Any] = {"pending": pending, "error": error, "arrived": arrived}
+    if arrived is not None:
+        context["notice"] = None
+    return await render(request, "arrival.html", context, status=status)
 
 
 @routes.page("GET", "/arrivals", roles=CONFIRMERS, summary="arrival confirmation")
@@ -234,4 +246,4 @@ async def confirm_page(request: web.Request) -> web.StreamResponse:
         await _confirm(request, candidate)
     except ApiError as exc:
         return await _form_page(request, form_error(exc), exc.status)
-    raise web.HTTPSeeOther("/arrivals?msg=arrival_confirmed")
+    raise web.HTTPSeeOther("/arrivals?" + urlencode({"msg": "arrival_confirmed", "who": candidate.person.number}))

@@ -67,7 +67,20 @@ ZH: dict[str, str] = {
     "abnormal_title": "今日打卡异常人员", "no_abnormal": "今日没有打卡异常的人员。",
     "review_done": "已处理。", "missing_title": "今日未打卡人数", "pending_count": "待我处理的申请", "remind_all": "短信提醒未打卡人员",
     "reminders_sent": "提醒短信已发送（每人每天最多一条）。", "planned": "计划", "applicant": "申请人", "state": "状态",
-    "departure_from": "出发地",
+    "departure_from": "出发地：",
+    "review_approved_n": "已通过 {n} 份申请。",
+    "review_failed_n": "{n} 份未能通过：",
+    "nothing_selected": "没有勾选任何申请，请先勾选要通过的申请。",
+    "review_rejected": "已驳回，学生会看到驳回理由。",
+    "checkin_today": "今日打卡",
+    "dept_decision": "院系审核",
+    "newer": "上一页",
+    "more_pages": "下一页",
+    "see_missing_list": "查看名单并逐个提醒",
+    "confirm_no_risk_area": "本人近 14 天内未在中、高风险地区停留。",
+    "confirm_no_case_contact": "本人近 14 天内未接触确诊、疑似病例、无症状感染者及其密切接触者。",
+    "confirm_no_symptoms": "本人及共同居住人近 14 天内无发热、咳嗽等呼吸道症状。",
+    "confirm_not_quarantined": "本人目前未处于隔离或医学观察期。",
 }
 
 EN: dict[str, str] = {
@@ -131,7 +144,20 @@ EN: dict[str, str] = {
     "no_pending": "Nothing matches.", "abnormal_title": "Abnormal check-ins today", "no_abnormal": "No abnormal check-ins today.",
     "review_done": "Done.", "missing_title": "Not checked in today", "pending_count": "Waiting for me", "remind_all": "Text a reminder to them",
     "reminders_sent": "Reminders sent (at most one per person per day).", "planned": "Planned", "applicant": "Applicant", "state": "State",
-    "departure_from": "from",
+    "departure_from": "From: ",
+    "review_approved_n": "{n} approved.",
+    "review_failed_n": "{n} could not be approved:",
+    "nothing_selected": "Nothing was ticked: tick the applications to approve first.",
+    "review_rejected": "Rejected; the student sees your reason.",
+    "checkin_today": "Check-in today",
+    "dept_decision": "Department",
+    "newer": "Previous page",
+    "more_pages": "Next page",
+    "see_missing_list": "See the list and remind people one by one",
+    "confirm_no_risk_area": "In the last 14 days I have not stayed in a medium- or high-risk area.",
+    "confirm_no_case_contact": "In the last 14 days I have had no contact with confirmed, suspected or asymptomatic cases or their close contacts.",
+    "confirm_no_symptoms": "In the last 14 days neither I nor anyone I live with has had a fever, cough or other respiratory symptoms.",
+    "confirm_not_quarantined": "I am not in quarantine or under medical observation.",
 }
 
 

@@ -208,6 +208,7 @@ class SyncLogEntry:
     errors: str
     clock_skew_s: float | None
     queue_depth: int | None
+    id: int  # paging key: ``?before=<id>`` answers the syncs older than this one
 
 
 @dataclass(frozen=True)
@@ -228,26 +229,52 @@ class SyncLogOut:
     node: FleetNode
     syncs: list[SyncLogEntry]
     anomalies: list[AnomalyOut]
+    next_before: int | None  # ``?before=`` of the next (older) page; None on the last page
+
+
+SYNC_LOG_QUERY = {
+    "before": "only syncs older than this sync id (the previous page's next_before)",
+    "only": "scans (syncs that carried records), problems (gaps or errors), or empty for all",
+    "limit": "syncs per page (default 50, at most 500)",
+}
+SYNC_LOG_ONLY = ("scans", "problems")
+
+
+def _int_param(query: Any, name: str, default: int | None, low: int, high: int) -> int | None:
+    value = query.get(name) or ""
+    if value == "":
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise InvalidField(f"{name} = {value[:20]!r}; expected a whole number")
+    return min(high, max(low, int(value)))
 
 
 async def sync_log_doc(request: web.Request, node_id: str) -> SyncLogOut:
-    """The node's fleet entry, newest syncs and anomalies.
+    """The node's fleet entry, one page of its syncs (newest first; ``before``, ``only``,
+    ``limit`` of :data:`SYNC_LOG_QUERY`) and its anomalies.
 
     Raises:
-        NotFound: no such node.
+        NotFound: no such node. InvalidField: a bad query parameter.
     """
     node = next((n for n in await fleet(request) if n.id == node_id), None)
     if node is None:
         raise NotFound(f"no node {node_id!r}")
+    q = request.query
+    only = q.get("only") or None
+    if only is not None and only not in SYNC_LOG_ONLY:
+        raise InvalidField(f"only = {only[:20]!r}; expected one of {list(SYNC_LOG_ONLY)}")
+    limit = _int_param(q, "limit", 50, 1, 500) or 50
+    before = _int_param(q, "before", None, 0, 2**62)
     log = ScanLog(request.app[state.DB])
+    rows = await log.sync_log(node_id, limit + 1, before_id=before, only=only)
     syncs = [SyncLogEntry(s.at_s, s.received, s.inserted, s.duplicates, s.acked_seq, s.gaps, s.errors,
-                          s.clock_skew_s, s.queue_depth) for s in await log.sync_log(node_id)]
+                          s.clock_skew_s, s.queue_depth, s.id) for s in rows[:limit]]
     anomalies = [AnomalyOut(a.kind, a.at_s, a.seq_from, a.seq_to, a.detail) for a in await log.anomalies(node_id)]
-    return SyncLogOut(node, syncs, anomalies)
+    return SyncLogOut(node, syncs, anomalies, syncs[-1].id if len(rows) > limit else None)
 
 
-@routes.api("GET", "/api/v1/nodes/{node_id}/sync-log", roles=ADMINS, response=SyncLogOut,
-            summary="A node's sync log and anomalies")
+@routes.api("GET", "/api/v1/nodes/{node_id}/sync-log", roles=ADMINS, response=SyncLogOut, query=SYNC_LOG_QUERY,
+            summary="A node's sync log (paged) and anomalies")
 async def node_sync_log(request: web.Request) -> web.Response:
     """Each sync (newest first): time, records received, duplicates, acknowledged-to, gaps, errors,
     clock skew; and the node's anomalies."""
@@ -263,6 +290,8 @@ SCAN_QUERY = {
     "verdict": "accept or deny",
     "person": "student/staff number (school admins and counsellors only)",
     "limit": "most rows (default 1000, at most 10000)",
+    "node": "node id",
+    "received": "Unix seconds the server received the scans (one sync of the node's sync log)",
     "format": "json (default) or csv",
 }
 
@@ -288,7 +317,7 @@ def _instant_ms(name: str, value: str | None) -> int | None:
         raise InvalidField(f"{name} = {value[:40]!r} is out of range") from None
 
 
-async def query_scans(request: web.Request) -> list[ScanView]:
+async def query_scans(request: web.Request, query: Any = None) -> list[ScanView]:
     """Scans visible to the current user for the query parameters of :data:`SCAN_QUERY`.
 
     Who sees the person: school admins (everyone), counsellors (only people of their
@@ -296,9 +325,12 @@ async def query_scans(request: web.Request) -> list[ScanView]:
 
     Raises:
         InvalidField: a bad parameter; Forbidden: a person search by a system admin.
+
+    ``query`` replaces the request's query parameters (the scan log page passes its own after
+    reading local times typed by a person).
     """
     user = await auth.require_user(request)
-    q = request.query
+    q = request.query if query is None else query
     verdict = q.get("verdict") or None
     if verdict not in (None, "accept", "deny"):
         raise InvalidField(f"verdict = {verdict!r}; expected accept or deny")
@@ -324,7 +356,8 @@ async def query_scans(request: web.Request) -> list[ScanView]:
     return await ScanLog(request.app[state.DB]).search(
         building=q.get("building") or None, from_ms=_instant_ms("from", q.get("from")),
         to_ms=_instant_ms("to", q.get("to")), verdict=verdict, subject=subject, departments=departments,
-        with_person=with_person, limit=limit)
+        with_person=with_person, limit=limit, node_id=q.get("node") or None,
+        received_at_s=_int_param(q, "received", None, 0, 2**40))
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,23 @@ def page(context: BrowserContext) -> Page:
 
 
 @pytest.fixture
+def phone(browser: Browser) -> Iterator[Any]:
+    """``phone()``: another person's page in a browser profile of its own (closed after the test)."""
+    made: list[BrowserContext] = []
+
+    def new_page() -> Page:
+        ctx = browser.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=1,
+                                  timezone_id="Asia/Shanghai")
+        ctx.set_default_timeout(10_000)
+        made.append(ctx)
+        return ctx.new_page()
+
+    yield new_page
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
 def browser_nojs_page(browser: Browser) -> Iterator[Page]:
     """A phone-size page with JavaScript turned off (the forms must work without it)."""
     ctx = browser.new_context(viewport=PHONE, locale="zh-CN", java_script_enabled=False)

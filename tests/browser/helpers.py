@@ -98,3 +98,11 @@ def last_code(live: LiveServer, phone: str) -> str:
               if x.strip() and json.loads(x).get("phone") == phone]
     return re.findall(r"(?<!\d)\d{6}(?!\d)", bodies[-1])[0]
 
+
+
+def pick_region(page: Page, index: int, query: str, full_name: str) -> None:
+    """Choose a region in the ``index``-th picker of the page by searching ``query``."""
+    picker = page.locator(".region-picker").nth(index)
+    picker.locator(".region-search").fill(query)
+    picker.locator(".region-hit", has_text=full_name).first.click()
+    assert full_name in picker.locator(".region-chosen").inner_text()
