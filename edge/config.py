@@ -48,6 +48,7 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
     queue_max = 5000           # decisions held in memory while the disk fails
     reserve_bytes = 1048576    # space kept free to record a storage fault
     retry_s = 1.0              # seconds between attempts to write the held decisions
+    integrity_check_s = 86400  # full integrity check of node.db this often
 
     [files]                    # the provisioning bundle, next to node.toml
     root_pub = "root.pub"
@@ -274,11 +275,15 @@ class StorageConfig:
         reserve_bytes: size of the reserve file kept next to the database; released on a
             full disk so the fault itself (and the first held decisions) can be written.
         retry_s: seconds between attempts to write the held decisions back.
+        integrity_check_s: seconds between full integrity checks of the database (a quick
+            check runs at every start); damage found stops the node so that the next start
+            moves the file aside (docs/edge-node.md, "Damaged or missing database").
     """
 
     queue_max: int = 5000
     reserve_bytes: int = 1 << 20
     retry_s: float = 1.0
+    integrity_check_s: float = 86400.0
 
     def __post_init__(self) -> None:
         if not 10 <= self.queue_max <= 1_000_000:
@@ -287,6 +292,8 @@ class StorageConfig:
             raise ValueError(f"storage.reserve_bytes = {self.reserve_bytes!r}; expected 0..1073741824 bytes")
         if not 0.05 <= self.retry_s <= 3600:
             raise ValueError(f"storage.retry_s = {self.retry_s!r}; expected 0.05..3600 seconds")
+        if not 1 <= self.integrity_check_s <= 30 * 86400:
+            raise ValueError(f"storage.integrity_check_s = {self.integrity_check_s!r}; expected 1..2592000 seconds")
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,11 @@ from edge.config import NodeConfig
 from edge.decoders import Decoder, make_decoder
 from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
+from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
 from edge.scanlog import ScanRecord, uuid7
 from edge.store import NodeStore, StoreError
 from edge.tasks import TaskBody, TaskSupervisor
-from edge.timekeeping import TrustedInstant, TrustedTime
+from edge.timekeeping import TrustedInstant, TrustedTime, read_boot_id
 from shared.clock import Clock, SystemClock
 from shared.decision import Verdict, decide
 from shared.dedup import RepeatFilter
@@ -49,6 +50,10 @@ from shared.policy import BuildingPolicy
 log = logging.getLogger(__name__)
 
 TICK_S = 0.02
+
+#: Exit status of ``edge run`` when the scheduled integrity check found the database damaged
+#: (systemd starts the node again; the start moves the file aside).
+EXIT_DATABASE_DAMAGED = 3
 
 
 class SyncComponent(Protocol):
@@ -72,6 +77,7 @@ class Judgement:
     text_sha256: str
     when: TrustedInstant
     captured_mono_s: float
+    trust_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,7 @@ class Node:
         sync_factory: builds the sync component (None: no sync; a no-op when no server URL).
         metrics: the node's Prometheus metrics (default: a fresh :class:`NodeMetrics`).
         tasks: the supervisor of the background tasks (default: restart backoff 0.5..30 s).
+        boot_id: this boot's id (default: the kernel's, :func:`read_boot_id`); tests pass their own.
 
     Raises:
         CampusPassError: code ``unknown_building`` when the policy lacks ``node.building``.
@@ -130,6 +137,7 @@ class Node:
         sync_factory: SyncFactory | None = None,
         metrics: NodeMetrics | None = None,
         tasks: TaskSupervisor | None = None,
+        boot_id: str | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics or NodeMetrics()
@@ -152,7 +160,7 @@ class Node:
         except BaseException:
             self.outputs.close()
             raise
-        self.time = TrustedTime(self.clock, store)
+        self.time = TrustedTime(self.clock, store, read_boot_id() if boot_id is None else boot_id)
         self.repeats = RepeatFilter(config.scan.repeat_window_s)
         self.supervisor = CameraSupervisor(
             self.camera, stall_s=config.camera.stall_s, reopen_max_s=config.camera.reopen_max_s,
@@ -176,6 +184,7 @@ class Node:
         self._stopping = False
         self._camera_down_logged = False
         self._drop_logged = False
+        self.exit_code = 0
 
     # ---- policy and trust ----------------------------------------------------------------
 
@@ -248,14 +257,15 @@ class Node:
                 continue
             when = self.time.now()
             now_s = when.at.timestamp()
-            fresh = self.config.trust.fail_mode == "open" or not self.trust_stale(now_s)
+            stale = self.trust_stale(now_s)
+            fresh = self.config.trust.fail_mode == "open" or not stale
             assert self.store.trust_bundle is not None
             verdict = decide(
                 text, self.store.trust_bundle, self.store.revocations, self._current_policy(), when.at,
                 revocations_fresh=fresh,
             )
             digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-            out.append(Judgement(verdict, digest, when, captured_mono_s))
+            out.append(Judgement(verdict, digest, when, captured_mono_s, stale))
         return out
 
     async def commit(self, j: Judgement) -> DoorDecision:
@@ -280,8 +290,9 @@ class Node:
         if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
             indication = Indication.INVALID  # never unlock while the node is in fault
         log.info(
-            "scan seq=%d %s %s reason=%s clock_trusted=%s",
+            "scan seq=%d %s %s reason=%s clock_trusted=%s%s",
             record.seq, record.direction, record.verdict, record.reason, record.clock_trusted,
+            " trust_stale" if record.trust_stale else "",
         )
         mono = self.clock.monotonic()
         if not self._stopping:  # decisions drained at shutdown are logged, never shown (no relay blip)
@@ -309,6 +320,8 @@ class Node:
             verdict="accept" if j.verdict.accepted else "deny",
             reason=j.verdict.reason.value,
             direction=self.config.node.direction,
+            raise_floor=j.when.verified,
+            trust_stale=j.trust_stale,
         )
 
     async def decode(self, frame: np.ndarray) -> list[str]:
@@ -376,6 +389,21 @@ class Node:
                     self._drop_logged = False
                 self.refresh_status()
 
+    async def _integrity_watch(self) -> None:
+        """Every ``storage.integrity_check_s``: SQLite's full ``integrity_check``. Damage stops
+        the node with :data:`EXIT_DATABASE_DAMAGED` and leaves the flag the next start acts on."""
+        while True:
+            await asyncio.sleep(self.config.storage.integrity_check_s)
+            problems = await self.store.integrity_problems(full=True)
+            if problems:
+                log.error("node database damaged: %s; stopping so that the next start moves it aside",
+                          "; ".join(problems[:3]))
+                await asyncio.to_thread(damage_flag(self.config.db_path).write_text,
+                                        "\n".join(problems) + "\n", "utf-8")
+                self.exit_code = EXIT_DATABASE_DAMAGED
+                self.stop()
+                return
+
     async def _ticker(self) -> None:
         n = 0
         while True:
@@ -408,6 +436,7 @@ class Node:
         )
         self.tasks.start("ticker", self._ticker)
         self.tasks.start("storage", self._storage_mender)
+        self.tasks.start("integrity", self._integrity_watch)
         if self.sync is not None:
             self.tasks.start("sync", self.sync.run)
         for name, body in self.extra_tasks.items():
@@ -492,25 +521,41 @@ class Node:
             },
             "clock": {"trusted": when.trusted, "floor_s": self.store.time_floor_s},
             "storage": self.store.health.as_json(),
+            "database": {
+                "epoch": self.store.epoch,
+                "recovered": None if self.store.recovery is None else {
+                    "reason": self.store.recovery.reason, "detail": self.store.recovery.detail,
+                    "kept_as": [p.name for p in self.store.recovery.moved_to],
+                },
+            },
             "tasks": self.tasks.as_json(),
             "outputs": self.outputs.state(),
         }
 
 
-async def open_store(config: NodeConfig) -> NodeStore:
-    """Open the node database from ``config`` and seed it from the bundle on first start.
+async def open_store(config: NodeConfig, *, clock: Clock | None = None) -> NodeStore:
+    """Open the node database from ``config``, recovering from damage (:mod:`edge.recovery`),
+    and seed it from the bundle on first start or after a recovery (a new chain epoch then).
 
     Raises:
         BundleError, StoreError, DocumentError, TrustError: unusable bundle or database.
+        OSError: a damaged database cannot be moved aside.
     """
     root_public = read_root_public(config.path(config.files.root_pub))
-    store = await NodeStore.open(config.db_path, root_public, reserve_bytes=config.storage.reserve_bytes,
-                                 queue_max=config.storage.queue_max)
+    now = (clock or SystemClock()).now()
+    store, recovery = await open_checked(
+        config.db_path, root_public, now, reserve_bytes=config.storage.reserve_bytes,
+        queue_max=config.storage.queue_max)
     try:
         if not store.seeded:
             await store.seed(read_bundle(config))
             log.info("node database seeded from the provisioning bundle")
+            if recovery is not None:
+                await store.start_epoch(recovery.epoch)
+        if recovery is not None or read_epoch(config.data_dir) != store.epoch:
+            write_epoch(config.data_dir, store.epoch)
     except BaseException:
         await store.close()
         raise
+    store.recovery = recovery
     return store

@@ -38,7 +38,7 @@ def default_sync_factory(config: NodeConfig) -> SyncFactory | None:
     return factory
 
 
-async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = None, **node_kwargs: Any) -> None:
+async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = None, **node_kwargs: Any) -> int:
     """Open the store (seeding it on first start), run the node and its status endpoint until
     stopped (SIGTERM, SIGINT) or a replay camera ends. The relay is locked on every way out.
 
@@ -46,8 +46,12 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
         config: the node configuration.
         sync_factory: the sync component (default: :func:`default_sync_factory`).
         node_kwargs: passed to :class:`Node` (camera, decoder, pin_factory, clock).
+
+    Returns:
+        The exit status for ``edge run``: 0, or the node's reason to be restarted
+        (:data:`edge.node.EXIT_DATABASE_DAMAGED`, ...).
     """
-    store = await open_store(config)
+    store = await open_store(config, clock=node_kwargs.get("clock"))
     try:
         factory = sync_factory if sync_factory is not None else default_sync_factory(config)
         node = Node(config, store, sync_factory=factory, **node_kwargs)
@@ -79,6 +83,7 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
 
                 node.extra_tasks["status"] = serve_status
             await node.run()
+            return node.exit_code
         finally:
             node.outputs.close()
             for r in runners:

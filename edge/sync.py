@@ -36,6 +36,7 @@ from campuspass import __version__
 from edge.config import NodeConfig
 from edge.scanlog import ScanRecord
 from edge.store import NodeStore
+from edge.timekeeping import TimeAnchor
 from shared.clock import Clock
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey
@@ -145,6 +146,7 @@ class SyncClient:
         on_online: called with True/False after each round (the node's status indication).
         health: returns ``{"camera", "decoder", "clock_trusted"}`` for the heartbeat.
         rng: jitter source.
+        boot_id: this boot's id, kept with each server time (the node's clock checks use it).
     """
 
     def __init__(
@@ -158,6 +160,7 @@ class SyncClient:
         on_online: Callable[[bool], None] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         rng: random.Random | None = None,
+        boot_id: str = "",
     ) -> None:
         self.store = store
         self.config = config
@@ -167,6 +170,7 @@ class SyncClient:
         self.on_online = on_online
         self.health = health or (lambda: {})
         self.rng = rng or random.Random()
+        self.boot_id = boot_id
         self.offset_s = 0.0  # server − node, from the last answer (signing timestamps use it)
         self.failures = 0
         self.online: bool | None = None
@@ -212,6 +216,7 @@ class SyncClient:
             "storage": str(s.health.state),
             "storage_queued": s.health.queued,
             "storage_dropped": s.health.dropped,
+            "chain_epoch": s.epoch,
         }
 
     async def _prepare(self, after: int | None, queue: int, first: bool) -> _Batch:
@@ -267,10 +272,11 @@ class SyncClient:
         raise SyncFailed("server refused the sync twice for its timestamp", code="refused")
 
     async def _apply_time(self, doc: dict[str, Any]) -> None:
-        """Raise the trusted-time bound to the server's time and record the clock offset."""
-        server_s = int(doc["server_time_ms"]) // 1000
-        await self.store.raise_time_floor(server_s)
-        await self.store.record_clock_offset(self.offset_s, server_s)
+        """Take the server's time: the trusted-time floor follows it (down too, when poisoned),
+        the anchor for the node's clock checks and the clock offset are kept
+        (:meth:`NodeStore.apply_server_time`)."""
+        anchor = TimeAnchor(int(doc["server_time_ms"]) / 1000, self.clock.monotonic(), self.boot_id)
+        await self.store.apply_server_time(anchor, self.offset_s)
 
     async def _apply(self, doc: dict[str, Any], first: bool) -> None:
         """Apply documents from an answer (each verified by the store before use)."""
@@ -419,4 +425,4 @@ def make_sync(node: Node) -> SyncClient:
                 "clock_trusted": node.time.clock_trusted()}
 
     return SyncClient(node.store, node.config, load_node_key(node.config), clock=node.clock,
-                      on_online=node.set_online, health=health)
+                      on_online=node.set_online, health=health, boot_id=node.time.boot_id)

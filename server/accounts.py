@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.config import ServerConfig
+from server.errors import Category, Conflict, DomainError, Forbidden, InvalidField, NotFound, TooManyRequests
 from server.passwords import PasswordHasher
 from server.storage import Database
 from server.storage.audit import AuditLog
@@ -24,7 +25,6 @@ from server.storage.sessions import Sessions
 from server.storage.sms import PhoneCode, SmsOutboxStore
 from server.storage.throttle import LoginThrottleStore
 from server.throttle import LoginThrottle
-from server.web.errors import ApiError, Conflict, InvalidField, NotFound, TooManyRequests
 from shared.clock import Clock, to_unix
 
 MIN_PASSWORD_LEN = 8
@@ -36,11 +36,12 @@ SENDS_PER_HOUR = 5
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
-class LoginFailed(ApiError):
-    """401: wrong number or password (the same answer for an unknown number). Code ``bad_credentials``."""
+class LoginFailed(DomainError):
+    """Wrong number or password (the same answer for an unknown number). Code ``bad_credentials``,
+    category unauthenticated."""
 
     code = "bad_credentials"
-    status = 401
+    category = Category.UNAUTHENTICATED
 
 
 def normalise_initial(password: str) -> str:
@@ -161,7 +162,7 @@ class Accounts:
         """
         typed = normalise_initial(old_password) if person.must_change_password else old_password
         if not await self.hasher.verify(typed, person.password_hash):
-            raise ApiError("the current password is wrong", code="wrong_password", status=403)
+            raise Forbidden("the current password is wrong", code="wrong_password")
         await self.check_new_password(person, new_password)
         new_hash = await self.hasher.hash(new_password)
         async with self.db.transaction() as conn:
@@ -212,7 +213,7 @@ class Accounts:
 
         Raises:
             InvalidField: bad phone.
-            ApiError: ``no_code`` (404: none sent to this number), ``code_expired`` (410),
+            DomainError: ``no_code`` (404: none sent to this number), ``code_expired`` (410),
                 ``code_exhausted`` (429: 5 wrong tries, ask for a new code), ``wrong_code`` (403,
                 with ``tries_left``).
         """
@@ -223,14 +224,14 @@ class Accounts:
         if pending is None or pending.phone != phone:
             raise NotFound(f"no code was sent to {phone}; ask for one first", code="no_code")
         if pending.tries_left <= 0:
-            raise ApiError("too many wrong codes; ask for a new code", code="code_exhausted", status=429)
+            raise DomainError("too many wrong codes; ask for a new code", code="code_exhausted",
+                              category=Category.THROTTLED)
         if now_s >= pending.expires_at_s:
-            raise ApiError("the code has expired; ask for a new code", code="code_expired", status=410)
+            raise DomainError("the code has expired; ask for a new code", code="code_expired", category=Category.GONE)
         if not hmac.compare_digest(_code_hash(person.id, phone, code.strip()), pending.code_hash):
             await store.use_phone_try(person.id)
             left = pending.tries_left - 1
-            raise ApiError(f"wrong code; {left} tries left", code="wrong_code", status=403,
-                           detail={"tries_left": left})
+            raise Forbidden(f"wrong code; {left} tries left", code="wrong_code", detail={"tries_left": left})
         async with self.db.transaction() as conn:
             await SmsOutboxStore.consume_phone_code(conn, person.id)
             await People.set_verified_phone(conn, person.id, phone, now_s)

@@ -142,8 +142,8 @@ def _create_admin(args: argparse.Namespace) -> int:
 def _reset_password(args: argparse.Namespace) -> int:
     from server.accounts import Accounts
     from server.config import load_server_config
+    from server.errors import NotFound
     from server.passwords import PasswordHasher
-    from server.web.errors import NotFound
 
     dd = DataDir(args.data)
     dd.require_initialised()

@@ -23,7 +23,6 @@ from campuspass import __version__
 from server.accounts import Accounts
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
-from server.events import PersonEvents
 from server.metrics import ServerMetrics, make_metrics_middleware
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
@@ -135,7 +134,6 @@ def create_app(
     app[state.CONFIG] = config
     app[state.HASHER] = hasher or PasswordHasher()
     app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
-    app[state.EVENTS] = PersonEvents()
 
     aiohttp_jinja2.setup(
         app,

@@ -59,8 +59,8 @@ def _building_add(args: argparse.Namespace) -> int:
 
 
 def _building_group(args: argparse.Namespace) -> int:
+    from server.errors import DomainError
     from server.web.building_pages import validate_rules
-    from server.web.errors import ApiError
 
     statuses = args.statuses.split(",") if args.statuses is not None else None
     hours = None
@@ -68,7 +68,7 @@ def _building_group(args: argparse.Namespace) -> int:
         hours = [] if args.hours.strip().lower() == "always" else args.hours.split(",")
     try:
         name, statuses_ok, hours_ok = validate_rules(args.name, statuses or ["green"], hours or [])
-    except ApiError as exc:
+    except DomainError as exc:
         print(f"campuspass: {exc.message}", file=sys.stderr)
         return 2
 

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server.accounts import normalise_phone
+from server.errors import InvalidField
 from server.passwords import PasswordHasher
 from server.roster_sheet import SheetError, read_table
 from server.storage import Database
 from server.storage.audit import AuditLog
 from server.storage.people import NewPerson, People, Role
-from server.web.errors import ApiError
 from shared.errors import CampusPassError
 
 REQUIRED = ("number", "name", "id_last6", "department_code", "department_name", "role")
@@ -79,14 +79,13 @@ class RosterProblem:
         return out
 
 
-class RosterError(ApiError):
+class RosterError(InvalidField):
     """The roster was refused (bad rows without ``skip_bad_rows``, or an unreadable file).
 
-    Code ``bad_roster``, status 422; ``problems`` lists every bad row.
+    Code ``bad_roster``, category invalid; ``problems`` lists every bad row.
     """
 
     code = "bad_roster"
-    status = 422
 
     def __init__(self, message: str, problems: list[RosterProblem]) -> None:
         super().__init__(message, detail={"problems": [p.as_dict() for p in problems]})

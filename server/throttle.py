@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.config import AuthConfig
+from server.errors import TooManyRequests
 from server.storage.throttle import FailureCount, LoginThrottleStore
-from server.web.errors import TooManyRequests
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from server.storage.applications import ReturnApplication
 from server.web import auth, checkin_i18n, state
 from server.web.application_api import STAGE_OF_STATE
 from server.web.application_state import application_service, checkin_service
-from server.web.errors import ApiError, NotFound
+from server.web.errors import ApiError, NotFound, status_of
 from server.web.pages import parse_id, render
 from server.web.region_pages import form_region
 from server.web.registry import Routes
@@ -100,9 +100,9 @@ async def apply_post(request: web.Request) -> web.StreamResponse:
             await service.submit(user.person, data)
     except InvalidAnswers as exc:
         return await _form(request, values=values, amend=amend, errors={e.field: e.code for e in exc.errors},
-                           error="invalid_field", status=exc.status)
+                           error="invalid_field", status=status_of(exc))
     except ApiError as exc:
-        return await _form(request, values=values, amend=amend, error=exc.code, status=exc.status)
+        return await _form(request, values=values, amend=amend, error=exc.code, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=application_submitted")
 
 

@@ -24,14 +24,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from server.arrivals import MAX_PHOTO_BYTES, Arrivals, Candidate
-from server.storage.audit import AuditLog
+from server.pass_status import AuditNote
 from server.storage.pass_status import StatusRow
 from server.storage.people import People
 from server.web import auth, state
-from server.web.errors import ApiError, InvalidField
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.pages import form_error, render
 from server.web.registry import ADMINS, Routes
-from shared.clock import to_unix
 
 routes = Routes(tag="arrivals")
 
@@ -119,12 +118,8 @@ async def _identify(request: web.Request, kind: str, value: str, via: str | None
 async def _confirm(request: web.Request, candidate: Candidate) -> StatusRow:
     user = await auth.require_user(request)
     now = request.app[state.CLOCK].now()
-    row = await _arrivals(request).confirm(user.person, candidate, now)
-    async with request.app[state.DB].transaction() as conn:
-        await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
-                           action="arrival_confirmed", target_person_id=candidate.person.id,
-                           detail={"method": candidate.method}, address=auth.client_address(request))
-    return row
+    return await _arrivals(request).confirm(user.person, candidate, now, audit=AuditNote(
+        user.person.number, auth.client_address(request)))
 
 
 @routes.api("POST", "/api/v1/arrivals", roles=CONFIRMERS, body=ArrivalBody, response=ArrivalOut,
@@ -235,7 +230,7 @@ async def identify_page(request: web.Request) -> web.StreamResponse:
     try:
         candidate = await _form_candidate(request)
     except ApiError as exc:
-        return await _form_page(request, form_error(exc), exc.status)
+        return await _form_page(request, form_error(exc), status_of(exc))
     return await render(request, "arrival_confirm.html", {"candidate": candidate, "person": candidate.person})
 
 
@@ -245,5 +240,5 @@ async def confirm_page(request: web.Request) -> web.StreamResponse:
         candidate = await _form_candidate(request)
         await _confirm(request, candidate)
     except ApiError as exc:
-        return await _form_page(request, form_error(exc), exc.status)
+        return await _form_page(request, form_error(exc), status_of(exc))
     raise web.HTTPSeeOther("/arrivals?" + urlencode({"msg": "arrival_confirmed", "who": candidate.person.number}))

@@ -17,7 +17,7 @@ from multidict import MultiDictProxy
 from server.storage.checkins import Checkin
 from server.web import auth, checkin_i18n, state
 from server.web.application_state import checkin_service
-from server.web.errors import ApiError
+from server.web.errors import ApiError, status_of
 from server.web.pages import render
 from server.web.region_pages import form_region
 from server.web.registry import Routes
@@ -94,7 +94,7 @@ async def checkin_post(request: web.Request) -> web.StreamResponse:
         await checkin_service(request.app).submit(user.person, answers)
     except InvalidAnswers as exc:
         return await _form(request, values=answers, errors={e.field: e.code for e in exc.errors},
-                           error="invalid_field", status=exc.status)
+                           error="invalid_field", status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=checkin_saved")
 
 
@@ -104,7 +104,7 @@ async def checkin_same(request: web.Request) -> web.StreamResponse:
     try:
         await checkin_service(request.app).same_as_yesterday(user.person)
     except ApiError as exc:
-        return await _form(request, error=exc.code, status=exc.status)
+        return await _form(request, error=exc.code, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=checkin_saved")
 
 

@@ -19,7 +19,7 @@ from server.storage.people import People
 from server.storage.scans import ScanLog, ScanView
 from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncService, check_records
 from server.web import auth, state
-from server.web.errors import ApiError, BadRequest, InvalidField, NotFound
+from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import to_unix
 from shared.config import from_mapping
@@ -85,7 +85,7 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
     except NodeAuthError as exc:
         if node is not None:
             await service(request).log_refusal(node.id, exc.code, now_s)
-        raise ApiError(exc.message, code=exc.code, status=_STATUS.get(exc.code, 401),
+        raise HttpError(exc.message, code=exc.code, status=_STATUS.get(exc.code, 401),
                        detail={"server_time_ms": now_ms}) from None
     return node, body
 
@@ -348,7 +348,7 @@ async def query_scans(request: web.Request, query: Any = None) -> list[ScanView]
     number = (q.get("person") or "").strip()
     if number:
         if not with_person:
-            raise ApiError("system admins cannot search scans by person", code="forbidden", status=403)
+            raise Forbidden("system admins cannot search scans by person")
         person = await People(request.app[state.DB]).by_number(number)
         if person is None:
             return []

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from server.web import i18n, scan_texts
-from server.web.errors import ApiError
+from server.web.errors import ApiError, status_of
 from server.web.local_input import BadLocalTime, parse_local_instant
 from server.web.nodes_api import fleet, query_scans, sync_log_doc
 from server.web.pages import render
@@ -102,7 +102,7 @@ async def scans_page(request: web.Request) -> web.StreamResponse:
     except BadLocalTime:
         error, status = "bad_local_time", 422
     except ApiError as exc:
-        error, status = exc.code, exc.status
+        error, status = exc.code, status_of(exc)
     earlier = None
     if len(rows) >= int(query["limit"]) and rows:
         earlier = {**{k: v for k, v in typed.items() if k != "to"}, "to": str(rows[-1].at_ms // 1000)}

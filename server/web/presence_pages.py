@@ -19,7 +19,7 @@ from server.presence.occupancy import BuildingOccupancy
 from server.presence.tracing import TRACING_ROLES
 from server.storage.presence import PresenceStore
 from server.web import auth, i18n, presence_i18n, state
-from server.web.errors import ApiError
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.occupancy_api import service as occupancy_service
 from server.web.pages import form_error, render
 from server.web.registry import Routes
@@ -61,13 +61,13 @@ async def tracing_run(request: web.Request) -> web.StreamResponse:
         if values["min_overlap_min"]:
             if not (values["min_overlap_min"].isascii() and values["min_overlap_min"].isdigit()
                     and len(values["min_overlap_min"]) <= 6):
-                raise ApiError("min_overlap_min is not a whole number of minutes", code="invalid_field", status=422)
+                raise InvalidField("min_overlap_min is not a whole number of minutes")
             threshold = int(values["min_overlap_min"])
         result = await run_query(request, values["number"], values["from"] or None, values["to"] or None, threshold,
                                  values["reason"])
     except ApiError as exc:
         return await render(request, "tracing.html", {"form": values, "result": None, "error": form_error(exc),
-                                                      "error_message": exc.message}, status=exc.status)
+                                                      "error_message": exc.message}, status=status_of(exc))
     if form.get("export") == "csv":
         names = {b.code: b.name for b in await PresenceStore(request.app[state.DB]).buildings()}
         mask = request.app[state.CONFIG].presence.mask_numbers_in_export
@@ -98,7 +98,7 @@ async def capacity_form(request: web.Request) -> web.StreamResponse:
     text = str(form.get("capacity", "")).strip()
     try:
         if text and not (text.isascii() and text.isdigit() and len(text) <= 7):
-            raise ApiError(f"capacity {text[:20]!r} is not a whole number", code="invalid_field", status=422)
+            raise InvalidField(f"capacity {text[:20]!r} is not a whole number")
         with presence_errors():
             await occupancy_service(request).set_capacity(user.person, code, int(text) if text else None,
                                                           auth.client_address(request))
