@@ -61,12 +61,14 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from shared.config import from_mapping
 from shared.errors import ConfigError
@@ -85,7 +87,11 @@ class NodeIdentity:
         building: building code; must be in the policy document.
         direction: ``entry`` or ``exit`` (recorded in every scan).
         data_dir: folder for the node database (relative to the config file).
-        server_url: base URL of the campuspass server; empty means no sync.
+        server_url: base URL of the campuspass server; empty means no sync. ``https://``, or
+            ``http://`` to a loopback address; plain ``http://`` elsewhere only with
+            ``allow_plain_http`` (sync answers are signed either way, but an eavesdropper reads
+            the scan log: docs/security.md).
+        allow_plain_http: accept an ``http://`` server URL that is not loopback.
     """
 
     id: str
@@ -94,6 +100,7 @@ class NodeIdentity:
     direction: Literal["entry", "exit"] = "entry"
     data_dir: str = "data"
     server_url: str = ""
+    allow_plain_http: bool = False
 
     def __post_init__(self) -> None:
         if not _NODE_ID.match(self.id):
@@ -102,6 +109,32 @@ class NodeIdentity:
             raise ValueError(f"node.building = {self.building!r}; expected a building code")
         if self.server_url and not self.server_url.startswith(("http://", "https://")):
             raise ValueError(f"node.server_url = {self.server_url!r}; expected http(s)://... or empty")
+        if self.server_url and not self.allow_plain_http:
+            check_server_url(self.server_url)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(url: str) -> None:
+    """Refuse a plain ``http://`` server URL that is not loopback (docs/raspberry-pi.md: TLS).
+
+    Raises:
+        ValueError: the URL is ``http://`` to another host; the message says how to allow it.
+    """
+    if url.startswith("http://") and not is_loopback_url(url):
+        raise ValueError(
+            f"server URL {url!r} is plain http to another machine: scans would cross the network "
+            "readable by anyone on the path; use https:// (docs/raspberry-pi.md, TLS) or, on a "
+            "closed network, allow it explicitly (node.allow_plain_http = true / --allow-plain-http)")
 
 
 @dataclass(frozen=True)
@@ -197,6 +230,9 @@ class SyncConfig:
         keep_synced_s: acknowledged records stay in the local log this long (local audit),
             then are purged (seconds).
         connect_timeout_s, read_timeout_s: HTTP timeouts (seconds).
+        request_deadline_s: a whole sync request (connect, upload, complete answer) must finish
+            within this many seconds, or it counts as no answer (a reply dripped slowly cannot
+            hold a round).
         backoff_initial_s, backoff_max_s: retry delay after a failure doubles from the first
             value up to the second, with full jitter (seconds).
     """
@@ -207,6 +243,7 @@ class SyncConfig:
     keep_synced_s: float = 7 * 86400.0
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    request_deadline_s: float = 60.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 300.0
 
@@ -222,6 +259,8 @@ class SyncConfig:
             raise ValueError(f"sync.keep_synced_s = {self.keep_synced_s!r}; expected 0..31622400 seconds")
         if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
             raise ValueError("sync.connect_timeout_s and sync.read_timeout_s must be > 0 seconds")
+        if not 0 < self.request_deadline_s <= 3600:
+            raise ValueError(f"sync.request_deadline_s = {self.request_deadline_s!r}; expected 0 < s <= 3600")
         if not 0 < self.backoff_initial_s <= self.backoff_max_s <= 86400:
             raise ValueError(
                 f"sync backoff {self.backoff_initial_s!r}..{self.backoff_max_s!r} s; expected 0 < initial <= max"

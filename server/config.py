@@ -50,8 +50,13 @@ class AuthConfig:
     Attributes:
         session_hours: a session lasts this long after its last use (hours).
         cookie_secure: mark cookies Secure (set true behind HTTPS).
-        account_slow_after: failures of one account before each further try must wait ``slow_wait_s``.
-        account_block_after: failures of one account before it is blocked for ``block_s``.
+        account_slow_after: failures of one account from one address before each further try from
+            there must wait ``slow_wait_s``.
+        account_block_after: failures of one account from one address before that pair is blocked
+            for ``block_s``.
+        account_total_block_after: failures of one account from all addresses together before
+            password-only logins to it are blocked for ``block_s`` (the owner then logs in with a
+            one-time SMS code).
         address_slow_after / address_block_after: the same per client address (higher: campus NAT).
         slow_wait_s: wait between tries while slowed (seconds).
         block_s: length of a block after the last failure (seconds).
@@ -64,6 +69,7 @@ class AuthConfig:
     cookie_secure: bool = False
     account_slow_after: int = 5
     account_block_after: int = 10
+    account_total_block_after: int = 30
     address_slow_after: int = 30
     address_block_after: int = 100
     slow_wait_s: int = 30
@@ -424,6 +430,7 @@ session_hours = 336
 cookie_secure = false
 account_slow_after = 5
 account_block_after = 10
+account_total_block_after = 30
 address_slow_after = 30
 address_block_after = 100
 slow_wait_s = 30

@@ -58,6 +58,8 @@ class Heartbeat:
         storage: the node database's disk (``ok``; ``fault``: decisions held in memory).
         storage_queued: decisions held in the node's memory, not yet on its disk.
         storage_dropped: scans the node denied unrecorded because that memory was full.
+        bad_answers: sync answers the node ignored since it started because they did not verify
+            (forged or damaged on the way: docs/security.md).
         chain_epoch: the chain epoch of the node's database (0 for its first; a node whose
             database was replaced starts the next epoch at seq 1).
     """
@@ -77,6 +79,7 @@ class Heartbeat:
     storage: str = "ok"
     storage_queued: int = 0
     storage_dropped: int = 0
+    bad_answers: int = 0
     chain_epoch: int = 0
 
 
@@ -100,8 +103,17 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class AnswerBinding:
+    """The request a sync answer belongs to (its node, nonce and body hash)."""
+
+    node_id: str
+    nonce: str
+    body_sha256: str
+
+
+@dataclass(frozen=True)
 class SyncAnswer:
-    """The answer to a sync request.
+    """The answer to a sync request, signed as a whole (:mod:`shared.sync_answer`).
 
     Attributes:
         ack_seq: every record with ``seq ≤ ack_seq`` is held (or recorded as a gap): the node
@@ -110,6 +122,8 @@ class SyncAnswer:
         gaps: gaps found in this batch.
         server_time_ms: the server clock when answering (Unix ms).
         trust_bundle, revocations, policy: documents newer than the node's, else None.
+        key_id, request, signature: added by :func:`shared.sync_answer.sign_answer`: the issuer
+            key that signed, the request answered, the Ed25519 signature over the rest.
     """
 
     ack_seq: int
@@ -121,10 +135,16 @@ class SyncAnswer:
     trust_bundle: dict[str, Any] | None = None
     revocations: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None
+    key_id: int = 0
+    request: AnswerBinding | None = None
+    signature: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON answer."""
-        return asdict(self)
+        """The JSON answer before signing (without ``key_id``, ``request``, ``signature``)."""
+        doc = asdict(self)
+        for name in ("key_id", "request", "signature"):
+            del doc[name]
+        return doc
 
 
 def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict[str, Any]]:

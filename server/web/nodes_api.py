@@ -21,11 +21,12 @@ from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncSe
 from server.web import auth, state
 from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
-from shared.clock import to_unix
+from shared.clock import from_unix, to_unix
 from shared.config import from_mapping
 from shared.errors import CampusPassError, ConfigError
 from shared.keys import public_key_from_bytes
-from shared.node_auth import NodeAuthError, parse_headers, verify_request
+from shared.node_auth import NodeAuthError, body_sha256, parse_headers, verify_request
+from shared.sync_answer import sign_answer
 
 routes = Routes(tag="nodes")
 
@@ -51,8 +52,8 @@ async def _read_body(request: web.Request) -> bytes:
         raise BadRequest(f"the body cannot be read: {exc}", code="bad_encoding") from None
 
 
-async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
-    """Check the request signature (``shared.node_auth``) and return the node and raw body.
+async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
+    """Check the request signature (``shared.node_auth``) and return the node, raw body and nonce.
 
     Raises:
         ApiError: 401 ``node_auth_missing`` / ``unknown_node`` / ``bad_node_signature`` /
@@ -87,28 +88,30 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
             await service(request).log_refusal(node.id, exc.code, now_s)
         raise HttpError(exc.message, code=exc.code, status=_STATUS.get(exc.code, 401),
                        detail={"server_time_ms": now_ms}) from None
-    return node, body
+    return node, body, signed.nonce
 
 
 @routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequestDoc, response=SyncAnswer,
             raw_body=True, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
 async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
-    idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously."""
+    idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously. The whole answer
+    is signed by the current issuer key and bound to the request (``key_id``, ``request``,
+    ``signature``: docs/sync-protocol.md)."""
     metrics = request.app[state.METRICS]
     try:
-        node, answer = await _sync(request)
+        node, answer, signed = await _sync(request)
     except CampusPassError as exc:
         metrics.sync_requests.labels(exc.code).inc()
         raise
     metrics.sync_requests.labels("ok").inc()
     metrics.scans_ingested.labels(node.id).inc(answer.inserted)
     metrics.scans_duplicate.labels(node.id).inc(answer.duplicates)
-    return web.json_response(answer.to_json())
+    return web.json_response(signed)
 
 
-async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer]:
-    node, raw = await authenticate_node(request)
+async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer, dict[str, Any]]:
+    node, raw, nonce = await authenticate_node(request)
     data = decode_json(raw)
     if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
             or not isinstance(data["records"], list) or not isinstance(data.get("documents", True), bool)):
@@ -128,7 +131,12 @@ async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer]:
     except ValueError as exc:
         raise InvalidField(f"a serial or subject is not hex: {exc}", code="bad_record") from None
     docs = await svc.documents(heartbeat, now_ms // 1000) if data.get("documents", True) else {}
-    return node, SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms, **docs)
+    answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms,
+                        trust_bundle=docs.get("trust_bundle"), revocations=docs.get("revocations"),
+                        policy=docs.get("policy"))
+    signer = request.app[state.DATADIR].current_signer(from_unix(now_ms // 1000))
+    return node, answer, sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
+                                     key_id=signer.key_id, key=signer.key)
 
 
 # ---- admins --------------------------------------------------------------------------------

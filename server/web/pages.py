@@ -111,7 +111,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     number, password = str(form.get("username", "")), str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "/")))
     try:
-        person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request))
+        person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request),
+                                                         str(form.get("sms_code", "")) or None)
     except ApiError as exc:
         return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message, "username": number},
                       status=status_of(exc))
