@@ -21,6 +21,7 @@ from aiohttp import web
 
 from campuspass import __version__
 from server.accounts import Accounts
+from server.cas_login import CasClient
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
 from server.metrics import ServerMetrics, make_metrics_middleware
@@ -129,6 +130,8 @@ def create_app(
     app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(pages.render_error)],
                           client_max_size=24 * 1024 * 1024)
     app[state.METRICS] = metrics
+    if config.auth.cas.enabled:
+        app[state.CAS] = CasClient(config.auth.cas)
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
@@ -195,6 +198,8 @@ def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
             with contextlib.suppress(CampusPassError):
                 await touches.flush()  # the task's own last flush may have been cut short
             await app[state.SMS_GATEWAY].close()
+            if state.CAS in app:
+                await app[state.CAS].close()
             await db.close()
 
     return ctx

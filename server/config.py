@@ -44,6 +44,79 @@ class KeyConfig:
 
 
 @dataclass(frozen=True)
+class LdapConfig:
+    """Login against the university's LDAP directory (docs/login.md).
+
+    Attributes:
+        enabled: check the login form's number and password against the directory.
+        url: ``ldap://host:389`` or ``ldaps://host:636``.
+        start_tls: upgrade an ``ldap://`` connection with StartTLS.
+        user_dn: bind straight to this DN, ``{username}`` replaced (escaped), e.g.
+            ``uid={username},ou=people,dc=example,dc=edu,dc=cn``; or
+        search_base / search_filter: find the person's DN first (``{username}`` replaced,
+            escaped), binding as ``bind_dn`` / ``bind_password`` (a read-only service account).
+        number_attribute: the attribute holding the roster number (default: the user name is
+            the number), e.g. ``employeeNumber``.
+        timeout_s: connect and answer timeout (seconds).
+    """
+
+    enabled: bool = False
+    url: str = ""
+    start_tls: bool = False
+    user_dn: str = ""
+    search_base: str = ""
+    search_filter: str = "(uid={username})"
+    bind_dn: str = ""
+    bind_password: str = ""
+    number_attribute: str = ""
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.enabled:
+            return
+        if not self.url.startswith(("ldap://", "ldaps://")):
+            raise ValueError(f"ldap.url = {self.url!r}; expected ldap://host[:port] or ldaps://host[:port]")
+        if bool(self.user_dn) == bool(self.search_base):
+            raise ValueError("ldap needs exactly one of user_dn or search_base")
+        template = self.user_dn or self.search_filter
+        if "{username}" not in template:
+            raise ValueError(f"ldap: {template!r} does not contain {{username}}")
+        if not 0 < self.timeout_s <= 60:
+            raise ValueError(f"ldap.timeout_s = {self.timeout_s}; expected 0 < seconds <= 60")
+
+
+@dataclass(frozen=True)
+class CasConfig:
+    """Single sign-on through the university's CAS server, protocol 3.0 (docs/login.md).
+
+    Attributes:
+        enabled: show "sign in with the university account" and accept CAS tickets.
+        server_url: the CAS server's prefix, e.g. ``https://cas.example.edu.cn/cas``
+            (``/login`` and ``/p3/serviceValidate`` are below it).
+        service_url: this server's callback as registered at CAS, ending in ``/login/cas``,
+            e.g. ``https://campuspass.example.edu.cn/login/cas``.
+        number_attribute: the released attribute holding the roster number (default: the CAS
+            user is the number).
+        timeout_s: ticket validation timeout (seconds).
+    """
+
+    enabled: bool = False
+    server_url: str = ""
+    service_url: str = ""
+    number_attribute: str = ""
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.enabled:
+            return
+        for name in ("server_url", "service_url"):
+            if not getattr(self, name).startswith(("http://", "https://")):
+                raise ValueError(f"cas.{name} = {getattr(self, name)!r}; expected an http(s) URL")
+        if not self.service_url.split("?")[0].endswith("/login/cas"):
+            raise ValueError(f"cas.service_url = {self.service_url!r}; expected this server's .../login/cas")
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     """Sessions and login throttling (ARCHITECTURE §10).
 
@@ -63,6 +136,10 @@ class AuthConfig:
         forget_after_s: failures older than this are forgotten (seconds).
         trusted_proxies: addresses of reverse proxies in front of the server; for requests from
             them the client address is taken from ``X-Forwarded-For`` (throttling, audit log).
+        password_login: the built-in password login (roster initial password, then the
+            person's own); when false only system admins (made on the command line) use it and
+            everyone else signs in through ``ldap`` or ``cas``.
+        ldap / cas: the university's login (docs/login.md).
     """
 
     session_hours: int = 14 * 24
@@ -76,6 +153,13 @@ class AuthConfig:
     block_s: int = 900
     forget_after_s: int = 86400
     trusted_proxies: list[str] = field(default_factory=list)
+    password_login: bool = True
+    ldap: LdapConfig = field(default_factory=LdapConfig)
+    cas: CasConfig = field(default_factory=CasConfig)
+
+    def __post_init__(self) -> None:
+        if not (self.password_login or self.ldap.enabled or self.cas.enabled):
+            raise ValueError("password_login = false with neither ldap nor cas enabled leaves no way to log in")
 
 
 @dataclass(frozen=True)
@@ -109,6 +193,7 @@ class SmsTemplates:
     """The template of each message (``[sms.templates.<purpose>]``)."""
 
     phone_code: SmsTemplate = field(default_factory=SmsTemplate)
+    login_code: SmsTemplate = field(default_factory=SmsTemplate)
     application_approved: SmsTemplate = field(default_factory=SmsTemplate)
     application_rejected: SmsTemplate = field(default_factory=SmsTemplate)
     checkin_abnormal: SmsTemplate = field(default_factory=SmsTemplate)
@@ -437,6 +522,8 @@ slow_wait_s = 30
 block_s = 900
 # Reverse proxies whose X-Forwarded-For is believed, e.g. ["127.0.0.1"].
 trusted_proxies = []
+# The built-in password login; [auth.ldap] and [auth.cas] add the university's login (docs/login.md).
+password_login = true
 
 [sms]
 # "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs the text to url;

@@ -15,6 +15,7 @@ import sqlite3
 from aiohttp import web
 
 from server.metrics import CONTENT_TYPE
+from server.storage import Database
 from server.storage.gauges import GaugeQueries
 from server.web import auth, state
 from server.web.registry import PUBLIC, Routes
@@ -64,11 +65,17 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok\n", content_type="text/plain")
 
 
-@routes.page("GET", "/readyz", roles=PUBLIC, summary="Readiness: the database can be read")
-async def readyz(request: web.Request) -> web.StreamResponse:
+async def readiness(db: Database) -> tuple[int, str]:
+    """``(HTTP status, text)`` of the readiness probe: 200 when ``db`` can be read, else 503."""
     try:
-        await GaugeQueries(request.app[state.DB]).ping()
+        await GaugeQueries(db).ping()
     except (CampusPassError, sqlite3.Error, ValueError) as exc:  # ValueError: aiosqlite's closed connection
         log.warning("not ready: %s", exc)
-        return web.Response(text="database unavailable\n", content_type="text/plain", status=503)
-    return web.Response(text="ready\n", content_type="text/plain")
+        return 503, "database unavailable\n"
+    return 200, "ready\n"
+
+
+@routes.page("GET", "/readyz", roles=PUBLIC, summary="Readiness: the database can be read")
+async def readyz(request: web.Request) -> web.StreamResponse:
+    status, text = await readiness(request.app[state.DB])
+    return web.Response(text=text, content_type="text/plain", status=status)

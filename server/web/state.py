@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.accounts import Accounts
+from server.cas_login import CasClient
 from server.config import ServerConfig
 from server.datadir import DataDir
 from server.metrics import ServerMetrics
@@ -33,3 +34,5 @@ PASS_SERVICE = web.AppKey("pass_service", PassService)
 """Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""
 METRICS = web.AppKey("metrics", ServerMetrics)
 """The app's Prometheus metrics (:mod:`server.metrics`; exists from creation)."""
+CAS = web.AppKey("cas", CasClient)
+"""The CAS client (:mod:`server.cas_login`); present only when ``[auth.cas] enabled``."""

@@ -113,7 +113,7 @@ class FakeProvider:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     sign_names: tuple[str, ...] = ("某某大学",)
     templates: tuple[str, ...] = ("SMS_100001", "SMS_100002", "SMS_100003", "SMS_100004", "SMS_100005",
-                                  "1001", "1002", "1003", "1004", "1005")
+                                  "SMS_100006", "1001", "1002", "1003", "1004", "1005", "1006")
     server: TestServer | None = None
 
     @property
@@ -203,6 +203,7 @@ def templates(kind: str) -> SmsTemplates:
     codes = "SMS_10000" if kind == "aliyun" else "100"
     return SmsTemplates(
         phone_code=SmsTemplate(f"{codes}1", ["code", "minutes"], ["code", "min"] if kind == "aliyun" else []),
+        login_code=SmsTemplate(f"{codes}6", ["code"]),
         application_approved=SmsTemplate(f"{codes}2", ["name", "date"]),
         application_rejected=SmsTemplate(f"{codes}3", ["name", "stage", "reason", "phone"]),
         checkin_abnormal=SmsTemplate(f"{codes}4", ["name", "number"]),
