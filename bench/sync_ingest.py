@@ -30,7 +30,6 @@ from aiohttp import web
 
 from edge.bundle import BundleDocs
 from edge.config import node_config_from_mapping
-from edge.scanlog import GENESIS_HASH, seal, uuid7
 from edge.store import NodeStore
 from edge.sync import SyncClient
 from provisioning.init import init_data_dir
@@ -44,6 +43,7 @@ from server.sync import Heartbeat, SyncService, check_records
 from shared.clock import SystemClock
 from shared.keys import generate_key, public_key_bytes
 from shared.node_auth import sign_request
+from shared.scanlog import GENESIS_HASH, seal, uuid7
 
 BATCH = 500
 

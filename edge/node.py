@@ -36,7 +36,6 @@ from edge.decoders import Decoder, make_decoder
 from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
 from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
-from edge.scanlog import ScanRecord, uuid7
 from edge.store import NodeStore, StoreError
 from edge.tasks import TaskBody, TaskSupervisor
 from edge.timekeeping import TrustedInstant, TrustedTime, read_boot_id
@@ -46,6 +45,7 @@ from shared.dedup import RepeatFilter
 from shared.errors import CampusPassError, PassFormatError
 from shared.pass_format import decode_pass
 from shared.policy import BuildingPolicy
+from shared.scanlog import ScanRecord, uuid7
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import aiosqlite
 
 from edge.bundle import BundleDocs
-from edge.scanlog import GENESIS_HASH, ScanRecord, seal, verify_chain
 from edge.storage_health import SpaceReserve, StorageHealth, storage_fault_kind
 from edge.timekeeping import FLOOR_SLACK_S, TimeAnchor
 from shared.errors import CampusPassError
 from shared.policy import PolicySet, parse_policy_document, verify_policy_document
 from shared.revocation import RevocationEntry, RevocationSet, verify_delta
+from shared.scanlog import GENESIS_HASH, ScanRecord, seal, verify_chain
 from shared.signed_doc import require
 from shared.trust import TrustBundle
 

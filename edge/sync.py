@@ -34,13 +34,13 @@ import httpx
 
 from campuspass import __version__
 from edge.config import NodeConfig
-from edge.scanlog import ScanRecord
 from edge.store import NodeStore
 from edge.timekeeping import TimeAnchor
 from shared.clock import Clock
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey
 from shared.node_auth import body_sha256, new_nonce, sign_request
+from shared.scanlog import ScanRecord
 from shared.sync_answer import AnswerError, VerifiedAnswer, verify_answer
 
 if TYPE_CHECKING:

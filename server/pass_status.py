@@ -269,7 +269,7 @@ class PassService:
         old = await PassStatusStore.get_in(conn, person_id)
         if skip_none and old.status == "none":
             return old
-        subject = await self._subject(person_id)
+        subject = await self.subject_of(person_id)
         new = replace(change(old), updated_at_s=now_s, updated_by=actor_id)
         if _drops(old, new):
             by = f"person:{actor_id}" if actor_id is not None else "system"
@@ -373,7 +373,7 @@ class PassService:
         Raises:
             CampusPassError: ``unknown_person``.
         """
-        subject = await self._subject(person_id)
+        subject = await self.subject_of(person_id)
         async with self.db.transaction() as conn:
             current = await PassStatusStore.get_in(conn, person_id)
             if current.status in ("black", "green", "hold"):
@@ -454,7 +454,7 @@ class PassService:
             await PassStatusStore.put(conn, row)
         return row
 
-    async def _subject(self, person_id: int) -> bytes:
+    async def subject_of(self, person_id: int) -> bytes:
         """The person's pass subject (remembered: a subject id never changes).
 
         Raises:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edge.scanlog import GENESIS_HASH, record_hash
 from server.config import SyncServerConfig
 from server.datadir import DataDir
 from server.passes import signed_revocation_delta
@@ -25,6 +24,7 @@ from server.storage.nodes import NodeRow
 from server.storage.passes import Passes
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
 from shared.errors import CampusPassError
+from shared.scanlog import GENESIS_HASH, record_hash
 
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,

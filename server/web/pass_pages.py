@@ -15,13 +15,16 @@ The pass service lives in ``app[state.PASS_SERVICE]``, built by :func:`pass_serv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from server.doctor import find_differences
 from server.pass_status import NEXT_STEPS, AuditNote, PassService, PassView, running_sweeper
 from server.qr import qr_png, qr_svg
 from server.storage.audit import AuditLog
@@ -35,6 +38,8 @@ from server.web.registry import ANY_USER, STAFF_ROLES, Routes
 from shared.campus_time import local
 from shared.clock import from_unix, to_unix
 
+log = logging.getLogger(__name__)
+
 routes = Routes(tag="passes")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -45,8 +50,22 @@ async def pass_service_ctx(app: web.Application) -> AsyncIterator[None]:
     check-in job while the app runs."""
     service = PassService(app[state.DB], app[state.DATADIR], app[state.CONFIG].passes, app[state.CLOCK])
     app[state.PASS_SERVICE] = service
+    await log_reconciliation(service, app[state.CLOCK].now())
     async with running_sweeper(service):
         yield
+
+
+async def log_reconciliation(service: PassService, now: datetime) -> None:
+    """The reconciliation check at start (:mod:`server.doctor`): each difference logged (at most
+    20 lines), never repaired here (``campuspass server doctor --repair`` does, audited)."""
+    found = await find_differences(service, now)
+    if found:
+        log.warning("reconciliation check: %d pass statuses disagree with the workflow; "
+                    "run: campuspass server doctor --data DIR --repair", len(found))
+        for diff in found[:20]:
+            log.warning("reconciliation check: %s", diff)
+    else:
+        log.info("reconciliation check: every pass status agrees with the workflow")
 
 
 def install_passes(app: web.Application) -> None:

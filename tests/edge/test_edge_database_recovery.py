@@ -16,9 +16,9 @@ from gpiozero.pins.mock import MockFactory
 from edge.config import NodeConfig
 from edge.node import Node, open_store
 from edge.recovery import damage_flag, read_epoch
-from edge.scanlog import verify_chain
 from edge.store import SCHEMA_VERSION, StoreError
 from shared.clock import FakeClock
+from shared.scanlog import verify_chain
 
 from .helpers import Campus
 

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from edge.scanlog import GENESIS_HASH, seal, uuid7
 from server.storage.buildings import Buildings
 from server.storage.nodes import Nodes
 from server.storage.people import People
@@ -22,6 +21,7 @@ from server.sync import Heartbeat, SyncService
 from server.web import state
 from shared.campus_time import CAMPUS_TZ
 from shared.clock import FakeClock
+from shared.scanlog import GENESIS_HASH, seal, uuid7
 from tests.server.conftest import activate, add_person, app, client, clock, datadir  # noqa: F401
 
 __all__ = ["Campus", "activate", "add_person", "local_ms"]
