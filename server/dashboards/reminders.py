@@ -173,8 +173,10 @@ class Reminders:
                     body = template.format(
                         sender=cfg.sms.sender_name, name=t.name, number=t.number, date=day.isoformat(), stage="",
                         reason="", phone=cfg.workflow.prevention_office_phone)
+                    params = {"name": t.name, "number": t.number, "date": day.isoformat()}
                     if not await SmsOutboxStore.enqueue(conn, message_id=sms_id, phone=t.phone, body=body,
-                                                        purpose=PURPOSE, now_s=now_s, person_id=t.person_id):
+                                                        purpose=PURPOSE, now_s=now_s, person_id=t.person_id,
+                                                        params=params):
                         out.already_reminded.append(t.person_id)  # queued meanwhile by another path
                         continue
                     await DashboardStore.add_reminder(conn, person_id=t.person_id, day=day, at_s=now_s, kind=kind,
