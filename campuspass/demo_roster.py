@@ -47,8 +47,9 @@ def demo_roster(students_per_department: int = 50, seed: int = 2026) -> tuple[st
     """``(csv_text, accounts)``: the roster CSV (UTF-8 text, header row) and every account in it.
 
     Per department: one counsellor (``T<dept>01``), ``students_per_department`` students
-    (``2026<dept-index><nnn>``) in two classes; plus one school admin (``A0001``) and a staff
-    member per department.
+    (``2026<dept-index><nnn>``) in two classes; plus one school admin (``A0001``, listed in the
+    accounts but not in the CSV: the demo set-up creates it as the command line would) and a
+    staff member per department.
     """
     rng = random.Random(seed)
     out = io.StringIO()
@@ -59,7 +60,8 @@ def demo_roster(students_per_department: int = 50, seed: int = 2026) -> tuple[st
     def add(number: str, role: str, dept: tuple[str, str], klass: str = "") -> None:
         name = _name(rng)
         last6 = _id_last6(rng)
-        writer.writerow([number, name, last6, dept[0], dept[1], role, "", klass])
+        if role != "school_admin":  # admin roles are never granted by a roster (command line only)
+            writer.writerow([number, name, last6, dept[0], dept[1], role, "", klass])
         accounts.append(DemoAccount(number, role, name, dept[0], last6))
 
     for i, dept in enumerate(DEPARTMENTS, start=1):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from server.roster import import_roster
 from server.storage import Database
 from server.storage.buildings import Buildings
 from server.storage.pass_status import PassStatusStore
-from server.storage.people import People
+from server.storage.people import NewPerson, People
 from shared.clock import SystemClock, to_unix
 from shared.errors import CampusPassError
 
@@ -242,6 +243,12 @@ async def _populate(
     db = await Database.open(dd.db_path)
     try:
         await import_roster(db, hasher, roster_csv.encode("utf-8"), now_s=now_s, actor_number="demo")
+        for a in layout_accounts:  # admin accounts come from the command line, never from a roster
+            if a.role == "school_admin":
+                initial = await hasher.hash(a.initial_password.upper())
+                async with db.transaction() as conn:
+                    await People.upsert(conn, NewPerson(a.number, a.name, "school_admin", a.department, None,
+                                                        None, initial, secrets.token_bytes(8)), now_s)
         people = People(db)
         known = await hasher.hash(DEMO_PASSWORD)
         ready = [a.number for a in layout_accounts if a.role != "student"] + ["admin"]

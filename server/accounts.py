@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.config import ServerConfig
+from server.duties import require_web_reset
 from server.errors import Category, Conflict, DomainError, Forbidden, InvalidField, NotFound, TooManyRequests
 from server.ldap_login import DirectoryError, LdapDirectory
 from server.passwords import PasswordHasher
@@ -382,8 +383,14 @@ class Accounts:
         return await self._reload(person.id)
 
     async def reset_password(self, admin: Person, target: Person, address: str = "") -> None:
-        """Admin reset: back to the initial password (must be changed at next login); ends the
-        target's sessions, clears its login throttle and writes an audit entry."""
+        """Admin reset through the web: back to the initial password (must be changed at next
+        login); ends the target's sessions, clears its login throttle and writes an audit entry.
+
+        Raises:
+            Forbidden: ``forbidden`` unless ``admin`` is a school admin; ``command_line_only`` when
+                ``target`` is an admin (separation of duties: :func:`server.duties.require_web_reset`).
+        """
+        require_web_reset(admin.role, target.role)
         await self.reset_password_by(actor_number=admin.number, actor_id=admin.id, target=target, address=address)
 
     async def reset_password_by(self, *, actor_number: str, target: Person, actor_id: int | None = None,

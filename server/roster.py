@@ -31,7 +31,9 @@ from shared.errors import CampusPassError
 
 REQUIRED = ("number", "name", "id_last6", "department_code", "department_name", "role")
 OPTIONAL = ("phone", "class")
-ROSTER_ROLES = ("student", "staff", "counsellor", "school_admin")
+ROSTER_ROLES = ("student", "staff", "counsellor")
+"""Roles a roster may give. Admin roles are granted only from the server's command line
+(``campuspass server create-admin``, audited): separation of duties, docs/security.md."""
 MAX_BYTES = 20 * 1024 * 1024
 _ID_LAST6 = re.compile(r"^[0-9]{5}[0-9X]$")  # ASCII: \d would take full-width and other digits
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
@@ -238,8 +240,9 @@ async def import_roster(
     existing = await People(db).roles_of(sorted({r.number for r in rows}))
     kept: list[RosterRow] = []
     for r in rows:
-        if existing.get(r.number) == "system_admin":
-            problems.append(RosterProblem(r.line, f"number {r.number} is a system admin account; not changed"))
+        if existing.get(r.number) in ("system_admin", "school_admin"):
+            problems.append(RosterProblem(r.line, f"number {r.number} is an admin account; not changed "
+                                                  "(admin accounts change only from the server's command line)"))
         else:
             kept.append(r)
     if problems and not skip_bad_rows:

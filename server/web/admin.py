@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import asdict, dataclass
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from server.storage.sms import SmsOutboxStore
 from server.web import audit, auth, state
 from server.web.auth_api import OkOut, UserOut, user_out
 from server.web.errors import BadRequest, InvalidField, NotFound
-from server.web.registry import ADMINS, STAFF_ROLES, Routes
+from server.web.registry import ADMINS, DEPARTMENT_VIEWERS, Routes
 from shared.clock import to_unix
 
 routes = Routes(tag="admin")
@@ -86,7 +87,7 @@ def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) 
     return value
 
 
-@routes.api("GET", "/api/v1/people", roles=STAFF_ROLES, response=PeopleOut,
+@routes.api("GET", "/api/v1/people", roles=DEPARTMENT_VIEWERS, response=PeopleOut,
             query={"department": "department code (a counsellor: one of theirs)", "limit": "1-500",
                    "offset": "rows to skip"},
             summary="People of the departments the caller looks after")
@@ -106,7 +107,7 @@ async def list_people(request: web.Request) -> web.Response:
     return web.json_response(asdict(PeopleOut([user_out(p) for p in people])))
 
 
-@routes.api("GET", "/api/v1/people/{number}", roles=STAFF_ROLES, response=UserOut,
+@routes.api("GET", "/api/v1/people/{number}", roles=DEPARTMENT_VIEWERS, response=UserOut,
             summary="One person, if in the caller's departments")
 async def get_person(request: web.Request) -> web.Response:
     """403 ``department_scope`` for people outside the caller's departments (the same answer
@@ -129,11 +130,28 @@ async def reset_password(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def outbox_out(m: object) -> OutboxOut:
-    """The API view of an outbox row."""
+_CODE_DIGITS = re.compile(r"\d{4,8}")
+CODE_PURPOSES = frozenset({"phone_code", "login_code"})
+
+
+def mask_phone(phone: str) -> str:
+    """``138****8000``: enough to tell messages apart, not to call anyone."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def outbox_out(m: object, viewer_role: str = "school_admin") -> OutboxOut:
+    """The API view of an outbox row. One-time codes are masked for every viewer (an admin
+    page must not show a live code for someone else's phone or account); for the system admin
+    (no personal data) the phone number is masked and other bodies are withheld."""
     d = asdict(m)  # type: ignore[call-overload]
     d.pop("person_id", None)
     d.pop("params", None)  # the template values repeat the body
+    if d["purpose"] in CODE_PURPOSES:
+        d["body"] = _CODE_DIGITS.sub(lambda g: "•" * len(g.group()), d["body"])
+    if viewer_role == "system_admin":
+        d["phone"] = mask_phone(d["phone"])
+        if d["purpose"] not in CODE_PURPOSES:
+            d["body"] = ""
     return OutboxOut(**d)
 
 
@@ -144,8 +162,9 @@ async def sms_outbox(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in ("pending", "sending", "sent", "failed", "unknown"):
         raise InvalidField(f"status {status!r}; expected pending, sending, sent, failed or unknown")
+    user = await auth.require_user(request)
     rows = await SmsOutboxStore(request.app[state.DB]).recent(_int_query(request, "limit", 100, 1, 500), status)
-    return web.json_response(asdict(OutboxListOut([outbox_out(m) for m in rows])))
+    return web.json_response(asdict(OutboxListOut([outbox_out(m, user.role) for m in rows])))
 
 
 @routes.api("POST", "/api/v1/admin/sms/{id}/retry", roles=ADMINS, response=OkOut,

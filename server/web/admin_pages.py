@@ -9,7 +9,7 @@ from server.storage.audit import AuditLog
 from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
 from server.web import admin_texts, audit, auth, i18n, state
-from server.web.admin import run_roster_import
+from server.web.admin import mask_phone, run_roster_import
 from server.web.errors import ApiError, NotFound, status_of
 from server.web.pages import render
 from server.web.registry import ADMINS, Routes
@@ -68,10 +68,12 @@ async def roster_upload(request: web.Request) -> web.StreamResponse:
 
 @routes.page("GET", "/admin/sms", roles=ADMINS, summary="SMS outbox")
 async def sms_page(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
     rows = await SmsOutboxStore(request.app[state.DB]).recent(200)
     lang = i18n.lang_of(request)
     return await render(request, "admin_sms.html", {
-        "messages": rows, "fmt": _local_time, "purpose_text": lambda p: admin_texts.purpose_text(lang, p),
+        "messages": rows, "fmt": _local_time,
+        "show_phone": mask_phone if user.role == "system_admin" else str, "purpose_text": lambda p: admin_texts.purpose_text(lang, p),
         "status_text": lambda s, n: admin_texts.sms_status_text(lang, s, n)})
 
 

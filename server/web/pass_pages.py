@@ -34,7 +34,7 @@ from server.storage.people import Person
 from server.web import arrival_pages, auth, state
 from server.web.errors import ApiError, Forbidden, InvalidField, NotFound, status_of
 from server.web.pages import add_home_section, render
-from server.web.registry import ANY_USER, STAFF_ROLES, Routes
+from server.web.registry import ANY_USER, DEPARTMENT_VIEWERS, Routes
 from shared.campus_time import checkin_day, local
 from shared.clock import from_unix, to_unix
 from shared.config import bounds
@@ -262,7 +262,7 @@ async def _audit(request: web.Request, action: str, target: Person, detail: dict
                            detail=detail, address=auth.client_address(request))
 
 
-@routes.api("GET", "/api/v1/people/{number}/pass", roles=STAFF_ROLES, response=PersonPassOut,
+@routes.api("GET", "/api/v1/people/{number}/pass", roles=DEPARTMENT_VIEWERS, response=PersonPassOut,
             summary="A person's pass status and its history")
 async def person_pass(request: web.Request) -> web.Response:
     """Counsellors see only their own departments (403 ``department_scope`` otherwise). A hold's
@@ -272,7 +272,7 @@ async def person_pass(request: web.Request) -> web.Response:
     return web.json_response(asdict(await person_pass_out(service_of(request), target)))
 
 
-@routes.api("POST", "/api/v1/people/{number}/pass/hold", roles=STAFF_ROLES, body=ReasonBody,
+@routes.api("POST", "/api/v1/people/{number}/pass/hold", roles=DEPARTMENT_VIEWERS, body=ReasonBody,
             response=PersonPassOut, summary="Put a person's pass on hold")
 async def hold_pass(request: web.Request, body: ReasonBody) -> web.Response:
     """Revokes every unexpired pass of the person; 409 ``bad_status`` unless black or green."""
@@ -284,7 +284,7 @@ async def hold_pass(request: web.Request, body: ReasonBody) -> web.Response:
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
-@routes.api("POST", "/api/v1/people/{number}/pass/clear", roles=STAFF_ROLES, body=ReasonBody,
+@routes.api("POST", "/api/v1/people/{number}/pass/clear", roles=DEPARTMENT_VIEWERS, body=ReasonBody,
             response=PersonPassOut, summary="Clear a hold")
 async def clear_hold(request: web.Request, body: ReasonBody) -> web.Response:
     """Back to black or green (a fresh pass when checked in today); 409 ``not_on_hold``."""
@@ -308,7 +308,7 @@ async def revoke_pass(request: web.Request, body: ReasonBody) -> web.Response:
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
-@routes.api("POST", "/api/v1/people/{number}/dormitory", roles=("school_admin", "system_admin"),
+@routes.api("POST", "/api/v1/people/{number}/dormitory", roles=("school_admin",),
             body=DormitoryBody, response=PersonPassOut, summary="Set a person's dormitory group")
 async def set_dormitory(request: web.Request, body: DormitoryBody) -> web.Response:
     """The group must exist (422 ``unknown_group``); it is added to the person's next passes."""
@@ -340,12 +340,12 @@ async def _staff_page(request: web.Request, number: str, error: str | None = Non
     }, status=status)
 
 
-@routes.page("GET", "/passes", roles=STAFF_ROLES, summary="a person's pass status (staff)")
+@routes.page("GET", "/passes", roles=DEPARTMENT_VIEWERS, summary="a person's pass status (staff)")
 async def staff_page(request: web.Request) -> web.StreamResponse:
     return await _staff_page(request, request.query.get("number", "").strip())
 
 
-@routes.page("POST", "/passes/{number}/{action:hold|clear|revoke}", roles=STAFF_ROLES,
+@routes.page("POST", "/passes/{number}/{action:hold|clear|revoke}", roles=DEPARTMENT_VIEWERS,
              summary="hold, clear or revoke a person's pass (staff)")
 async def staff_action(request: web.Request) -> web.StreamResponse:
     number, action = request.match_info["number"], request.match_info["action"]

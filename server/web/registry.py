@@ -41,6 +41,9 @@ ANY_USER: tuple[str, ...] = ("*any*",)
 """Any logged-in person (any role)."""
 ADMINS: tuple[str, ...] = ("school_admin", "system_admin")
 STAFF_ROLES: tuple[str, ...] = ("counsellor", "school_admin", "system_admin")
+DEPARTMENT_VIEWERS: tuple[str, ...] = ("counsellor", "school_admin")
+"""Roles that see people and their health and pass data (a counsellor: their departments); never
+the system admin (separation of duties, docs/security.md)."""
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BYTES = 256 * 1024

@@ -12,7 +12,7 @@ from tests.server.conftest import activate, add_person
 async def test_admin_reset_returns_account_to_initial_state(client: TestClient, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
     app = client.server.app
     assert app is not None
-    await add_person(app, "A1", role="system_admin", department=None)
+    await add_person(app, "A1", role="school_admin", department=None)
     await add_person(app, "S1", id_last6="24680X")
     student = await aiohttp_client(client.server)
     await activate(student, "S1", "24680X", new_password="student-pass-1")
@@ -52,9 +52,10 @@ async def test_forwarded_address_is_believed_only_from_trusted_proxies(aiohttp_c
                          run_sms_sender=False)
         client = await aiohttp_client(app)
         number = f"A{len(trusted)}"
-        await add_person(app, number, role="system_admin", department=None)
+        await add_person(app, number, role="school_admin", department=None)
+        await add_person(app, f"S{number}")
         await activate(client, number)
-        r = await client.post(f"/api/v1/admin/people/{number}/reset-password", json={},
+        r = await client.post(f"/api/v1/admin/people/S{number}/reset-password", json={},
                               headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
         assert r.status == 200
         rows = await AuditLog(app[state.DB]).recent(action="password_reset")

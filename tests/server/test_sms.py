@@ -85,7 +85,7 @@ async def test_admin_sees_outbox_status_and_can_retry(
     app = create_app(datadir, clock=clock, sms_gateway=gateway, hasher=PasswordHasher(FAST_TEST_PARAMS),
                      run_sms_sender=False)
     client = await aiohttp_client(app)
-    await add_person(app, "A1", role="system_admin", department=None)
+    await add_person(app, "A1", role="school_admin", department=None)
     await activate(client, "A1")
     db = app[state.DB]
     async with db.transaction() as conn:
