@@ -30,7 +30,6 @@ from aiohttp import web
 
 from edge.bundle import BundleDocs
 from edge.config import node_config_from_mapping
-from edge.scanlog import GENESIS_HASH, seal, uuid7
 from edge.store import NodeStore
 from edge.sync import SyncClient
 from provisioning.init import init_data_dir
@@ -44,6 +43,7 @@ from server.sync import Heartbeat, SyncService, check_records
 from shared.clock import SystemClock
 from shared.keys import generate_key, public_key_bytes
 from shared.node_auth import sign_request
+from shared.scanlog import GENESIS_HASH, seal, uuid7
 
 BATCH = 500
 
@@ -73,7 +73,7 @@ async def prefill(db: Database, n: int, start_ms: int) -> float:
             at_ms = start_ms - (n - i) * 60
             rows.append((str(uuid7(at_ms)), "prefill", i + 1, buildings[i % 5], "entry", at_ms, 1,
                          os.urandom(8), os.urandom(8), "0" * 64, "accept" if i % 10 else "deny", "accepted",
-                         "0" * 64, at_ms // 1000))
+                         "0" * 64, at_ms // 1000, 0, 0))
         async with db.transaction() as conn:
             await conn.executemany(INSERT_SQL, rows)
     return time.perf_counter() - t0

@@ -4,8 +4,7 @@ Prints, measured in one run:
 
 1. Throughput (closed loop, fixed concurrency): ``POST /api/v1/checkins/today`` per second by
    logged-in students with realistic bodies (each the day's first submission: session → person →
-   validation → one upsert transaction → the ``checkin_submitted`` event and whatever its
-   subscribers do, e.g. the pass status), against a bare aiohttp handler doing one SQLite INSERT
+   validation → one transaction: the check-in upsert and the pass status it implies), against a bare aiohttp handler doing one SQLite INSERT
    (aiosqlite, WAL, same pragmas, its own file), and the ratio. These sessions were used within
    the last minute, so the session is not touched; in the rush below every session is older and
    its first use also writes ``last_seen_at``, as a real morning check-in does.

@@ -55,8 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
-    asyncio.run(run_node(config))
-    return 0
+    return asyncio.run(run_node(config))
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -44,6 +44,12 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
     [status]
     port = 8471                # 0 disables the localhost status endpoint
 
+    [storage]
+    queue_max = 5000           # decisions held in memory while the disk fails
+    reserve_bytes = 1048576    # space kept free to record a storage fault
+    retry_s = 1.0              # seconds between attempts to write the held decisions
+    integrity_check_s = 86400  # full integrity check of node.db this often
+
     [files]                    # the provisioning bundle, next to node.toml
     root_pub = "root.pub"
     node_key = "node.key"
@@ -55,12 +61,14 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from shared.config import from_mapping
 from shared.errors import ConfigError
@@ -79,7 +87,11 @@ class NodeIdentity:
         building: building code; must be in the policy document.
         direction: ``entry`` or ``exit`` (recorded in every scan).
         data_dir: folder for the node database (relative to the config file).
-        server_url: base URL of the campuspass server; empty means no sync.
+        server_url: base URL of the campuspass server; empty means no sync. ``https://``, or
+            ``http://`` to a loopback address; plain ``http://`` elsewhere only with
+            ``allow_plain_http`` (sync answers are signed either way, but an eavesdropper reads
+            the scan log: docs/security.md).
+        allow_plain_http: accept an ``http://`` server URL that is not loopback.
     """
 
     id: str
@@ -88,6 +100,7 @@ class NodeIdentity:
     direction: Literal["entry", "exit"] = "entry"
     data_dir: str = "data"
     server_url: str = ""
+    allow_plain_http: bool = False
 
     def __post_init__(self) -> None:
         if not _NODE_ID.match(self.id):
@@ -96,6 +109,32 @@ class NodeIdentity:
             raise ValueError(f"node.building = {self.building!r}; expected a building code")
         if self.server_url and not self.server_url.startswith(("http://", "https://")):
             raise ValueError(f"node.server_url = {self.server_url!r}; expected http(s)://... or empty")
+        if self.server_url and not self.allow_plain_http:
+            check_server_url(self.server_url)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(url: str) -> None:
+    """Refuse a plain ``http://`` server URL that is not loopback (docs/raspberry-pi.md: TLS).
+
+    Raises:
+        ValueError: the URL is ``http://`` to another host; the message says how to allow it.
+    """
+    if url.startswith("http://") and not is_loopback_url(url):
+        raise ValueError(
+            f"server URL {url!r} is plain http to another machine: scans would cross the network "
+            "readable by anyone on the path; use https:// (docs/raspberry-pi.md, TLS) or, on a "
+            "closed network, allow it explicitly (node.allow_plain_http = true / --allow-plain-http)")
 
 
 @dataclass(frozen=True)
@@ -211,6 +250,9 @@ class SyncConfig:
         keep_synced_s: acknowledged records stay in the local log this long (local audit),
             then are purged (seconds).
         connect_timeout_s, read_timeout_s: HTTP timeouts (seconds).
+        request_deadline_s: a whole sync request (connect, upload, complete answer) must finish
+            within this many seconds, or it counts as no answer (a reply dripped slowly cannot
+            hold a round).
         backoff_initial_s, backoff_max_s: retry delay after a failure doubles from the first
             value up to the second, with full jitter (seconds).
     """
@@ -221,6 +263,7 @@ class SyncConfig:
     keep_synced_s: float = 7 * 86400.0
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    request_deadline_s: float = 60.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 300.0
 
@@ -236,6 +279,8 @@ class SyncConfig:
             raise ValueError(f"sync.keep_synced_s = {self.keep_synced_s!r}; expected 0..31622400 seconds")
         if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
             raise ValueError("sync.connect_timeout_s and sync.read_timeout_s must be > 0 seconds")
+        if not 0 < self.request_deadline_s <= 3600:
+            raise ValueError(f"sync.request_deadline_s = {self.request_deadline_s!r}; expected 0 < s <= 3600")
         if not 0 < self.backoff_initial_s <= self.backoff_max_s <= 86400:
             raise ValueError(
                 f"sync backoff {self.backoff_initial_s!r}..{self.backoff_max_s!r} s; expected 0 < initial <= max"
@@ -274,6 +319,38 @@ class StatusConfig:
 
 
 @dataclass(frozen=True)
+class StorageConfig:
+    """What the node does when its disk fails (docs/edge-node.md, "Storage faults").
+
+    Attributes:
+        queue_max: decisions held in memory, in order and hash-chained, while the node
+            database cannot be written (each about 600 bytes); when full, every further scan
+            is denied and counted as dropped.
+        reserve_bytes: size of the reserve file kept next to the database; released on a
+            full disk so the fault itself (and the first held decisions) can be written.
+        retry_s: seconds between attempts to write the held decisions back.
+        integrity_check_s: seconds between full integrity checks of the database (a quick
+            check runs at every start); damage found stops the node so that the next start
+            moves the file aside (docs/edge-node.md, "Damaged or missing database").
+    """
+
+    queue_max: int = 5000
+    reserve_bytes: int = 1 << 20
+    retry_s: float = 1.0
+    integrity_check_s: float = 86400.0
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.queue_max <= 1_000_000:
+            raise ValueError(f"storage.queue_max = {self.queue_max!r}; expected 10..1000000 decisions")
+        if not 0 <= self.reserve_bytes <= 1 << 30:
+            raise ValueError(f"storage.reserve_bytes = {self.reserve_bytes!r}; expected 0..1073741824 bytes")
+        if not 0.05 <= self.retry_s <= 3600:
+            raise ValueError(f"storage.retry_s = {self.retry_s!r}; expected 0.05..3600 seconds")
+        if not 1 <= self.integrity_check_s <= 30 * 86400:
+            raise ValueError(f"storage.integrity_check_s = {self.integrity_check_s!r}; expected 1..2592000 seconds")
+
+
+@dataclass(frozen=True)
 class BundleFiles:
     """File names of the provisioning bundle, relative to the config file's folder."""
 
@@ -300,6 +377,7 @@ class NodeConfig:
     sync: SyncConfig = field(default_factory=SyncConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     files: BundleFiles = field(default_factory=BundleFiles)
     base_dir: Path = field(default=Path("."), compare=False, metadata={"config": False})
 

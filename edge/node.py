@@ -34,19 +34,25 @@ from edge.camera import Camera, CameraSupervisor, make_camera
 from edge.config import NodeConfig
 from edge.decoders import Decoder, make_decoder
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
-from edge.scanlog import ScanRecord, uuid7
-from edge.store import NodeStore
-from edge.timekeeping import TrustedInstant, TrustedTime
+from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
+from edge.store import NodeStore, StoreError
+from edge.tasks import TaskBody, TaskSupervisor
+from edge.timekeeping import TrustedInstant, TrustedTime, read_boot_id
 from shared.clock import Clock, SystemClock
 from shared.decision import Verdict, decide
 from shared.dedup import RepeatFilter
 from shared.errors import CampusPassError, PassFormatError
 from shared.pass_format import decode_pass
 from shared.policy import BuildingPolicy
+from shared.scanlog import ScanRecord, uuid7
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.02
+
+#: Exit status of ``edge run`` when the scheduled integrity check found the database damaged
+#: (systemd starts the node again; the start moves the file aside).
+EXIT_DATABASE_DAMAGED = 3
 
 
 class SyncComponent(Protocol):
@@ -70,6 +76,7 @@ class Judgement:
     text_sha256: str
     when: TrustedInstant
     captured_mono_s: float
+    trust_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,8 @@ class Node:
         pin_factory: gpiozero pin factory (default: from ``gpio.pin_factory``).
         clock: wall and monotonic clock (default: the system clock).
         sync_factory: builds the sync component (None: no sync; a no-op when no server URL).
+        tasks: the supervisor of the background tasks (default: restart backoff 0.5..30 s).
+        boot_id: this boot's id (default: the kernel's, :func:`read_boot_id`); tests pass their own.
 
     Raises:
         CampusPassError: code ``unknown_building`` when the policy lacks ``node.building``.
@@ -124,6 +133,8 @@ class Node:
         pin_factory: Any = None,
         clock: Clock | None = None,
         sync_factory: SyncFactory | None = None,
+        tasks: TaskSupervisor | None = None,
+        boot_id: str | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -145,7 +156,7 @@ class Node:
         except BaseException:
             self.outputs.close()
             raise
-        self.time = TrustedTime(self.clock, store)
+        self.time = TrustedTime(self.clock, store, read_boot_id() if boot_id is None else boot_id)
         self.repeats = RepeatFilter(config.scan.repeat_window_s)
         self.supervisor = CameraSupervisor(
             self.camera, stall_s=config.camera.stall_s, reopen_max_s=config.camera.reopen_max_s,
@@ -155,6 +166,9 @@ class Node:
         self.sync: SyncComponent | None = (
             sync_factory(self) if sync_factory is not None and config.node.server_url else None
         )
+        self.tasks = tasks or TaskSupervisor(monotonic=self.clock.monotonic)
+        self.tasks.on_change = self.refresh_status
+        self.extra_tasks: dict[str, TaskBody] = {}
         self.online = False
         self.last_decision: DoorDecision | None = None
         self.decisions = 0
@@ -165,6 +179,8 @@ class Node:
         self._stop = asyncio.Event()
         self._stopping = False
         self._camera_down_logged = False
+        self._drop_logged = False
+        self.exit_code = 0
 
     # ---- policy and trust ----------------------------------------------------------------
 
@@ -200,13 +216,22 @@ class Node:
             self.online = online
         self.refresh_status()
 
+    def is_online(self) -> bool:
+        """True when the last sync round was answered and, once :meth:`run` started it, the sync
+        task is running (a node whose sync task crashed or ended never reports itself online)."""
+        started = "sync" in self.tasks.health
+        return self.online and self.sync is not None and (not started or self.tasks.running("sync"))
+
     def wanted_status(self) -> NodeStatus:
-        """The status indication now: fault (camera down) > trust stale > offline > online."""
+        """The status indication now: fault (camera down) > storage fault > trust stale >
+        offline > online."""
         if self.supervisor.health.state == "down":
             return NodeStatus.FAULT
+        if self.store.health.state != "ok":
+            return NodeStatus.STORAGE_FAULT
         if self.trust_stale(self.time.now().at.timestamp()):
             return NodeStatus.TRUST_STALE
-        return NodeStatus.ONLINE if self.online else NodeStatus.OFFLINE
+        return NodeStatus.ONLINE if self.is_online() else NodeStatus.OFFLINE
 
     def refresh_status(self) -> None:
         """Apply :meth:`wanted_status` to the outputs; lock the relay during a camera outage."""
@@ -228,21 +253,57 @@ class Node:
                 continue
             when = self.time.now()
             now_s = when.at.timestamp()
-            fresh = self.config.trust.fail_mode == "open" or not self.trust_stale(now_s)
+            stale = self.trust_stale(now_s)
+            fresh = self.config.trust.fail_mode == "open" or not stale
             assert self.store.trust_bundle is not None
             verdict = decide(
                 text, self.store.trust_bundle, self.store.revocations, self._current_policy(), when.at,
                 revocations_fresh=fresh,
             )
             digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-            out.append(Judgement(verdict, digest, when, captured_mono_s))
+            out.append(Judgement(verdict, digest, when, captured_mono_s, stale))
         return out
 
     async def commit(self, j: Judgement) -> DoorDecision:
-        """Log a judgement (committed to SQLite), then show it on the lights and relay."""
-        f = j.verdict.fields
+        """Log a judgement, then show it on the lights and relay.
+
+        The record is committed to SQLite before the light shows it; during a storage fault it
+        is sealed into the chain and held in memory instead (see :class:`NodeStore`).
+
+        Raises:
+            StoreError: ``log_queue_full``: the decision could not be recorded at all; a denial
+                is shown and the relay stays locked (docs/edge-node.md, "Storage faults").
+        """
         at_ms = int(j.when.at.timestamp() * 1000)
-        record = await self.store.append_scan(
+        try:
+            record = await self._append(j, at_ms)
+        except StoreError as exc:
+            if exc.code == "log_queue_full" and not self._stopping:
+                self.outputs.show(Indication.INVALID, self.clock.monotonic())
+            raise
+        indication = indication_for(j.verdict.accepted, j.verdict.reason)
+        if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
+            indication = Indication.INVALID  # never unlock while the node is in fault
+        log.info(
+            "scan seq=%d %s %s reason=%s clock_trusted=%s%s",
+            record.seq, record.direction, record.verdict, record.reason, record.clock_trusted,
+            " trust_stale" if record.trust_stale else "",
+        )
+        mono = self.clock.monotonic()
+        if not self._stopping:  # decisions drained at shutdown are logged, never shown (no relay blip)
+            self.outputs.show(indication, mono)
+        latency = max(0.0, mono - j.captured_mono_s)
+        self.latencies_s.append(latency)
+        decision = DoorDecision(record, j.verdict, indication, latency)
+        self.last_decision = decision
+        self.decisions += 1
+        if self.store.health.state != "ok":
+            self.refresh_status()
+        return decision
+
+    async def _append(self, j: Judgement, at_ms: int) -> ScanRecord:
+        f = j.verdict.fields
+        return await self.store.append_scan(
             scan_id=str(uuid7(at_ms)),
             node_id=self.config.node.id,
             at_ms=at_ms,
@@ -254,23 +315,9 @@ class Node:
             verdict="accept" if j.verdict.accepted else "deny",
             reason=j.verdict.reason.value,
             direction=self.config.node.direction,
+            raise_floor=j.when.verified,
+            trust_stale=j.trust_stale,
         )
-        indication = indication_for(j.verdict.accepted, j.verdict.reason)
-        if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
-            indication = Indication.INVALID  # never unlock while the node is in fault
-        log.info(
-            "scan seq=%d %s %s reason=%s clock_trusted=%s",
-            record.seq, record.direction, record.verdict, record.reason, record.clock_trusted,
-        )
-        mono = self.clock.monotonic()
-        if not self._stopping:  # decisions drained at shutdown are logged, never shown (no relay blip)
-            self.outputs.show(indication, mono)
-        latency = max(0.0, mono - j.captured_mono_s)
-        self.latencies_s.append(latency)
-        decision = DoorDecision(record, j.verdict, indication, latency)
-        self.last_decision = decision
-        self.decisions += 1
-        return decision
 
     async def decode(self, frame: np.ndarray) -> list[str]:
         """Decode ``frame`` in the decode thread (never on the event loop)."""
@@ -314,10 +361,41 @@ class Node:
         while (j := await writes.get()) is not None:
             try:
                 await self.commit(j)
+            except StoreError as exc:
+                if exc.code != "log_queue_full":
+                    raise
+                if not self._drop_logged:  # counted in store.health.dropped; logged once per fault
+                    log.error("%s; denying every scan until the disk takes writes again", exc.message)
+                    self._drop_logged = True
             except Exception:
-                # A failing disk must not unlock anything: deny on the lights, keep running.
-                log.exception("could not log a decision; showing a denial")
+                # Not a disk fault (those are held by the store): deny, and let the supervisor
+                # log it and start the writer again.
                 self.outputs.show(Indication.INVALID, self.clock.monotonic())
+                raise
+
+    async def _storage_mender(self) -> None:
+        """Every ``storage.retry_s`` during a storage fault: write the held decisions back."""
+        while True:
+            await asyncio.sleep(self.config.storage.retry_s)
+            if self.store.health.state != "ok":
+                if await self.store.write_back():
+                    self._drop_logged = False
+                self.refresh_status()
+
+    async def _integrity_watch(self) -> None:
+        """Every ``storage.integrity_check_s``: SQLite's full ``integrity_check``. Damage stops
+        the node with :data:`EXIT_DATABASE_DAMAGED` and leaves the flag the next start acts on."""
+        while True:
+            await asyncio.sleep(self.config.storage.integrity_check_s)
+            problems = await self.store.integrity_problems(full=True)
+            if problems:
+                log.error("node database damaged: %s; stopping so that the next start moves it aside",
+                          "; ".join(problems[:3]))
+                await asyncio.to_thread(damage_flag(self.config.db_path).write_text,
+                                        "\n".join(problems) + "\n", "utf-8")
+                self.exit_code = EXIT_DATABASE_DAMAGED
+                self.stop()
+                return
 
     async def _ticker(self) -> None:
         n = 0
@@ -349,10 +427,14 @@ class Node:
             self.config.node.id, self.config.node.building, self.config.node.direction, self.camera.name,
             self.decoder.name, self.trust_age_s(self.time.now().at.timestamp()), self.time.clock_trusted(),
         )
-        background = [asyncio.create_task(self._ticker(), name="ticker")]
+        self.tasks.start("ticker", self._ticker)
+        self.tasks.start("storage", self._storage_mender)
+        self.tasks.start("integrity", self._integrity_watch)
         if self.sync is not None:
-            background.append(asyncio.create_task(self.sync.run(), name="sync"))
-        writer = asyncio.create_task(self._writer(writes), name="log-writer")
+            self.tasks.start("sync", self.sync.run)
+        for name, body in self.extra_tasks.items():
+            self.tasks.start(name, body)
+        writer = self.tasks.start("writer", lambda: self._writer(writes))
         scan = asyncio.create_task(self._scan_loop(writes), name="scan")
         stop = asyncio.create_task(self._stop.wait(), name="stop")
         try:
@@ -366,18 +448,24 @@ class Node:
             self._stopping = True
             self.outputs.lock()
             await writes.put(None)
-            await writer
+            await asyncio.wait({writer}, timeout=10.0)
+            if self.store.health.state != "ok":
+                await self.store.write_back()  # a last try for decisions held in memory
         finally:
             self.outputs.lock()
-            for task in (*background, writer, scan, stop):
+            for task in (scan, stop):
                 task.cancel()
-            for task in (*background, writer, scan, stop):
+            await self.tasks.stop()
+            for task in (scan, stop):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             for signum in installed:
                 loop.remove_signal_handler(signum)
             self.outputs.close()
             self._decode_executor.shutdown(wait=False, cancel_futures=True)
+            if self.store.pending:
+                log.error("node %s stopped with %d decisions not written: the disk still fails",
+                          self.config.node.id, self.store.pending)
             log.info("node %s stopped; relay locked", self.config.node.id)
 
     def _on_signal(self, sig: int) -> None:
@@ -394,7 +482,7 @@ class Node:
             "node": {"id": self.config.node.id, "building": self.config.node.building,
                      "direction": self.config.node.direction},
             "status": self.outputs.status.value,
-            "online": self.online,
+            "online": self.is_online(),
             "camera": {"source": self.camera.name, **self.supervisor.health.as_json(when.mono_s)},
             "decoder": self.decoder.name,
             "last_decision": None if last is None else {
@@ -414,23 +502,42 @@ class Node:
                 "policy_version": self.store.policies.version if self.store.policies else None,
             },
             "clock": {"trusted": when.trusted, "floor_s": self.store.time_floor_s},
+            "storage": self.store.health.as_json(),
+            "database": {
+                "epoch": self.store.epoch,
+                "recovered": None if self.store.recovery is None else {
+                    "reason": self.store.recovery.reason, "detail": self.store.recovery.detail,
+                    "kept_as": [p.name for p in self.store.recovery.moved_to],
+                },
+            },
+            "tasks": self.tasks.as_json(),
             "outputs": self.outputs.state(),
         }
 
 
-async def open_store(config: NodeConfig) -> NodeStore:
-    """Open the node database from ``config`` and seed it from the bundle on first start.
+async def open_store(config: NodeConfig, *, clock: Clock | None = None) -> NodeStore:
+    """Open the node database from ``config``, recovering from damage (:mod:`edge.recovery`),
+    and seed it from the bundle on first start or after a recovery (a new chain epoch then).
 
     Raises:
         BundleError, StoreError, DocumentError, TrustError: unusable bundle or database.
+        OSError: a damaged database cannot be moved aside.
     """
     root_public = read_root_public(config.path(config.files.root_pub))
-    store = await NodeStore.open(config.db_path, root_public)
+    now = (clock or SystemClock()).now()
+    store, recovery = await open_checked(
+        config.db_path, root_public, now, reserve_bytes=config.storage.reserve_bytes,
+        queue_max=config.storage.queue_max)
     try:
         if not store.seeded:
             await store.seed(read_bundle(config))
             log.info("node database seeded from the provisioning bundle")
+            if recovery is not None:
+                await store.start_epoch(recovery.epoch)
+        if recovery is not None or read_epoch(config.data_dir) != store.epoch:
+            write_epoch(config.data_dir, store.epoch)
     except BaseException:
         await store.close()
         raise
+    store.recovery = recovery
     return store

@@ -19,7 +19,9 @@ invalid       red 0–2                 three beeps of 0.1 s        locked
 
 Under the results, a steady status indication repeats every period: ``online`` green blip
 (0.1 s every 4 s), ``offline`` red blip (0.1 s every 4 s), ``trust_stale`` red blinking (0.5 s
-on, 0.5 s off), ``fault`` (camera outage) red steady. The relay is never energised by a status.
+on, 0.5 s off), ``storage_fault`` (the disk refuses writes; decisions held in memory) two red
+blinks then one green blink every 2 s, ``fault`` (camera outage) red steady. The relay is never
+energised by a status.
 
 Fail-secure: the relay starts de-energised (locked) for its configured polarity, and
 :meth:`DoorOutputs.lock` / :meth:`DoorOutputs.close` de-energise it (stop, SIGTERM, crash).
@@ -57,6 +59,7 @@ class NodeStatus(enum.StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     TRUST_STALE = "trust_stale"
+    STORAGE_FAULT = "storage_fault"
     FAULT = "fault"
 
 
@@ -92,6 +95,7 @@ _STATUS: dict[NodeStatus, tuple[float, dict[str, Intervals]]] = {
     NodeStatus.ONLINE: (4.0, {"green": ((0, 0.1),)}),
     NodeStatus.OFFLINE: (4.0, {"red": ((0, 0.1),)}),
     NodeStatus.TRUST_STALE: (1.0, {"red": ((0, 0.5),)}),
+    NodeStatus.STORAGE_FAULT: (2.0, {"red": ((0, 0.2), (0.4, 0.6)), "green": ((1.0, 1.2),)}),
     NodeStatus.FAULT: (1.0, {"red": ((0, 1.0),)}),
 }
 

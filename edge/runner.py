@@ -8,10 +8,13 @@ has no ``server_url`` or no sync implementation is installed).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
 from typing import Any
+
+from aiohttp import web
 
 from edge.config import NodeConfig
 from edge.node import Node, SyncFactory, open_store
@@ -35,7 +38,7 @@ def default_sync_factory(config: NodeConfig) -> SyncFactory | None:
     return factory
 
 
-async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = None, **node_kwargs: Any) -> None:
+async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = None, **node_kwargs: Any) -> int:
     """Open the store (seeding it on first start), run the node and its status endpoint until
     stopped (SIGTERM, SIGINT) or a replay camera ends. The relay is locked on every way out.
 
@@ -43,16 +46,20 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
         config: the node configuration.
         sync_factory: the sync component (default: :func:`default_sync_factory`).
         node_kwargs: passed to :class:`Node` (camera, decoder, pin_factory, clock).
+
+    Returns:
+        The exit status for ``edge run``: 0, or the node's reason to be restarted
+        (:data:`edge.node.EXIT_DATABASE_DAMAGED`, ...).
     """
-    store = await open_store(config)
+    store = await open_store(config, clock=node_kwargs.get("clock"))
     try:
         factory = sync_factory if sync_factory is not None else default_sync_factory(config)
         node = Node(config, store, sync_factory=factory, **node_kwargs)
-        runner = None
+        runners: list[web.AppRunner] = []
         try:
             if config.status.port:
                 try:
-                    runner = await start_status_server(node, config.status.port)
+                    runners.append(await start_status_server(node, config.status.port))
                 except OSError as exc:
                     raise CampusPassError(
                         f"status.port = {config.status.port}: cannot listen on 127.0.0.1 ({exc.strerror}); "
@@ -60,10 +67,25 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
                         code="status_port",
                     ) from exc
                 log.info("status endpoint on http://127.0.0.1:%d/status", config.status.port)
+
+                async def serve_status() -> None:
+                    # Supervised: started again (with backoff) if the server ever fails.
+                    if not runners:
+                        runners.append(await start_status_server(node, config.status.port))
+                    try:
+                        await asyncio.Event().wait()
+                    except BaseException:
+                        for r in runners:
+                            await r.cleanup()
+                        runners.clear()
+                        raise
+
+                node.extra_tasks["status"] = serve_status
             await node.run()
+            return node.exit_code
         finally:
             node.outputs.close()
-            if runner is not None:
-                await runner.cleanup()
+            for r in runners:
+                await r.cleanup()
     finally:
         await store.close()

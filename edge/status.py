@@ -1,18 +1,20 @@
 """The node's status endpoint on localhost: ``GET /healthz`` and ``GET /status`` (aiohttp).
 
-``/healthz`` answers ``{"ok": true}`` (200) while the camera delivers and the log works, else
-``{"ok": false, "status": ...}`` with 503. ``/status`` is :meth:`Node.status` plus the
+``/healthz`` answers ``{"ok": true}`` (200) while the camera delivers, the log is written and
+every background task runs, else ``{"ok": false, ...}`` with 503 and what is wrong. ``/status`` is :meth:`Node.status` plus the
 number of unsynced records. Errors use the one envelope ``{"error": {"code", "message"}}``.
 The server binds 127.0.0.1 only: it shows no pass data, but it is not meant for the network.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from edge.node import Node
+from shared.errors import CampusPassError
 
 NODE_KEY = web.AppKey("node", Node)
 
@@ -31,16 +33,22 @@ async def healthz(request: web.Request) -> web.Response:
     """200 ``{"ok": true}`` when healthy, else 503 with the reason."""
     node = request.app[NODE_KEY]
     camera = node.supervisor.health.state
-    ok = camera in ("ok", "starting", "ended")
-    body: dict[str, object] = {"ok": ok, "camera": camera, "status": node.outputs.status.value}
+    storage = node.store.health.state
+    crashed = sorted(name for name, h in node.tasks.health.items() if h.state == "restarting")
+    ok = camera in ("ok", "starting", "ended") and storage == "ok" and not crashed
+    body: dict[str, object] = {"ok": ok, "camera": camera, "storage": storage, "tasks_down": crashed,
+                               "status": node.outputs.status.value}
     return web.json_response(body, status=200 if ok else 503)
 
 
 async def status(request: web.Request) -> web.Response:
     """The full status JSON (see :meth:`Node.status`)."""
     node = request.app[NODE_KEY]
-    stats = await node.store.stats()
-    return web.json_response(node.status(unsynced=stats.unsynced))
+    try:
+        unsynced: int | None = (await node.store.stats()).unsynced
+    except (CampusPassError, sqlite3.Error, OSError):  # a failing disk: report the rest
+        unsynced = None
+    return web.json_response(node.status(unsynced=unsynced))
 
 
 def make_status_app(node: Node) -> web.Application:

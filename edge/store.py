@@ -16,71 +16,50 @@ Times in SQLite are Unix seconds (or milliseconds where the column says ``_ms``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
+import logging
+import re
 import sqlite3
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
 from edge.bundle import BundleDocs
-from edge.scanlog import GENESIS_HASH, ScanRecord, seal, verify_chain
+from edge.storage_health import SpaceReserve, StorageHealth, storage_fault_kind
+from edge.timekeeping import FLOOR_SLACK_S, TimeAnchor
 from shared.errors import CampusPassError
 from shared.policy import PolicySet, parse_policy_document, verify_policy_document
 from shared.revocation import RevocationEntry, RevocationSet, verify_delta
+from shared.scanlog import GENESIS_HASH, ScanRecord, seal, verify_chain
 from shared.signed_doc import require
 from shared.trust import TrustBundle
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS documents (
-    kind TEXT PRIMARY KEY CHECK (kind IN ('trust_bundle', 'policy')),
-    version INTEGER NOT NULL,
-    issued_at INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS revocations (
-    version INTEGER NOT NULL,
-    entry TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS revocations_expires ON revocations (expires_at);
-CREATE TABLE IF NOT EXISTS scans (
-    seq INTEGER PRIMARY KEY,
-    scan_id TEXT NOT NULL UNIQUE,
-    node_id TEXT NOT NULL,
-    at_ms INTEGER NOT NULL,
-    mono_ms INTEGER NOT NULL,
-    clock_trusted INTEGER NOT NULL,
-    serial TEXT,
-    subject TEXT,
-    text_sha256 TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    synced INTEGER NOT NULL DEFAULT 0
-);
--- The sync queue: unsynced() and mark_synced() stay O(batch) however many synced records are kept.
-CREATE INDEX IF NOT EXISTS scans_unsynced ON scans (seq) WHERE synced = 0;
-CREATE TRIGGER IF NOT EXISTS scans_append_only BEFORE UPDATE OF
-    seq, scan_id, node_id, at_ms, mono_ms, clock_trusted, serial, subject, text_sha256,
-    verdict, reason, direction, prev_hash, hash ON scans
-BEGIN SELECT RAISE(ABORT, 'scan log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS scans_keep_unsynced BEFORE DELETE ON scans WHEN OLD.synced = 0
-BEGIN SELECT RAISE(ABORT, 'unsynced scans cannot be deleted'); END;
-"""
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def node_migrations() -> list[tuple[int, str]]:
+    """``(number, sql)`` of every packaged node migration (``edge/migrations``), in order."""
+    out = []
+    for entry in resources.files("edge.migrations").iterdir():
+        found = _MIGRATION_NAME.match(entry.name)
+        if found:
+            out.append((int(found.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+SCHEMA_VERSION = max(n for n, _ in node_migrations())
+"""The node database version this code writes (``PRAGMA user_version``)."""
 
 _SCAN_COLUMNS = (
     "seq, scan_id, node_id, at_ms, mono_ms, clock_trusted, serial, subject, text_sha256, "
-    "verdict, reason, direction, prev_hash, hash"
+    "verdict, reason, direction, prev_hash, hash, trust_stale"
 )
 
 
@@ -97,15 +76,33 @@ def _serialised(
     @functools.wraps(fn)
     async def wrapper(self: NodeStore, *args: P.args, **kwargs: P.kwargs) -> R:
         async with self._lock:
-            return await fn(self, *args, **kwargs)
+            try:
+                return await fn(self, *args, **kwargs)
+            except (sqlite3.Error, OSError) as exc:
+                kind = storage_fault_kind(exc)
+                if kind is None:
+                    raise
+                await self._rollback()
+                await self._note_fault(kind, exc)
+                raise StoreError(f"the node database cannot be written ({kind}): {exc}",
+                                 code="storage_fault") from exc
 
     return wrapper
+
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[str], aiosqlite.Connection]
+"""Opens the SQLite connection (default ``aiosqlite.connect``): the storage seam of tests."""
 
 
 class StoreError(CampusPassError):
     """The node database cannot be used as asked. Codes: ``not_seeded``, ``root_mismatch``,
     ``stale_document`` (an older version than the one held), ``revocation_gap``,
-    ``bad_database`` (cannot be opened, or not a node database)."""
+    ``bad_database`` (cannot be opened, or not a node database), ``storage_fault`` (the disk
+    refused a write: full, read-only, I/O error; nothing of that change was kept),
+    ``log_queue_full`` (a decision could not be recorded: the disk fails and the memory queue
+    holds ``storage.queue_max`` decisions already)."""
 
     code = "node_store"
 
@@ -125,12 +122,49 @@ class StoreStats:
     oldest_unsynced_at_ms: int | None
 
 
-def _row_to_record(row: Any) -> ScanRecord:
+def _row_to_record(row: Any, epoch: int) -> ScanRecord:
     return ScanRecord(
         seq=row[0], scan_id=row[1], node_id=row[2], at_ms=row[3], mono_ms=row[4],
         clock_trusted=bool(row[5]), serial=row[6], subject=row[7], text_sha256=row[8],
         verdict=row[9], reason=row[10], direction=row[11], prev_hash=row[12], hash=row[13],
+        epoch=epoch, trust_stale=bool(row[14]),
     )
+
+
+def file_size(path: Path) -> int | None:
+    """Size of the file at ``path`` in bytes, None when there is none (start-up checks; tiny)."""
+    try:
+        return path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+async def _check(conn: aiosqlite.Connection, *, full: bool) -> list[str]:
+    """SQLite's own check of the file: ``[]`` when intact, else its complaints."""
+    async with conn.execute("PRAGMA integrity_check(20)" if full else "PRAGMA quick_check(20)") as cur:
+        rows = [str(r[0]) for r in await cur.fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
+    """Apply every node migration above ``PRAGMA user_version``, each in its own transaction.
+
+    Raises:
+        StoreError: ``newer_database`` when the file was written by a newer version.
+    """
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the node database {path} is schema version {version}; this campuspass knows up to "
+            f"{SCHEMA_VERSION}: install the newer version again (the data is kept as it is)",
+            code="newer_database",
+        )
+    for number, sql in node_migrations():
+        if number > version:
+            await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+            log.info("node database migrated to version %d", number)
 
 
 class NodeStore:
@@ -144,48 +178,79 @@ class NodeStore:
             (Unix seconds); trust age is measured from it.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, root_public: bytes) -> None:
+    def __init__(self, conn: aiosqlite.Connection, root_public: bytes, *,
+                 reserve: SpaceReserve | None = None, queue_max: int = 5000) -> None:
         self._conn = conn
         self.root_public = root_public
+        self.reserve = reserve or SpaceReserve(Path("."), 0)
+        self.queue_max = queue_max
+        self.health = StorageHealth(reserve=self.reserve.in_place)
+        self._pending: deque[ScanRecord] = deque()
         self.trust_bundle: TrustBundle | None = None
         self.revocations = RevocationSet()
         self.policies: PolicySet | None = None
         self.revocations_issued_at_s = 0
         self._time_floor_s = 0
+        self._time_anchor: TimeAnchor | None = None
+        self.epoch = 0
+        self.recovery: Any = None  # set by edge.node.open_store: an edge.recovery.Recovery or None
         self._last_seq = 0
         self._last_hash = GENESIS_HASH
+        self._pending_floor_s = 0
+        self._dropped_recorded = 0
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, root_public: bytes, *, synchronous: str = "FULL") -> NodeStore:
+    async def open(cls, path: Path, root_public: bytes, *, synchronous: str = "FULL",
+                   reserve_bytes: int = 0, queue_max: int = 5000, connect: Connect = aiosqlite.connect,
+                   check: str = "quick") -> NodeStore:
         """Open (creating) the database at ``path`` with the pinned root key (32 bytes).
 
         ``synchronous`` is SQLite's durability setting: ``FULL`` (default: a decision is on disk
         before its light shows) or ``OFF`` for tests and benchmarks that fill a log quickly.
+        ``reserve_bytes``: the space reserve next to the database (``<path>.reserve``; 0: none);
+        ``queue_max``: decisions held in memory during a storage fault (``[storage]``).
+        ``connect`` opens the SQLite connection (tests pass one that limits its size).
+        ``check``: ``quick`` (``PRAGMA quick_check``, default), ``full`` (``integrity_check``) or
+        ``none`` before use.
 
         Raises:
             StoreError: code ``root_mismatch`` when the database was seeded under another root;
-                ``bad_database`` when the folder or file cannot be opened or is not a node
-                database (corrupt, or not SQLite).
+                ``bad_database`` when the folder or file cannot be opened; ``damaged_database``
+                when it is empty (0 bytes), not SQLite, fails the check, or its content cannot be
+                read; ``newer_database`` when a newer campuspass wrote it.
             ValueError: ``synchronous`` is not FULL, NORMAL or OFF.
         """
         if synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ValueError(f"synchronous = {synchronous!r}; expected FULL, NORMAL or OFF")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(str(path))
+            if file_size(path) == 0:
+                raise StoreError(f"the node database {path} is empty (0 bytes)", code="damaged_database")
+            conn = await connect(str(path))
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the node database {path}: {exc}", code="bad_database") from None
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute(f"PRAGMA synchronous={synchronous}")
-            await conn.executescript(SCHEMA)
-            await conn.commit()
-            store = cls(conn, root_public)
+            if check != "none":
+                problems = await _check(conn, full=check == "full")
+                if problems:
+                    raise StoreError(f"the node database {path} is damaged: {'; '.join(problems[:3])}",
+                                     code="damaged_database")
+            await _migrate(conn, path)
+            reserve = SpaceReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
+            store = cls(conn, root_public, reserve=reserve, queue_max=queue_max)
             await store._load()
+            store.health.reserve = await asyncio.to_thread(reserve.ensure)
         except sqlite3.DatabaseError as exc:
             await conn.close()
-            raise StoreError(f"the node database {path} is unusable: {exc}", code="bad_database") from None
+            if storage_fault_kind(exc) is not None:
+                raise StoreError(f"the node database {path} cannot be used: {exc}", code="bad_database") from None
+            raise StoreError(f"the node database {path} is damaged: {exc}", code="damaged_database") from None
+        except (KeyError, TypeError, ValueError) as exc:  # meta or documents unreadable
+            await conn.close()
+            raise StoreError(f"the node database {path} is damaged: {exc!r}", code="damaged_database") from None
         except BaseException:
             await conn.close()
             raise
@@ -218,6 +283,11 @@ class NodeStore:
                 code="root_mismatch",
             )
         self._time_floor_s = int(await self._meta("time_floor_s") or 0)
+        self.epoch = int(await self._meta("chain_epoch") or 0)
+        anchor = await self._meta("time_anchor")
+        if anchor is not None:
+            a = json.loads(anchor)
+            self._time_anchor = TimeAnchor(float(a["server_s"]), float(a["mono_s"]), str(a["boot_id"]))
         self.revocations_issued_at_s = int(await self._meta("revocations_issued_at_s") or 0)
         async with self._conn.execute("SELECT kind, body FROM documents") as cur:
             docs = {kind: json.loads(body) for kind, body in await cur.fetchall()}
@@ -237,6 +307,26 @@ class NodeStore:
         else:
             self._last_seq = int(await self._meta("purged_seq") or 0)
             self._last_hash = await self._meta("purged_hash") or GENESIS_HASH
+
+    async def start_epoch(self, epoch: int) -> None:
+        """Make this (new, empty) log the start of chain epoch ``epoch`` (> 0): its first record
+        has seq 1 and carries ``epoch``, so the server can tell it from the lost database's chain.
+
+        Raises:
+            StoreError: ``not_empty`` when the log already holds records.
+        """
+        async with self._lock:
+            if self._last_seq:
+                raise StoreError("a chain epoch starts only on an empty log", code="not_empty")
+            await self._set_meta("chain_epoch", int(epoch))
+            await self._conn.commit()
+            self.epoch = int(epoch)
+
+    async def integrity_problems(self, *, full: bool = True) -> list[str]:
+        """SQLite's ``integrity_check`` (``full``) or ``quick_check`` of the open database:
+        ``[]`` when intact, else up to 20 complaints."""
+        async with self._lock:
+            return await _check(self._conn, full=full)
 
     @property
     def seeded(self) -> bool:
@@ -395,6 +485,36 @@ class NodeStore:
         self._time_floor_s = int(server_s)
         return self._time_floor_s
 
+    @property
+    def time_anchor(self) -> TimeAnchor | None:
+        """The server time seen at the last sync with its monotonic time and boot id (None: never)."""
+        return self._time_anchor
+
+    @_serialised
+    async def apply_server_time(self, anchor: TimeAnchor, offset_s: float) -> int:
+        """Take the server's time from a sync answer, in one transaction: the floor rises to it,
+        or comes down to it when it was above (a floor poisoned by a clock that once ran ahead);
+        the anchor and the clock offset (server − node, seconds) are kept.
+
+        For sync only, with a time taken from an authenticated server response. Returns the
+        floor now held (Unix seconds).
+        """
+        server_s = int(anchor.server_s)
+        if self._time_floor_s > server_s + FLOOR_SLACK_S:
+            log.warning("trusted-time floor %d was %d s ahead of the server's time; set to the server's",
+                        self._time_floor_s, self._time_floor_s - server_s)
+            await self._set_meta("time_floor_s", server_s)
+            self._time_floor_s = server_s
+        else:
+            await self._raise_floor_sql(server_s)
+        await self._set_meta("time_anchor", json.dumps(
+            {"server_s": anchor.server_s, "mono_s": anchor.mono_s, "boot_id": anchor.boot_id}))
+        await self._set_meta("clock_offset_s", repr(float(offset_s)))
+        await self._set_meta("clock_offset_at_s", server_s)
+        await self._conn.commit()
+        self._time_anchor = anchor
+        return self._time_floor_s
+
     @_serialised
     async def record_clock_offset(self, offset_s: float, at_s: int) -> None:
         """Remember the clock offset (server time − node time, seconds) measured at ``at_s``."""
@@ -425,42 +545,155 @@ class NodeStore:
         verdict: str,
         reason: str,
         direction: str,
+        raise_floor: bool = True,
+        trust_stale: bool = False,
     ) -> ScanRecord:
         """Append one decision to the hash-chained log and commit (durable before return).
 
-        Also raises the trusted-time lower bound to ``at_ms`` (in the same transaction).
+        Also raises the trusted-time lower bound to ``at_ms`` in the same transaction, when
+        ``raise_floor`` (the decision's clock was trusted).
+
+        During a storage fault (see :mod:`edge.storage_health`) the record is sealed into the
+        chain all the same and held in memory, in order, until :meth:`write_back` writes it
+        (:attr:`health` says ``fault``); records made while others are held join the queue
+        behind them, so the database never holds them out of order.
+
+        Raises:
+            StoreError: ``log_queue_full`` when ``queue_max`` records are held already (the
+                decision is not sealed and is counted in ``health.dropped``).
         """
+        if len(self._pending) >= self.queue_max:
+            self.health.dropped += 1
+            raise StoreError(
+                f"decision not recorded: the disk fails and {self.queue_max} decisions are held in memory",
+                code="log_queue_full",
+            )
         record = seal(
             seq=self._last_seq + 1, scan_id=scan_id, node_id=node_id, at_ms=at_ms, mono_ms=mono_ms,
             clock_trusted=clock_trusted, serial=serial, subject=subject, text_sha256=text_sha256,
             verdict=verdict, reason=reason, direction=direction, prev_hash=self._last_hash,
+            epoch=self.epoch, trust_stale=trust_stale,
         )
-        await self._conn.execute(
-            f"INSERT INTO scans ({_SCAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.seq, record.scan_id, record.node_id, record.at_ms, record.mono_ms,
-                int(record.clock_trusted), record.serial, record.subject, record.text_sha256,
-                record.verdict, record.reason, record.direction, record.prev_hash, record.hash,
-            ),
-        )
-        await self._raise_floor_sql(at_ms // 1000)
-        await self._conn.commit()
+        floor_s = at_ms // 1000 if raise_floor else 0
+        if self._pending:
+            self._hold(record, floor_s)
+            return record
+        try:
+            await self._insert_scans([record])
+            await self._raise_floor_sql(floor_s)
+            await self._conn.commit()
+        except (sqlite3.Error, OSError) as exc:
+            kind = storage_fault_kind(exc)
+            if kind is None:
+                raise
+            await self._rollback()
+            await self._note_fault(kind, exc)
+            self._hold(record, floor_s)
+            return record
         self._last_seq, self._last_hash = record.seq, record.hash
         return record
+
+    def _hold(self, record: ScanRecord, floor_s: int) -> None:
+        self._pending.append(record)
+        self._pending_floor_s = max(self._pending_floor_s, floor_s)
+        self._time_floor_s = max(self._time_floor_s, floor_s)  # persisted by write_back
+        self._last_seq, self._last_hash = record.seq, record.hash
+        self.health.queued = len(self._pending)
+
+    async def _insert_scans(self, records: list[ScanRecord]) -> None:
+        await self._conn.executemany(
+            f"INSERT INTO scans ({_SCAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(
+                r.seq, r.scan_id, r.node_id, r.at_ms, r.mono_ms, int(r.clock_trusted), r.serial, r.subject,
+                r.text_sha256, r.verdict, r.reason, r.direction, r.prev_hash, r.hash, int(r.trust_stale),
+            ) for r in records],
+        )
+
+    async def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error, OSError, ValueError):
+            await self._conn.rollback()
+
+    async def _note_fault(self, kind: str, exc: BaseException) -> None:
+        """Enter the fault state (logged once per fault); on a full disk release the reserve
+        and write the fault into ``meta`` with the space it freed."""
+        first = self.health.state == "ok"
+        self.health.state, self.health.kind, self.health.error = "fault", kind, str(exc)
+        if not first:
+            return
+        self.health.faults += 1
+        released = kind == "disk_full" and await asyncio.to_thread(self.reserve.release)
+        self.health.reserve = self.reserve.in_place
+        log.error("storage fault (%s): %s; decisions are held in memory (at most %d) until the disk "
+                  "takes writes again%s", kind, exc, self.queue_max,
+                  "; space reserve released" if released else "")
+        try:
+            faults = int(await self._meta("storage_faults") or 0) + 1
+            await self._set_meta("storage_faults", faults)
+            await self._set_meta("storage_fault_last", kind)
+            await self._conn.commit()
+        except (sqlite3.Error, OSError) as exc2:
+            await self._rollback()
+            log.debug("storage fault not recorded in the database: %s", exc2)
+
+    @property
+    def pending(self) -> int:
+        """Decisions held in memory (not yet in the database)."""
+        return len(self._pending)
+
+    async def write_back(self) -> bool:
+        """Write the decisions held in memory, in order, in one transaction, and make the space
+        reserve again; the fault ends when both are done. Returns True when storage is ok.
+
+        Called every ``storage.retry_s`` by the node while :attr:`health` says ``fault``.
+        """
+        async with self._lock:
+            held = list(self._pending)
+            if held:
+                dropped = self.health.dropped - self._dropped_recorded
+                try:
+                    await self._insert_scans(held)
+                    if self._pending_floor_s:  # held in memory by _hold: persist it now
+                        await self._set_meta("time_floor_s", self._time_floor_s)
+                    if dropped:
+                        total = int(await self._meta("dropped_decisions") or 0) + dropped
+                        await self._set_meta("dropped_decisions", total)
+                    await self._conn.commit()
+                except (sqlite3.Error, OSError) as exc:
+                    kind = storage_fault_kind(exc)
+                    if kind is None:
+                        raise
+                    await self._rollback()
+                    self.health.kind, self.health.error = kind, str(exc)
+                    return False
+                for _ in held:
+                    self._pending.popleft()
+                self._dropped_recorded += dropped
+                self._pending_floor_s = 0
+                self.health.queued = len(self._pending)
+                self.health.written_back += len(held)
+            self.health.reserve = await asyncio.to_thread(self.reserve.ensure)
+            if not self.health.reserve:
+                self.health.error = "the space reserve cannot be made again: the disk is still full"
+                return False
+            if self.health.state != "ok":
+                log.warning("storage is back: %d held decisions written in order, %d dropped while the "
+                            "queue was full", self.health.written_back, self.health.dropped)
+            self.health.state, self.health.error = "ok", None
+            return True
 
     async def records(self, after_seq: int = 0, limit: int = 1000) -> list[ScanRecord]:
         """Records with ``seq > after_seq`` in sequence order, at most ``limit``."""
         async with self._conn.execute(
             f"SELECT {_SCAN_COLUMNS} FROM scans WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
         ) as cur:
-            return [_row_to_record(r) for r in await cur.fetchall()]
+            return [_row_to_record(r, self.epoch) for r in await cur.fetchall()]
 
     async def unsynced(self, limit: int = 500) -> list[ScanRecord]:
         """The oldest unsynced records in sequence order, at most ``limit`` (a sync batch)."""
         async with self._conn.execute(
             f"SELECT {_SCAN_COLUMNS} FROM scans WHERE synced = 0 ORDER BY seq LIMIT ?", (limit,)
         ) as cur:
-            return [_row_to_record(r) for r in await cur.fetchall()]
+            return [_row_to_record(r, self.epoch) for r in await cur.fetchall()]
 
     @_serialised
     async def mark_synced(self, up_to_seq: int) -> int:
@@ -499,7 +732,10 @@ class NodeStore:
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
-        return StoreStats(self._last_seq, int(row[0]), None if row[1] is None else int(row[1]))
+        oldest = None if row[1] is None else int(row[1])
+        if oldest is None and self._pending:
+            oldest = self._pending[0].at_ms
+        return StoreStats(self._last_seq, int(row[0]) + len(self._pending), oldest)
 
     async def check_integrity(self) -> list[str]:
         """Check the local chain; returns a description of every break (empty: intact)."""

@@ -34,12 +34,14 @@ import httpx
 
 from campuspass import __version__
 from edge.config import NodeConfig
-from edge.scanlog import ScanRecord
 from edge.store import NodeStore
+from edge.timekeeping import TimeAnchor
 from shared.clock import Clock
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey
-from shared.node_auth import sign_request
+from shared.node_auth import body_sha256, new_nonce, sign_request
+from shared.scanlog import ScanRecord
+from shared.sync_answer import AnswerError, VerifiedAnswer, verify_answer
 
 if TYPE_CHECKING:
     from edge.node import Node
@@ -52,7 +54,7 @@ GZIP_MIN_BYTES = 1024
 class SyncFailed(CampusPassError):
     """A sync round did not complete. Codes: ``offline`` (no answer: connect error, timeout),
     ``refused`` (the server answered with an error envelope; the message has its code),
-    ``bad_answer`` (the answer is not the expected JSON)."""
+    ``bad_answer`` (the answer is unreadable or not signed for this request by the server)."""
 
     code = "offline"
 
@@ -145,6 +147,7 @@ class SyncClient:
         on_online: called with True/False after each round (the node's status indication).
         health: returns ``{"camera", "decoder", "clock_trusted"}`` for the heartbeat.
         rng: jitter source.
+        boot_id: this boot's id, kept with each server time (the node's clock checks use it).
     """
 
     def __init__(
@@ -158,6 +161,7 @@ class SyncClient:
         on_online: Callable[[bool], None] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         rng: random.Random | None = None,
+        boot_id: str = "",
     ) -> None:
         self.store = store
         self.config = config
@@ -167,8 +171,10 @@ class SyncClient:
         self.on_online = on_online
         self.health = health or (lambda: {})
         self.rng = rng or random.Random()
+        self.boot_id = boot_id
         self.offset_s = 0.0  # server − node, from the last answer (signing timestamps use it)
         self.failures = 0
+        self.bad_answers = 0  # answers ignored because they did not verify (reported in the heartbeat)
         self.online: bool | None = None
         self._started_mono = clock.monotonic()
         self._last_error: str | None = None
@@ -209,6 +215,11 @@ class SyncClient:
             "decoder": str(health.get("decoder", "")),
             "uptime_s": round(self.clock.monotonic() - self._started_mono, 1),
             "clock_trusted": bool(health.get("clock_trusted", True)),
+            "storage": str(s.health.state),
+            "storage_queued": s.health.queued,
+            "storage_dropped": s.health.dropped,
+            "bad_answers": self.bad_answers,
+            "chain_epoch": s.epoch,
         }
 
     async def _prepare(self, after: int | None, queue: int, first: bool) -> _Batch:
@@ -223,62 +234,88 @@ class SyncClient:
         body, zipped = await asyncio.to_thread(_encode, records, heartbeat, first or last)
         return _Batch(records, last, body, zipped)
 
-    async def _post(self, body: bytes, zipped: bytes | None) -> dict[str, Any]:
-        """Send one signed sync request; returns the answer JSON.
+    async def _post(self, body: bytes, zipped: bytes | None) -> VerifiedAnswer:
+        """Send one signed sync request; returns the answer once its signature is verified.
+
+        The whole exchange has one deadline (``sync.request_deadline_s``): a reply dripped a byte
+        at a time cannot hold a round. Nothing of an answer is used before
+        :func:`shared.sync_answer.verify_answer` accepts it; a refused answer is counted in
+        :attr:`bad_answers` (reported in the heartbeat).
 
         Raises:
-            SyncFailed: no answer, a refusal, or an unreadable answer.
+            SyncFailed: no answer in time (``offline``), a refusal (``refused``), or an answer
+                that is unreadable or fails verification (``bad_answer``).
         """
         path = f"/api/v1/nodes/{self.config.node.id}/sync"
+        offset_s = self.offset_s
+        deadline_s = self.config.sync.request_deadline_s
         for attempt in (1, 2):
             sent_at = self.clock.now().timestamp()
+            nonce = new_nonce()
             headers = sign_request(self.key, self.config.node.id, "POST", path, body,
-                                   int(round(sent_at + self.offset_s)))
+                                   int(round(sent_at + offset_s)), nonce)
             headers["Content-Type"] = "application/json"
             if zipped is not None:
                 headers["Content-Encoding"] = "gzip"
             try:
-                resp = await self._http().post(path, content=zipped if zipped is not None else body, headers=headers)
+                async with asyncio.timeout(deadline_s):
+                    resp = await self._http().post(path, content=zipped if zipped is not None else body,
+                                                   headers=headers)
+            except TimeoutError as exc:
+                raise SyncFailed(f"no complete answer from {self.config.node.server_url} within {deadline_s:g} s",
+                                 code="offline") from exc
             except httpx.HTTPError as exc:
                 raise SyncFailed(f"no answer from {self.config.node.server_url}: {type(exc).__name__}: {exc}",
                                  code="offline") from exc
             received_at = self.clock.now().timestamp()
             try:
                 doc = resp.json()
-            except ValueError as exc:
-                raise SyncFailed(f"answer {resp.status_code} is not JSON", code="bad_answer") from exc
-            if resp.status_code == 200 and isinstance(doc, dict):
-                server_s = int(doc.get("server_time_ms", 0)) / 1000
-                self.offset_s = server_s - (sent_at + received_at) / 2
-                return doc
-            error = doc.get("error", {}) if isinstance(doc, dict) else {}
-            code = str(error.get("code", "http_error"))
+            except ValueError:
+                doc = None
+            if resp.status_code == 200:
+                try:
+                    answer = verify_answer(doc, node_id=self.config.node.id, nonce=nonce,
+                                           body_sha256=body_sha256(body), held=self.store.trust_bundle,
+                                           pinned_root=self.store.root_public)
+                except AnswerError as exc:
+                    self.bad_answers += 1
+                    log.warning("ignored a sync answer that does not verify (%d so far): %s",
+                                self.bad_answers, exc.message)
+                    raise SyncFailed(f"answer ignored: {exc.message}", code="bad_answer") from exc
+                self.offset_s = answer.server_time_ms / 1000 - (sent_at + received_at) / 2
+                return answer
+            error = doc.get("error") if isinstance(doc, dict) else None
+            error = error if isinstance(error, dict) else {}
+            code = str(error.get("code", "http_error"))[:64]
             server_ms = error.get("server_time_ms")
-            if code == "stale_timestamp" and isinstance(server_ms, int) and attempt == 1:
-                # The node clock is off (no battery clock): sign with the server's time from now on.
-                self.offset_s = server_ms / 1000 - (sent_at + received_at) / 2
-                log.warning("node clock is %+.0f s from server time; signing with server time", self.offset_s)
+            if code == "stale_timestamp" and type(server_ms) is int and attempt == 1:
+                # The node clock is off (no battery clock): sign the retry with the server's time. An
+                # error envelope is not signed, so this only shapes the retry's timestamp; the offset
+                # kept (and the trusted-time floor) come from a verified answer only.
+                offset_s = server_ms / 1000 - (sent_at + received_at) / 2
+                log.warning("node clock is %+.0f s from server time; signing with server time", offset_s)
                 continue
-            raise SyncFailed(f"server refused the sync ({resp.status_code} {code}): {error.get('message', '')}",
-                             code="refused")
+            raise SyncFailed(f"server refused the sync ({resp.status_code} {code}): "
+                             f"{str(error.get('message', ''))[:200]}", code="refused")
         raise SyncFailed("server refused the sync twice for its timestamp", code="refused")
 
-    async def _apply_time(self, doc: dict[str, Any]) -> None:
-        """Raise the trusted-time bound to the server's time and record the clock offset."""
-        server_s = int(doc["server_time_ms"]) // 1000
-        await self.store.raise_time_floor(server_s)
-        await self.store.record_clock_offset(self.offset_s, server_s)
+    async def _apply_time(self, answer: VerifiedAnswer) -> None:
+        """Take the (verified) server time: the trusted-time floor follows it (down too, when
+        poisoned), the anchor for the node's clock checks and the clock offset are kept
+        (:meth:`NodeStore.apply_server_time`)."""
+        anchor = TimeAnchor(answer.server_time_ms / 1000, self.clock.monotonic(), self.boot_id)
+        await self.store.apply_server_time(anchor, self.offset_s)
 
-    async def _apply(self, doc: dict[str, Any], first: bool) -> None:
-        """Apply documents from an answer (each verified by the store before use)."""
-        bundle = doc.get("trust_bundle")
+    async def _apply(self, answer: VerifiedAnswer, first: bool) -> None:
+        """Apply documents from a verified answer (each verified again by the store before use)."""
+        bundle = answer.trust_bundle
         if isinstance(bundle, dict):
             try:
                 new = await self.store.replace_trust_bundle(bundle)
                 log.info("trust bundle v%d from the server", new.version)
             except CampusPassError as exc:
                 log.error("refused the server's trust bundle: %s", exc)
-        delta = doc.get("revocations")
+        delta = answer.revocations
         if isinstance(delta, dict) and (first or int(delta.get("version", 0)) > self.store.revocations.version):
             try:
                 before = self.store.revocations.version
@@ -287,7 +324,7 @@ class SyncClient:
                     log.info("revocations v%d -> v%d", before, revs.version)
             except CampusPassError as exc:
                 log.error("refused the server's revocation delta: %s", exc)
-        policy = doc.get("policy")
+        policy = answer.policy
         if isinstance(policy, dict):
             try:
                 p = await self.store.replace_policy(policy)
@@ -319,18 +356,15 @@ class SyncClient:
             upcoming = None if current.last else asyncio.create_task(
                 self._prepare(expected, max(0, queue - len(current.records)), False))
             try:
-                doc = await self._post(current.body, current.zipped)
+                answer = await self._post(current.body, current.zipped)
                 requests += 1
                 sent += len(current.records)
-                try:
-                    ack = int(doc["ack_seq"])
-                    duplicates += int(doc.get("duplicates", 0))
-                    gaps += [(int(g["from_seq"]), int(g["to_seq"])) for g in doc.get("gaps", [])]
-                    if requests == 1 or current.last:  # the time bound and offset: start and end of a round
-                        await self._apply_time(doc)
-                    await self._apply(doc, requests == 1)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise SyncFailed(f"answer is missing or has a bad member: {exc}", code="bad_answer") from exc
+                ack = answer.ack_seq
+                duplicates += answer.duplicates
+                gaps += answer.gaps
+                if requests == 1 or current.last:  # the time bound and offset: start and end of a round
+                    await self._apply_time(answer)
+                await self._apply(answer, requests == 1)
                 if ack > 0:
                     queue = max(0, queue - await self.store.mark_synced(ack))
                     acked = max(acked, ack)
@@ -378,7 +412,9 @@ class SyncClient:
             return None
         except CampusPassError as exc:  # the node database refused something: report, retry later
             self.failures += 1
-            log.error("sync round stopped: %s", exc)
+            if exc.message != self._last_error:
+                log.error("sync round stopped: %s", exc)
+                self._last_error = exc.message
             self._set_online(False)
             return None
         self.failures = 0
@@ -414,4 +450,4 @@ def make_sync(node: Node) -> SyncClient:
                 "clock_trusted": node.time.clock_trusted()}
 
     return SyncClient(node.store, node.config, load_node_key(node.config), clock=node.clock,
-                      on_online=node.set_online, health=health)
+                      on_online=node.set_online, health=health, boot_id=node.time.boot_id)

@@ -57,6 +57,8 @@ def register_enrol(sub: argparse._SubParsersAction) -> None:
     node.add_argument("--direction", required=True, choices=("entry", "exit"))
     node.add_argument("--server-url", required=True, help="the URL the node syncs with, e.g. https://pass.example.edu")
     node.add_argument("--out", type=Path, required=True, metavar="BUNDLE_DIR", help="new bundle folder")
+    node.add_argument("--allow-plain-http", action="store_true",
+                      help="accept an http:// server URL to another machine (closed networks only; use https)")
     node.set_defaults(handler=_provision_node)
 
     tok = sub.add_parser(
@@ -82,6 +84,8 @@ def register_enrol(sub: argparse._SubParsersAction) -> None:
     enr.add_argument("--server-url", required=True, help="the server's URL")
     enr.add_argument("--token", required=True, help="the one-time enrolment token")
     enr.add_argument("--out", type=Path, required=True, metavar="BUNDLE_DIR", help="new bundle folder")
+    enr.add_argument("--allow-plain-http", action="store_true",
+                     help="accept an http:// server URL to another machine (closed networks only; use https)")
     enr.add_argument("--root-key", default=None, metavar="BASE64URL",
                      help="the root public key the server must present (printed with the token)")
     enr.set_defaults(handler=_provision_enroll)
@@ -104,7 +108,8 @@ def _provision_node(args: argparse.Namespace) -> int:
         async with dd.database() as db:
             result = await provision_node(
                 dd, db, name=args.name, building=args.building, direction=args.direction,
-                server_url=args.server_url, out=args.out, now=SystemClock().now(), node_id=args.node_id)
+                server_url=args.server_url, out=args.out, now=SystemClock().now(), node_id=args.node_id,
+                allow_plain_http=args.allow_plain_http)
         print(f"enrolled node {result.node.id} ({result.node.building}, {result.node.direction}); "
               f"bundle written to {args.out} (node.key mode 0600)")
         _print_bundle(args.out, result.summary)
@@ -149,7 +154,8 @@ def _provision_enroll(args: argparse.Namespace) -> int:
         pinned = b64u_decode(args.root_key.strip())
         if len(pinned) != 32:
             raise CampusPassError(f"--root-key is {len(pinned)} bytes; expected 32", code="bad_key")
-    result = asyncio.run(enroll(args.server_url, args.token, args.out, pinned_root=pinned))
+    result = asyncio.run(enroll(args.server_url, args.token, args.out, pinned_root=pinned,
+                                allow_plain_http=args.allow_plain_http))
     print(f"enrolled as node {result.node_id}; bundle written to {args.out} (node.key mode 0600, "
           "made on this machine)")
     _print_bundle(args.out, result.summary)

@@ -30,6 +30,7 @@ from provisioning.node_bundle import (
     ensure_empty_target,
     node_config,
     require_building,
+    require_safe_url,
     server_documents,
     write_node_bundle,
 )
@@ -100,7 +101,7 @@ class ProvisionResult:
 
 async def provision_node(
     datadir: DataDir, db: Database, *, name: str, building: str, direction: str, server_url: str, out: Path,
-    now: datetime, node_id: str | None = None, template: NodeConfig | None = None,
+    now: datetime, node_id: str | None = None, template: NodeConfig | None = None, allow_plain_http: bool = False,
 ) -> ProvisionResult:
     """Make a node key, write the complete bundle into ``out`` and register the public key.
 
@@ -112,7 +113,10 @@ async def provision_node(
         CampusPassError: ``unknown_building``; ``bad_name``; ``bad_direction``; ``bad_node_id``.
         NodeRegistrationError: ``node_exists`` (the id is taken).
         DataDirError: no issuer key can sign now.
+        EnrolError: ``plain_http``: ``server_url`` is ``http://`` to another machine and
+            ``allow_plain_http`` is false.
     """
+    require_safe_url(server_url, allow_plain_http)
     if not name.strip() or len(name) > 100:
         raise EnrolError(f"node name {name[:40]!r}; expected 1..100 characters", code="bad_name")
     dir_ = _check_direction(direction)
@@ -125,7 +129,7 @@ async def provision_node(
         raise NodeRegistrationError(f"node {node_id} is already enrolled", code="node_exists")
     key = generate_key()
     config = node_config(node_id, building=building, direction=dir_, name=name, server_url=server_url,
-                         template=template)
+                         template=template, allow_plain_http=allow_plain_http)
     summary = write_node_bundle(out, config, key, docs)
     try:
         row = await nodes.register(node_id, building=building, public_key=public_key_bytes(key),

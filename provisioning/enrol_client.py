@@ -19,7 +19,13 @@ import httpx
 
 from campuspass import __version__
 from edge.bundle import BundleError
-from provisioning.node_bundle import ServerDocuments, ensure_empty_target, node_config, write_node_bundle
+from provisioning.node_bundle import (
+    ServerDocuments,
+    ensure_empty_target,
+    node_config,
+    require_safe_url,
+    write_node_bundle,
+)
 from shared.errors import CampusPassError
 from shared.keys import b64u_encode, generate_key, public_key_bytes
 
@@ -45,7 +51,7 @@ class EnrolledNode:
 
 async def enroll(
     server_url: str, token: str, out: Path, *, pinned_root: bytes | None = None,
-    transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 20.0,
+    transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 20.0, allow_plain_http: bool = False,
 ) -> EnrolledNode:
     """Enrol this machine as the node the token names and write its bundle into ``out``.
 
@@ -56,6 +62,7 @@ async def enroll(
         pinned_root: the root public key (32 bytes) the server must present, when known.
         transport: httpx transport (default: real network).
         timeout_s: connect and read timeout, seconds.
+        allow_plain_http: accept an ``http://`` URL to another machine (else ``plain_http``).
 
     Raises:
         BundleError: ``out`` already holds a bundle; ``root_mismatch`` (the server presents
@@ -67,6 +74,7 @@ async def enroll(
     base = server_url.rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise EnrolClientError(f"server URL {server_url!r}; expected http(s)://...", code="bad_server_url")
+    require_safe_url(base, allow_plain_http)
     ensure_empty_target(out)
     key = generate_key()
     public = public_key_bytes(key)
@@ -102,7 +110,7 @@ async def enroll(
     if direction not in ("entry", "exit"):
         raise EnrolClientError(f"the server's reply names direction {direction!r}", code="bad_reply")
     config = node_config(node["id"], building=node["building"], direction=direction,
-                         name=str(node.get("name", "")), server_url=base)
+                         name=str(node.get("name", "")), server_url=base, allow_plain_http=allow_plain_http)
     summary = write_node_bundle(out, config, key, docs)
     return EnrolledNode(node["id"], public, out / "node.toml", summary)
 

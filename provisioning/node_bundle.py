@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge.bundle import BundleError, check_bundle, write_bundle
-from edge.config import BundleFiles, NodeConfig, NodeIdentity, load_node_config
+from edge.config import BundleFiles, NodeConfig, NodeIdentity, check_server_url, load_node_config
 from server.datadir import DataDir
 from server.passes import signed_revocation_delta
 from server.policy import signed_policy_document
@@ -115,20 +115,36 @@ def require_building(docs: ServerDocuments, building: str) -> None:
     parse_policy_document(docs.policy).for_building(building)
 
 
+def require_safe_url(server_url: str, allow_plain_http: bool) -> None:
+    """Refuse a plain ``http://`` server URL to another machine unless explicitly allowed.
+
+    Raises:
+        BundleError: code ``plain_http`` (the message says how to deploy behind TLS or allow it).
+    """
+    if allow_plain_http:
+        return
+    try:
+        check_server_url(server_url)
+    except ValueError as exc:
+        raise BundleError(str(exc), code="plain_http") from None
+
+
 def node_config(
     node_id: str, *, building: str, direction: Direction, name: str = "", server_url: str = "",
-    template: NodeConfig | None = None,
+    template: NodeConfig | None = None, allow_plain_http: bool = False,
 ) -> NodeConfig:
     """The ``node.toml`` of a new node: its identity, every other table from ``template``
     (default: the defaults of :class:`edge.config.NodeConfig`, i.e. a Raspberry Pi with picamera2)
     and the standard bundle file names.
 
     Raises:
-        ValueError: a bad node id, building or server URL (from :class:`NodeIdentity`).
+        ValueError: a bad node id, building or server URL (from :class:`NodeIdentity`; plain
+            ``http://`` to another machine unless ``allow_plain_http``).
     """
     data_dir = template.node.data_dir if template is not None else "data"
     identity = NodeIdentity(id=node_id, building=building, name=name, direction=direction,
-                            data_dir=data_dir, server_url=server_url.rstrip("/"))
+                            data_dir=data_dir, server_url=server_url.rstrip("/"),
+                            allow_plain_http=allow_plain_http)
     if template is None:
         return NodeConfig(node=identity)
     return replace(template, node=identity, files=BundleFiles())

@@ -16,15 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.config import ServerConfig
+from server.errors import Category, Conflict, DomainError, Forbidden, InvalidField, NotFound, TooManyRequests
 from server.passwords import PasswordHasher
 from server.storage import Database
 from server.storage.audit import AuditLog
 from server.storage.people import NewPerson, People, Person, Role
 from server.storage.sessions import Sessions
 from server.storage.sms import PhoneCode, SmsOutboxStore
-from server.storage.throttle import LoginThrottleStore
+from server.storage.throttle import LoginCode, LoginThrottleStore
 from server.throttle import LoginThrottle
-from server.web.errors import ApiError, Conflict, InvalidField, NotFound, TooManyRequests
 from shared.clock import Clock, to_unix
 
 MIN_PASSWORD_LEN = 8
@@ -36,11 +36,12 @@ SENDS_PER_HOUR = 5
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
-class LoginFailed(ApiError):
-    """401: wrong number or password (the same answer for an unknown number). Code ``bad_credentials``."""
+class LoginFailed(DomainError):
+    """Wrong number or password (the same answer for an unknown number). Code ``bad_credentials``,
+    category unauthenticated."""
 
     code = "bad_credentials"
-    status = 401
+    category = Category.UNAUTHENTICATED
 
 
 def normalise_initial(password: str) -> str:
@@ -104,19 +105,30 @@ class Accounts:
     def _now_s(self) -> int:
         return to_unix(self.clock.now())
 
-    async def login(self, number: str, password: str, address: str) -> Person:
+    async def login(self, number: str, password: str, address: str, sms_code: str | None = None) -> Person:
         """Check a campus login.
 
+        The attempt is counted by the throttle before the password hash runs (see
+        :mod:`server.throttle`); a valid one-time ``sms_code`` (:meth:`send_login_code`) lets it
+        past a throttle that someone else's failures set.
+
         Raises:
-            TooManyRequests: throttled (``login_slowed`` / ``login_blocked``), checked first.
-            LoginFailed: wrong number or password (counted for the account and the address).
+            InvalidField: username or password too long.
+            DomainError: ``wrong_code`` (403, with ``tries_left``) or ``code_expired`` (410) for a bad
+                ``sms_code``.
+            TooManyRequests: throttled (``login_slowed`` / ``login_blocked``); no hash was run.
+            LoginFailed: wrong number or password (already counted for the account and the address).
         """
         number = number.strip()
         if len(number) > 64 or len(password) > MAX_PASSWORD_LEN:
             raise InvalidField(f"username or password too long; at most 64 and {MAX_PASSWORD_LEN} characters")
-        now_s = self._now_s()
-        had_failures = await self.throttle.check(number, address, now_s)
         person = await self.people.by_number(number) if number else None
+        now_s = self._now_s()
+        with_code = False
+        if sms_code is not None and sms_code.strip():
+            await self._check_login_code(person, sms_code.strip(), now_s)
+            with_code = True
+        await self.throttle.reserve(number, address, now_s, bypass=with_code)
         if person is None:
             # Spend the same time as a real check so unknown numbers are not revealed by timing.
             if self._dummy_hash is None:
@@ -127,15 +139,69 @@ class Accounts:
             typed = normalise_initial(password) if person.must_change_password else password
             ok = await self.hasher.verify(typed, person.password_hash)
         if not ok or person is None:
-            await self.throttle.failed(number, address, self._now_s())
             raise LoginFailed("wrong number or password")
-        if had_failures:
-            await self.throttle.succeeded(number)
+        await self.throttle.succeeded(number, address)
         if not person.must_change_password and self.hasher.needs_rehash(person.password_hash):
             new_hash = await self.hasher.hash(password)  # parameters were raised since this hash
             async with self.db.transaction() as conn:
                 await People.rehash_password(conn, person.id, person.password_hash, new_hash)
         return person
+
+    async def _check_login_code(self, person: Person | None, code: str, now_s: int) -> None:
+        """Accept a one-time login code (used up by this call) or raise."""
+        store = self.throttle.store
+        pending = await store.login_code(person.id) if person is not None else None
+        if person is None or pending is None or pending.tries_left <= 0 or pending.expires_at_s == 0:
+            raise Forbidden("no valid login code for this account; ask for a new one", code="wrong_code",
+                            detail={"tries_left": 0})
+        if now_s >= pending.expires_at_s:
+            raise DomainError("the login code has expired; ask for a new one", code="code_expired",
+                              category=Category.GONE)
+        if not hmac.compare_digest(_code_hash(person.id, "login", code), pending.code_hash):
+            await store.use_login_code(person.id, consume=False)
+            left = pending.tries_left - 1
+            raise Forbidden(f"wrong login code; {left} tries left", code="wrong_code", detail={"tries_left": left})
+        await store.use_login_code(person.id, consume=True)
+
+    async def send_login_code(self, number: str, address: str) -> CodeSent:
+        """Send a one-time login code by SMS to the verified phone of a throttled account.
+
+        The answer is the same whether or not the number exists, has a verified phone, or is
+        throttled (nothing is revealed to a stranger); a code is sent only when password-only
+        logins to the account from ``address`` are refused now, the account has a verified phone
+        and the send limits allow (one a minute, five an hour). The code expires in 5 minutes,
+        allows 5 tries and is good for one login.
+        """
+        number = number.strip()
+        now_s = self._now_s()
+        answer = CodeSent("", CODE_TTL_S, RESEND_WAIT_S)
+        person = await self.people.by_number(number) if number and len(number) <= 64 else None
+        if person is None or not person.phone or not person.phone_verified:
+            return answer
+        if not await self.throttle.is_throttled(number, address, now_s):
+            return answer
+        store = self.throttle.store
+        prev = await store.login_code(person.id)
+        window_start, sends = now_s, 0
+        if prev is not None:
+            if now_s - prev.sent_at_s < RESEND_WAIT_S:
+                return answer
+            if now_s - prev.window_start_at_s < 3600:
+                window_start, sends = prev.window_start_at_s, prev.sends_in_window
+                if sends >= SENDS_PER_HOUR:
+                    return answer
+        code = f"{secrets.randbelow(10**6):06d}"
+        row = LoginCode(_code_hash(person.id, "login", code), now_s, now_s + CODE_TTL_S, CODE_TRIES, sends + 1,
+                        window_start)
+        body = (f"{self.config.sms.sender_name}您的登录验证码是 {code}，{CODE_TTL_S // 60} 分钟内有效。"
+                "您的账号有多次错误登录，如非本人操作请勿将验证码告诉任何人。")
+        async with self.db.transaction() as conn:
+            await LoginThrottleStore.put_login_code(conn, person.id, row)
+            await SmsOutboxStore.enqueue(conn, message_id=f"login-code:{person.id}:{now_s}:{secrets.token_hex(4)}",
+                                         phone=person.phone, body=body, purpose="login_code", now_s=now_s,
+                                         person_id=person.id)
+        self.sms_wake()
+        return answer
 
     async def check_new_password(self, person: Person, new_password: str) -> None:
         """The password policy: 8-128 characters, not the number, not the initial password.
@@ -161,7 +227,7 @@ class Accounts:
         """
         typed = normalise_initial(old_password) if person.must_change_password else old_password
         if not await self.hasher.verify(typed, person.password_hash):
-            raise ApiError("the current password is wrong", code="wrong_password", status=403)
+            raise Forbidden("the current password is wrong", code="wrong_password")
         await self.check_new_password(person, new_password)
         new_hash = await self.hasher.hash(new_password)
         async with self.db.transaction() as conn:
@@ -211,7 +277,7 @@ class Accounts:
 
         Raises:
             InvalidField: bad phone.
-            ApiError: ``no_code`` (404: none sent to this number), ``code_expired`` (410),
+            DomainError: ``no_code`` (404: none sent to this number), ``code_expired`` (410),
                 ``code_exhausted`` (429: 5 wrong tries, ask for a new code), ``wrong_code`` (403,
                 with ``tries_left``).
         """
@@ -222,14 +288,14 @@ class Accounts:
         if pending is None or pending.phone != phone:
             raise NotFound(f"no code was sent to {phone}; ask for one first", code="no_code")
         if pending.tries_left <= 0:
-            raise ApiError("too many wrong codes; ask for a new code", code="code_exhausted", status=429)
+            raise DomainError("too many wrong codes; ask for a new code", code="code_exhausted",
+                              category=Category.THROTTLED)
         if now_s >= pending.expires_at_s:
-            raise ApiError("the code has expired; ask for a new code", code="code_expired", status=410)
+            raise DomainError("the code has expired; ask for a new code", code="code_expired", category=Category.GONE)
         if not hmac.compare_digest(_code_hash(person.id, phone, code.strip()), pending.code_hash):
             await store.use_phone_try(person.id)
             left = pending.tries_left - 1
-            raise ApiError(f"wrong code; {left} tries left", code="wrong_code", status=403,
-                           detail={"tries_left": left})
+            raise Forbidden(f"wrong code; {left} tries left", code="wrong_code", detail={"tries_left": left})
         async with self.db.transaction() as conn:
             await SmsOutboxStore.consume_phone_code(conn, person.id)
             await People.set_verified_phone(conn, person.id, phone, now_s)
@@ -250,7 +316,7 @@ class Accounts:
                                action="password_reset", target_person_id=target.id,
                                detail={"number": target.number}, address=address)
         await Sessions(self.db).delete_for_person(target.id)
-        await self.throttle.succeeded(target.number)
+        await self.throttle.reset(target.number)
 
     async def create_admin(self, number: str, name: str = "", role: Role = "system_admin",
                            *, actor: str = "cli") -> tuple[Person, str]:

@@ -22,7 +22,6 @@ from campuspass import __version__
 from server.accounts import Accounts
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
-from server.events import PersonEvents
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
 from server.storage import Database
@@ -35,6 +34,7 @@ from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
+from server.web import region_pages as region_pages
 from server.web.application_api import routes as application_routes
 from server.web.application_pages import routes as application_page_routes
 from server.web.application_setup import install_workflow
@@ -42,6 +42,7 @@ from server.web.checkin_api import routes as checkin_routes
 from server.web.checkin_pages import routes as checkin_page_routes
 from server.web.dashboard_setup import install_dashboards
 from server.web.errors import make_error_middleware
+from server.web.presence_setup import install_presence
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
 from server.web.review_api import routes as review_routes
 from server.web.review_pages import routes as review_page_routes
@@ -66,7 +67,7 @@ FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.
                                 nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
                                 checkin_routes, application_routes, review_routes,
                                 checkin_page_routes, application_page_routes, review_page_routes,
-                                pass_pages.routes, arrival_pages.routes, building_pages.routes)
+                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes)
 """Every feature module's routes, registered in this order."""
 
 
@@ -112,7 +113,6 @@ def create_app(
     app[state.CONFIG] = config
     app[state.HASHER] = hasher or PasswordHasher()
     app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
-    app[state.EVENTS] = PersonEvents()
 
     aiohttp_jinja2.setup(
         app,
@@ -127,6 +127,7 @@ def create_app(
     pass_pages.install_passes(app)  # after _services: needs the database
     install_workflow(app)  # after _services: needs the database
     install_dashboards(app)  # after _services: needs the database
+    install_presence(app)  # after _services: needs the database
     return app
 
 

@@ -16,17 +16,16 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from edge.decoders import Decoder, DecoderError, decode_image_bytes, make_decoder
-from server.pass_status import PassService, PassStatusError
+from server.errors import Forbidden, InvalidField, TooLarge
+from server.pass_status import AuditNote, PassService, PassStatusError
 from server.passes import ARRIVAL_POLICY, check_online
-from server.storage import Database
+from server.scope import can_see_person
+from server.storage.audit import AuditLog
 from server.storage.pass_status import StatusRow
 from server.storage.people import Person
-from server.web.auth import can_see_person
-from server.web.errors import ApiError, Forbidden
 from server.workflow.applications import active_application, mark_arrived
+from shared.clock import to_unix
 from shared.decision import Reason
 from shared.pass_format import PREFIX_FAMILY
 
@@ -48,21 +47,19 @@ class NotYours(Forbidden):
         super().__init__("no such student in your departments")
 
 
-class PassRefused(ApiError):
-    """422 ``pass_refused``: the pass failed the door decision; ``detail.reason`` is the reason code."""
+class PassRefused(InvalidField):
+    """``pass_refused`` (category invalid): the pass failed the door decision; ``detail.reason`` is the reason code."""
 
     code = "pass_refused"
-    status = 422
 
     def __init__(self, reason: Reason) -> None:
         super().__init__(f"the pass was refused: {reason.value}", detail={"reason": reason.value})
 
 
-class NoPassInPhoto(ApiError):
-    """422 ``no_pass_in_photo``: no campus pass QR code could be read from the photo."""
+class NoPassInPhoto(InvalidField):
+    """``no_pass_in_photo`` (category invalid): no campus pass QR code could be read from the photo."""
 
     code = "no_pass_in_photo"
-    status = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,23 +84,22 @@ def decode_photo(data: bytes, decoder: Decoder | None = None) -> str:
     """The campus pass text in a photo (png/jpg/webp bytes).
 
     Raises:
-        ApiError: ``photo_too_large`` (413: more than :data:`MAX_PHOTO_BYTES` bytes or
-            :data:`MAX_PHOTO_PIXELS` pixels), ``bad_image`` (422: not png/jpg/webp, by
-            :func:`image_size`), ``no_pass_in_photo`` (422).
+        TooLarge: ``photo_too_large`` (more than :data:`MAX_PHOTO_BYTES` bytes or
+            :data:`MAX_PHOTO_PIXELS` pixels). InvalidField: ``bad_image`` (not png/jpg/webp, by
+            :func:`image_size`), ``no_pass_in_photo``.
     """
     if len(data) > MAX_PHOTO_BYTES:
-        raise ApiError(f"the photo has {len(data)} bytes; at most {MAX_PHOTO_BYTES}", code="photo_too_large",
-                       status=413)
+        raise TooLarge(f"the photo has {len(data)} bytes; at most {MAX_PHOTO_BYTES}", code="photo_too_large")
     size = image_size(data)
     if size is None:
-        raise ApiError("the upload is not a readable image (png, jpg, webp)", code="bad_image", status=422)
+        raise InvalidField("the upload is not a readable image (png, jpg, webp)", code="bad_image")
     if size[0] * size[1] > MAX_PHOTO_PIXELS:
-        raise ApiError(f"the photo is {size[0]} x {size[1]} pixels; at most {MAX_PHOTO_PIXELS // 1_000_000} "
-                       "million", code="photo_too_large", status=413)
+        raise TooLarge(f"the photo is {size[0]} x {size[1]} pixels; at most {MAX_PHOTO_PIXELS // 1_000_000} "
+                       "million", code="photo_too_large")
     try:
         texts = decode_image_bytes(data, decoder or _decoder())
     except DecoderError as exc:
-        raise ApiError(exc.message, code="bad_image", status=422) from None
+        raise InvalidField(exc.message, code="bad_image") from None
     ours = [t for t in texts if t.lstrip().startswith(PREFIX_FAMILY)]
     if not ours:
         raise NoPassInPhoto("no campus pass could be read from the photo; hold the phone steady, "
@@ -163,28 +159,6 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-class WorkflowArrivals:
-    """The :class:`~server.pass_status.ArrivalRecorder` of the return-application workflow:
-    the person's approved application moves to ``arrived``
-    (:func:`server.workflow.applications.mark_arrived`) inside the pass status transaction.
-
-    Args:
-        db: the open database.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def mark_arrived(self, conn: aiosqlite.Connection, person_id: int, *, actor: Person,
-                           at: datetime) -> None:
-        """Raises PassStatusError ``not_awaiting_arrival`` (409) when the person has no approved
-        application, and what ``mark_arrived`` raises (409 ``already_arrived``...)."""
-        application = await active_application(self.db, person_id)
-        if application is None or application.state != "approved":
-            raise PassStatusError("no approved return application awaits arrival", code="not_awaiting_arrival")
-        await mark_arrived(self.db, application.id, actor_id=actor.id, actor_role=actor.role, at=at, conn=conn)
-
-
 class Arrivals:
     """Identify and confirm arrivals for a counsellor (or a school admin: every department).
 
@@ -215,7 +189,7 @@ class Arrivals:
         """Identify the holder of the pass in a photo (decoded off the event loop).
 
         Raises:
-            ApiError: as :func:`decode_photo` and :meth:`by_text`.
+            DomainError: as :func:`decode_photo` and :meth:`by_text`.
         """
         text = await asyncio.get_running_loop().run_in_executor(None, decode_photo, data)
         return await self.by_text(viewer, text, now, method="photo")
@@ -232,11 +206,36 @@ class Arrivals:
             raise NotYours()
         return Candidate(person, await s.store.get(person.id), method)
 
-    async def confirm(self, viewer: Person, candidate: Candidate, now: datetime) -> StatusRow:
-        """Record the arrival: the person turns green and gets a fresh green pass.
+    async def confirm(self, viewer: Person, candidate: Candidate, now: datetime, *,
+                      audit: AuditNote | None = None) -> StatusRow:
+        """Record the arrival of ``candidate`` confirmed by ``viewer``: see :meth:`confirm_arrival`.
 
         Raises:
-            PassStatusError: ``already_arrived`` or ``not_awaiting_arrival`` (409 at the API).
+            PassStatusError: ``already_arrived`` or ``not_awaiting_arrival`` (conflict).
         """
-        return await self.service.confirm_arrival(candidate.person.id, viewer.id, now, method=candidate.method,
-                                                  serial=candidate.serial)
+        return await self.confirm_arrival(candidate.person.id, viewer, now, method=candidate.method,
+                                          serial=candidate.serial, audit=audit)
+
+    async def confirm_arrival(self, person_id: int, counsellor: Person, now: datetime, *, method: str,
+                              serial: bytes | None = None, audit: AuditNote | None = None) -> StatusRow:
+        """One unit of work: the person's pass status black → green (a fresh green pass when
+        checked in today), the approved application → ``arrived`` (who, when), the arrival
+        record and the audit entry ``arrival_confirmed`` commit together or not at all.
+
+        Raises:
+            PassStatusError: ``already_arrived`` or ``not_awaiting_arrival`` (also when the person
+                has no approved application).
+        """
+        db = self.service.db
+        async with db.transaction() as conn:
+            row = await self.service.arrived(conn, person_id, counsellor.id, now, method=method, serial=serial)
+            application = await active_application(db, person_id)
+            if application is None or application.state != "approved":
+                raise PassStatusError("no approved return application awaits arrival", code="not_awaiting_arrival")
+            await mark_arrived(db, application.id, actor_id=counsellor.id, actor_role=counsellor.role, at=now,
+                               conn=conn)
+            if audit is not None:
+                await AuditLog.add(conn, at_s=to_unix(now), actor_id=counsellor.id, actor_number=audit.actor_number,
+                                   action="arrival_confirmed", target_person_id=person_id,
+                                   detail={"method": method}, address=audit.address)
+        return row

@@ -1,21 +1,84 @@
-"""``campuspass server ...``: run the server and administer its data directory."""
+"""``campuspass server ...``: every command of the central server, in one place.
+
+``run`` (refuses configuration that cannot work, logs the reconciliation check, then listens),
+``check-config``, ``doctor [--repair]``, ``import-roster``, ``create-admin``,
+``reset-password``, ``building add|group|list``; ``backup``/``restore`` and ``node
+disable|enable`` are registered from :mod:`provisioning.cli`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import signal
 import sys
 from pathlib import Path
 
+from aiohttp import web
+
 from server.datadir import DataDir
+from server.storage import Database
 from server.storage.buildings import Buildings
+from shared.clock import SystemClock, to_unix
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``campuspass server`` commands."""
-    from server import accounts_cli
+    run = sub.add_parser("run", help="serve the web app and the JSON API",
+                         description="Serve the web pages and the JSON API (/api/v1/) from a data directory "
+                         "made by 'campuspass init'. Prints the address it listens on.")
+    run.add_argument("--data", type=Path, required=True, help="server data directory")
+    run.add_argument("--host", default=None, help="address to listen on (default: host in server.toml)")
+    run.add_argument("--port", type=int, default=None, help="port (default: port in server.toml; 0 = any free)")
+    run.set_defaults(handler=_run)
 
-    accounts_cli.register(sub)
+    imp = sub.add_parser("import-roster", help="import or update people from a roster CSV or XLSX",
+                         description="Import people from a roster: an Excel workbook (.xlsx, first worksheet) or "
+                         "a CSV (UTF-8, with or without BOM), with columns "
+                         "number, name, id_last6, department_code, department_name, role, and optionally "
+                         "phone, class. Re-importing updates people without touching passwords. A file with "
+                         "bad rows imports nothing unless --skip-bad-rows.")
+    imp.add_argument("--data", type=Path, required=True, help="server data directory")
+    imp.add_argument("file", type=Path, help="the roster (.xlsx or .csv)")
+    imp.add_argument("--skip-bad-rows", action="store_true", help="import the good rows and report the bad ones")
+    imp.set_defaults(handler=_import_roster)
+
+    adm = sub.add_parser("create-admin", help="create a system admin with a one-time password",
+                         description="Create a system (or school) admin account. Its one-time password is "
+                         "printed once and must be changed at the first login.")
+    adm.add_argument("--data", type=Path, required=True, help="server data directory")
+    adm.add_argument("username", help="the admin's username (e.g. a staff number)")
+    adm.add_argument("--name", default="", help="display name (default: the username)")
+    adm.add_argument("--role", choices=("system_admin", "school_admin"), default="system_admin")
+    adm.set_defaults(handler=_create_admin)
+
+    rst = sub.add_parser("reset-password", help="reset an account to its initial password",
+                         description="Reset an account to its roster initial password (the person must set a "
+                         "new one at the next login); ends its sessions and clears its login throttle.")
+    rst.add_argument("--data", type=Path, required=True, help="server data directory")
+    rst.add_argument("number", help="the person's number")
+    rst.set_defaults(handler=_reset_password)
+
+    check = sub.add_parser("check-config", help="check server.toml and the data directory",
+                           description="Check server.toml strictly (unknown keys, wrong types) and every value "
+                           "that parses but cannot work (no building group for the pass scope, a bad HH:MM, an "
+                           "SMS template with an unknown placeholder...), and that an issuer key can sign now. "
+                           "Names each key, its bad value and what is expected. 'server run' runs the same "
+                           "check before it listens.")
+    check.add_argument("--data", type=Path, required=True, help="server data directory")
+    check.set_defaults(handler=_check_config)
+
+    doc = sub.add_parser("doctor", help="find (and mend) pass statuses that disagree with the workflow",
+                         description="Compare every person's pass status with what their return applications "
+                         "and check-ins imply and list the differences (exit status 1 when there are any). "
+                         "With --repair, mend each person by the workflow's rules, one transaction each, "
+                         "recorded in the status history and the audit log.")
+    doc.add_argument("--data", type=Path, required=True, help="server data directory")
+    doc.add_argument("--repair", action="store_true", help="mend the differences")
+    doc.set_defaults(handler=_doctor)
     b = sub.add_parser("building", help="manage buildings and building groups",
                        description="Manage buildings and the groups pass scopes name.")
     bsub = b.add_subparsers(title="commands", metavar="COMMAND")
@@ -59,8 +122,8 @@ def _building_add(args: argparse.Namespace) -> int:
 
 
 def _building_group(args: argparse.Namespace) -> int:
+    from server.errors import DomainError
     from server.web.building_pages import validate_rules
-    from server.web.errors import ApiError
 
     statuses = args.statuses.split(",") if args.statuses is not None else None
     hours = None
@@ -68,7 +131,7 @@ def _building_group(args: argparse.Namespace) -> int:
         hours = [] if args.hours.strip().lower() == "always" else args.hours.split(",")
     try:
         name, statuses_ok, hours_ok = validate_rules(args.name, statuses or ["green"], hours or [])
-    except ApiError as exc:
+    except DomainError as exc:
         print(f"campuspass: {exc.message}", file=sys.stderr)
         return 2
 
@@ -99,4 +162,156 @@ def _building_list(args: argparse.Namespace) -> int:
                 print(f"building {bld.code} {bld.name!r} group={groups[bld.group_id].name}")
 
     asyncio.run(run())
+    return 0
+
+
+
+def _run(args: argparse.Namespace) -> int:
+    from server.app import create_app
+    from server.config_check import require_workable
+
+    dd = DataDir(args.data)
+    config = require_workable(dd, SystemClock().now())  # refused before anything listens
+    host = args.host or config.host
+    port = config.port if args.port is None else args.port
+
+    async def serve() -> None:
+        app = create_app(dd, config=config)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()  # opens the database and logs the reconciliation check
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        addrs = [a for a in runner.addresses if isinstance(a, tuple)]
+        actual = addrs[0][1] if addrs else port
+        shown = f"[{host}]" if ":" in host else host
+        print(f"campuspass server listening on http://{shown}:{actual}/", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from server.config_check import check_data_dir
+
+    dd = DataDir(args.data)
+    problems = check_data_dir(dd, SystemClock().now())
+    for problem in problems:
+        print(f"{dd.config_path.name}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"campuspass: error: {len(problems)} problem(s); the server will not start", file=sys.stderr)
+        return 1
+    print(f"{dd.config_path}: config OK")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from server.config import load_server_config
+    from server.doctor import find_differences, repair
+    from server.pass_status import PassService
+    from server.storage.people import People
+
+    dd = DataDir(args.data)
+    dd.require_initialised()
+    clock = SystemClock()
+
+    async def run() -> int:
+        async with dd.database() as db:
+            service = PassService(db, dd, load_server_config(dd.config_path).passes, clock)
+            found = await (repair if args.repair else find_differences)(service, clock.now())
+            people = People(db)
+            for diff in found:
+                person = await people.by_id(diff.person_id)
+                who = person.number if person is not None else f"id {diff.person_id}"
+                print(f"{who}: {diff.kind}: found {diff.found}; expected {diff.expected}"
+                      f"{' (mended)' if args.repair else ''}")
+            if not found:
+                print("every pass status agrees with the applications and check-ins")
+            elif not args.repair:
+                print(f"{len(found)} difference(s); mend them with: campuspass server doctor --data DIR --repair",
+                      file=sys.stderr)
+            return 1 if found and not args.repair else 0
+
+    return asyncio.run(run())
+
+
+def _import_roster(args: argparse.Namespace) -> int:
+    from server.passwords import PasswordHasher
+    from server.roster import RosterError, import_roster
+
+    dd = DataDir(args.data)
+    dd.require_initialised()
+    data = args.file.read_bytes()
+
+    def progress(done: int, total: int) -> None:
+        print(f"  hashed {done}/{total} initial passwords", file=sys.stderr, flush=True)
+
+    async def run() -> int:
+        db = await Database.open(dd.db_path)
+        try:
+            result = await import_roster(db, PasswordHasher(), data, now_s=to_unix(SystemClock().now()),
+                                         actor_number="cli", skip_bad_rows=args.skip_bad_rows, progress=progress)
+        except RosterError as exc:
+            for p in exc.problems:
+                print(f"{args.file.name}: {p}", file=sys.stderr)
+            print(f"campuspass: error: {exc.message} (use --skip-bad-rows to import the good rows)",
+                  file=sys.stderr)
+            return 1
+        finally:
+            await db.close()
+        for p in result.skipped:
+            print(f"{args.file.name}: skipped {p}", file=sys.stderr)
+        print(f"imported {args.file.name}: {result.created} created, {result.updated} updated, "
+              f"{result.departments} departments, {len(result.skipped)} rows skipped")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    from server.accounts import Accounts
+    from server.config import load_server_config
+    from server.passwords import PasswordHasher
+
+    dd = DataDir(args.data)
+    dd.require_initialised()
+
+    async def run() -> str:
+        async with dd.database() as db:
+            accounts = Accounts(db, SystemClock(), PasswordHasher(), load_server_config(dd.config_path))
+            _person, one_time = await accounts.create_admin(args.username, args.name, args.role, actor="cli")
+            return one_time
+
+    one_time = asyncio.run(run())
+    print(f"created {args.role} {args.username}\none-time password: {one_time}\n"
+          "(shown only now; it must be changed at the first login)")
+    return 0
+
+
+def _reset_password(args: argparse.Namespace) -> int:
+    from server.accounts import Accounts
+    from server.config import load_server_config
+    from server.errors import NotFound
+    from server.passwords import PasswordHasher
+
+    dd = DataDir(args.data)
+    dd.require_initialised()
+
+    async def run() -> None:
+        async with dd.database() as db:
+            accounts = Accounts(db, SystemClock(), PasswordHasher(), load_server_config(dd.config_path))
+            target = await accounts.people.by_number(args.number)
+            if target is None:
+                raise NotFound(f"no person with number {args.number}")
+            await accounts.reset_password_by(actor_number="cli", target=target)
+
+    asyncio.run(run())
+    print(f"reset {args.number} to the initial password")
     return 0

@@ -48,8 +48,13 @@ class AuthConfig:
     Attributes:
         session_hours: a session lasts this long after its last use (hours).
         cookie_secure: mark cookies Secure (set true behind HTTPS).
-        account_slow_after: failures of one account before each further try must wait ``slow_wait_s``.
-        account_block_after: failures of one account before it is blocked for ``block_s``.
+        account_slow_after: failures of one account from one address before each further try from
+            there must wait ``slow_wait_s``.
+        account_block_after: failures of one account from one address before that pair is blocked
+            for ``block_s``.
+        account_total_block_after: failures of one account from all addresses together before
+            password-only logins to it are blocked for ``block_s`` (the owner then logs in with a
+            one-time SMS code).
         address_slow_after / address_block_after: the same per client address (higher: campus NAT).
         slow_wait_s: wait between tries while slowed (seconds).
         block_s: length of a block after the last failure (seconds).
@@ -62,6 +67,7 @@ class AuthConfig:
     cookie_secure: bool = False
     account_slow_after: int = 5
     account_block_after: int = 10
+    account_total_block_after: int = 30
     address_slow_after: int = 30
     address_block_after: int = 100
     slow_wait_s: int = 30
@@ -192,6 +198,45 @@ class ReminderConfig:
 
 
 @dataclass(frozen=True)
+class PresenceConfig:
+    """Stays, co-presence tracing, occupancy and scan retention (issue 19; docs/tracing.md).
+
+    Attributes:
+        default_stay_min: a stay at a building with only entry doors lasts this long after the
+            entry (minutes); also the stay assumed before an exit with no entry.
+        open_stay_h: an entry with no exit counts as inside for at most this long (hours): the
+            cut-off for people who never badged out (occupancy and tracing alike).
+        min_overlap_min: default least overlap with a stay of the person queried for someone
+            to be a contact (minutes).
+        tracing_days: default tracing period, ending now (days).
+        scan_retention_days: scans older than this are deleted (days; longer than
+            ``tracing_days``: tracing never reads beyond what is kept).
+        retention_interval_s: how often the retention job runs (seconds).
+        mask_numbers_in_export: mask student/staff numbers in the tracing CSV export.
+    """
+
+    default_stay_min: int = 60
+    open_stay_h: int = 16
+    min_overlap_min: int = 15
+    tracing_days: int = 14
+    scan_retention_days: int = 28
+    retention_interval_s: int = 3600
+    mask_numbers_in_export: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("default_stay_min", "open_stay_h", "min_overlap_min", "tracing_days", "scan_retention_days",
+                     "retention_interval_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"presence.{name} = {getattr(self, name)}; expected > 0")
+        if self.open_stay_h * 60 < self.default_stay_min:
+            raise ValueError(f"presence.open_stay_h = {self.open_stay_h} is shorter than default_stay_min"
+                             f" = {self.default_stay_min} minutes; expected at least as long")
+        if self.scan_retention_days < self.tracing_days:
+            raise ValueError(f"presence.scan_retention_days = {self.scan_retention_days} is shorter than"
+                             f" tracing_days = {self.tracing_days}; expected at least as long")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -204,6 +249,7 @@ class ServerConfig:
     sync: SyncServerConfig = field(default_factory=SyncServerConfig)
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
     reminders: ReminderConfig = field(default_factory=ReminderConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -236,6 +282,7 @@ session_hours = 336
 cookie_secure = false
 account_slow_after = 5
 account_block_after = 10
+account_total_block_after = 30
 address_slow_after = 30
 address_block_after = 100
 slow_wait_s = 30
@@ -260,4 +307,14 @@ expiry_grace_days = 2
 # One SMS to everyone who has not checked in by this local time (at most one per person per day).
 auto = true
 auto_at = "14:00"
+
+[presence]
+# Stays: entry-only buildings count this long after an entry; an entry never followed by an
+# exit counts as inside for at most open_stay_h hours.
+default_stay_min = 60
+open_stay_h = 16
+min_overlap_min = 15
+tracing_days = 14
+# Scans older than this are deleted (keep it longer than tracing_days).
+scan_retention_days = 28
 """

@@ -5,13 +5,13 @@ Status: ``none`` (no approved return) → ``black`` (approved, not arrived) → 
 remembers the status it came from (``base``) and returns to it when cleared. A normal check-in
 clears a check-in hold; only a counsellor or an admin clears an admin hold.
 
-The status is derived from :class:`server.events.PersonEvent` published by the check-in and
-application workflow (:meth:`PassService.on_event`), from arrival confirmations
-(:mod:`server.arrivals`), from admin actions and from the missed check-in job
-(:meth:`PassService.sweep_missed_checkins`). The latest check-in day and whether it was
-abnormal come from the ``checkin_submitted`` events; a person whose status is ``none`` is not
-written on a check-in (no pass to hold or issue), so the final approval reads today's check-in
-(:func:`server.workflow.checkins.todays_checkin`) to decide the first pass or an immediate hold.
+The pure rules (``with_*``) compute the next row from the current one. :meth:`PassService.apply`
+applies one inside the caller's transaction; the workflow calls it directly
+(:meth:`PassService.checked_in`, :meth:`~PassService.approved`,
+:meth:`~PassService.application_ended`, :meth:`~PassService.arrived`) next to its own writes,
+so a change of a person's state commits whole or not at all. A person whose status is ``none``
+is not written on a check-in (no pass to hold or issue), so the final approval reads today's
+check-in itself to decide the first pass or an immediate hold.
 
 Issuance: whenever the status or the day's check-in changes, a black or green person who has
 a normal check-in today gets a freshly signed pass valid until the next day's check-in deadline
@@ -30,26 +30,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 import aiosqlite
 
 from server.config import PassConfig
 from server.datadir import DataDir
-from server.events import PersonEvent, PersonEvents
+from server.errors import Category, Conflict
 from server.passes import issue_pass
+from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
-from server.storage.checkins import Checkin
+from server.storage.checkins import Checkin, Checkins
 from server.storage.database import Database, StorageError
 from server.storage.pass_status import HoldKind, PassStatusStore, Status, StatusRow
 from server.storage.passes import Passes
 from server.storage.people import People, Person
-from server.web.errors import ApiError
-from server.workflow.checkins import todays_checkin
 from shared.campus_time import checkin_day, local, next_checkin_deadline, parse_hhmm
 from shared.clock import Clock, from_unix, to_unix
 from shared.errors import CampusPassError
@@ -58,37 +55,12 @@ from shared.pass_format import MAX_SCOPES, PassStatus
 log = logging.getLogger(__name__)
 
 
-class PassStatusError(ApiError):
-    """409: a status change that the current status does not allow. Code ``bad_status``
-    (or ``not_on_hold``, ``already_arrived``, ``not_awaiting_arrival``); the message says what
-    the status is."""
+class PassStatusError(Conflict):
+    """A status change that the current status does not allow (category conflict). Code
+    ``bad_status`` (or ``not_on_hold``, ``already_arrived``, ``not_awaiting_arrival``,
+    ``no_scope``); the message says what the status is."""
 
     code = "bad_status"
-    status = 409
-
-
-class ArrivalRecorder(Protocol):
-    """How the return-application workflow is told about an arrival: move the person's
-    approved application to ``arrived`` (ARCHITECTURE §3), recording who and when, inside the
-    transaction that turns the person green (so both commit or neither does).
-
-    ``await recorder.mark_arrived(conn, person_id, actor=counsellor, at=now)``; raises a
-    CampusPassError when the person has no approved application (nothing is stored then).
-    """
-
-    async def mark_arrived(self, conn: aiosqlite.Connection, person_id: int, *, actor: Person,
-                           at: datetime) -> None: ...
-
-
-class NoApplicationRecorder:
-    """An :class:`ArrivalRecorder` for a pass service used without the application workflow
-    (tests of the pass service alone): the arrival is kept only in the pass status and the
-    ``arrivals`` table; other modules learn of it from the ``arrived`` event."""
-
-    async def mark_arrived(self, conn: aiosqlite.Connection, person_id: int, *, actor: Person,
-                           at: datetime) -> None:
-        """Accept the arrival without touching any application."""
-        log.debug("arrival of person %d by %d at %s (no application workflow attached)", person_id, actor.id, at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,50 +203,40 @@ def with_arrived(row: StatusRow) -> StatusRow:
 class PassService:
     """Pass status, issuance and revocation for one server.
 
+    Every change of a person's status goes through :meth:`apply`, which runs inside the
+    caller's open transaction: the workflow (check-ins, applications, arrivals) calls it next
+    to its own writes, so the workflow row, the status row, the revocations, the fresh signed
+    pass, the history and the audit entry commit together or not at all (docs/architecture.md,
+    "One unit of work"). Status changes of the pass alone (holds, clears, an admin's
+    revocation, the missed check-in job) open one transaction each and call :meth:`apply`
+    inside it.
+
     Args:
         db: the open database.
         datadir: for the current issuer key.
         config: ``[passes]``.
-        clock: time source (used by the background job only; methods take ``now``).
-        events: the hub to publish ``arrived`` / ``hold_set`` / ``hold_cleared`` on (optional).
-        recorder: tells the application workflow about arrivals (default: none attached).
+        clock: time source (``monotonic`` for the group cache; methods take ``now``).
     """
 
-    def __init__(
-        self,
-        db: Database,
-        datadir: DataDir,
-        config: PassConfig,
-        clock: Clock,
-        events: PersonEvents | None = None,
-        recorder: ArrivalRecorder | None = None,
-    ) -> None:
+    def __init__(self, db: Database, datadir: DataDir, config: PassConfig, clock: Clock) -> None:
         self.db = db
         self.datadir = datadir
         self.config = config
         self.clock = clock
-        self.events = events
-        self.recorder: ArrivalRecorder = recorder or NoApplicationRecorder()
         self.store = PassStatusStore(db)
         self.passes = Passes(db)
         self.people = People(db)
         self.buildings = Buildings(db)
+        self.checkins = Checkins(db)
         self.deadline = parse_hhmm(config.checkin_deadline)
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._subjects: dict[int, bytes] = {}
         self._groups: tuple[float, dict[str, int]] | None = None
 
-    def _lock(self, person_id: int) -> asyncio.Lock:
-        lock = self._locks.get(person_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[person_id] = lock
-        return lock
+    # -- the core: one transition inside the caller's transaction ---------------------------
 
-    # -- the core: one transition -----------------------------------------------------------
-
-    async def _change(
+    async def apply(
         self,
+        conn: aiosqlite.Connection,
         person_id: int,
         now: datetime,
         change: Callable[[StatusRow], StatusRow],
@@ -283,41 +245,171 @@ class PassService:
         actor_id: int | None,
         reason: str = "",
         reissue: bool = False,
-        before_commit: Callable[[aiosqlite.Connection, StatusRow], Awaitable[None]] | None = None,
         skip_none: bool = False,
     ) -> StatusRow:
-        """Apply ``change`` to the person's row under the person's lock: revoke every unexpired
-        pass on a drop, then in one transaction sign a fresh pass when eligible and the status
-        changed (or ``reissue``), store the row, its history and ``before_commit``'s writes.
-        Raises what ``change`` or ``before_commit`` raise (nothing is stored then); a pass that
-        cannot be signed (no issuer key) is logged and the status still changes. With
-        ``skip_none``, a person whose status is ``none`` is left alone (nothing is read beyond
-        the row, nothing is written) and the stored row is returned."""
-        async with self._lock(person_id):
-            now_s = to_unix(now)
-            old = await self.store.get(person_id)
-            if skip_none and old.status == "none":
-                return old
-            subject = await self._subject(person_id)
-            new = replace(change(old), updated_at_s=now_s, updated_by=actor_id)
-            if _drops(old, new):
-                by = f"person:{actor_id}" if actor_id is not None else "system"
-                await self.passes.revoke_unexpired_of_subject(subject, f"{cause}: {reason or new.reason}",
-                                                              by, now_s)
-                new = replace(new, current_serial=None, current_text=None, current_until_s=None)
-            wants_pass = (reissue or old.status != new.status) and self.eligible(new, now)
-            scope = await self.scope_for(person_id) if wants_pass else ()
-            async with self.db.transaction() as conn:
-                if wants_pass:
-                    new = await self._sign(conn, person_id, subject, new, scope, now)
-                await PassStatusStore.put(conn, new)
-                if old.status != new.status or old.base != new.base or old.hold_kind != new.hold_kind:
-                    await PassStatusStore.add_history(
-                        conn, person_id=person_id, at_s=now_s, from_status=old.status, to_status=new.status,
-                        cause=cause, reason=reason or new.reason, actor_id=actor_id)
-                if before_commit is not None:
-                    await before_commit(conn, new)
-            return new
+        """Apply ``change`` to the person's status row inside ``conn`` (the caller's open
+        transaction, which serialises every write): on a drop revoke every unexpired pass of the
+        person, sign a fresh pass when eligible and the status changed (or ``reissue``), store the
+        row and its history. Nothing is committed here: the caller's transaction commits it with
+        the change that caused it, or rolls all of it back.
+
+        With ``skip_none``, a person whose status is ``none`` is left alone (nothing is written)
+        and the stored row is returned. A pass that cannot be signed now (no issuer key, a key
+        expiring before the pass would) is logged and the status still changes: the pass page
+        signs one as soon as it can (:meth:`view`).
+
+        Raises:
+            PassStatusError: what ``change`` raises (``not_on_hold``, ``already_arrived``...), or
+                ``no_scope`` (category unavailable) when a pass is due but no building group names
+                its scope (a configuration ``server check-config`` refuses).
+            CampusPassError: ``unknown_person``.
+            StorageError: the database failed.
+        """
+        now_s = to_unix(now)
+        old = await PassStatusStore.get_in(conn, person_id)
+        if skip_none and old.status == "none":
+            return old
+        subject = await self.subject_of(person_id)
+        new = replace(change(old), updated_at_s=now_s, updated_by=actor_id)
+        if _drops(old, new):
+            by = f"person:{actor_id}" if actor_id is not None else "system"
+            await Passes.revoke_unexpired_of_subject_in(conn, subject, f"{cause}: {reason or new.reason}", by, now_s)
+            new = replace(new, current_serial=None, current_text=None, current_until_s=None)
+        if (reissue or old.status != new.status) and self.eligible(new, now):
+            scope = await self.scope_for(person_id, conn)
+            new = await self._sign(conn, person_id, subject, new, scope, now)
+        await PassStatusStore.put(conn, new)
+        if old.status != new.status or old.base != new.base or old.hold_kind != new.hold_kind:
+            await PassStatusStore.add_history(
+                conn, person_id=person_id, at_s=now_s, from_status=old.status, to_status=new.status,
+                cause=cause, reason=reason or new.reason, actor_id=actor_id)
+        return new
+
+    # -- what the workflow calls inside its transaction --------------------------------------
+
+    async def checked_in(self, conn: aiosqlite.Connection, person_id: int, day: str, abnormal: bool,
+                         now: datetime) -> StatusRow:
+        """A check-in for ``day`` was stored in ``conn``: an abnormal answer holds a black or
+        green person, a normal one clears a check-in hold and brings today's pass. A person
+        whose status is ``none`` has no pass to hold or issue: nothing is written for them
+        (approval reads today's check-in itself)."""
+        today = checkin_day(now).isoformat()
+        return await self.apply(conn, person_id, now, lambda r: with_checkin(r, day, abnormal),
+                                cause="checkin_submitted", actor_id=person_id, reissue=day == today,
+                                skip_none=True)
+
+    async def approved(self, conn: aiosqlite.Connection, person_id: int, actor_id: int | None,
+                       now: datetime) -> StatusRow:
+        """The school approved the person's return in ``conn``: black (a first pass when today's
+        check-in is normal), or on hold at once when today's check-in was abnormal.
+
+        Raises:
+            PassStatusError: ``no_scope`` (a pass is due but ``[passes] campus_groups`` names no
+                group and the person has no dormitory).
+        """
+        today = checkin_day(now)
+        checkin = await self.checkins.for_day(person_id, today)
+        return await self.apply(conn, person_id, now,
+                                lambda r: with_approved(with_todays_checkin(r, checkin), today.isoformat()),
+                                cause="application_approved", actor_id=actor_id)
+
+    async def application_ended(self, conn: aiosqlite.Connection, person_id: int, kind: str, reason: str,
+                                actor_id: int | None, now: datetime) -> StatusRow:
+        """The person's application was withdrawn, expired or revoked in ``conn`` (``kind``:
+        ``application_withdrawn`` | ``application_expired`` | ``application_revoked``): back to
+        none, every unexpired pass revoked (an arrived person keeps green unless revoked)."""
+        return await self.apply(conn, person_id, now, lambda r: with_application_ended(r, kind, reason),
+                                cause=kind, actor_id=actor_id, reason=reason)
+
+    async def arrived(self, conn: aiosqlite.Connection, person_id: int, counsellor_id: int, now: datetime, *,
+                      method: str, serial: bytes | None = None) -> StatusRow:
+        """A counsellor confirmed the arrival in ``conn``: black → green, a fresh green pass
+        when checked in today, and the confirmation recorded (who, when, how).
+
+        Raises:
+            PassStatusError: ``already_arrived`` or ``not_awaiting_arrival``.
+        """
+        row = await self.apply(conn, person_id, now, with_arrived, cause="arrived", actor_id=counsellor_id)
+        await PassStatusStore.add_arrival(conn, person_id=person_id, counsellor_id=counsellor_id,
+                                          at_s=to_unix(now), method=method, serial=serial)
+        return row
+
+    # -- changes of the pass alone (one transaction each) -----------------------------------
+
+    async def hold(self, person_id: int, reason: str, actor_id: int | None, now: datetime,
+                   kind: HoldKind = "admin", *, audit: AuditNote | None = None) -> StatusRow:
+        """Put the person on hold (revoking their unexpired passes), with the audit entry
+        ``audit`` (action ``pass_hold``) in the same transaction.
+
+        Raises:
+            PassStatusError: the person is neither black, green nor on hold.
+        """
+        async with self.db.transaction() as conn:
+            row = await self.apply(conn, person_id, now, lambda r: with_hold(r, kind, reason),
+                                   cause=f"hold_{kind}", actor_id=actor_id, reason=reason)
+            await _audit(conn, audit, "pass_hold", person_id, actor_id, now, reason)
+        return row
+
+    async def clear_hold(self, person_id: int, reason: str, actor_id: int, now: datetime, *,
+                         audit: AuditNote | None = None) -> StatusRow:
+        """A counsellor or admin clears the hold (recorded with who and why, audited as
+        ``pass_hold_cleared``); a fresh pass follows when the person has a normal check-in today.
+
+        Raises:
+            PassStatusError: code ``not_on_hold``.
+        """
+        async with self.db.transaction() as conn:
+            row = await self.apply(conn, person_id, now, with_cleared, cause="hold_cleared", actor_id=actor_id,
+                                   reason=reason)
+            await _audit(conn, audit, "pass_hold_cleared", person_id, actor_id, now, reason)
+        return row
+
+    async def revoke_passes(self, person_id: int, reason: str, actor_id: int, now: datetime, *,
+                            audit: AuditNote | None = None) -> StatusRow:
+        """School admin: revoke every unexpired pass of the person and hold them (admin hold)
+        so no new pass is issued until a counsellor or admin clears it. A person without a
+        black/green status only has their passes revoked. Audited as ``pass_revoke``.
+
+        Raises:
+            CampusPassError: ``unknown_person``.
+        """
+        subject = await self.subject_of(person_id)
+        async with self.db.transaction() as conn:
+            current = await PassStatusStore.get_in(conn, person_id)
+            if current.status in ("black", "green", "hold"):
+                row = await self.apply(conn, person_id, now, lambda r: with_hold(r, "admin", reason),
+                                       cause="hold_admin", actor_id=actor_id, reason=reason)
+            else:
+                await Passes.revoke_unexpired_of_subject_in(conn, subject, f"admin_revoke: {reason}",
+                                                            f"person:{actor_id}", to_unix(now))
+                row = current
+            await _audit(conn, audit, "pass_revoke", person_id, actor_id, now, reason)
+        return row
+
+    async def sweep_missed_checkins(self, now: datetime) -> int:
+        """The daily job: after today's check-in deadline, put every black or green person
+        without a check-in today on hold (``missed_checkin``), one transaction each.
+        Idempotent; returns how many people it put on hold now. Before the deadline it does
+        nothing."""
+        if local(now).time() < self.deadline:
+            return 0
+        day = checkin_day(now).isoformat()
+        reason = f"no health check-in on {day} by {self.config.checkin_deadline}"
+        count = 0
+        for person_id in await self.store.missing_checkin(day):
+            try:
+                async with self.db.transaction() as conn:
+                    await self.apply(conn, person_id, now, lambda r: with_hold(r, "missed_checkin", reason)
+                                     if r.status in ("black", "green") else r,
+                                     cause="hold_missed_checkin", actor_id=None, reason=reason)
+                count += 1
+            except StorageError:
+                raise
+            except CampusPassError as exc:
+                log.warning("missed check-in hold of person %d failed: %s", person_id, exc.message)
+        return count
+
+    # -- reading ---------------------------------------------------------------------------
 
     def eligible(self, row: StatusRow, now: datetime) -> bool:
         """True when ``row`` may get a fresh pass at ``now``: black or green with a normal
@@ -325,7 +417,44 @@ class PassService:
         return (row.status in ("black", "green") and row.last_checkin_day == checkin_day(now).isoformat()
                 and not row.last_checkin_abnormal)
 
-    async def _subject(self, person_id: int) -> bytes:
+    async def view(self, person: Person, now: datetime) -> PassView:
+        """What the person sees now: the current pass, or why there is none and what to do.
+        Issues a pass when the person is eligible but has none current (e.g. an earlier
+        issuance found no issuer key), so a refresh repairs it."""
+        row = await self.store.get(person.id)
+        now_s = to_unix(now)
+        if row.status in ("black", "green") and not (row.current_until_s and row.current_until_s > now_s):
+            if not self.eligible(row, now):
+                return self._no_pass(row, "checkin_needed")
+            row = await self._issue(person, now)
+            if not (row.current_until_s and row.current_until_s > now_s):
+                return self._no_pass(row, "pass_unavailable")
+        if row.status in ("black", "green") and row.current_text and row.current_until_s:
+            serial = row.current_serial.hex() if row.current_serial else None
+            return PassView(row.status, "", "", "", row.current_text, from_unix(row.current_until_s), serial)
+        if row.status == "hold":
+            return self._no_pass(row, _HOLD_CODES.get(row.hold_kind or "admin", "admin_hold"))
+        return self._no_pass(row, "application_ended" if row.reason else "no_approved_return")
+
+    @staticmethod
+    def _no_pass(row: StatusRow, code: str) -> PassView:
+        reason = row.reason if row.status in ("hold", "none") and row.reason else REASON_TEXTS[code]
+        return PassView(row.status, code, reason, f"next_{code}", None, None, None)
+
+    async def _issue(self, person: Person, now: datetime) -> StatusRow:
+        """Sign a pass for the person's current row when still eligible without a current pass
+        (re-read inside the transaction, so two refreshes sign one pass)."""
+        now_s = to_unix(now)
+        async with self.db.transaction() as conn:
+            row = await PassStatusStore.get_in(conn, person.id)
+            if not self.eligible(row, now) or (row.current_until_s and row.current_until_s > now_s):
+                return row
+            scope = await self.scope_for(person.id, conn)
+            row = await self._sign(conn, person.id, person.subject, row, scope, now)
+            await PassStatusStore.put(conn, row)
+        return row
+
+    async def subject_of(self, person_id: int) -> bytes:
         """The person's pass subject (remembered: a subject id never changes).
 
         Raises:
@@ -358,28 +487,24 @@ class PassService:
         return replace(row, current_serial=issued.fields.serial, current_text=issued.text,
                        current_until_s=issued.fields.valid_until_s)
 
-    async def _issue(self, person: Person, now: datetime) -> StatusRow:
-        """Sign a pass for the person's current row when eligible (the caller holds the lock)."""
-        row = await self.store.get(person.id)
-        if not self.eligible(row, now):
-            return row
-        scope = await self.scope_for(person.id)
-        async with self.db.transaction() as conn:
-            row = await self._sign(conn, person.id, person.subject, row, scope, now)
-            await PassStatusStore.put(conn, row)
-        return row
-
     async def _group_ids(self, fresh: bool = False) -> dict[str, int]:
         """``{group name: id}``, re-read at most every :data:`GROUPS_TTL_S` seconds (a group's
-        id never changes; new groups are seen within that time or at once when created here)."""
+        id never changes; new groups are seen within that time)."""
         t = self.clock.monotonic()
         if fresh or self._groups is None or t - self._groups[0] > GROUPS_TTL_S:
             self._groups = (t, {g.name: g.id for g in await self.buildings.groups()})
         return self._groups[1]
 
-    async def scope_for(self, person_id: int) -> tuple[int, ...]:
-        """Building group ids for the person's passes: ``[passes] campus_groups`` (created
-        when missing) then the dormitory group when the person has one; at most 3."""
+    async def scope_for(self, person_id: int, conn: aiosqlite.Connection | None = None) -> tuple[int, ...]:
+        """Building group ids for the person's passes: ``[passes] campus_groups`` then the
+        dormitory group when the person has one; at most 3. A group named but missing is
+        created inside ``conn`` (the caller's transaction) when given.
+
+        Raises:
+            PassStatusError: ``no_scope`` when no group names the scope (the start-up check
+                refuses an empty ``campus_groups``), or a named group is missing and there is no
+                transaction to create it in.
+        """
         names = list(dict.fromkeys(self.config.campus_groups))
         dorm = await self.store.dormitory_of(person_id)
         if dorm is not None and dorm not in names:
@@ -389,157 +514,19 @@ class PassService:
         for name in names[:MAX_SCOPES]:
             if name not in known:
                 known = await self._group_ids(fresh=True)
-            if name not in known:
-                await self.buildings.ensure_group(name)
-                known = await self._group_ids(fresh=True)
-            ids.append(known[name])
+            if name in known:
+                ids.append(known[name])
+            elif conn is not None:
+                # created in the caller's transaction: not cached until it is committed and re-read
+                ids.append(await Buildings.ensure_group_in(conn, name))
+                self._groups = None
+            else:
+                raise PassStatusError(f"building group {name!r} of the pass scope does not exist", code="no_scope",
+                                      category=Category.UNAVAILABLE)
         if not ids:
-            raise PassStatusError("no building group for the pass scope; set [passes] campus_groups",
-                                  code="no_scope")
+            raise PassStatusError("no pass can be issued: no building group names its scope; the IT office must "
+                                  "set [passes] campus_groups", code="no_scope", category=Category.UNAVAILABLE)
         return tuple(ids)
-
-    # -- event subscriber --------------------------------------------------------------------
-
-    async def on_event(self, event: PersonEvent) -> None:
-        """Derive the status from a workflow event (subscribed on the app's events hub).
-        Idempotent: a repeated event changes nothing more."""
-        today = checkin_day(event.at).isoformat()
-        kind = event.kind
-        if kind == "checkin_submitted":
-            day = str(event.detail.get("day") or today)
-            abnormal = bool(event.detail.get("abnormal", False))
-            # A person without an approved return ("none") has no pass to hold or issue: the
-            # check-in is not copied into their row (approval reads today's check-in itself).
-            await self._change(event.person_id, event.at, lambda r: with_checkin(r, day, abnormal),
-                               cause=kind, actor_id=event.actor_id, reissue=day == today, skip_none=True)
-        elif kind == "application_approved":
-            checkin = await todays_checkin(self.db, event.person_id, event.at)
-            await self._change(event.person_id, event.at,
-                               lambda r: with_approved(with_todays_checkin(r, checkin), today),
-                               cause=kind, actor_id=event.actor_id)
-        elif kind in ("application_withdrawn", "application_expired", "application_revoked"):
-            reason = str(event.detail.get("reason", ""))
-            await self._change(event.person_id, event.at, lambda r: with_application_ended(r, kind, reason),
-                               cause=kind, actor_id=event.actor_id, reason=reason)
-        elif kind == "arrived":
-            def arrive(r: StatusRow) -> StatusRow:
-                try:
-                    return with_arrived(r)
-                except PassStatusError:
-                    return r
-            await self._change(event.person_id, event.at, arrive, cause=kind, actor_id=event.actor_id)
-
-    # -- actions ---------------------------------------------------------------------------
-
-    async def hold(self, person_id: int, reason: str, actor_id: int | None, now: datetime,
-                   kind: HoldKind = "admin") -> StatusRow:
-        """Put the person on hold (revoking their unexpired passes).
-
-        Raises:
-            PassStatusError: the person is neither black, green nor on hold.
-        """
-        row = await self._change(person_id, now, lambda r: with_hold(r, kind, reason),
-                                 cause=f"hold_{kind}", actor_id=actor_id, reason=reason)
-        await self._publish(PersonEvent("hold_set", person_id, now, actor_id, {"reason": reason}))
-        return row
-
-    async def clear_hold(self, person_id: int, reason: str, actor_id: int, now: datetime) -> StatusRow:
-        """A counsellor or admin clears the hold (recorded with who and why); a fresh pass
-        follows when the person has a normal check-in today.
-
-        Raises:
-            PassStatusError: code ``not_on_hold``.
-        """
-        row = await self._change(person_id, now, with_cleared, cause="hold_cleared", actor_id=actor_id,
-                                 reason=reason)
-        await self._publish(PersonEvent("hold_cleared", person_id, now, actor_id, {"reason": reason}))
-        return row
-
-    async def revoke_passes(self, person_id: int, reason: str, actor_id: int, now: datetime) -> StatusRow:
-        """School admin: revoke every unexpired pass of the person and hold them (admin hold)
-        so no new pass is issued until a counsellor or admin clears it. A person without a
-        black/green status only has their passes revoked."""
-        person = await self.people.by_id(person_id)
-        if person is None:
-            raise CampusPassError(f"no person with id {person_id}", code="unknown_person")
-        current = await self.store.get(person_id)
-        if current.status in ("black", "green", "hold"):
-            return await self.hold(person_id, reason, actor_id, now, kind="admin")
-        await self.passes.revoke_unexpired_of_subject(person.subject, f"admin_revoke: {reason}",
-                                                      f"person:{actor_id}", to_unix(now))
-        return current
-
-    async def confirm_arrival(self, person_id: int, counsellor_id: int, now: datetime, *, method: str,
-                              serial: bytes | None = None) -> StatusRow:
-        """Record an arrival confirmed by a counsellor: black → green and a fresh green pass
-        (when checked in today). The workflow's application moves to ``arrived``
-        (:class:`ArrivalRecorder`) in the same transaction as the status change.
-
-        Raises:
-            PassStatusError: ``already_arrived`` or ``not_awaiting_arrival``.
-            CampusPassError: from the recorder (e.g. no approved application).
-        """
-        counsellor = await self.people.by_id(counsellor_id)
-        if counsellor is None:
-            raise CampusPassError(f"no person with id {counsellor_id}", code="unknown_person")
-
-        async def record(conn: aiosqlite.Connection, _row: StatusRow) -> None:
-            await self.recorder.mark_arrived(conn, person_id, actor=counsellor, at=now)
-            await PassStatusStore.add_arrival(conn, person_id=person_id, counsellor_id=counsellor_id,
-                                              at_s=to_unix(now), method=method, serial=serial)
-
-        row = await self._change(person_id, now, with_arrived, cause="arrived", actor_id=counsellor_id,
-                                 before_commit=record)
-        await self._publish(PersonEvent("arrived", person_id, now, counsellor_id, {"method": method}))
-        return row
-
-    async def sweep_missed_checkins(self, now: datetime) -> int:
-        """The daily job: after today's check-in deadline, put every black or green person
-        without a check-in today on hold (``missed_checkin``). Idempotent; returns how many
-        people it put on hold now. Before the deadline it does nothing."""
-        if local(now).time() < self.deadline:
-            return 0
-        day = checkin_day(now).isoformat()
-        reason = f"no health check-in on {day} by {self.config.checkin_deadline}"
-        count = 0
-        for person_id in await self.store.missing_checkin(day):
-            try:
-                await self._change(person_id, now, lambda r: with_hold(r, "missed_checkin", reason)
-                                   if r.status in ("black", "green") else r,
-                                   cause="hold_missed_checkin", actor_id=None, reason=reason)
-                count += 1
-            except CampusPassError as exc:
-                log.warning("missed check-in hold of person %d failed: %s", person_id, exc.message)
-        return count
-
-    async def view(self, person: Person, now: datetime) -> PassView:
-        """What the person sees now: the current pass, or why there is none and what to do.
-        Issues a pass when the person is eligible but has none current (e.g. an earlier
-        issuance failed), so a refresh repairs it."""
-        row = await self.store.get(person.id)
-        now_s = to_unix(now)
-        if row.status in ("black", "green") and not (row.current_until_s and row.current_until_s > now_s):
-            if not self.eligible(row, now):
-                return self._no_pass(row, "checkin_needed")
-            async with self._lock(person.id):
-                row = await self._issue(person, now)
-            if not (row.current_until_s and row.current_until_s > now_s):
-                return self._no_pass(row, "pass_unavailable")
-        if row.status in ("black", "green") and row.current_text and row.current_until_s:
-            serial = row.current_serial.hex() if row.current_serial else None
-            return PassView(row.status, "", "", "", row.current_text, from_unix(row.current_until_s), serial)
-        if row.status == "hold":
-            return self._no_pass(row, _HOLD_CODES.get(row.hold_kind or "admin", "admin_hold"))
-        return self._no_pass(row, "application_ended" if row.reason else "no_approved_return")
-
-    @staticmethod
-    def _no_pass(row: StatusRow, code: str) -> PassView:
-        reason = row.reason if row.status in ("hold", "none") and row.reason else REASON_TEXTS[code]
-        return PassView(row.status, code, reason, f"next_{code}", None, None, None)
-
-    async def _publish(self, event: PersonEvent) -> None:
-        if self.events is not None:
-            await self.events.publish(event)
 
     # -- background job ----------------------------------------------------------------------
 
@@ -561,6 +548,22 @@ class PassService:
                              held, purged)
             except CampusPassError as exc:
                 log.warning("pass job failed: %s", exc.message)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """Who to write in the audit log for a staff action: the actor's number and address."""
+
+    actor_number: str
+    address: str = ""
+
+
+async def _audit(conn: aiosqlite.Connection, note: AuditNote | None, action: str, person_id: int,
+                 actor_id: int | None, now: datetime, reason: str) -> None:
+    if note is not None:
+        await AuditLog.add(conn, at_s=to_unix(now), actor_id=actor_id, actor_number=note.actor_number,
+                           action=action, target_person_id=person_id, detail={"reason": reason},
+                           address=note.address)
 
 
 @contextlib.asynccontextmanager

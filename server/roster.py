@@ -1,8 +1,9 @@
-"""Roster import: the university's CSV of people (ARCHITECTURE §9).
+"""Roster import: the university's list of people, as CSV or an Excel workbook (XLSX).
 
 Columns (header row, any order, case-insensitive): ``number, name, id_last6, department_code,
-department_name, role`` and optionally ``phone, class``. UTF-8 with or without BOM, as
-spreadsheets export it. ``role`` is student, staff, counsellor or school_admin; a counsellor
+department_name, role`` and optionally ``phone, class``. CSV in UTF-8 with or without BOM, as
+spreadsheets export it, or the XLSX file itself (first worksheet; :mod:`server.roster_sheet`).
+Both go through the same row checks and the same report (line or row, column, bad value). ``role`` is student, staff, counsellor or school_admin; a counsellor
 looking after several departments appears on one row per department.
 
 New people get an 8-byte random subject id and the Argon2id hash of ``id_last6`` (upper-cased
@@ -14,19 +15,18 @@ with bad rows imports nothing unless ``skip_bad_rows``.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server.accounts import normalise_phone
+from server.errors import InvalidField
 from server.passwords import PasswordHasher
+from server.roster_sheet import SheetError, read_table
 from server.storage import Database
 from server.storage.audit import AuditLog
 from server.storage.people import NewPerson, People, Role
-from server.web.errors import ApiError
 from shared.errors import CampusPassError
 
 REQUIRED = ("number", "name", "id_last6", "department_code", "department_name", "role")
@@ -54,26 +54,41 @@ class RosterRow:
 
 @dataclass(frozen=True, slots=True)
 class RosterProblem:
-    """A bad row: its line number and why."""
+    """A bad row: its line (CSV; the row number in a spreadsheet) and why.
+
+    ``column`` and ``value`` name the bad cell when one cell is at fault (else ""); ``sheet`` is
+    the worksheet of an XLSX file (else "").
+    """
 
     line: int
     reason: str
+    column: str = ""
+    value: str = ""
+    sheet: str = ""
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        where = f"sheet {self.sheet!r} row {self.line}" if self.sheet else f"line {self.line}"
+        return f"{where}: {self.reason}"
+
+    def as_dict(self) -> dict[str, object]:
+        """The problem as the API reports it: ``{line, reason, column, value}`` (+ ``sheet``)."""
+        out: dict[str, object] = {"line": self.line, "reason": self.reason, "column": self.column,
+                                  "value": self.value}
+        if self.sheet:
+            out["sheet"] = self.sheet
+        return out
 
 
-class RosterError(ApiError):
+class RosterError(InvalidField):
     """The roster was refused (bad rows without ``skip_bad_rows``, or an unreadable file).
 
-    Code ``bad_roster``, status 422; ``problems`` lists every bad row.
+    Code ``bad_roster``, category invalid; ``problems`` lists every bad row.
     """
 
     code = "bad_roster"
-    status = 422
 
     def __init__(self, message: str, problems: list[RosterProblem]) -> None:
-        super().__init__(message, detail={"problems": [{"line": p.line, "reason": p.reason} for p in problems]})
+        super().__init__(message, detail={"problems": [p.as_dict() for p in problems]})
         self.problems = problems
 
 
@@ -88,103 +103,110 @@ class ImportResult:
 
 
 def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
-    """Parse and check a roster file.
+    """Parse and check a roster file: CSV (UTF-8) or XLSX (see :mod:`server.roster_sheet`).
 
     Returns:
         The valid rows and the problems (a problem on line 1 means the file itself is unusable).
+        Each problem names the line (CSV) or row (XLSX), and where one cell is at fault its column
+        and value.
     """
     if len(data) > MAX_BYTES:
         return [], [RosterProblem(1, f"file of {len(data)} bytes is too large; at most {MAX_BYTES}")]
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [RosterProblem(1, f"the file is not UTF-8 (byte {exc.start}); save it as CSV UTF-8")]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], [RosterProblem(1, "the file is empty; expected a header row")]
-    except csv.Error as exc:
-        return [], [RosterProblem(1, f"not a CSV file: {exc}")]
-    columns = [h.strip().lower() for h in header]
+        table = read_table(data)
+    except SheetError as exc:
+        return [], [RosterProblem(1, str(exc))]
+    sheet = table.sheet
+    columns = [h.strip().lower() for h in table.header]
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        return [], [RosterProblem(1, f"missing column(s) {', '.join(missing)}; header is {', '.join(columns)}")]
+        return [], [RosterProblem(1, f"missing column(s) {', '.join(missing)}; header is {', '.join(columns)}",
+                                  sheet=sheet)]
     unknown = [c for c in columns if c and c not in REQUIRED + OPTIONAL]
     if unknown:
-        return [], [RosterProblem(1, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(REQUIRED + OPTIONAL)}")]
-    index = {c: i for i, c in enumerate(columns)}
+        return [], [RosterProblem(1, f"unknown column(s) {', '.join(unknown)}; expected "
+                                     f"{', '.join(REQUIRED + OPTIONAL)}", sheet=sheet)]
+    index = {c: i for i, c in enumerate(columns) if c}
+    width = len(columns)
     rows: list[RosterRow] = []
     problems: list[RosterProblem] = []
     seen: dict[str, RosterRow] = {}
     dept_names: dict[str, tuple[str, int]] = {}
-    line = 1
-    while True:
-        try:
-            raw = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(RosterProblem(reader.line_num, f"not valid CSV: {exc}"))
-            break
-        line = reader.line_num
-        if not any(cell.strip() for cell in raw):
-            continue
-        row, reason = _check_row(raw, index, line)
-        if row is None:
-            problems.append(RosterProblem(line, reason))
-            continue
-        first = seen.get(row.number)
-        if first is not None and not (row.role == first.role == "counsellor" and row.name == first.name):
-            problems.append(RosterProblem(line, f"number {row.number} is already on line {first.line}"))
-            continue
-        known = dept_names.get(row.department_code)
-        if known is not None and known[0] != row.department_name:
-            problems.append(RosterProblem(line, f"department {row.department_code} is named {row.department_name!r}"
-                                          f" here but {known[0]!r} on line {known[1]}"))
-            continue
-        dept_names.setdefault(row.department_code, (row.department_name, line))
-        seen.setdefault(row.number, row)
-        rows.append(row)
+    try:
+        for line, raw in table.rows:
+            if not any(cell.strip() for cell in raw):
+                continue
+            try:
+                row = _check_row(raw, index, width, line)
+            except _BadCell as bad:
+                problems.append(RosterProblem(line, bad.reason, bad.column, bad.value, sheet))
+                continue
+            first = seen.get(row.number)
+            if first is not None and not (row.role == first.role == "counsellor" and row.name == first.name):
+                problems.append(RosterProblem(line, f"number {row.number} is already on line {first.line}",
+                                              "number", row.number, sheet))
+                continue
+            known = dept_names.get(row.department_code)
+            if known is not None and known[0] != row.department_name:
+                problems.append(RosterProblem(
+                    line, f"department {row.department_code} is named {row.department_name!r}"
+                          f" here but {known[0]!r} on line {known[1]}", "department_name", row.department_name,
+                    sheet))
+                continue
+            dept_names.setdefault(row.department_code, (row.department_name, line))
+            seen.setdefault(row.number, row)
+            rows.append(row)
+    except SheetError as exc:
+        problems.append(RosterProblem(max(exc.line, 2), str(exc), sheet=sheet))
     return rows, problems
 
 
-def _check_row(raw: list[str], index: dict[str, int], line: int) -> tuple[RosterRow | None, str]:
+class _BadCell(Exception):
+    def __init__(self, reason: str, column: str = "", value: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.column, self.value = reason, column, value
+
+
+def _check_row(raw: list[str], index: dict[str, int], width: int, line: int) -> RosterRow:
     def cell(name: str) -> str:
         i = index.get(name)
         return raw[i].strip() if i is not None and i < len(raw) else ""
 
-    if len(raw) > len(index):
-        return None, f"{len(raw)} cells but the header has {len(index)} columns"
+    extra = [c for c in raw[width:] if c.strip()]
+    if extra:
+        raise _BadCell(f"{width + len(extra)} cells but the header has {width} columns", "", extra[0])
     for column, i in index.items():
         if i < len(raw) and any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in raw[i].strip()):
-            return None, f"{column or 'a cell'} holds a control character (a line break, tab or NUL)"
+            raise _BadCell(f"{column} holds a control character (a line break, tab or NUL)", column,
+                           raw[i].strip())
     number, name = cell("number"), cell("name")
     if not number or len(number) > 64 or any(c.isspace() for c in number):
-        return None, f"number {number!r} must be 1-64 characters without spaces"
+        raise _BadCell(f"number {number!r} must be 1-64 characters without spaces", "number", number)
     if not name or len(name) > 100:
-        return None, f"name {name!r} must be 1-100 characters"
+        raise _BadCell(f"name {name!r} must be 1-100 characters", "name", name)
     id6 = cell("id_last6").replace(" ", "").upper()
     if not _ID_LAST6.match(id6):
         hint = " (a spreadsheet may have dropped a leading 0: format the column as text)" if (
             id6.isdigit() and len(id6) < 6) else ""
-        return None, f"id_last6 {cell('id_last6')!r} must be 6 characters: 5 digits then a digit or X{hint}"
+        raise _BadCell(f"id_last6 {cell('id_last6')!r} must be 6 characters: 5 digits then a digit or X{hint}",
+                       "id_last6", cell("id_last6"))
     code, dname = cell("department_code"), cell("department_name")
     if not _CODE.match(code):
-        return None, f"department_code {code!r} must be 1-32 letters, digits, '_', '-' or '.'"
+        raise _BadCell(f"department_code {code!r} must be 1-32 letters, digits, '_', '-' or '.'",
+                       "department_code", code)
     if not dname:
-        return None, "department_name is empty"
+        raise _BadCell("department_name is empty", "department_name", "")
     role = cell("role").lower()
     if role not in ROSTER_ROLES:
-        return None, f"role {cell('role')!r}; expected one of {', '.join(ROSTER_ROLES)}"
+        raise _BadCell(f"role {cell('role')!r}; expected one of {', '.join(ROSTER_ROLES)}", "role", cell("role"))
     phone: str | None = cell("phone") or None
     if phone is not None:
         try:
             phone = normalise_phone(phone)
         except CampusPassError as exc:
-            return None, exc.message
+            raise _BadCell(exc.message, "phone", cell("phone")) from None
     class_name = cell("class") or None
-    return RosterRow(line, number, name, id6, code, dname, role, phone, class_name), ""  # type: ignore[arg-type]
+    return RosterRow(line, number, name, id6, code, dname, role, phone, class_name)  # type: ignore[arg-type]
 
 
 async def import_roster(

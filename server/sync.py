@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edge.scanlog import record_hash
 from server.config import SyncServerConfig
 from server.datadir import DataDir
 from server.passes import signed_revocation_delta
@@ -25,6 +24,7 @@ from server.storage.nodes import NodeRow
 from server.storage.passes import Passes
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
 from shared.errors import CampusPassError
+from shared.scanlog import GENESIS_HASH, record_hash
 
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,
@@ -55,6 +55,13 @@ class Heartbeat:
         decoder: decoder name in use.
         uptime_s: seconds since the node process started.
         clock_trusted: whether the node's clock is at or above its trusted lower bound.
+        storage: the node database's disk (``ok``; ``fault``: decisions held in memory).
+        storage_queued: decisions held in the node's memory, not yet on its disk.
+        storage_dropped: scans the node denied unrecorded because that memory was full.
+        bad_answers: sync answers the node ignored since it started because they did not verify
+            (forged or damaged on the way: docs/security.md).
+        chain_epoch: the chain epoch of the node's database (0 for its first; a node whose
+            database was replaced starts the next epoch at seq 1).
     """
 
     node_time_ms: int
@@ -69,6 +76,11 @@ class Heartbeat:
     decoder: str = ""
     uptime_s: float = 0.0
     clock_trusted: bool = True
+    storage: str = "ok"
+    storage_queued: int = 0
+    storage_dropped: int = 0
+    bad_answers: int = 0
+    chain_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,8 +103,17 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class AnswerBinding:
+    """The request a sync answer belongs to (its node, nonce and body hash)."""
+
+    node_id: str
+    nonce: str
+    body_sha256: str
+
+
+@dataclass(frozen=True)
 class SyncAnswer:
-    """The answer to a sync request.
+    """The answer to a sync request, signed as a whole (:mod:`shared.sync_answer`).
 
     Attributes:
         ack_seq: every record with ``seq ≤ ack_seq`` is held (or recorded as a gap): the node
@@ -101,6 +122,8 @@ class SyncAnswer:
         gaps: gaps found in this batch.
         server_time_ms: the server clock when answering (Unix ms).
         trust_bundle, revocations, policy: documents newer than the node's, else None.
+        key_id, request, signature: added by :func:`shared.sync_answer.sign_answer`: the issuer
+            key that signed, the request answered, the Ed25519 signature over the rest.
     """
 
     ack_seq: int
@@ -112,10 +135,16 @@ class SyncAnswer:
     trust_bundle: dict[str, Any] | None = None
     revocations: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None
+    key_id: int = 0
+    request: AnswerBinding | None = None
+    signature: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON answer."""
-        return asdict(self)
+        """The JSON answer before signing (without ``key_id``, ``request``, ``signature``)."""
+        doc = asdict(self)
+        for name in ("key_id", "request", "signature"):
+            del doc[name]
+        return doc
 
 
 def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict[str, Any]]:
@@ -146,6 +175,11 @@ def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict
             raise SyncError(f"records[{i}]: verdict {rec['verdict']!r} / direction {rec['direction']!r} unknown")
         if rec["seq"] < 1 or len(rec["scan_id"]) != 36:
             raise SyncError(f"records[{i}]: seq {rec['seq']} / scan_id {rec['scan_id']!r} out of range")
+        epoch = rec.get("epoch", 0)
+        if type(epoch) is not int or not 0 <= epoch < 2**31:
+            raise SyncError(f"records[{i}].epoch = {epoch!r}; expected an integer 0..2147483647")
+        if type(rec.get("trust_stale", False)) is not bool:
+            raise SyncError(f"records[{i}].trust_stale = {rec.get('trust_stale')!r}; expected true or false")
         raise SyncError(f"records[{i}] is not a scan record")
     return records
 
@@ -165,39 +199,81 @@ def _well_formed(rec: Any, node_id: str) -> bool:
         serial, subject = rec["serial"], rec["subject"]
     except (KeyError, TypeError):
         return False
+    epoch = rec.get("epoch", 0)
     return (
-        (serial is None or (type(serial) is str and len(serial) == 16 and _HEX16.issuperset(serial)))
+        type(epoch) is int and 0 <= epoch < 2**31 and type(rec.get("trust_stale", False)) is bool
+        and (serial is None or (type(serial) is str and len(serial) == 16 and _HEX16.issuperset(serial)))
         and (subject is None or (type(subject) is str and len(subject) == 16 and _HEX16.issuperset(subject)))
         and rec["node_id"] == node_id and rec["verdict"] in ("accept", "deny")
         and rec["direction"] in ("entry", "exit") and rec["seq"] >= 1 and len(rec["scan_id"]) == 36
     )
 
 
-def walk_chain(head_seq: int, head_hash: str, records: list[dict[str, Any]], node_id: str, now_s: int
-               ) -> tuple[int, str, list[Anomaly]]:
-    """Move the node's head along ``records`` (ascending ``seq``).
+@dataclass(frozen=True)
+class ChainHead:
+    """Where the server holds a node's chain: epoch, the highest sequence held contiguously in
+    it (recorded gaps count as held) and that record's hash."""
 
-    Records at or below the head are retransmissions and are skipped. A record above
+    epoch: int
+    seq: int
+    hash: str
+
+
+def walk_chain(head: ChainHead, records: list[dict[str, Any]], node_id: str, now_s: int, node_epoch: int = 0
+               ) -> tuple[ChainHead, list[Anomaly], list[dict[str, Any]]]:
+    """Move the node's head along ``records`` (ascending epoch, then ``seq``).
+
+    A node whose database was replaced starts a new chain epoch at seq 1: the first sign of it
+    (a record of a higher epoch, or ``node_epoch`` from the heartbeat) records a
+    ``chain_epoch`` anomaly naming the old epoch's lost tail, and the head moves to the new
+    epoch. Records of an epoch below the head's are refused (``old_epoch``). Within the epoch,
+    records at or below the head are retransmissions (stored only if new by scan id and
+    sequence number: see :data:`server.storage.scans.INSERT_SQL`). A record above
     ``head + 1`` means the records between are gone: a ``chain_gap`` anomaly, and the head
     moves past it. A ``prev_hash`` that is not the head's hash is a ``bad_link``; a record whose
-    hash does not match its content is ``bad_hash``. Returns ``(new_seq, new_hash, anomalies)``.
+    hash does not match its content is ``bad_hash``.
+
+    Returns ``(new head, anomalies, records to store)``.
     """
     anomalies: list[Anomaly] = []
+    keep: list[dict[str, Any]] = []
+    old_epoch_seen = False
+
+    def new_epoch(epoch: int) -> ChainHead:
+        anomalies.append(Anomaly(
+            node_id, "chain_epoch", now_s, head.seq + 1, None,
+            f"the node's database was replaced: chain epoch {head.epoch} ends at record {head.seq} "
+            f"(any records of it after {head.seq} are lost); epoch {epoch} starts at record 1"))
+        return ChainHead(epoch, 0, GENESIS_HASH)
+
+    if node_epoch > head.epoch:
+        head = new_epoch(node_epoch)
     for rec in records:
+        epoch = rec.get("epoch", 0)
+        if epoch < head.epoch:
+            if not old_epoch_seen:
+                anomalies.append(Anomaly(node_id, "old_epoch", now_s, rec["seq"], None,
+                                         f"records of chain epoch {epoch} after epoch {head.epoch} began: "
+                                         "not stored (an old copy of the node's database?)"))
+                old_epoch_seen = True
+            continue
+        if epoch > head.epoch:
+            head = new_epoch(epoch)
+        keep.append(rec)
         seq = rec["seq"]
-        if seq <= head_seq:
+        if seq <= head.seq:
             continue
         if record_hash(rec) != rec["hash"]:
             anomalies.append(Anomaly(node_id, "bad_hash", now_s, seq, seq,
                                      f"record {seq} does not match its hash: altered on the node"))
-        if seq > head_seq + 1:
-            anomalies.append(Anomaly(node_id, "chain_gap", now_s, head_seq + 1, seq - 1,
-                                     f"records {head_seq + 1}..{seq - 1} missing from the node's log"))
-        elif rec["prev_hash"] != head_hash:
+        if seq > head.seq + 1:
+            anomalies.append(Anomaly(node_id, "chain_gap", now_s, head.seq + 1, seq - 1,
+                                     f"records {head.seq + 1}..{seq - 1} missing from the node's log"))
+        elif rec["prev_hash"] != head.hash:
             anomalies.append(Anomaly(node_id, "bad_link", now_s, seq, seq,
-                                     f"record {seq} does not link to record {head_seq}"))
-        head_seq, head_hash = seq, rec["hash"]
-    return head_seq, head_hash, anomalies
+                                     f"record {seq} does not link to record {head.seq}"))
+        head = ChainHead(head.epoch, seq, rec["hash"])
+    return head, anomalies, keep
 
 
 def impossible_travel(
@@ -241,7 +317,7 @@ def _row(rec: dict[str, Any], building: str, now_s: int) -> ScanRow:
         rec["scan_id"], rec["node_id"], rec["seq"], building, rec["direction"], rec["at_ms"],
         int(rec["clock_trusted"]), None if serial is None else bytes.fromhex(serial),
         None if subject is None else bytes.fromhex(subject), rec["text_sha256"], rec["verdict"], rec["reason"],
-        rec["hash"], now_s,
+        rec["hash"], now_s, rec.get("epoch", 0), int(rec.get("trust_stale", False)),
     )
 
 
@@ -276,12 +352,23 @@ class SyncService:
             ValueError: a serial or subject is not hex (the caller turns it into ``bad_record``).
         """
         now_s = now_ms // 1000
-        records = sorted(records, key=lambda r: r["seq"])
-        rows = [_row(r, node.building, now_s) for r in records]
+        records = sorted(records, key=lambda r: (r.get("epoch", 0), r["seq"]))
         skew_s = (now_ms - heartbeat.node_time_ms) / 1000
         async with self.db.transaction() as conn:
-            head_seq, head_hash = await ScanLog.head(conn, node.id)
-            new_seq, new_hash, anomalies = walk_chain(head_seq, head_hash, records, node.id, now_s)
+            epoch, seq, hash_ = await ScanLog.head(conn, node.id)
+            head, anomalies, keep = walk_chain(ChainHead(epoch, seq, hash_), records, node.id, now_s,
+                                               heartbeat.chain_epoch)
+            retransmitted = [r for r in keep if r["seq"] <= seq and r.get("epoch", 0) == epoch]
+            if retransmitted:  # one sequence number never names two records
+                held = await ScanLog.stored_hashes(conn, node.id, epoch, [r["seq"] for r in retransmitted])
+                for r in retransmitted:
+                    if held.get(r["seq"], r["hash"]) != r["hash"]:
+                        anomalies.append(Anomaly(
+                            node.id, "seq_conflict", now_s, r["seq"], r["seq"],
+                            f"record {r['seq']} of epoch {epoch} differs from the one stored: not stored "
+                            "(a node database restarted without a new epoch?)"))
+                        keep.remove(r)
+            rows = [_row(r, node.building, now_s) for r in keep]
             inserted = await ScanLog.insert(conn, rows)
             accepted = [(r[0], r[8], r[3], r[5]) for r in rows if r[10] == "accept" and r[8] is not None]
             if accepted:
@@ -298,14 +385,19 @@ class SyncService:
                                              f"(bound ±{self.config.skew_bound_s} s)"))
             await ScanLog.add_anomalies(conn, anomalies)
             gaps = [Gap(a.seq_from or 0, a.seq_to or 0) for a in anomalies if a.kind == "chain_gap"]
-            errors = "; ".join(f"{a.kind} {a.seq_from}..{a.seq_to}" for a in anomalies
-                               if a.kind in ("chain_gap", "bad_link", "bad_hash"))
+            errors = "; ".join(f"{a.kind} {a.seq_from}..{a.seq_to if a.seq_to is not None else ''}"
+                               for a in anomalies
+                               if a.kind in ("chain_gap", "bad_link", "bad_hash", "chain_epoch", "old_epoch",
+                                             "seq_conflict"))
             hb = asdict(heartbeat)
-            log = SyncLogRow(now_s, len(records), inserted, len(records) - inserted, new_seq, len(gaps), errors,
+            # The acknowledgement is in the node's own epoch: a node still sending an older epoch
+            # gets 0 (nothing of it is held), never a sequence number of another chain.
+            ack = head.seq if heartbeat.chain_epoch == head.epoch else 0
+            log = SyncLogRow(now_s, len(records), inserted, len(records) - inserted, head.seq, len(gaps), errors,
                              skew_s, heartbeat.queue_depth, hb)
-            await ScanLog.finish_sync(conn, node.id, now_s=now_s, acked_seq=new_seq, acked_hash=new_hash,
-                                      heartbeat=hb, clock_skew_s=skew_s, log=log)
-        return new_seq, inserted, gaps
+            await ScanLog.finish_sync(conn, node.id, now_s=now_s, acked_seq=head.seq, acked_hash=head.hash,
+                                      heartbeat=hb, clock_skew_s=skew_s, log=log, acked_epoch=head.epoch)
+        return ack, inserted, gaps
 
     async def log_refusal(self, node_id: str, code: str, now_s: int) -> None:
         """Note a refused request of a known node in its sync log (errors column), at most once a

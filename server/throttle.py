@@ -1,11 +1,25 @@
-"""Login throttling per account and per client address (ARCHITECTURE §10).
+"""Login throttling per account, per account and address, and per address (ARCHITECTURE §10;
+policy and numbers in docs/security.md).
 
-Counting failures: below ``slow_after`` nothing happens; from ``slow_after`` each further try
-must wait ``slow_wait_s`` after the previous failure (``login_slowed``); from ``block_after``
-every try is refused until ``block_s`` after the last failure (``login_blocked``), and each
-failure while at the block threshold blocks again. A success clears the account's counter.
-With the defaults (5/10, 30 s, 15 min) one account allows about 100 guesses a day: finding a
-six-character initial password (10^6 digit strings, with X) would take decades.
+Three counters are kept for every attempt:
+
+* ``pair:<number>|<address>``: one account from one address. Slowed after ``account_slow_after``
+  failures (each further try waits ``slow_wait_s`` after the previous one, ``login_slowed``),
+  blocked after ``account_block_after`` for ``block_s`` after the last one (``login_blocked``).
+  This is the limit one guesser meets; the owner, at another address, does not share it.
+* ``account:<number>``: the account from every address together, blocked after
+  ``account_total_block_after`` (guessing spread over many addresses).
+* ``address:<ip>``: every account from one address (``address_slow_after`` /
+  ``address_block_after``, higher: a campus NAT puts many people behind one address).
+
+An attempt is counted *before* the password hash runs, in the same write transaction that
+decides whether it may go ahead (:meth:`LoginThrottleStore.reserve`): concurrent attempts beyond
+the allowance are refused without hashing. A success refunds its count (clears the pair, takes one
+off the account and address counters).
+
+The owner always has a way in: once throttled, a person with a verified phone can ask for a
+one-time login code by SMS (:meth:`server.accounts.Accounts.send_login_code`); a login carrying a
+valid code passes the throttle (it is still counted), and a code is good for one login.
 """
 
 from __future__ import annotations
@@ -13,8 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.config import AuthConfig
+from server.errors import TooManyRequests
 from server.storage.throttle import FailureCount, LoginThrottleStore
-from server.web.errors import TooManyRequests
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +53,12 @@ def verdict(count: FailureCount | None, limits: Limits, now_s: int, forget_after
     return "ok", 0
 
 
+CODE_HINT = ("; if this is your account and your mobile number is verified, ask for a one-time login code "
+             "by SMS and log in with it")
+
+
 class LoginThrottle:
-    """Checks and records login attempts.
+    """Reserves, refunds and clears login attempts.
 
     Args:
         store: the counters.
@@ -50,48 +68,64 @@ class LoginThrottle:
     def __init__(self, store: LoginThrottleStore, config: AuthConfig) -> None:
         self.store = store
         self.config = config
-        self.account = Limits(config.account_slow_after, config.account_block_after, config.slow_wait_s,
-                              config.block_s)
+        self.pair = Limits(config.account_slow_after, config.account_block_after, config.slow_wait_s,
+                           config.block_s)
+        self.account = Limits(config.account_total_block_after, config.account_total_block_after,
+                              config.slow_wait_s, config.block_s)
         self.address = Limits(config.address_slow_after, config.address_block_after, config.slow_wait_s,
                               config.block_s)
 
     @staticmethod
-    def keys(number: str, address: str) -> tuple[str, str]:
-        """The counter keys of an attempt."""
-        return f"account:{number}", f"address:{address}"
+    def keys(number: str, address: str) -> tuple[str, str, str]:
+        """The counter keys of an attempt: ``(pair, account, address)``."""
+        return f"pair:{number}|{address}", f"account:{number}", f"address:{address}"
 
-    async def check(self, number: str, address: str, now_s: int) -> bool:
-        """Refuse the attempt before any password is checked when throttled.
-
-        Returns:
-            True when the account has a failure counter (so a success has something to clear).
-
-        Raises:
-            TooManyRequests: code ``login_blocked`` or ``login_slowed``, with ``retry_after_s``.
-        """
-        acc_key, addr_key = self.keys(number, address)
-        counts = await self.store.get_many([acc_key, addr_key])
+    def _worst(self, counts: dict[str, FailureCount], number: str, address: str, now_s: int) -> tuple[str, int]:
         worst = ("ok", 0)
-        for key, limits in ((acc_key, self.account), (addr_key, self.address)):
+        for key, limits in zip(self.keys(number, address), (self.pair, self.account, self.address), strict=True):
             v = verdict(counts.get(key), limits, now_s, self.config.forget_after_s)
             if (v[0] == "blocked", v[1]) > (worst[0] == "blocked", worst[1]):
                 worst = v
-        kind, wait_s = worst
+        return worst
+
+    def _refuse(self, counts: dict[str, FailureCount], number: str, address: str, now_s: int) -> None:
+        kind, wait_s = self._worst(counts, number, address, now_s)
         if kind == "blocked":
             minutes = max(1, (wait_s + 59) // 60)
             raise TooManyRequests(
-                f"too many failed logins: login is blocked for {minutes} more minute(s); "
-                "if you forgot your password ask your counsellor or the IT office to reset it",
+                f"too many failed logins: login is blocked for {minutes} more minute(s){CODE_HINT}",
                 retry_after_s=wait_s, code="login_blocked")
         if kind == "slowed":
             raise TooManyRequests(f"several failed logins: wait {wait_s} s before trying again",
                                   retry_after_s=wait_s, code="login_slowed")
-        return acc_key in counts
 
-    async def failed(self, number: str, address: str, now_s: int) -> None:
-        """Count a failed attempt for the account and the address."""
-        await self.store.record_failure(list(self.keys(number, address)), now_s, self.config.forget_after_s)
+    async def reserve(self, number: str, address: str, now_s: int, *, bypass: bool = False) -> None:
+        """Count this attempt before its password is checked, or refuse it.
 
-    async def succeeded(self, number: str) -> None:
-        """Clear the account's failures (the address counter decays on its own)."""
-        await self.store.clear(self.keys(number, "")[0])
+        Args:
+            bypass: the attempt carries a valid one-time login code: counted, never refused.
+
+        Raises:
+            TooManyRequests: code ``login_blocked`` or ``login_slowed``, with ``retry_after_s``;
+                nothing is counted then.
+        """
+        def admit(counts: dict[str, FailureCount]) -> None:
+            if not bypass:
+                self._refuse(counts, number, address, now_s)
+
+        await self.store.reserve(list(self.keys(number, address)), now_s, self.config.forget_after_s, admit)
+
+    async def is_throttled(self, number: str, address: str, now_s: int) -> bool:
+        """True when a password-only attempt for ``number`` from ``address`` would be refused now."""
+        counts = await self.store.get_many(list(self.keys(number, address)))
+        return self._worst(counts, number, address, now_s)[0] != "ok"
+
+    async def succeeded(self, number: str, address: str) -> None:
+        """Refund a reserved attempt that succeeded: the pair is cleared, one taken off the others."""
+        pair, account, addr = self.keys(number, address)
+        await self.store.refund([pair], [account, addr])
+
+    async def reset(self, number: str) -> None:
+        """Forget every counter of the account (admin password reset)."""
+        await self.store.clear([self.keys(number, "")[1]])
+        await self.store.clear_prefix(f"pair:{number}|")

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from server.config import ServerConfig
+from server.errors import Forbidden
+from server.scope import visible_departments
 from server.storage import Database
 from server.storage.dashboard import EXPECTED_ROLES, REMINDER_PURPOSE, DashboardStore, ReminderTarget
 from server.storage.people import Person
 from server.storage.sms import SmsOutboxStore
-from server.web.auth import visible_departments
-from server.web.errors import Forbidden
 from shared.campus_time import checkin_day, local, parse_hhmm
 from shared.clock import Clock, to_unix
 from shared.errors import ConfigError

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiosqlite
+
 from server.storage.database import Database
 from shared.errors import CampusPassError
 
@@ -38,26 +40,32 @@ class Buildings:
     ) -> int:
         """The id of group ``name``, created if missing (statuses/hours updated when given)."""
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT id FROM building_groups WHERE name = ?", (name,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                async with conn.execute(
-                    "INSERT INTO building_groups (name, allowed_statuses, hours) VALUES (?, ?, ?)",
-                    (name, ",".join(allowed_statuses or ["green"]), ",".join(hours or [])),
-                ) as cur:
-                    gid = int(cur.lastrowid or 0)
-            else:
-                gid = int(row[0])
-                if allowed_statuses is not None:
-                    await conn.execute(
-                        "UPDATE building_groups SET allowed_statuses = ? WHERE id = ?",
-                        (",".join(allowed_statuses), gid),
-                    )
-                if hours is not None:
-                    await conn.execute(
-                        "UPDATE building_groups SET hours = ? WHERE id = ?", (",".join(hours), gid)
-                    )
-            await _bump_policy_version(conn)
+            return await self.ensure_group_in(conn, name, allowed_statuses, hours)
+
+    @staticmethod
+    async def ensure_group_in(conn: aiosqlite.Connection, name: str, allowed_statuses: list[str] | None = None,
+                              hours: list[str] | None = None) -> int:
+        """Like :meth:`ensure_group`, inside the caller's transaction."""
+        async with conn.execute("SELECT id FROM building_groups WHERE name = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            async with conn.execute(
+                "INSERT INTO building_groups (name, allowed_statuses, hours) VALUES (?, ?, ?)",
+                (name, ",".join(allowed_statuses or ["green"]), ",".join(hours or [])),
+            ) as cur:
+                gid = int(cur.lastrowid or 0)
+        else:
+            gid = int(row[0])
+            if allowed_statuses is not None:
+                await conn.execute(
+                    "UPDATE building_groups SET allowed_statuses = ? WHERE id = ?",
+                    (",".join(allowed_statuses), gid),
+                )
+            if hours is not None:
+                await conn.execute(
+                    "UPDATE building_groups SET hours = ? WHERE id = ?", (",".join(hours), gid)
+                )
+        await _bump_policy_version(conn)
         return gid
 
     async def add_building(self, code: str, name: str, group_name: str) -> BuildingRow:

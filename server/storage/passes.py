@@ -74,22 +74,29 @@ class Passes:
                 return int(cur.lastrowid or 0)
 
     async def revoke_unexpired_of_subject(self, subject: bytes, reason: str, by: str, now_s: int) -> list[int]:
-        """Revoke every unexpired pass of ``subject`` (one serial entry each); returns versions."""
-        versions = []
+        """Revoke every unexpired pass of ``subject`` (one serial entry each) in a transaction of
+        its own; returns the new list versions."""
         async with self.db.transaction() as conn:
+            return await self.revoke_unexpired_of_subject_in(conn, subject, reason, by, now_s)
+
+    @staticmethod
+    async def revoke_unexpired_of_subject_in(conn: aiosqlite.Connection, subject: bytes, reason: str, by: str,
+                                             now_s: int) -> list[int]:
+        """Like :meth:`revoke_unexpired_of_subject`, inside the caller's transaction."""
+        versions = []
+        async with conn.execute(
+            "SELECT serial, valid_until FROM passes WHERE subject = ? AND valid_until > ?"
+            " AND serial NOT IN (SELECT serial FROM revocations WHERE serial IS NOT NULL)",
+            (subject, now_s),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        for serial, until in rows:
             async with conn.execute(
-                "SELECT serial, valid_until FROM passes WHERE subject = ? AND valid_until > ?"
-                " AND serial NOT IN (SELECT serial FROM revocations WHERE serial IS NOT NULL)",
-                (subject, now_s),
+                "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (serial, until, reason, now_s, by),
             ) as cur:
-                rows = list(await cur.fetchall())
-            for serial, until in rows:
-                async with conn.execute(
-                    "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (serial, until, reason, now_s, by),
-                ) as cur:
-                    versions.append(int(cur.lastrowid or 0))
+                versions.append(int(cur.lastrowid or 0))
         return versions
 
     async def revocation_version(self) -> int:

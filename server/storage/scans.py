@@ -21,13 +21,18 @@ from server.storage.database import Database
 
 INSERT_SQL = (
     "INSERT INTO scans (scan_id, node_id, seq, building, direction, at_ms, clock_trusted, serial, subject,"
-    " text_sha256, verdict, reason, hash, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    " ON CONFLICT (scan_id) DO NOTHING"
+    " text_sha256, verdict, reason, hash, received_at, chain_epoch, trust_stale)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT DO NOTHING"
 )
 """One scan row: ``(scan_id, node_id, seq, building, direction, at_ms, clock_trusted, serial BLOB|None,
-subject BLOB|None, text_sha256, verdict, reason, hash, received_at_s)``."""
+subject BLOB|None, text_sha256, verdict, reason, hash, received_at_s, chain_epoch, trust_stale)``.
+A row whose ``scan_id``, or whose node, epoch and sequence number, is already stored is skipped:
+one sequence number of a node never names two records."""
 
-ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int]
+ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int, int, int]
+ScanRowEpoch0 = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int]
+"""A scan row without its last two members: chain epoch 0, no stale-trust flag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,10 @@ class Anomaly:
 
     Attributes:
         node_id: the node concerned.
-        kind: ``chain_gap``, ``bad_link``, ``bad_hash``, ``clock_skew``, ``impossible_travel``
+        kind: ``chain_gap``, ``bad_link``, ``bad_hash``, ``clock_skew``, ``impossible_travel``,
+            ``chain_epoch`` (the node's database was replaced: records after ``seq_from`` of the
+            old epoch are lost), ``old_epoch`` (records of an epoch already closed, not stored),
+            ``seq_conflict`` (a different record under a sequence number already held, not stored)
             (``silent`` is computed on reading, never stored).
         at_s: when it was detected, Unix seconds.
         seq_from, seq_to: the sequence range concerned (chain anomalies), else None.
@@ -65,6 +73,7 @@ class SyncLogRow:
     clock_skew_s: float | None
     queue_depth: int | None
     heartbeat: dict[str, Any]
+    id: int = 0  # the row's id once stored (paging key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,7 @@ class ScanView:
     person_number: str | None
     person_name: str | None
     person_department: str | None
+    trust_stale: bool = False
 
 
 class ScanLog:
@@ -95,20 +105,37 @@ class ScanLog:
     # ---- the upload transaction (static: they take the transaction's connection) ---------
 
     @staticmethod
-    async def head(conn: aiosqlite.Connection, node_id: str) -> tuple[int, str]:
-        """``(acked_seq, acked_hash)`` of the node, read inside the upload transaction."""
-        async with conn.execute("SELECT acked_seq, acked_hash FROM nodes WHERE id = ?", (node_id,)) as cur:
+    async def head(conn: aiosqlite.Connection, node_id: str) -> tuple[int, int, str]:
+        """``(acked_epoch, acked_seq, acked_hash)`` of the node, read inside the upload transaction."""
+        async with conn.execute("SELECT acked_epoch, acked_seq, acked_hash FROM nodes WHERE id = ?",
+                                (node_id,)) as cur:
             row = await cur.fetchone()
         assert row is not None, node_id
-        return int(row[0]), str(row[1])
+        return int(row[0]), int(row[1]), str(row[2])
 
     @staticmethod
-    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow]) -> int:
-        """Insert scans, skipping scan ids already stored; returns how many were new."""
+    async def stored_hashes(conn: aiosqlite.Connection, node_id: str, epoch: int, seqs: Sequence[int]
+                            ) -> dict[int, str]:
+        """``{seq: hash}`` of the node's stored records of ``epoch`` among ``seqs``."""
+        out: dict[int, str] = {}
+        unique = sorted(set(seqs))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i:i + 500]
+            async with conn.execute(
+                "SELECT seq, hash FROM scans WHERE node_id = ? AND chain_epoch = ?"
+                f" AND seq IN ({','.join('?' * len(chunk))})", (node_id, epoch, *chunk),
+            ) as cur:
+                out.update({int(r[0]): str(r[1]) for r in await cur.fetchall()})
+        return out
+
+    @staticmethod
+    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow | ScanRowEpoch0]) -> int:
+        """Insert scans, skipping scan ids (or node, epoch and seq) already stored; returns how
+        many were new."""
         if not rows:
             return 0
         before = conn.total_changes
-        await conn.executemany(INSERT_SQL, rows)
+        await conn.executemany(INSERT_SQL, [r if len(r) == 16 else (*r, 0, 0) for r in rows])
         return conn.total_changes - before
 
     @staticmethod
@@ -150,16 +177,16 @@ class ScanLog:
     @staticmethod
     async def finish_sync(
         conn: aiosqlite.Connection, node_id: str, *, now_s: int, acked_seq: int, acked_hash: str,
-        heartbeat: dict[str, Any], clock_skew_s: float | None, log: SyncLogRow,
+        heartbeat: dict[str, Any], clock_skew_s: float | None, log: SyncLogRow, acked_epoch: int = 0,
     ) -> None:
         """Move the node's head, store its latest heartbeat and append the sync-log row."""
         hb_json = json.dumps(heartbeat, sort_keys=True)
         oldest_ms = heartbeat.get("oldest_unsynced_at_ms")
         await conn.execute(
-            "UPDATE nodes SET last_seen_at = ?, acked_seq = ?, acked_hash = ?, software_version = ?,"
+            "UPDATE nodes SET last_seen_at = ?, acked_epoch = ?, acked_seq = ?, acked_hash = ?, software_version = ?,"
             " trust_version = ?, revocation_version = ?, policy_version = ?, queue_depth = ?,"
             " oldest_unsynced_at = ?, clock_skew_s = ?, heartbeat = ? WHERE id = ?",
-            (now_s, acked_seq, acked_hash, str(heartbeat.get("software_version", "")),
+            (now_s, acked_epoch, acked_seq, acked_hash, str(heartbeat.get("software_version", "")),
              heartbeat.get("trust_version"), heartbeat.get("revocation_version"), heartbeat.get("policy_version"),
              heartbeat.get("queue_depth"), None if oldest_ms is None else int(oldest_ms) // 1000,
              clock_skew_s, hb_json, node_id),
@@ -194,12 +221,31 @@ class ScanLog:
             row = await self.db.fetch_one("SELECT COUNT(*) FROM scans WHERE node_id = ?", (node_id,))
         return int(row[0]) if row else 0
 
-    async def sync_log(self, node_id: str, limit: int = 200) -> list[SyncLogRow]:
-        """The node's newest sync-log rows first."""
+    async def sync_log(self, node_id: str, limit: int = 200, *, before_id: int | None = None,
+                       only: str | None = None) -> list[SyncLogRow]:
+        """The node's sync-log rows, newest first.
+
+        Args:
+            limit: most rows returned.
+            before_id: only rows older than this row id (the next page after a page whose
+                last row had this id).
+            only: ``"scans"`` (syncs that carried records), ``"problems"`` (gaps or errors), or
+                None for every sync, heartbeats included.
+        """
+        where: list[str] = ["node_id = ?"]
+        params: list[Any] = [node_id]
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(before_id)
+        if only == "scans":
+            where.append("received > 0")
+        elif only == "problems":
+            where.append("(gaps > 0 OR errors != '')")
         rows = await self.db.fetch_all(
             "SELECT at, received, inserted, duplicates, acked_seq, gaps, errors, clock_skew_s, queue_depth,"
-            " heartbeat FROM sync_log WHERE node_id = ? ORDER BY id DESC LIMIT ?", (node_id, limit))
-        return [SyncLogRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9])) for r in rows]
+            f" heartbeat, id FROM sync_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [SyncLogRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10])
+                for r in rows]
 
     async def anomalies(self, node_id: str | None = None, limit: int = 200) -> list[Anomaly]:
         """Stored anomalies, newest first (of one node when given)."""
@@ -222,6 +268,7 @@ class ScanLog:
         self, *, building: str | None = None, from_ms: int | None = None, to_ms: int | None = None,
         verdict: str | None = None, subject: bytes | None = None, departments: Sequence[str] | None = None,
         with_person: bool = True, limit: int = 1000, before_id: int | None = None,
+        node_id: str | None = None, received_at_s: int | None = None,
     ) -> list[ScanView]:
         """Scans matching every given filter, newest first.
 
@@ -231,10 +278,13 @@ class ScanLog:
             departments: only scans of people in these departments (a counsellor's scope).
             with_person: resolve the pass subject to the person (number, name, department).
             limit: most rows returned.
+            node_id, received_at_s: only scans of this node / received by the server in this
+                second (the scans of one sync, as the sync log shows it).
         """
         where: list[str] = []
         params: list[Any] = []
-        for column, value in (("s.building", building), ("s.verdict", verdict), ("s.subject", subject)):
+        for column, value in (("s.building", building), ("s.verdict", verdict), ("s.subject", subject),
+                              ("s.node_id", node_id), ("s.received_at", received_at_s)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -254,7 +304,7 @@ class ScanLog:
         person_cols = "p.number, p.name, p.department" if join else "NULL, NULL, NULL"
         sql = (
             "SELECT s.scan_id, s.node_id, s.seq, s.building, s.direction, s.at_ms, s.clock_trusted, s.serial,"
-            f" s.verdict, s.reason, {person_cols} FROM scans s"
+            f" s.verdict, s.reason, {person_cols}, s.trust_stale FROM scans s"
             + (" LEFT JOIN people p ON p.subject = s.subject" if join else "")
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY s.at_ms DESC, s.id DESC LIMIT ?"
@@ -263,6 +313,6 @@ class ScanLog:
         rows = await self.db.fetch_all(sql, params)
         return [
             ScanView(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), None if r[7] is None else bytes(r[7]).hex(),
-                     r[8], r[9], r[10], r[11], r[12])
+                     r[8], r[9], r[10], r[11], r[12], bool(r[13]))
             for r in rows
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import asdict, dataclass
 
 from aiohttp import web
@@ -12,7 +14,7 @@ from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
 from server.web import audit, auth, state
 from server.web.auth_api import OkOut, UserOut, user_out
-from server.web.errors import InvalidField, NotFound
+from server.web.errors import BadRequest, InvalidField, NotFound
 from server.web.registry import ADMINS, STAFF_ROLES, Routes
 from shared.clock import to_unix
 
@@ -177,18 +179,22 @@ async def audit_log(request: web.Request) -> web.Response:
 
 @dataclass(frozen=True)
 class RosterBody:
-    """A roster CSV (the file's text) to import."""
+    """A roster to import: a CSV's text in ``csv``, or an XLSX workbook in ``xlsx_base64``."""
 
-    csv: str
+    csv: str = ""
+    xlsx_base64: str = ""
     skip_bad_rows: bool = False
 
 
 @dataclass(frozen=True)
 class ProblemOut:
-    """A bad roster row."""
+    """A bad roster row: line (CSV) or row (XLSX), why, and the bad cell's column and value."""
 
     line: int
     reason: str
+    column: str
+    value: str
+    sheet: str
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ async def run_roster_import(request: web.Request, data: bytes, skip_bad_rows: bo
     """Import a roster as the logged-in admin (shared by the API and the admin page).
 
     Raises:
-        RosterError: 422 ``bad_roster`` with ``problems`` [{line, reason}].
+        RosterError: 422 ``bad_roster`` with ``problems`` [{line, reason, column, value}].
     """
     from server.roster import import_roster
 
@@ -215,15 +221,25 @@ async def run_roster_import(request: web.Request, data: bytes, skip_bad_rows: bo
                                  actor_number=user.person.number, actor_id=user.id, skip_bad_rows=skip_bad_rows,
                                  address=auth.client_address(request))
     return ImportOut(result.created, result.updated, result.departments,
-                     [ProblemOut(p.line, p.reason) for p in result.skipped])
+                     [ProblemOut(p.line, p.reason, p.column, p.value, p.sheet) for p in result.skipped])
 
 
 @routes.api("POST", "/api/v1/admin/roster", roles=ADMINS, body=RosterBody, response=ImportOut,
-            max_body_bytes=ROSTER_MAX_BYTES + 1024 * 1024,
-            summary="Import or update people from a roster CSV (audited)")
+            max_body_bytes=ROSTER_MAX_BYTES * 4 // 3 + 1024 * 1024,
+            summary="Import or update people from a roster CSV or XLSX (audited)")
 async def roster_import(request: web.Request, body: RosterBody) -> web.Response:
     """Columns: number, name, id_last6, department_code, department_name, role[, phone, class].
-    With bad rows and ``skip_bad_rows`` false nothing is imported: 422 ``bad_roster`` whose error
-    carries ``problems`` [{line, reason}]."""
-    out = await run_roster_import(request, body.csv.encode("utf-8"), body.skip_bad_rows)
+    Exactly one of ``csv`` (text) and ``xlsx_base64`` (the workbook's bytes, base64). With bad
+    rows and ``skip_bad_rows`` false nothing is imported: 422 ``bad_roster`` whose error carries
+    ``problems`` [{line, reason, column, value}]."""
+    if bool(body.csv) == bool(body.xlsx_base64):
+        raise BadRequest("send exactly one of csv (the file's text) and xlsx_base64 (the workbook, base64)")
+    if body.xlsx_base64:
+        try:
+            data = base64.b64decode(body.xlsx_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest(f"xlsx_base64 is not base64: {exc}") from exc
+    else:
+        data = body.csv.encode("utf-8")
+    out = await run_roster_import(request, data, body.skip_bad_rows)
     return web.json_response(asdict(out))

@@ -10,7 +10,7 @@ from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
 from server.web import audit, auth, state
 from server.web.admin import run_roster_import
-from server.web.errors import ApiError, NotFound
+from server.web.errors import ApiError, NotFound, status_of
 from server.web.pages import render
 from server.web.registry import ADMINS, Routes
 from shared.campus_time import local
@@ -60,9 +60,9 @@ async def roster_upload(request: web.Request) -> web.StreamResponse:
         result = await run_roster_import(request, data, skip)
     except RosterError as exc:
         return await render(request, "admin_roster.html", {"error": "bad_roster", "problems": exc.problems},
-                            status=exc.status)
+                            status=status_of(exc))
     except ApiError as exc:
-        return await render(request, "admin_roster.html", {"error": exc.code}, status=exc.status)
+        return await render(request, "admin_roster.html", {"error": exc.code}, status=status_of(exc))
     return await render(request, "admin_roster.html", {"result": result})
 
 

@@ -17,8 +17,9 @@ from server.storage.applications import ReturnApplication
 from server.web import auth, checkin_i18n, state
 from server.web.application_api import STAGE_OF_STATE
 from server.web.application_state import application_service, checkin_service
-from server.web.errors import ApiError, NotFound
+from server.web.errors import ApiError, NotFound, status_of
 from server.web.pages import parse_id, render
+from server.web.region_pages import form_region
 from server.web.registry import Routes
 from server.workflow.applications import CONFIRMATION_KEYS, MODES, ApplicationInput, when_local
 from server.workflow.checkins import InvalidAnswers
@@ -37,11 +38,13 @@ def form_input(form: MultiDictProxy[Any]) -> ApplicationInput:
     legs = []
     for i in range(FORM_LEGS):
         leg = {f: str(form.get(f"leg{i}_{f}", "")).strip() for f in LEG_FIELDS}
+        for f in ("from_region_code", "to_region_code"):
+            leg[f] = form_region(leg[f])
         if i == 0 or leg["mode"]:
             legs.append(leg)
     return ApplicationInput(
         planned_return_date=str(form.get("planned_return_date", "")),
-        departure_region_code=str(form.get("departure_region_code", "")).strip(),
+        departure_region_code=form_region(form.get("departure_region_code")),
         itinerary=legs, reason=str(form.get("reason", "")),
         confirmations={k: form.get(k) == "yes" for k in CONFIRMATION_KEYS},
     )
@@ -97,9 +100,9 @@ async def apply_post(request: web.Request) -> web.StreamResponse:
             await service.submit(user.person, data)
     except InvalidAnswers as exc:
         return await _form(request, values=values, amend=amend, errors={e.field: e.code for e in exc.errors},
-                           error="invalid_field", status=exc.status)
+                           error="invalid_field", status=status_of(exc))
     except ApiError as exc:
-        return await _form(request, values=values, amend=amend, error=exc.code, status=exc.status)
+        return await _form(request, values=values, amend=amend, error=exc.code, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=application_submitted")
 
 

@@ -1,7 +1,7 @@
 """Wiring of the check-in and return-application services into the web app.
 
 :func:`checkin_service` and :func:`application_service` build the services from the app's state
-(they are small objects over the shared database, clock, config, events hub and SMS sender).
+(they are small objects over the shared database, clock, config, pass service and SMS sender).
 :func:`workflow_ctx` is the ``cleanup_ctx`` that runs the expiry job every
 ``[workflow] expiry_interval_s`` seconds.
 """
@@ -24,13 +24,13 @@ log = logging.getLogger(__name__)
 
 def checkin_service(app: web.Application) -> CheckinService:
     """The check-in service of a started app."""
-    return CheckinService(app[state.DB], app[state.CLOCK], app[state.CONFIG], app[state.EVENTS],
+    return CheckinService(app[state.DB], app[state.CLOCK], app[state.CONFIG], app[state.PASS_SERVICE],
                           sms_wake=app[state.SMS_SENDER].wake)
 
 
 def application_service(app: web.Application) -> ReturnApplications:
     """The return-application service of a started app."""
-    return ReturnApplications(app[state.DB], app[state.CLOCK], app[state.CONFIG], app[state.EVENTS],
+    return ReturnApplications(app[state.DB], app[state.CLOCK], app[state.CONFIG], app[state.PASS_SERVICE],
                               sms_wake=app[state.SMS_SENDER].wake)
 
 

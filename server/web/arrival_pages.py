@@ -19,17 +19,18 @@ import base64
 import binascii
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from server.arrivals import MAX_PHOTO_BYTES, Arrivals, Candidate
-from server.storage.audit import AuditLog
+from server.pass_status import AuditNote
 from server.storage.pass_status import StatusRow
+from server.storage.people import People
 from server.web import auth, state
-from server.web.errors import ApiError, InvalidField
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.pages import form_error, render
 from server.web.registry import ADMINS, Routes
-from shared.clock import to_unix
 
 routes = Routes(tag="arrivals")
 
@@ -117,12 +118,8 @@ async def _identify(request: web.Request, kind: str, value: str, via: str | None
 async def _confirm(request: web.Request, candidate: Candidate) -> StatusRow:
     user = await auth.require_user(request)
     now = request.app[state.CLOCK].now()
-    row = await _arrivals(request).confirm(user.person, candidate, now)
-    async with request.app[state.DB].transaction() as conn:
-        await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
-                           action="arrival_confirmed", target_person_id=candidate.person.id,
-                           detail={"method": candidate.method}, address=auth.client_address(request))
-    return row
+    return await _arrivals(request).confirm(user.person, candidate, now, audit=AuditNote(
+        user.person.number, auth.client_address(request)))
 
 
 @routes.api("POST", "/api/v1/arrivals", roles=CONFIRMERS, body=ArrivalBody, response=ArrivalOut,
@@ -195,8 +192,18 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
 
 async def _form_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     user = await auth.require_user(request)
-    pending = await request.app[state.PASS_SERVICE].store.pending_arrivals(auth.visible_departments(user.person))
-    return await render(request, "arrival.html", {"pending": pending, "error": error}, status=status)
+    scope = auth.visible_departments(user.person)
+    pending = await request.app[state.PASS_SERVICE].store.pending_arrivals(scope)
+    arrived = None
+    number = request.query.get("who", "") if request.query.get("msg") == "arrival_confirmed" else ""
+    if number:  # name the student just confirmed, if the counsellor may see them
+        person = await People(request.app[state.DB]).by_number(number)
+        if person is not None and (scope is None or person.department in scope):
+            arrived = person
+    context: dict[str, Any] = {"pending": pending, "error": error, "arrived": arrived}
+    if arrived is not None:
+        context["notice"] = None
+    return await render(request, "arrival.html", context, status=status)
 
 
 @routes.page("GET", "/arrivals", roles=CONFIRMERS, summary="arrival confirmation")
@@ -223,7 +230,7 @@ async def identify_page(request: web.Request) -> web.StreamResponse:
     try:
         candidate = await _form_candidate(request)
     except ApiError as exc:
-        return await _form_page(request, form_error(exc), exc.status)
+        return await _form_page(request, form_error(exc), status_of(exc))
     return await render(request, "arrival_confirm.html", {"candidate": candidate, "person": candidate.person})
 
 
@@ -233,5 +240,5 @@ async def confirm_page(request: web.Request) -> web.StreamResponse:
         candidate = await _form_candidate(request)
         await _confirm(request, candidate)
     except ApiError as exc:
-        return await _form_page(request, form_error(exc), exc.status)
-    raise web.HTTPSeeOther("/arrivals?msg=arrival_confirmed")
+        return await _form_page(request, form_error(exc), status_of(exc))
+    raise web.HTTPSeeOther("/arrivals?" + urlencode({"msg": "arrival_confirmed", "who": candidate.person.number}))

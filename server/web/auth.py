@@ -20,10 +20,14 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
+from server.scope import can_see_person as can_see_person
+from server.scope import require_department as require_department
+from server.scope import require_person_access as require_person_access
+from server.scope import visible_departments as visible_departments
 from server.storage.people import People, Person
 from server.storage.sessions import Sessions, token_hash
 from server.web import state
-from server.web.errors import ApiError, BadRequest, Forbidden, NotLoggedIn
+from server.web.errors import BadRequest, Forbidden, HttpError, NotLoggedIn, TooLarge
 from shared.clock import to_unix
 
 SESSION_COOKIE = "cp_session"
@@ -57,11 +61,10 @@ _USER: web.RequestKey[CurrentUser | None] = web.RequestKey("cp_user")
 _NEW_CSRF = web.RequestKey("cp_new_csrf", str)
 
 
-class SetupRequired(ApiError):
-    """403: the account must finish first-login setup (new password, verified phone) first."""
+class SetupRequired(Forbidden):
+    """The account must finish first-login setup (new password, verified phone) first."""
 
     code = "setup_required"
-    status = 403
 
 
 def client_address(request: web.Request) -> str:
@@ -146,8 +149,8 @@ def check_api_origin(request: web.Request) -> None:
         ApiError: 415 ``unsupported_media_type`` unless JSON; 403 ``csrf_failed`` for a foreign Origin.
     """
     if request.content_type != "application/json":
-        raise ApiError(f"content type {request.content_type!r}; expected application/json",
-                       code="unsupported_media_type", status=415)
+        raise HttpError(f"content type {request.content_type!r}; expected application/json",
+                        code="unsupported_media_type", status=415)
     origin = request.headers.get("Origin")
     if origin and origin != "null":
         try:
@@ -178,15 +181,14 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
     photo of a student's pass at arrival), up to the app's ``client_max_size``.
 
     Raises:
-        BadRequest: the body is not a readable form (code ``malformed_form``), or too large (413).
+        BadRequest: the body is not a readable form (code ``malformed_form``), TooLarge: ``body_too_large``.
     """
     user = await current_user(request)
     big_ok = (user is not None and user.role in ("counsellor", "school_admin", "system_admin")
               and request.content_type == "multipart/form-data")
     if not big_ok and (request.content_length is None or request.content_length > FORM_MAX_BYTES):
         if request.content_length is not None or request.body_exists:
-            raise BadRequest(f"form of {request.content_length or 'unknown'} bytes is too large; at most {FORM_MAX_BYTES}",
-                             code="body_too_large", status=413)
+            raise TooLarge(f"form of {request.content_length or 'unknown'} bytes is too large; at most {FORM_MAX_BYTES}")
     try:
         return await request.post()
     except web.HTTPException:
@@ -254,43 +256,3 @@ async def end_session(request: web.Request, response: web.StreamResponse) -> Non
         await Sessions(request.app[state.DB]).delete(token)
     response.del_cookie(SESSION_COOKIE, path="/")
     request[_USER] = None
-
-
-# -- department scope -----------------------------------------------------------------------------
-
-def visible_departments(person: Person) -> tuple[str, ...] | None:
-    """Departments whose people ``person`` may see: None means all (admins); a counsellor sees
-    their own departments; anyone else none (only themselves)."""
-    if person.role in ("school_admin", "system_admin"):
-        return None
-    if person.role == "counsellor":
-        return person.departments
-    return ()
-
-
-def can_see_person(viewer: Person, target: Person) -> bool:
-    """True when ``viewer`` may see ``target``'s data: themselves, an admin, or a counsellor of
-    ``target``'s department."""
-    if viewer.id == target.id:
-        return True
-    scope = visible_departments(viewer)
-    return scope is None or (target.department is not None and target.department in scope)
-
-
-def require_department(viewer: Person, department: str) -> None:
-    """Raises Forbidden (code ``department_scope``) unless ``viewer`` may see ``department``."""
-    scope = visible_departments(viewer)
-    if scope is not None and department not in scope:
-        raise Forbidden(f"department {department} is not one of yours", code="department_scope")
-
-
-def require_person_access(viewer: Person, target: Person | None) -> Person:
-    """``target`` if ``viewer`` may see it.
-
-    Raises:
-        NotFound-like Forbidden: code ``department_scope`` (the same answer whether the person
-            exists or not, so names never leak across departments).
-    """
-    if target is None or not can_see_person(viewer, target):
-        raise Forbidden("no such person in your departments", code="department_scope")
-    return target

@@ -15,10 +15,18 @@ routes = Routes(tag="auth")
 
 @dataclass(frozen=True)
 class LoginBody:
-    """Campus account login."""
+    """Campus account login; ``sms_code`` is a one-time login code for a throttled account."""
 
     username: str
     password: str
+    sms_code: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginCodeBody:
+    """Ask for a one-time login code by SMS (throttled account with a verified phone)."""
+
+    username: str
 
 
 @dataclass(frozen=True)
@@ -100,13 +108,26 @@ def session_out(user: auth.CurrentUser) -> dict[str, object]:
 @routes.api("POST", "/api/v1/auth/login", roles=PUBLIC, body=LoginBody, response=SessionOut,
             summary="Log in with the campus number and password; sets the session cookie")
 async def login(request: web.Request, body: LoginBody) -> web.Response:
-    """Throttled per account and per address (429 ``login_slowed`` / ``login_blocked``);
-    401 ``bad_credentials`` for a wrong number or password."""
-    person = await request.app[state.ACCOUNTS].login(body.username, body.password, auth.client_address(request))
+    """Throttled per account and address, per account and per address, counted before the password
+    is checked (429 ``login_slowed`` / ``login_blocked``); 401 ``bad_credentials`` for a wrong
+    number or password. With ``sms_code`` (from ``/api/v1/auth/login/code``) a throttled account's
+    owner gets past the throttle: 403 ``wrong_code`` / 410 ``code_expired`` for a bad code."""
+    person = await request.app[state.ACCOUNTS].login(body.username, body.password, auth.client_address(request),
+                                                     body.sms_code)
     user = await auth.start_session(request, person)
     resp = web.json_response(session_out(user))
     auth.set_session_cookie(request, resp, user)
     return resp
+
+
+@routes.api("POST", "/api/v1/auth/login/code", roles=PUBLIC, body=LoginCodeBody, response=CodeSentOut,
+            summary="Send a one-time login code to the verified phone of a throttled account")
+async def login_code(request: web.Request, body: LoginCodeBody) -> web.Response:
+    """Always the same answer (``phone`` empty), so it reveals nothing about the account; a code
+    is sent only when password logins to it from this address are throttled and it has a verified
+    phone, at most one a minute and five an hour. The code expires in 5 minutes."""
+    sent = await request.app[state.ACCOUNTS].send_login_code(body.username, auth.client_address(request))
+    return web.json_response(asdict(CodeSentOut(sent.phone, sent.expires_in_s, sent.resend_in_s)))
 
 
 @routes.api("POST", "/api/v1/auth/logout", roles=PUBLIC, response=OkOut, summary="End the session")

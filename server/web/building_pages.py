@@ -19,7 +19,7 @@ from server.policy import signed_policy_document
 from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
 from server.web import auth, state
-from server.web.errors import ApiError, InvalidField
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.pages import form_error, render
 from server.web.registry import ADMINS, Routes
 from shared.clock import to_unix
@@ -201,7 +201,7 @@ async def add_building_page(request: web.Request) -> web.StreamResponse:
         await Buildings(request.app[state.DB]).add_building(code, name, group)
         await _audit(request, "building_add", {"code": code, "name": name, "group": group})
     except CampusPassError as exc:
-        return await _page(request, exc.code, exc.status if isinstance(exc, ApiError) else 400)
+        return await _page(request, exc.code, status_of(exc))
     raise web.HTTPSeeOther("/admin/buildings?msg=saved")
 
 
@@ -215,5 +215,5 @@ async def set_group_page(request: web.Request) -> web.StreamResponse:
         await Buildings(request.app[state.DB]).ensure_group(name, statuses, hours)
         await _audit(request, "building_group_set", {"name": name, "allowed_statuses": statuses, "hours": hours})
     except ApiError as exc:
-        return await _page(request, form_error(exc), exc.status)
+        return await _page(request, form_error(exc), status_of(exc))
     raise web.HTTPSeeOther("/admin/buildings?msg=saved")

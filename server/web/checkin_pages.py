@@ -17,8 +17,9 @@ from multidict import MultiDictProxy
 from server.storage.checkins import Checkin
 from server.web import auth, checkin_i18n, state
 from server.web.application_state import checkin_service
-from server.web.errors import ApiError
+from server.web.errors import ApiError, status_of
 from server.web.pages import render
+from server.web.region_pages import form_region
 from server.web.registry import Routes
 from server.workflow.checkins import CASE_STATUSES, LOCATION_KINDS, SYMPTOMS, InvalidAnswers
 from shared.campus_time import checkin_day
@@ -45,7 +46,7 @@ def form_answers(form: MultiDictProxy[Any]) -> dict[str, Any]:
             temperature = temp_text
     return {
         "location_kind": str(form.get("location_kind", "")) or None,
-        "region_code": str(form.get("region_code", "")).strip() or None,
+        "region_code": form_region(form.get("region_code")) or None,
         "temperature_c": temperature,
         "symptoms": [str(s) for s in form.getall("symptoms", [])],
         "case_contact_14d": _bool(str(form.get("case_contact_14d", ""))),
@@ -93,7 +94,7 @@ async def checkin_post(request: web.Request) -> web.StreamResponse:
         await checkin_service(request.app).submit(user.person, answers)
     except InvalidAnswers as exc:
         return await _form(request, values=answers, errors={e.field: e.code for e in exc.errors},
-                           error="invalid_field", status=exc.status)
+                           error="invalid_field", status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=checkin_saved")
 
 
@@ -103,7 +104,7 @@ async def checkin_same(request: web.Request) -> web.StreamResponse:
     try:
         await checkin_service(request.app).same_as_yesterday(user.person)
     except ApiError as exc:
-        return await _form(request, error=exc.code, status=exc.status)
+        return await _form(request, error=exc.code, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=checkin_saved")
 
 

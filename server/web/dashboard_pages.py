@@ -25,7 +25,7 @@ from server.storage.applications import Applications
 from server.storage.checkins import Checkins
 from server.storage.dashboard import DashboardStore
 from server.storage.people import People
-from server.web import audit, auth, dashboard_i18n, i18n, state
+from server.web import audit, auth, dashboard_i18n, i18n, presence_pages, state
 from server.web.application_state import application_service
 from server.web.checkin_api import parse_day
 from server.web.dashboard_state import FIGURES, REMINDERS
@@ -138,7 +138,7 @@ async def school_home(request: web.Request) -> web.StreamResponse:
     return await render(request, "dashboard_school.html", {
         "f": f, "days": days, "charts": charts_, "queue": queue, "queue_total": queue_total, "departments": departments,
         "dept_filter": dept_filter, "planned_by": planned_by.isoformat() if planned_by else "",
-        "as_of": local(f.computed_at).strftime("%H:%M:%S"),
+        "as_of": local(f.computed_at).strftime("%H:%M:%S"), "alerts": await presence_pages.over_capacity(request),
     })
 
 

@@ -26,7 +26,7 @@ from server.storage.audit import AuditLog
 from server.storage.enrolment import EnrolmentTokens, TokenRow
 from server.storage.nodes import NodeRegistrationError
 from server.web import auth, state
-from server.web.errors import ApiError, InvalidField, NotFound
+from server.web.errors import ApiError, HttpError, InvalidField, NotFound
 from server.web.registry import ADMINS, PUBLIC, Routes
 from shared.clock import to_unix
 from shared.errors import CampusPassError
@@ -46,7 +46,7 @@ STATUS = {
 
 def as_api_error(exc: CampusPassError) -> ApiError:
     """The enrolment error with its HTTP status (see :data:`STATUS`)."""
-    return ApiError(exc.message, code=exc.code, status=STATUS.get(exc.code, 400))
+    return HttpError(exc.message, code=exc.code, status=STATUS.get(exc.code, 400))
 
 
 async def _audit(request: web.Request, action: str, detail: dict[str, Any], now_s: int) -> None:
@@ -180,8 +180,7 @@ async def make_token(request: web.Request, body: TokenBody) -> NewTokenOut:
     user = await auth.require_user(request)
     now = request.app[state.CLOCK].now()
     if not 0 < body.ttl_hours <= 24 * 30:
-        raise ApiError(f"ttl_hours = {body.ttl_hours}; expected more than 0 and at most 720", code="bad_ttl",
-                       status=422)
+        raise InvalidField(f"ttl_hours = {body.ttl_hours}; expected more than 0 and at most 720", code="bad_ttl")
     dd = request.app[state.DATADIR]
     try:
         new = await create_token(dd, request.app[state.DB], name=body.name.strip(),

@@ -12,7 +12,7 @@ from server.storage.enrolment import EnrolmentTokens
 from server.storage.nodes import Nodes
 from server.web import auth, i18n, state
 from server.web.enrol_api import SYSTEM_ADMIN, TokenBody, cancel_token, make_token, switch_node, token_info
-from server.web.errors import ApiError
+from server.web.errors import ApiError, status_of
 from server.web.pages import render
 from server.web.registry import Routes
 from shared.campus_time import local
@@ -79,7 +79,7 @@ async def enrolment_create(request: web.Request) -> web.StreamResponse:
         new = await make_token(request, body)
     except ApiError as exc:
         return await _page(request, {"error": exc.code, "error_message": exc.message, "form": values},
-                           status=exc.status)
+                           status=status_of(exc))
     return await _page(request, {"new": new})
 
 

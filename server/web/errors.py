@@ -1,6 +1,9 @@
-"""HTTP errors and the one JSON error envelope ``{"error": {"code", "message"}}``.
+"""The web boundary of the error tree: category → HTTP status, and the one JSON error envelope
+``{"error": {"code", "message"}}``.
 
-Handlers raise :class:`ApiError` subclasses (or any :class:`~shared.errors.CampusPassError`);
+The domain raises :mod:`server.errors` (drawn there); :data:`STATUS_OF` is the one table from an
+error's category to its HTTP status. Handlers raise the same errors (or, for failures of the
+web boundary itself, :class:`HttpError` with its own status);
 :func:`error_middleware` turns them, aiohttp's own HTTP exceptions (404, 405, 413, ...) and any
 unexpected exception into the envelope for ``/api/`` paths, and into the error page otherwise.
 """
@@ -13,91 +16,75 @@ from typing import Any
 
 from aiohttp import web
 
+from server.errors import (
+    BadRequest,
+    Category,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    NotLoggedIn,
+    TooLarge,
+    TooManyRequests,
+)
 from server.storage.database import StorageError
 from shared.errors import CampusPassError
+
+__all__ = ["ApiError", "BadRequest", "Conflict", "DomainError", "Forbidden", "HttpError", "InvalidField", "NotFound",
+           "NotLoggedIn", "STATUS_OF", "TooLarge", "TooManyRequests", "classify", "envelope", "is_api",
+           "make_error_middleware", "status_of"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ApiError(CampusPassError):
-    """An error with an HTTP status. Default: 400 ``bad_request``.
+ApiError = DomainError
+"""The base of every error a handler raises on purpose (the domain's :class:`DomainError`)."""
+
+
+class HttpError(DomainError):
+    """An error of the web boundary itself that has no domain category of its own (a wrong
+    content type, a missing CSRF token): it names its HTTP status.
 
     Attributes:
         status: HTTP status code.
-        headers: extra response headers (e.g. ``Retry-After``).
-        detail: extra JSON fields placed next to code and message (e.g. ``retry_after_s``).
+        headers: extra response headers.
     """
 
-    code = "bad_request"
-    status = 400
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, code=code)
-        if status is not None:
-            self.status = status
+    def __init__(self, message: str, *, status: int, code: str | None = None,
+                 headers: dict[str, str] | None = None, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, detail=detail)
+        self.status = status
         self.headers = headers or {}
-        self.detail = detail or {}
 
 
-class BadRequest(ApiError):
-    """400: the request body or parameters are malformed. Code ``bad_request``."""
+STATUS_OF: dict[Category, int] = {
+    Category.BAD_REQUEST: 400,
+    Category.INVALID: 422,
+    Category.UNAUTHENTICATED: 401,
+    Category.FORBIDDEN: 403,
+    Category.NOT_FOUND: 404,
+    Category.CONFLICT: 409,
+    Category.GONE: 410,
+    Category.TOO_LARGE: 413,
+    Category.THROTTLED: 429,
+    Category.UNAVAILABLE: 503,
+}
+"""The one table from an error's category to its HTTP status."""
 
 
-class InvalidField(ApiError):
-    """422: a field has a wrong value (message names the field). Code ``invalid_field``."""
-
-    code = "invalid_field"
-    status = 422
-
-
-class NotLoggedIn(ApiError):
-    """401: no valid session. Code ``not_logged_in``."""
-
-    code = "not_logged_in"
-    status = 401
-
-
-class Forbidden(ApiError):
-    """403: logged in but not allowed. Code ``forbidden``."""
-
-    code = "forbidden"
-    status = 403
-
-
-class NotFound(ApiError):
-    """404. Code ``not_found``."""
-
-    code = "not_found"
-    status = 404
-
-
-class Conflict(ApiError):
-    """409: the request conflicts with the current state. Code ``conflict``."""
-
-    code = "conflict"
-    status = 409
-
-
-class TooManyRequests(ApiError):
-    """429: throttled; ``retry_after_s`` says when to try again. Code ``too_many_requests``."""
-
-    code = "too_many_requests"
-    status = 429
-
-    def __init__(self, message: str, *, retry_after_s: int, code: str | None = None) -> None:
-        retry = max(1, int(retry_after_s))
-        super().__init__(message, code=code, headers={"Retry-After": str(retry)},
-                         detail={"retry_after_s": retry})
+def status_of(exc: CampusPassError) -> int:
+    """The HTTP status for a campuspass error: :data:`STATUS_OF` of its category, a
+    :class:`HttpError`'s own status, 503 for storage failures, 400 for anything else."""
+    if isinstance(exc, HttpError):
+        return exc.status
+    if isinstance(exc, DomainError):
+        return STATUS_OF[exc.category]
+    if isinstance(exc, StorageError):
+        return 503
+    return 400
 
 
 _HTTP_CODES = {
@@ -127,8 +114,12 @@ def is_api(request: web.Request) -> bool:
 
 def classify(exc: BaseException) -> tuple[int, str, str, dict[str, str], dict[str, Any]]:
     """``(status, code, message, headers, detail)`` for any exception a handler may raise."""
-    if isinstance(exc, ApiError):
+    if isinstance(exc, HttpError):
         return exc.status, exc.code, exc.message, exc.headers, exc.detail
+    if isinstance(exc, DomainError):
+        retry = getattr(exc, "retry_after_s", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else {}
+        return STATUS_OF[exc.category], exc.code, exc.message, headers, exc.detail
     if isinstance(exc, StorageError):
         return 503, exc.code, "the database is unavailable; try again shortly", {}, {}
     if isinstance(exc, CampusPassError):

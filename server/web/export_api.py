@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from server.dashboards.exports import csv_bytes, phone_for
+from server.regions import REGIONS
 from server.storage.dashboard import DashboardStore
 from server.web import audit, auth, state
 from server.web.dashboard_api import DASHBOARD_ROLES, day_param, range_params, scope_of
@@ -25,7 +26,8 @@ routes = Routes(tag="exports")
 
 MISSING_HEADER = ("学号/工号 number", "姓名 name", "院系 department", "班级 class", "手机 phone", "已提醒 reminded")
 APPLICATIONS_HEADER = ("申请编号 application", "学号 number", "姓名 name", "院系 department", "班级 class",
-                       "版本 version", "状态 state", "计划返校日期 planned_return_date", "出发地区 departure_region",
+                       "版本 version", "状态 state", "计划返校日期 planned_return_date", "出发地区代码 departure_region_code",
+                       "出发地区 departure_region",
                        "提交时间 submitted_at", "院系审核时间 dept_decided_at", "学校审批时间 school_decided_at",
                        "到校时间 arrived_at", "处理意见 decision_reason")
 ARRIVALS_HEADER = ("学号 number", "姓名 name", "院系 department", "班级 class", "手机 phone", "到校时间 arrived_at",
@@ -74,7 +76,7 @@ async def export_applications(request: web.Request) -> web.Response:
     rows = await DashboardStore(request.app[state.DB]).applications_between(scope_of(user, department), first, last)
     body = csv_bytes(APPLICATIONS_HEADER, [(
         r["id"], r["number"], r["name"], r["department"], r["class_name"], r["version"], r["state"],
-        r["planned_return_date"], r["departure_region_code"], _local(r["created_at"]), _local(r["dept_decided_at"]),
+        r["planned_return_date"], r["departure_region_code"], REGIONS.full_name(r["departure_region_code"]), _local(r["created_at"]), _local(r["dept_decided_at"]),
         _local(r["school_decided_at"]), _local(r["arrived_at"]), r["decision_reason"]) for r in rows])
     await audit.record_now(request, "export", detail={"kind": "applications", "from": first.isoformat(),
                                                       "to": last.isoformat(), "department": department,

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.regions import REGIONS
 from server.web.pass_messages import MESSAGES as PASS_MESSAGES
 
 LANGS = ("zh-CN", "en")
@@ -48,7 +49,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "class_name": "班级",
         "admin": "管理",
         "roster_import": "导入名单",
-        "roster_file": "名单文件（CSV，UTF-8）",
+        "roster_file": "名单文件（Excel .xlsx，或 CSV UTF-8）",
+        "roster_row": "行", "roster_column": "列", "roster_value": "内容",
         "skip_bad_rows": "跳过有误的行",
         "import": "导入",
         "sms_outbox": "短信发送记录",
@@ -120,7 +122,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "class_name": "Class",
         "admin": "Admin",
         "roster_import": "Import roster",
-        "roster_file": "Roster file (CSV, UTF-8)",
+        "roster_file": "Roster file (Excel .xlsx, or CSV UTF-8)",
+        "roster_row": "Row", "roster_column": "Column", "roster_value": "Value",
         "skip_bad_rows": "Skip bad rows",
         "import": "Import",
         "sms_outbox": "SMS outbox",
@@ -180,7 +183,8 @@ def translate(lang: str, key: str, fallback: str | None = None) -> str:
 
 
 async def page_context(request: web.Request) -> dict[str, Any]:
-    """Template globals: ``t``, ``lang``, ``user``, ``csrf_token`` and ``path`` (this page)."""
+    """Template globals: ``t``, ``lang``, ``user``, ``csrf_token``, ``path`` (this page) and
+    ``region`` (a GB/T 2260 code → the name a person reads)."""
     from server.web import auth
 
     lang = lang_of(request)
@@ -191,4 +195,5 @@ async def page_context(request: web.Request) -> dict[str, Any]:
         "user": user.person if user else None,
         "csrf_token": auth.csrf_token(request, user),
         "path": request.path,
+        "region": REGIONS.full_name,
     }

@@ -19,13 +19,14 @@ from server.storage.people import People
 from server.storage.scans import ScanLog, ScanView
 from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncService, check_records
 from server.web import auth, state
-from server.web.errors import ApiError, BadRequest, InvalidField, NotFound
+from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
-from shared.clock import to_unix
+from shared.clock import from_unix, to_unix
 from shared.config import from_mapping
 from shared.errors import ConfigError
 from shared.keys import public_key_from_bytes
-from shared.node_auth import NodeAuthError, parse_headers, verify_request
+from shared.node_auth import NodeAuthError, body_sha256, parse_headers, verify_request
+from shared.sync_answer import sign_answer
 
 routes = Routes(tag="nodes")
 
@@ -51,8 +52,8 @@ async def _read_body(request: web.Request) -> bytes:
         raise BadRequest(f"the body cannot be read: {exc}", code="bad_encoding") from None
 
 
-async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
-    """Check the request signature (``shared.node_auth``) and return the node and raw body.
+async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
+    """Check the request signature (``shared.node_auth``) and return the node, raw body and nonce.
 
     Raises:
         ApiError: 401 ``node_auth_missing`` / ``unknown_node`` / ``bad_node_signature`` /
@@ -85,17 +86,19 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes]:
     except NodeAuthError as exc:
         if node is not None:
             await service(request).log_refusal(node.id, exc.code, now_s)
-        raise ApiError(exc.message, code=exc.code, status=_STATUS.get(exc.code, 401),
+        raise HttpError(exc.message, code=exc.code, status=_STATUS.get(exc.code, 401),
                        detail={"server_time_ms": now_ms}) from None
-    return node, body
+    return node, body, signed.nonce
 
 
 @routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequestDoc, response=SyncAnswer,
             raw_body=True, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
 async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
-    idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously."""
-    node, raw = await authenticate_node(request)
+    idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously. The whole answer
+    is signed by the current issuer key and bound to the request (``key_id``, ``request``,
+    ``signature``: docs/sync-protocol.md)."""
+    node, raw, nonce = await authenticate_node(request)
     data = decode_json(raw)
     if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
             or not isinstance(data["records"], list) or not isinstance(data.get("documents", True), bool)):
@@ -115,8 +118,12 @@ async def node_sync(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise InvalidField(f"a serial or subject is not hex: {exc}", code="bad_record") from None
     docs = await svc.documents(heartbeat, now_ms // 1000) if data.get("documents", True) else {}
-    answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms, **docs)
-    return web.json_response(answer.to_json())
+    answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms,
+                        trust_bundle=docs.get("trust_bundle"), revocations=docs.get("revocations"),
+                        policy=docs.get("policy"))
+    signer = request.app[state.DATADIR].current_signer(from_unix(now_ms // 1000))
+    return web.json_response(sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
+                                         key_id=signer.key_id, key=signer.key))
 
 
 # ---- admins --------------------------------------------------------------------------------
@@ -196,6 +203,7 @@ class SyncLogEntry:
     errors: str
     clock_skew_s: float | None
     queue_depth: int | None
+    id: int  # paging key: ``?before=<id>`` answers the syncs older than this one
 
 
 @dataclass(frozen=True)
@@ -216,26 +224,52 @@ class SyncLogOut:
     node: FleetNode
     syncs: list[SyncLogEntry]
     anomalies: list[AnomalyOut]
+    next_before: int | None  # ``?before=`` of the next (older) page; None on the last page
+
+
+SYNC_LOG_QUERY = {
+    "before": "only syncs older than this sync id (the previous page's next_before)",
+    "only": "scans (syncs that carried records), problems (gaps or errors), or empty for all",
+    "limit": "syncs per page (default 50, at most 500)",
+}
+SYNC_LOG_ONLY = ("scans", "problems")
+
+
+def _int_param(query: Any, name: str, default: int | None, low: int, high: int) -> int | None:
+    value = query.get(name) or ""
+    if value == "":
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise InvalidField(f"{name} = {value[:20]!r}; expected a whole number")
+    return min(high, max(low, int(value)))
 
 
 async def sync_log_doc(request: web.Request, node_id: str) -> SyncLogOut:
-    """The node's fleet entry, newest syncs and anomalies.
+    """The node's fleet entry, one page of its syncs (newest first; ``before``, ``only``,
+    ``limit`` of :data:`SYNC_LOG_QUERY`) and its anomalies.
 
     Raises:
-        NotFound: no such node.
+        NotFound: no such node. InvalidField: a bad query parameter.
     """
     node = next((n for n in await fleet(request) if n.id == node_id), None)
     if node is None:
         raise NotFound(f"no node {node_id!r}")
+    q = request.query
+    only = q.get("only") or None
+    if only is not None and only not in SYNC_LOG_ONLY:
+        raise InvalidField(f"only = {only[:20]!r}; expected one of {list(SYNC_LOG_ONLY)}")
+    limit = _int_param(q, "limit", 50, 1, 500) or 50
+    before = _int_param(q, "before", None, 0, 2**62)
     log = ScanLog(request.app[state.DB])
+    rows = await log.sync_log(node_id, limit + 1, before_id=before, only=only)
     syncs = [SyncLogEntry(s.at_s, s.received, s.inserted, s.duplicates, s.acked_seq, s.gaps, s.errors,
-                          s.clock_skew_s, s.queue_depth) for s in await log.sync_log(node_id)]
+                          s.clock_skew_s, s.queue_depth, s.id) for s in rows[:limit]]
     anomalies = [AnomalyOut(a.kind, a.at_s, a.seq_from, a.seq_to, a.detail) for a in await log.anomalies(node_id)]
-    return SyncLogOut(node, syncs, anomalies)
+    return SyncLogOut(node, syncs, anomalies, syncs[-1].id if len(rows) > limit else None)
 
 
-@routes.api("GET", "/api/v1/nodes/{node_id}/sync-log", roles=ADMINS, response=SyncLogOut,
-            summary="A node's sync log and anomalies")
+@routes.api("GET", "/api/v1/nodes/{node_id}/sync-log", roles=ADMINS, response=SyncLogOut, query=SYNC_LOG_QUERY,
+            summary="A node's sync log (paged) and anomalies")
 async def node_sync_log(request: web.Request) -> web.Response:
     """Each sync (newest first): time, records received, duplicates, acknowledged-to, gaps, errors,
     clock skew; and the node's anomalies."""
@@ -251,6 +285,8 @@ SCAN_QUERY = {
     "verdict": "accept or deny",
     "person": "student/staff number (school admins and counsellors only)",
     "limit": "most rows (default 1000, at most 10000)",
+    "node": "node id",
+    "received": "Unix seconds the server received the scans (one sync of the node's sync log)",
     "format": "json (default) or csv",
 }
 
@@ -276,7 +312,7 @@ def _instant_ms(name: str, value: str | None) -> int | None:
         raise InvalidField(f"{name} = {value[:40]!r} is out of range") from None
 
 
-async def query_scans(request: web.Request) -> list[ScanView]:
+async def query_scans(request: web.Request, query: Any = None) -> list[ScanView]:
     """Scans visible to the current user for the query parameters of :data:`SCAN_QUERY`.
 
     Who sees the person: school admins (everyone), counsellors (only people of their
@@ -284,9 +320,12 @@ async def query_scans(request: web.Request) -> list[ScanView]:
 
     Raises:
         InvalidField: a bad parameter; Forbidden: a person search by a system admin.
+
+    ``query`` replaces the request's query parameters (the scan log page passes its own after
+    reading local times typed by a person).
     """
     user = await auth.require_user(request)
-    q = request.query
+    q = request.query if query is None else query
     verdict = q.get("verdict") or None
     if verdict not in (None, "accept", "deny"):
         raise InvalidField(f"verdict = {verdict!r}; expected accept or deny")
@@ -304,7 +343,7 @@ async def query_scans(request: web.Request) -> list[ScanView]:
     number = (q.get("person") or "").strip()
     if number:
         if not with_person:
-            raise ApiError("system admins cannot search scans by person", code="forbidden", status=403)
+            raise Forbidden("system admins cannot search scans by person")
         person = await People(request.app[state.DB]).by_number(number)
         if person is None:
             return []
@@ -312,7 +351,8 @@ async def query_scans(request: web.Request) -> list[ScanView]:
     return await ScanLog(request.app[state.DB]).search(
         building=q.get("building") or None, from_ms=_instant_ms("from", q.get("from")),
         to_ms=_instant_ms("to", q.get("to")), verdict=verdict, subject=subject, departments=departments,
-        with_person=with_person, limit=limit)
+        with_person=with_person, limit=limit, node_id=q.get("node") or None,
+        received_at_s=_int_param(q, "received", None, 0, 2**40))
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,13 @@ English; mobile-first tables). Data comes from the same functions as the JSON AP
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server.web import i18n
+from server.web import i18n, scan_texts
+from server.web.errors import ApiError, status_of
+from server.web.local_input import BadLocalTime, parse_local_instant
 from server.web.nodes_api import fleet, query_scans, sync_log_doc
 from server.web.pages import render
 from server.web.registry import ADMINS, STAFF_ROLES, Routes
@@ -25,7 +28,11 @@ TEXT: dict[str, dict[str, str]] = {
         "kind": "类型", "detail": "说明", "scan_log": "通行记录", "from": "开始", "to": "结束",
         "verdict": "结果", "accept": "通过", "deny": "拒绝", "any": "全部", "person": "人员",
         "reason": "原因", "csv": "导出 CSV", "search": "查询", "entry": "进", "exit": "出", "silent": "长时间未联系",
-        "disabled": "已停用", "camera": "摄像头",
+        "disabled": "已停用", "camera": "摄像头", "newer": "较新的", "older": "更早的", "only": "显示",
+        "only_all": "全部同步（含心跳）", "only_scans": "只看带通行记录的同步", "only_problems": "只看有缺口或错误的",
+        "view_scans": "查看这些记录", "time_hint": "如 2026-12-05 08:00（北京时间），或只填日期",
+        "bad_local_time": "时间格式不对，请写成 2026-12-05 08:00 或 2026-12-05。", "recent_scans": "最近的通行记录",
+        "showing": "显示", "rows": "条", "earlier": "更早的记录",
     },
     "en": {
         "fleet": "Door nodes", "node": "Node", "building": "Building", "direction": "Direction",
@@ -36,7 +43,12 @@ TEXT: dict[str, dict[str, str]] = {
         "detail": "Detail", "scan_log": "Scan log", "from": "From", "to": "To", "verdict": "Verdict",
         "accept": "accept", "deny": "deny", "any": "any", "person": "Person", "reason": "Reason",
         "csv": "Export CSV", "search": "Search", "entry": "entry", "exit": "exit", "silent": "silent too long",
-        "disabled": "disabled", "camera": "Camera",
+        "disabled": "disabled", "camera": "Camera", "newer": "Newer", "older": "Older", "only": "Show",
+        "only_all": "every sync (heartbeats too)", "only_scans": "syncs that carried scans",
+        "only_problems": "syncs with gaps or errors", "view_scans": "view these scans",
+        "time_hint": "e.g. 2026-12-05 08:00 (Beijing time), or a date alone",
+        "bad_local_time": "Write the time as 2026-12-05 08:00 or 2026-12-05.", "recent_scans": "Recent scans",
+        "showing": "Showing", "rows": "rows", "earlier": "Earlier scans",
     },
 }
 
@@ -50,7 +62,9 @@ def _context(request: web.Request) -> dict[str, Any]:
     def fmt(at_s: float | None) -> str:
         return local(from_unix(int(at_s))).strftime("%Y-%m-%d %H:%M:%S") if at_s else ""
 
-    return {"t": t, "fmt": fmt}
+    return {"t": t, "fmt": fmt, "reason_text": lambda code: scan_texts.reason_text(lang, code),
+            "kind_text": lambda kind: scan_texts.kind_text(lang, kind),
+            "anomaly_text": lambda a: scan_texts.anomaly_text(lang, a.kind, a.detail, a.seq_from, a.seq_to)}
 
 
 @routes.page("GET", "/admin/nodes", roles=ADMINS, summary="door node fleet")
@@ -60,14 +74,40 @@ async def fleet_page(request: web.Request) -> web.StreamResponse:
 
 @routes.page("GET", "/admin/nodes/{node_id}", roles=ADMINS, summary="a node's sync log")
 async def node_page(request: web.Request) -> web.StreamResponse:
+    """One page of the node's syncs (``?only=scans|problems``, ``?before=<id>`` for older ones),
+    each sync that carried scans linking to them in the scan log."""
     doc = await sync_log_doc(request, request.match_info["node_id"])
-    return await render(request, "admin_node.html", {**_context(request), "doc": doc})
+    return await render(request, "admin_node.html", {**_context(request), "doc": doc,
+                                                     "only": request.query.get("only", "")})
+
+
+SCAN_PAGE_ROWS = 100
 
 
 @routes.page("GET", "/admin/scans", roles=STAFF_ROLES, summary="scan log")
 async def scans_page(request: web.Request) -> web.StreamResponse:
-    rows = await query_scans(request) if request.query else []
+    """The newest scans at once (100 a page, "earlier" pages back); the filter form takes local
+    times as people type them (:mod:`server.web.local_input`). A bad value shows the form again
+    with what was typed and a message, never an error page."""
+    typed = request.query
+    query = {k: v for k, v in typed.items() if k not in ("from", "to", "format")}
+    query.setdefault("limit", str(SCAN_PAGE_ROWS))
+    error, status, rows = None, 200, []
+    try:
+        for key in ("from", "to"):
+            at_s = parse_local_instant(typed.get(key, ""), end_of_day=key == "to")
+            if at_s is not None:
+                query[key] = str(at_s)
+        rows = await query_scans(request, query)
+    except BadLocalTime:
+        error, status = "bad_local_time", 422
+    except ApiError as exc:
+        error, status = exc.code, status_of(exc)
+    earlier = None
+    if len(rows) >= int(query["limit"]) and rows:
+        earlier = {**{k: v for k, v in typed.items() if k != "to"}, "to": str(rows[-1].at_ms // 1000)}
+    api_query = {k: v for k, v in query.items() if k != "limit"}
     return await render(request, "admin_scans.html", {
-        **_context(request), "rows": rows, "q": request.query,
-        "csv_url": "/api/v1/scans?" + request.query_string + ("&" if request.query_string else "") + "format=csv",
-    })
+        **_context(request), "rows": rows, "q": typed, "error": error, "earlier": earlier,
+        "csv_url": "/api/v1/scans?" + urlencode({**api_query, "format": "csv"}),
+    }, status=status)

@@ -14,7 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from server.web import auth, i18n, state
-from server.web.errors import ApiError
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.registry import ANY_USER, PUBLIC, Routes
 
 routes = Routes(tag="pages")
@@ -111,10 +111,11 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     number, password = str(form.get("username", "")), str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "/")))
     try:
-        person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request))
+        person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request),
+                                                         str(form.get("sms_code", "")) or None)
     except ApiError as exc:
         return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message, "username": number},
-                      status=exc.status)
+                      status=status_of(exc))
     user = await auth.start_session(request, person)
     resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
     auth.set_session_cookie(request, resp, user)
@@ -152,13 +153,13 @@ async def setup_password(request: web.Request) -> web.StreamResponse:
     new = str(form.get("new_password", ""))
     try:
         if new != str(form.get("repeat_password", "")):
-            raise ApiError("the new passwords differ", code="passwords_differ", status=422)
+            raise InvalidField("the new passwords differ", code="passwords_differ")
         await request.app[state.ACCOUNTS].change_password(
             user.person, str(form.get("old_password", "")), new, keep_session=user.token)
     except ApiError as exc:
         target = "setup.html" if not user.person.is_active else "password.html"
         return await render(request, target, {"error": form_error(exc), "error_message": exc.message, "phone": user.person.phone or ""},
-                      status=exc.status)
+                      status=status_of(exc))
     raise web.HTTPSeeOther("/setup?msg=password_saved" if not user.person.is_active else "/?msg=password_saved")
 
 
@@ -170,7 +171,7 @@ async def setup_phone_code(request: web.Request) -> web.StreamResponse:
     try:
         sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
     except ApiError as exc:
-        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=exc.status)
+        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
     raise web.HTTPSeeOther(f"/setup?msg=code_sent&phone={quote(sent.phone)}")
 
 
@@ -182,7 +183,7 @@ async def setup_phone_verify(request: web.Request) -> web.StreamResponse:
     try:
         person = await request.app[state.ACCOUNTS].verify_phone(user.person, phone, str(form.get("code", "")))
     except ApiError as exc:
-        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=exc.status)
+        return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=phone_bound" if person.is_active else "/setup?msg=phone_bound")
 
 

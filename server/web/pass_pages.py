@@ -10,32 +10,35 @@ Staff (a counsellor for their own departments, school/system admins for everyone
 ``POST .../dormitory`` {group}. Every staff action is written to the audit log.
 
 The pass service lives in ``app[state.PASS_SERVICE]``, built by :func:`pass_service_ctx`
-(a ``cleanup_ctx`` of the app factory), which subscribes it to the person-events hub and runs
-the missed check-in job.
+(a ``cleanup_ctx`` of the app factory), which runs the missed check-in job.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from server.arrivals import WorkflowArrivals
-from server.pass_status import NEXT_STEPS, PassService, PassView, running_sweeper
+from server.doctor import find_differences
+from server.pass_status import NEXT_STEPS, AuditNote, PassService, PassView, running_sweeper
 from server.qr import qr_png, qr_svg
 from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
 from server.storage.pass_status import StatusRow
 from server.storage.people import Person
 from server.web import arrival_pages, auth, state
-from server.web.errors import ApiError, NotFound
+from server.web.errors import ApiError, Forbidden, InvalidField, NotFound, status_of
 from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
 from shared.campus_time import local
 from shared.clock import from_unix, to_unix
+
+log = logging.getLogger(__name__)
 
 routes = Routes(tag="passes")
 
@@ -43,14 +46,26 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 async def pass_service_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx``: build the pass service on the open database, subscribe it to the
-    person events and run the missed check-in job while the app runs."""
-    service = PassService(app[state.DB], app[state.DATADIR], app[state.CONFIG].passes, app[state.CLOCK],
-                          events=app[state.EVENTS], recorder=WorkflowArrivals(app[state.DB]))
+    """``cleanup_ctx``: build the pass service on the open database and run the missed
+    check-in job while the app runs."""
+    service = PassService(app[state.DB], app[state.DATADIR], app[state.CONFIG].passes, app[state.CLOCK])
     app[state.PASS_SERVICE] = service
-    app[state.EVENTS].subscribe(service.on_event)
+    await log_reconciliation(service, app[state.CLOCK].now())
     async with running_sweeper(service):
         yield
+
+
+async def log_reconciliation(service: PassService, now: datetime) -> None:
+    """The reconciliation check at start (:mod:`server.doctor`): each difference logged (at most
+    20 lines), never repaired here (``campuspass server doctor --repair`` does, audited)."""
+    found = await find_differences(service, now)
+    if found:
+        log.warning("reconciliation check: %d pass statuses disagree with the workflow; "
+                    "run: campuspass server doctor --data DIR --repair", len(found))
+        for diff in found[:20]:
+            log.warning("reconciliation check: %s", diff)
+    else:
+        log.info("reconciliation check: every pass status agrees with the workflow")
 
 
 def install_passes(app: web.Application) -> None:
@@ -139,7 +154,7 @@ async def my_pass_png(request: web.Request) -> web.Response:
     except ValueError:
         scale = 0
     if not 2 <= scale <= 20:
-        raise ApiError("scale must be an integer from 2 to 20", code="invalid_field", status=422)
+        raise InvalidField("scale must be an integer from 2 to 20")
     text = await _require_text(request)
     return web.Response(body=qr_png(text, scale_px=scale), content_type="image/png", headers=NO_STORE)
 
@@ -209,7 +224,7 @@ async def _target(request: web.Request) -> Person:
 def _reason(body: ReasonBody) -> str:
     reason = body.reason.strip()
     if not 1 <= len(reason) <= 500:
-        raise ApiError("reason must be 1-500 characters", code="invalid_field", status=422)
+        raise InvalidField("reason must be 1-500 characters")
     return reason
 
 
@@ -228,6 +243,11 @@ async def person_pass_out(service: PassService, person: Person, row: StatusRow |
         valid_until_s=row.current_until_s, dormitory_group=await service.store.dormitory_of(person.id),
         history=history,
     )
+
+
+def _note(request: web.Request, actor: Person) -> AuditNote:
+    """Who to write in the audit log for a staff action of this request."""
+    return AuditNote(actor.number, auth.client_address(request))
 
 
 async def _audit(request: web.Request, action: str, target: Person, detail: dict[str, Any]) -> None:
@@ -256,8 +276,8 @@ async def hold_pass(request: web.Request, body: ReasonBody) -> web.Response:
     target = await _target(request)
     user = await auth.require_user(request)
     reason = _reason(body)
-    row = await service_of(request).hold(target.id, reason, user.id, request.app[state.CLOCK].now())
-    await _audit(request, "pass_hold", target, {"reason": reason})
+    row = await service_of(request).hold(target.id, reason, user.id, request.app[state.CLOCK].now(),
+                                         audit=_note(request, user.person))
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
@@ -268,8 +288,8 @@ async def clear_hold(request: web.Request, body: ReasonBody) -> web.Response:
     target = await _target(request)
     user = await auth.require_user(request)
     reason = _reason(body)
-    row = await service_of(request).clear_hold(target.id, reason, user.id, request.app[state.CLOCK].now())
-    await _audit(request, "pass_hold_cleared", target, {"reason": reason})
+    row = await service_of(request).clear_hold(target.id, reason, user.id, request.app[state.CLOCK].now(),
+                                               audit=_note(request, user.person))
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
@@ -280,8 +300,8 @@ async def revoke_pass(request: web.Request, body: ReasonBody) -> web.Response:
     target = await _target(request)
     user = await auth.require_user(request)
     reason = _reason(body)
-    row = await service_of(request).revoke_passes(target.id, reason, user.id, request.app[state.CLOCK].now())
-    await _audit(request, "pass_revoke", target, {"reason": reason})
+    row = await service_of(request).revoke_passes(target.id, reason, user.id, request.app[state.CLOCK].now(),
+                                                  audit=_note(request, user.person))
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
@@ -310,7 +330,7 @@ async def _staff_page(request: web.Request, number: str, error: str | None = Non
             found = await person_pass_out(service, target)
             await _audit(request, "health_view", target, {"view": "pass_status"})
         except ApiError as exc:
-            error, status = exc.code, exc.status
+            error, status = exc.code, status_of(exc)
     return await render(request, "pass_staff.html", {
         "number": number, "found": found, "error": error,
         "local_time": lambda at_s: local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M"),
@@ -336,8 +356,8 @@ async def staff_action(request: web.Request) -> web.StreamResponse:
         else:
             user = await auth.require_user(request)
             if user.role != "school_admin":
-                raise ApiError("only school admins revoke passes", code="forbidden", status=403)
+                raise Forbidden("only school admins revoke passes")
             await revoke_pass(request, body)
     except ApiError as exc:
-        return await _staff_page(request, number, exc.code, exc.status)
+        return await _staff_page(request, number, exc.code, status_of(exc))
     raise web.HTTPSeeOther(f"/passes?number={quote(number)}&msg=saved")

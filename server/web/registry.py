@@ -31,7 +31,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 from aiohttp import web
 
 from server.web import auth
-from server.web.errors import BadRequest, InvalidField
+from server.web.errors import BadRequest, InvalidField, TooLarge
 from shared.config import from_mapping
 from shared.errors import ConfigError
 
@@ -185,14 +185,14 @@ async def parse_json(request: web.Request, limit_bytes: int = MAX_JSON_BYTES) ->
 
     Raises:
         BadRequest: not JSON, not UTF-8 (a lone surrogate escape such as ``"\\ud800"`` included),
-            nested too deeply for the parser, or larger than ``limit_bytes`` (default 256 KiB).
+            nested too deeply for the parser.
+        TooLarge: ``body_too_large``, larger than ``limit_bytes`` (default 256 KiB).
     """
     if request.content_length is not None and request.content_length > limit_bytes:
-        raise BadRequest(f"body of {request.content_length} bytes is too large; at most {limit_bytes}",
-                         code="body_too_large", status=413)
+        raise TooLarge(f"body of {request.content_length} bytes is too large; at most {limit_bytes}")
     raw = await request.read()
     if len(raw) > limit_bytes:
-        raise BadRequest(f"body is too large; at most {limit_bytes} bytes", code="body_too_large", status=413)
+        raise TooLarge(f"body is too large; at most {limit_bytes} bytes")
     if not raw.strip():
         return {}
     return decode_json(raw)

@@ -1,8 +1,12 @@
-"""Reviewer pages: the filtered list of return applications with batch approval and rejection
-with a reason, plus today's abnormal check-ins (ARCHITECTURE §2.4).
+"""Reviewer pages: the filtered list of return applications, each approved or rejected on its
+own card (or several ticked at once), plus today's abnormal check-ins (docs/workflow.md).
 
-``GET /review?stage=&status=``, ``POST /review/approve`` (checked ids), ``POST /review/{id}/reject``.
-Showing the abnormal list is a view of health data and is written to the audit log.
+``GET /review?stage=&status=&page=``, ``POST /review/{id}/approve``, ``POST /review/approve``
+(ticked ids), ``POST /review/{id}/reject``. Each card shows what a reviewer decides on: the plan
+and itinerary with place names, the four confirmations as confirmed, the applicant's check-in
+today and, at the school stage, who approved it for the department and when. After a decision
+the page says how many were approved and how many could not be, and why. Showing health data
+(today's check-ins) is written to the audit log.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from server.web.dashboard_state import REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import form_ids, render
 from server.web.registry import Routes
-from server.workflow.applications import TRANSITIONS
+from server.workflow.applications import CONFIRMATION_KEYS, TRANSITIONS, when_local
 from shared.campus_time import checkin_day
 from shared.clock import to_unix
 
@@ -36,43 +40,93 @@ def _back(stage: str, status: str, msg: str) -> str:
     return "/review?" + urlencode(query)
 
 
+PAGE_SIZE = 20
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 6 else None
+
+
 @routes.page("GET", "/review", roles=REVIEWERS, summary="reviewer's list")
 async def review_page(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     stage = request.query.get("stage", "")
     status = request.query.get("status", "")
+    page = max(1, min(_count(request.query.get("page")) or 1, 1000))
     service = application_service(request.app)
     try:
-        items = await service.queue(user.person, stage=stage or None, status=status or None)
+        items = await service.queue(user.person, stage=stage or None, status=status or None,
+                                    limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     except ApiError:
-        items, stage, status = await service.queue(user.person, stage=None, status=None), "", ""
+        stage, status = "", ""
+        items = await service.queue(user.person, stage=None, status=None, limit=PAGE_SIZE + 1,
+                                    offset=(page - 1) * PAGE_SIZE)
+    more = len(items) > PAGE_SIZE
+    items = items[:PAGE_SIZE]
     error = request.query.get("error", "")
     now = request.app[state.CLOCK].now()
-    abnormal = await Checkins(request.app[state.DB]).abnormal_in_departments(
-        auth.visible_departments(user.person), checkin_day(now))
-    if abnormal:
+    today = checkin_day(now)
+    checkins = Checkins(request.app[state.DB])
+    abnormal = await checkins.abnormal_in_departments(auth.visible_departments(user.person), today)
+    cards: list[dict[str, Any]] = []
+    for item in items:
+        steps = await service.transitions(item.application.id)
+        dept = next((t for t in reversed(steps) if t.to_state == "dept_approved"), None)
+        cards.append({"item": item, "checkin": await checkin_service(request.app).today(item.application.person_id),
+                      "dept": dept, "dept_at": when_local(dept.at_s) if dept else ""})
+    viewed = [a.number for a in abnormal] + [c["item"].number for c in cards if c["checkin"] is not None]
+    if viewed:
         async with request.app[state.DB].transaction() as conn:
             await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
-                               action="health_view", detail={"list": "abnormal_checkins", "page": "/review",
-                                                             "people": [a.number for a in abnormal]},
+                               action="health_view", detail={"list": "review", "page": "/review",
+                                                             "people": sorted(set(viewed))},
                                address=auth.client_address(request))
     missing = await checkin_service(request.app).missing(auth.visible_departments(user.person))
+    lang = i18n.lang_of(request)
+    confirmation_texts = {k: i18n.translate(lang, "confirm_" + k) for k in CONFIRMATION_KEYS}
+    done, failed = _count(request.query.get("done")), _count(request.query.get("failed"))
+    known_error = error if error in i18n.MESSAGES["en"] else None
     return await render(request, "review.html", {
-        "missing": len(missing),
+        "missing": len(missing), "cards": cards, "page": page, "more": more,
         "items": items, "stage": stage or ("dept" if user.role == "counsellor" else "school"), "status": status,
-        "states": STATES, "abnormal": abnormal, "error": error if error in i18n.MESSAGES["en"] else None,
+        "states": STATES, "abnormal": abnormal, "error": known_error if done is None else None,
+        "fail_reason": known_error if done is not None else None, "done": done, "failed": failed, "confirmation_keys": CONFIRMATION_KEYS,
+        "confirmation_texts": confirmation_texts,
     })
 
 
-@routes.page("POST", "/review/approve", roles=REVIEWERS, summary="approve the checked applications")
+def _outcome(stage: str, status: str, done: int, failed: int, code: str | None) -> str:
+    query = {k: v for k, v in (("stage", stage), ("status", status)) if v}
+    query.update({"done": str(done), "failed": str(failed)})
+    if code:
+        query["error"] = code
+    return "/review?" + urlencode(query)
+
+
+@routes.page("POST", "/review/approve", roles=REVIEWERS, summary="approve the ticked applications")
 async def review_approve(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await request.post()
+    stage, status = str(form.get("stage", "")), str(form.get("status", ""))
     ids = form_ids(form.getall("ids", []), 200)
+    if not ids:
+        raise web.HTTPSeeOther(_back(stage, status, "") + "&error=nothing_selected")
     results = await application_service(request.app).approve_many(user.person, ids)
-    failed = next((r.code for r in results if not r.ok), None)
-    target = _back(str(form.get("stage", "")), str(form.get("status", "")), "review_done")
-    raise web.HTTPSeeOther(target + (f"&error={failed}" if failed else ""))
+    failed = [r for r in results if not r.ok]
+    raise web.HTTPSeeOther(_outcome(stage, status, len(results) - len(failed), len(failed),
+                                    failed[0].code if failed else None))
+
+
+@routes.page("POST", r"/review/{id:\d+}/approve", roles=REVIEWERS, summary="approve one application")
+async def review_approve_one(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    form = await request.post()
+    stage, status = str(form.get("stage", "")), str(form.get("status", ""))
+    try:
+        await application_service(request.app).approve(user.person, int(request.match_info["id"]))
+    except ApiError as exc:
+        raise web.HTTPSeeOther(_outcome(stage, status, 0, 1, exc.code)) from None
+    raise web.HTTPSeeOther(_outcome(stage, status, 1, 0, None))
 
 
 @routes.page("POST", "/review/remind", roles=REVIEWERS, summary="remind those who have not checked in")
@@ -87,7 +141,7 @@ async def review_remind(request: web.Request) -> web.StreamResponse:
 async def review_reject(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await request.post()
-    back = _back(str(form.get("stage", "")), str(form.get("status", "")), "review_done")
+    back = _back(str(form.get("stage", "")), str(form.get("status", "")), "review_rejected")
     try:
         await application_service(request.app).reject(user.person, int(request.match_info["id"]),
                                                       str(form.get("reason", "")))

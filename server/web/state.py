@@ -11,7 +11,6 @@ from aiohttp import web
 from server.accounts import Accounts
 from server.config import ServerConfig
 from server.datadir import DataDir
-from server.events import PersonEvents
 from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.sms import SmsGateway, SmsSender
@@ -27,8 +26,6 @@ SMS_GATEWAY = web.AppKey("sms_gateway", SmsGateway)
 DB = web.AppKey("db", Database)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
-EVENTS = web.AppKey("person_events", PersonEvents)
-"""The person-events hub (exists from creation, so services can subscribe in their ``cleanup_ctx``)."""
 SESSION_TOUCHES = web.AppKey("session_touches", SessionTouches)
 """Session touches batched in memory and flushed by a background task (built in a ``cleanup_ctx``)."""
 PASS_SERVICE = web.AppKey("pass_service", PassService)

@@ -15,8 +15,11 @@ code from :func:`illegal_code`)::
     dept_rejected | school_rejected --amend (applicant)--> a NEW application, version + 1, submitted
 
 ``draft`` exists in the schema for clients that keep drafts server-side; the API submits
-directly. Every transition is stored with actor, role, time and reason; every committed
-transition is published as a :class:`~server.events.PersonEvent` after the commit.
+directly. Every transition is stored with actor, role, time and reason. A transition that changes the
+person's pass status (approval, withdrawal, expiry, revocation, arrival) applies that change
+(:class:`server.pass_status.PassService`) inside the same transaction as the application row,
+its transition record, the audit entry and the SMS outbox row: whole or not at all. An approval
+whose pass status cannot be applied is refused and nothing of it is kept.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from typing import Any
 import aiosqlite
 
 from server.config import ServerConfig
-from server.events import EventKind, PersonEvent, PersonEvents
+from server.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
+from server.pass_status import PassService
+from server.scope import OutOfScope, in_scope, visible_departments
 from server.storage import Database
 from server.storage.applications import (
     ACTIVE_STATES,
@@ -44,7 +49,6 @@ from server.storage.applications import (
 from server.storage.audit import AuditLog
 from server.storage.people import People, Person
 from server.storage.sms import SmsOutboxStore
-from server.web.errors import ApiError, Conflict, Forbidden, NotFound
 from server.workflow.checkins import FieldError, InvalidAnswers, todays_checkin
 from server.workflow.regions import region_problem
 from shared.campus_time import CAMPUS_TZ, checkin_day, day_start
@@ -71,11 +75,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 """``(state, action) → new state``: the only legal transitions."""
 
-_EVENT_OF: dict[str, EventKind] = {
-    "dept_approved": "application_dept_approved", "approved": "application_approved",
-    "dept_rejected": "application_rejected", "school_rejected": "application_rejected",
-    "withdrawn": "application_withdrawn", "expired": "application_expired", "revoked": "application_revoked",
-}
+ENDING_STATES = ("withdrawn", "expired", "revoked")
+"""States that end the person's return: the pass status goes back to none (passes revoked)."""
 
 
 def illegal_code(state: str, action: str) -> str:
@@ -227,9 +228,9 @@ async def mark_arrived(db: Database, application_id: int, *, actor_id: int, acto
     """Move an application ``approved → arrived`` (arrival confirmed by a counsellor's scan).
 
     Runs inside ``conn`` when given (the caller's transaction, e.g. together with the pass
-    status change), else in its own transaction. Records the transition (actor, time) and sets
-    ``arrived_by``/``arrived_at``. Publishes nothing: the caller publishes ``arrived`` after
-    its commit. Department scope is the caller's check.
+    status change: :meth:`server.arrivals.Arrivals.confirm`), else in its own transaction.
+    Records the transition (actor, time) and sets ``arrived_by``/``arrived_at``. Department
+    scope is the caller's check.
 
     Args:
         db: the open database.
@@ -285,16 +286,16 @@ class ReturnApplications:
         db: the open database.
         clock: time source.
         config: server configuration (``[workflow]``, ``[sms]`` sender name).
-        events: hub on which every committed transition is published.
+        passes: the pass service, whose status follows each transition inside its transaction.
         sms_wake: called after a commit that enqueued an SMS (the sender's ``wake``).
     """
 
-    def __init__(self, db: Database, clock: Clock, config: ServerConfig, events: PersonEvents,
+    def __init__(self, db: Database, clock: Clock, config: ServerConfig, passes: PassService,
                  sms_wake: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.clock = clock
         self.config = config
-        self.events = events
+        self.passes = passes
         self.sms_wake = sms_wake
         self.store = Applications(db)
 
@@ -327,19 +328,19 @@ class ReturnApplications:
         departments.
 
         Raises:
-            ApiError: 422 ``invalid_field`` for an unknown stage or status.
+            InvalidField: ``invalid_field`` for an unknown stage or status.
         """
         states: tuple[str, ...]
         if status:
             if status not in {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values()):
-                raise ApiError(f"status {status!r} is not an application state", code="invalid_field", status=422)
+                raise InvalidField(f"status {status!r} is not an application state")
             states = (status,)
         else:
             stage = stage or ("dept" if reviewer.role == "counsellor" else "school")
             if stage not in ("dept", "school"):
-                raise ApiError(f"stage {stage!r} is not dept or school", code="invalid_field", status=422)
+                raise InvalidField(f"stage {stage!r} is not dept or school")
             states = ("submitted",) if stage == "dept" else ("dept_approved",)
-        departments = reviewer.departments if reviewer.role == "counsellor" else None
+        departments = visible_departments(reviewer)
         return await self.store.queue(departments, states, limit=limit, offset=offset)
 
     # -- the applicant ---------------------------------------------------------------------------
@@ -353,10 +354,10 @@ class ReturnApplications:
                                              f"unknown confirmations {unknown}; expected {list(CONFIRMATION_KEYS)}")])
         if missing:
             phone = self.config.workflow.prevention_office_phone
-            raise ApiError(
+            raise InvalidField(
                 f"the application cannot be submitted without all four confirmations (missing: {', '.join(missing)});"
                 f" call the prevention office at {phone}",
-                code="confirmation_required", status=422,
+                code="confirmation_required",
                 detail={"missing": missing, "prevention_office_phone": phone, "confirmations_version": texts.version})
         return {k: str(getattr(texts, k)) for k in CONFIRMATION_KEYS}
 
@@ -400,8 +401,6 @@ class ReturnApplications:
                                               reason=f"amends {previous.id}" if previous else "")
         app = await self.store.get(app_id)
         assert app is not None
-        await self.events.publish(PersonEvent("application_submitted", person.id, now, person.id, {
-            "application_id": app_id, "version": app.version, "planned_return_date": planned.isoformat()}))
         return app
 
     async def submit(self, person: Person, data: ApplicationInput) -> ReturnApplication:
@@ -411,7 +410,7 @@ class ReturnApplications:
             Forbidden: the person is not a student or staff member.
             Conflict: 409 ``checkin_required`` (no check-in today), ``active_application_exists``,
                 ``no_department``.
-            ApiError: 422 ``confirmation_required`` (detail: ``missing``, ``prevention_office_phone``).
+            InvalidField: ``confirmation_required`` (detail: ``missing``, ``prevention_office_phone``).
             InvalidAnswers: 422 ``invalid_field`` with every failing field.
         """
         return await self._new(person, data, previous=None)
@@ -481,7 +480,7 @@ class ReturnApplications:
             try:
                 app = await self.approve(reviewer, app_id)
                 out.append(BatchOutcome(app_id, True, state=app.state))
-            except ApiError as exc:
+            except DomainError as exc:
                 out.append(BatchOutcome(app_id, False, code=exc.code, message=exc.message))
         return out
 
@@ -512,8 +511,8 @@ class ReturnApplications:
         app = await self.store.get(application_id)
         if app is None:
             raise NotFound(f"no return application {application_id}")
-        if stage == "dept" and app.department not in reviewer.departments:
-            raise Forbidden(f"application {application_id} is not from one of your departments", code="department_scope")
+        if stage == "dept" and not in_scope(reviewer, app.department):
+            raise OutOfScope(f"application {application_id} is not from one of your departments")
         return app, f"{stage}_{verb}"
 
     # -- the background job ----------------------------------------------------------------------
@@ -568,20 +567,17 @@ class ReturnApplications:
                 await AuditLog.add(conn, at_s=now_s, actor_id=actor_id, actor_number=audit_as,
                                    action=f"application_{action}", target_person_id=app.person_id,
                                    detail={"application_id": app.id, "to": target, "reason": reason})
+            if target == "approved":
+                await self.passes.approved(conn, app.person_id, actor_id, now)
+            elif target in ENDING_STATES:
+                await self.passes.application_ended(conn, app.person_id, f"application_{target}", reason,
+                                                    actor_id, now)
             if applicant is not None and applicant.phone:
                 enqueued = await self._enqueue_sms(conn, app, applicant, target, reason, now_s)
         if enqueued:
             self.sms_wake()
         updated = await self.store.get(app.id)
         assert updated is not None
-        kind = _EVENT_OF.get(target)
-        if kind is not None:
-            detail: dict[str, Any] = {"application_id": app.id}
-            if target in ("dept_rejected", "school_rejected"):
-                detail.update(stage="dept" if target == "dept_rejected" else "school", reason=reason)
-            elif target == "revoked":
-                detail["reason"] = reason
-            await self.events.publish(PersonEvent(kind, app.person_id, now, actor_id, detail))
         return updated
 
     async def _enqueue_sms(self, conn: aiosqlite.Connection, app: ReturnApplication, applicant: Person,
@@ -601,9 +597,7 @@ class ReturnApplications:
 
 
 def _may_see(viewer: Person, app: ReturnApplication) -> bool:
-    if viewer.id == app.person_id or viewer.role in ("school_admin", "system_admin"):
-        return True
-    return viewer.role == "counsellor" and app.department in viewer.departments
+    return viewer.id == app.person_id or in_scope(viewer, app.department)
 
 
 def when_local(at_s: int | None) -> str:

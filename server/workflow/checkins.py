@@ -26,8 +26,8 @@ attest             must be true                     ``attest_required``
 An answer is abnormal (:func:`is_abnormal`) when the temperature is ≥ 37.3 °C, any symptom is
 given, there was case contact or a risk-area stay, or the case status is not ``none``. An
 abnormal check-in alerts the person's counsellors (their list, and an SMS once per person per
-day) and is published as ``checkin_submitted`` with ``abnormal: true`` so the pass service puts
-the person on hold.
+day) and, in the same transaction as the check-in itself, puts a black or green person on hold
+(:meth:`server.pass_status.PassService.checked_in`); a normal one brings today's pass.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from server.config import ServerConfig
-from server.events import PersonEvent, PersonEvents
+from server.errors import Conflict, InvalidField
+from server.pass_status import PassService
 from server.storage import Database
 from server.storage.checkins import Checkin, CheckinAnswers, Checkins, MissingPerson
 from server.storage.people import People, Person
 from server.storage.sms import SmsOutboxStore
-from server.web.errors import ApiError, Conflict
 from server.workflow.regions import region_problem
 from shared.campus_time import checkin_day
 from shared.clock import Clock, to_unix
@@ -71,12 +71,9 @@ class FieldError:
     message: str
 
 
-class InvalidAnswers(ApiError):
-    """422: one or more fields are invalid. Code ``invalid_field``; ``detail.fields`` lists
+class InvalidAnswers(InvalidField):
+    """One or more fields are invalid (category invalid). Code ``invalid_field``; ``detail.fields`` lists
     every :class:`FieldError` as ``{field, code, message}``."""
-
-    code = "invalid_field"
-    status = 422
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
@@ -121,8 +118,10 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
         problem = region_problem(region)
         if problem == "region_not_6_digits":
             bad("region_code", problem, f"region_code {region!r} is not a 6-digit GB/T 2260 code")
-        elif problem is not None:
+        elif problem == "region_unknown_province":
             bad("region_code", problem, f"region_code {region!r} does not start with a province-level code")
+        elif problem is not None:
+            bad("region_code", problem, f"region_code {region!r} is no division in the GB/T 2260 table")
 
     temp = raw.get("temperature_c")
     if temp is None:
@@ -215,16 +214,16 @@ class CheckinService:
         db: the open database.
         clock: time source.
         config: server configuration (``[workflow]`` SMS template, ``[sms]`` sender name).
-        events: hub to publish ``checkin_submitted`` on.
+        passes: the pass service, whose status follows each check-in inside its transaction.
         sms_wake: called after a commit that enqueued SMS (the sender's ``wake``).
     """
 
-    def __init__(self, db: Database, clock: Clock, config: ServerConfig, events: PersonEvents,
+    def __init__(self, db: Database, clock: Clock, config: ServerConfig, passes: PassService,
                  sms_wake: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.clock = clock
         self.config = config
-        self.events = events
+        self.passes = passes
         self.sms_wake = sms_wake
         self.store = Checkins(db)
 
@@ -289,8 +288,7 @@ class CheckinService:
                     conn, message_id=f"checkin_abnormal:{person.id}:{day.isoformat()}:{counsellor.id}",
                     phone=counsellor.phone, body=body, purpose="checkin_abnormal", now_s=now_s,
                     person_id=counsellor.id)
+            await self.passes.checked_in(conn, person.id, day.isoformat(), abnormal, now)
         if enqueued:
             self.sms_wake()
-        await self.events.publish(PersonEvent("checkin_submitted", person.id, now, person.id, {
-            "day": day.isoformat(), "abnormal": abnormal, "same_as_yesterday": same_as_yesterday}))
         return CheckinResult(stored, created)

@@ -1,13 +1,15 @@
 """Region codes: GB/T 2260 administrative division codes (6 digits).
 
-Only the province-level prefixes are embedded (the first two digits: 11 Beijing … 82 Macao).
-A code is accepted when it is six ASCII digits and its first two digits are a known
-province-level code; the prefecture and county digits are not checked against the full
-table (it changes every year and would have to be shipped and kept current). Source:
-GB/T 2260 "Codes for the administrative divisions of the People's Republic of China".
+A code is accepted when it is six ASCII digits, its first two digits are a province-level
+code, and it is in the division table shipped with the product (:mod:`server.regions`: the
+province, prefecture and county levels; docs/regions.md says where the table comes from and
+how it is kept current). Source: GB/T 2260 "Codes for the administrative divisions of the
+People's Republic of China".
 """
 
 from __future__ import annotations
+
+from server.regions import REGIONS
 
 PROVINCES: dict[str, str] = {
     "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
@@ -28,13 +30,16 @@ def region_problem(code: object) -> str | None:
         code: the value sent (expected a 6-character string of digits).
 
     Returns:
-        None, or an error code: ``region_not_6_digits`` (not six ASCII digits) or
-        ``region_unknown_province`` (first two digits are no province-level code).
+        None, or an error code: ``region_not_6_digits`` (not six ASCII digits),
+        ``region_unknown_province`` (first two digits are no province-level code) or
+        ``region_unknown`` (no division in the table has this code).
     """
     if not isinstance(code, str) or len(code) != 6 or not code.isascii() or not code.isdigit():
         return "region_not_6_digits"
     if code[:2] not in PROVINCES:
         return "region_unknown_province"
+    if REGIONS.get(code) is None:
+        return "region_unknown"
     return None
 
 

@@ -57,8 +57,8 @@ async def test_applications_and_arrivals_exports(login: Login, app: web.Applicat
     r = await c.get("/api/v1/exports/applications.csv?from=2026-03-01&to=2026-03-31")
     rows = read_csv(await r.read())
     assert tuple(rows[0]) == APPLICATIONS_HEADER
-    assert [(row[1], row[6], row[7], row[9]) for row in rows[1:]] == [
-        ("S1", "submitted", "2026-03-05", "2026-03-02 08:00")]
+    assert [(row[1], row[6], row[7], row[8], row[9], row[10]) for row in rows[1:]] == [
+        ("S1", "submitted", "2026-03-05", "420102", "湖北省 武汉市 江岸区", "2026-03-02 08:00")]
 
     counsellor = await person(app, "C1")
     async with app[state.DB].transaction() as conn:

@@ -23,9 +23,9 @@ import pytest
 from campuspass.demo_photo import jpeg, photo_of, tampered_text
 from campuspass.processes import campuspass_argv
 from campuspass.walkthrough import StepFailed, Walkthrough
-from edge.scanlog import GENESIS_HASH, ScanRecord, verify_chain
 from server.qr import qr_png
 from shared.pass_format import decode_pass
+from shared.scanlog import GENESIS_HASH, ScanRecord, verify_chain
 
 from .conftest import StartCampus
 

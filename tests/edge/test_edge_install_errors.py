@@ -105,15 +105,6 @@ def test_a_pin_the_board_lacks_is_a_gpio_error_with_pins_released() -> None:
     outputs.close()
 
 
-def test_a_corrupt_node_database_is_named(tmp_path: Path, campus: Campus) -> None:
-    config = make_bundle_dir(tmp_path / "node", campus)
-    config.data_dir.mkdir(parents=True)
-    config.db_path.write_bytes(b"this is not SQLite" * 64)
-    with pytest.raises(StoreError) as err:
-        asyncio.run(open_store(config))
-    assert err.value.code == "bad_database" and str(config.db_path) in err.value.message
-
-
 def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, campus: Campus) -> None:
     config = make_bundle_dir(tmp_path / "node", campus)
     config.data_dir.write_text("", encoding="utf-8")

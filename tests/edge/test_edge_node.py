@@ -23,6 +23,7 @@ from edge.config import NodeConfig, PinConfig
 from edge.node import Node, open_store
 from edge.outputs import Indication, NodeStatus
 from edge.store import NodeStore
+from edge.timekeeping import TimeAnchor
 from shared.clock import FakeClock
 from shared.decision import Reason
 from shared.pass_format import PassStatus, decode_pass
@@ -205,14 +206,16 @@ async def test_repeat_window_makes_one_scan(config: NodeConfig, campus: Campus, 
 
 async def test_clock_at_1970_after_reboot_is_not_believed(config: NodeConfig, campus: Campus) -> None:
     store = await open_store(config)
-    before = Node(config, store, pin_factory=MockFactory(), clock=FakeClock(datetime.fromtimestamp(T0_S, UTC)))
-    await before.process_frame(pass_image(campus.pass_text()))  # last scan time becomes the floor
+    first_boot = FakeClock(datetime.fromtimestamp(T0_S, UTC))
+    before = Node(config, store, pin_factory=MockFactory(), clock=first_boot, boot_id="boot-1")
+    await store.apply_server_time(TimeAnchor(T0_S - 5, first_boot.monotonic(), "boot-1"), 0.0)  # a sync
+    await before.process_frame(pass_image(campus.pass_text()))  # verified: its time becomes the floor
     before.outputs.close()
     await store.close()
 
     store = await open_store(config)  # "reboot": no battery clock, the wall clock reads 1970
     reboot = FakeClock(datetime(1970, 1, 1, 0, 0, 30, tzinfo=UTC), monotonic_start=12.0)
-    node = Node(config, store, pin_factory=MockFactory(), clock=reboot)
+    node = Node(config, store, pin_factory=MockFactory(), clock=reboot, boot_id="boot-2")
     try:
         assert node.status()["clock"]["trusted"] is False
         reboot.advance(60)

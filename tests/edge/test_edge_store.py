@@ -10,11 +10,11 @@ import pytest
 from edge.bundle import read_bundle
 from edge.config import NodeConfig
 from edge.node import open_store
-from edge.scanlog import GENESIS_HASH, record_hash, uuid7, verify_chain
 from edge.store import NodeStore, StoreError
 from shared.errors import BundleSignatureError, SignatureError
 from shared.keys import generate_key
 from shared.revocation import make_delta
+from shared.scanlog import GENESIS_HASH, record_hash, uuid7, verify_chain
 from shared.trust import issue_certificate, make_bundle
 
 from .helpers import T0_S, Campus
@@ -76,7 +76,7 @@ async def test_log_is_a_hash_chain_and_append_only(config: NodeConfig) -> None:
 
 
 def test_chain_check_finds_gaps_edits_and_bad_links() -> None:
-    from edge.scanlog import seal
+    from shared.scanlog import seal
 
     recs = []
     prev = GENESIS_HASH

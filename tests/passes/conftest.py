@@ -1,5 +1,6 @@
 """Fixtures for pass tests: the server fixtures (real data dir, FakeClock, loopback app) plus
-helpers that play the workflow's part through the person-events contract."""
+helpers that play the workflow's part: each calls the pass service inside a transaction of its
+own, as the workflow does inside its transactions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from server.events import EventKind, PersonEvent
 from server.storage.people import People, Person
 from server.web import state
 from shared.campus_time import checkin_day
@@ -32,19 +32,37 @@ async def person(app: web.Application, number: str) -> Person:
     return p
 
 
-async def publish(app: web.Application, kind: EventKind, number: str, *, actor: str | None = None,
+async def publish(app: web.Application, kind: str, number: str, *, actor: str | None = None,
                   at: datetime | None = None, **detail: Any) -> None:
-    """Publish a workflow event for ``number`` now (as the check-in/application workflow does)."""
+    """Apply to ``number``'s pass status what the workflow applies for ``kind``
+    (``application_approved``, ``application_withdrawn|expired|revoked`` with ``reason``,
+    ``checkin_submitted`` with ``day`` and ``abnormal``), in one transaction."""
     p = await person(app, number)
     actor_id = (await person(app, actor)).id if actor else None
-    await app[state.EVENTS].publish(PersonEvent(kind, p.id, at or app[state.CLOCK].now(), actor_id, detail))
+    now = at or app[state.CLOCK].now()
+    service = app[state.PASS_SERVICE]
+    async with app[state.DB].transaction() as conn:
+        if kind == "application_approved":
+            await service.approved(conn, p.id, actor_id, now)
+        elif kind in ("application_withdrawn", "application_expired", "application_revoked"):
+            await service.application_ended(conn, p.id, kind, str(detail.get("reason", "")), actor_id, now)
+        elif kind == "checkin_submitted":
+            await service.checked_in(conn, p.id, str(detail["day"]), bool(detail["abnormal"]), now)
+        else:
+            raise AssertionError(f"no workflow change {kind}")
+
+
+async def arrive(app: web.Application, number: str, counsellor: str) -> None:
+    """The pass status part of an arrival confirmed by ``counsellor`` (no application needed)."""
+    p, c = await person(app, number), await person(app, counsellor)
+    async with app[state.DB].transaction() as conn:
+        await app[state.PASS_SERVICE].arrived(conn, p.id, c.id, app[state.CLOCK].now(), method="number")
 
 
 async def checkin(app: web.Application, number: str, abnormal: bool = False) -> None:
-    """Today's check-in of ``number`` (Asia/Shanghai day of the app clock)."""
+    """The pass status part of today's check-in of ``number`` (Asia/Shanghai day of the app clock)."""
     day = checkin_day(app[state.CLOCK].now()).isoformat()
-    await publish(app, "checkin_submitted", number, actor=number, day=day, abnormal=abnormal,
-                  same_as_yesterday=False)
+    await publish(app, "checkin_submitted", number, actor=number, day=day, abnormal=abnormal)
 
 
 async def login(client: TestClient, number: str, password: str = PASSWORD) -> None:
@@ -82,7 +100,7 @@ async def as_person(client: TestClient, number: str) -> TestClient:
 
 
 async def real_checkin(client: TestClient, number: str, **answers: Any) -> None:
-    """Today's check-in of ``number`` through the check-in API (the workflow publishes the event)."""
+    """Today's check-in of ``number`` through the check-in API (the workflow applies the pass status)."""
     c = await as_person(client, number)
     try:
         r = await c.post("/api/v1/checkins/today", json={**NORMAL_CHECKIN, **answers})
@@ -93,7 +111,7 @@ async def real_checkin(client: TestClient, number: str, **answers: Any) -> None:
 
 async def approve(client: TestClient, number: str) -> int:
     """The real workflow: today's check-in, a return application for today, department and
-    school approval (the workflow publishes ``application_approved``). Returns its id."""
+    school approval (the workflow applies the pass status). Returns its id."""
     app = client.server.app
     assert app is not None
     await real_checkin(client, number)

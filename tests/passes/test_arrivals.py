@@ -79,7 +79,9 @@ async def test_photo_upload_page_identifies_then_confirms(client: TestClient, cl
 
     r = await client.post("/arrivals/confirm", data={"csrf_token": token, "pass_text": text, "via": "photo"},
                           allow_redirects=False)
-    assert r.status == 303 and r.headers["Location"] == "/arrivals?msg=arrival_confirmed"
+    assert r.status == 303 and r.headers["Location"] == "/arrivals?msg=arrival_confirmed&who=s1"
+    done = await (await client.get(r.headers["Location"])).text()
+    assert "（s1）到校" in done  # the message names who was confirmed
 
     s1 = await person(app, "s1")
     row = await app[state.PASS_SERVICE].store.get(s1.id)

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from campuspass.cli import main
 from server.app import create_app
+from server.arrivals import Arrivals
 from server.config import ServerConfig
 from server.datadir import DataDir
 from server.passes import check_online
@@ -105,7 +106,7 @@ async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeCloc
     for number in ("s1", "o1"):
         await approve(client, number)
         p, c1 = await person(app, number), await person(app, "c1")
-        await app[state.PASS_SERVICE].confirm_arrival(p.id, c1.id, clock.now(), method="number")
+        await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(p.id, c1, clock.now(), method="number")
         row = await app[state.PASS_SERVICE].store.get(p.id)
         assert row.current_text
         texts.append(row.current_text)

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from edge.decoders import decode_image_bytes, make_decoder
+from server.arrivals import Arrivals
 from server.web import state
 from tests.passes.conftest import approve, checkin, login, people, person, publish
 
@@ -49,7 +50,7 @@ async def green_student(client: TestClient) -> None:
     await people(client)
     await approve(client, "s1")
     s1, c1 = await person(app, "s1"), await person(app, "c1")
-    await app[state.PASS_SERVICE].confirm_arrival(s1.id, c1.id, app[state.CLOCK].now(), method="number")
+    await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(s1.id, c1, app[state.CLOCK].now(), method="number")
 
 
 @pytest.mark.parametrize("decoder_name", ["zxing", "pyzbar"])

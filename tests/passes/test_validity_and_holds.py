@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient
 
+from server.arrivals import Arrivals
 from server.passes import check_online, signed_revocation_delta
 from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
@@ -26,7 +27,7 @@ async def green(client: TestClient, number: str = "s1") -> str:
     assert app is not None
     await approve(client, number)
     p, c1 = await person(app, number), await person(app, "c1")
-    row = await app[state.PASS_SERVICE].confirm_arrival(p.id, c1.id, app[state.CLOCK].now(), method="number")
+    row = await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
     assert row.status == "green" and row.current_text
     return row.current_text
 
@@ -173,7 +174,7 @@ async def test_withdraw_expire_revoke_drop_to_none_and_revoke(client: TestClient
     s1 = await person(app, "s1")
 
     await publish(app, "application_approved", "s1", actor="a1")
-    await publish(app, "application_approved", "s1", actor="a1")  # a retried event changes nothing
+    await publish(app, "application_approved", "s1", actor="a1")  # applied twice: nothing changes
     await checkin(app, "s1")
     black = (await svc.store.get(s1.id)).current_text
     assert black and decode_pass(black).fields.status is PassStatus.BLACK

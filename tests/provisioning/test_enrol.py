@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from edge.bundle import check_bundle, load_node_key
+from edge.bundle import BundleError, check_bundle, load_node_key
 from edge.config import load_node_config
 from provisioning.enrol import EnrolError, create_token, hash_token, provision_node
 from provisioning.enrol_client import EnrolClientError, enroll
@@ -26,6 +26,7 @@ from server.storage.buildings import Buildings
 from server.storage.nodes import Nodes
 from server.web import state
 from shared.clock import FakeClock, to_unix
+from shared.errors import ConfigError
 from shared.keys import Ed25519PrivateKey, b64u_encode, public_key_bytes
 from shared.node_auth import sign_request
 from tests.server.conftest import activate, add_person
@@ -415,3 +416,31 @@ async def test_concurrent_token_requests_for_one_node_make_one_token(client: Tes
     refused = [r for r in results if isinstance(r, EnrolError)]
     assert len(made) == 1 and len(refused) == 5, results
     assert {e.code for e in refused} == {"token_pending"}
+
+
+# ---- plain http ------------------------------------------------------------------------------
+
+
+async def test_plain_http_to_another_machine_is_refused_unless_allowed(
+    client: TestClient, dd: DataDir, clock: FakeClock, tmp_path: Path,
+) -> None:
+    app = client.server.app
+    assert app is not None
+    with pytest.raises(BundleError) as err:
+        await provision_node(dd, app[state.DB], name="d7-plain", building="D7", direction="entry",
+                             server_url="http://10.20.0.5:8080", out=tmp_path / "plain", now=clock.now())
+    assert err.value.code == "plain_http" and "https://" in err.value.message
+    assert not (tmp_path / "plain").exists() and await Nodes(app[state.DB]).get("d7-plain") is None
+    with pytest.raises(BundleError) as err:
+        await enroll("http://pass.example.edu", "token", tmp_path / "plain2")
+    assert err.value.code == "plain_http"
+
+    await provision_node(dd, app[state.DB], name="d7-plain", building="D7", direction="entry",
+                         server_url="http://10.20.0.5:8080", out=tmp_path / "plain", now=clock.now(),
+                         allow_plain_http=True)
+    config = load_node_config(tmp_path / "plain" / "node.toml")
+    assert config.node.server_url == "http://10.20.0.5:8080" and config.node.allow_plain_http
+    text = (tmp_path / "plain" / "node.toml").read_text().replace("allow_plain_http = true", "")
+    (tmp_path / "plain" / "node.toml").write_text(text)
+    with pytest.raises(ConfigError, match="plain http"):
+        load_node_config(tmp_path / "plain" / "node.toml")

@@ -15,7 +15,6 @@ from aiohttp import web
 
 from edge.bundle import write_bundle
 from edge.config import NodeConfig, load_node_config, node_config_from_mapping
-from edge.scanlog import ScanRecord, uuid7
 from edge.store import NodeStore
 from server.app import create_app
 from server.datadir import DataDir
@@ -29,6 +28,7 @@ from server.web import state
 from shared.clock import FakeClock, to_unix
 from shared.keys import Ed25519PrivateKey, generate_key, public_key_bytes
 from shared.pass_format import PassStatus
+from shared.scanlog import ScanRecord, uuid7
 
 # 2026-03-02 10:00 Asia/Shanghai.
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from .helpers import LoopbackServer, active_person, enrol_node, login, open_node
 
 async def _scan(store: NodeStore, node_id: str, clock: FakeClock, *, serial: str, subject: str,
                 verdict: str = "accept", advance_s: float = 1.0) -> None:
-    from edge.scanlog import uuid7
+    from shared.scanlog import uuid7
 
     clock.advance(advance_s)
     at_ms = int(clock.now().timestamp() * 1000)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from server.errors import Category
 from server.workflow.checkins import InvalidAnswers, is_abnormal, validate_answers
 from server.workflow.regions import province_of, region_problem
 from tests.workflow.conftest import checkin_body
@@ -63,7 +64,7 @@ def test_error_names_the_value_and_the_range() -> None:
     with pytest.raises(InvalidAnswers) as info:
         validate_answers(checkin_body(temperature_c=43.1))
     assert "43.1" in info.value.message and "34.0" in info.value.message and "42.5" in info.value.message
-    assert info.value.status == 422 and info.value.code == "invalid_field"
+    assert info.value.category is Category.INVALID and info.value.code == "invalid_field"
     assert info.value.detail["fields"][0]["field"] == "temperature_c"
 
 

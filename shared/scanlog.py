@@ -7,8 +7,13 @@ with :func:`verify_chain` on the records it receives (as ``to_json`` dictionarie
 
 Canonical bytes of a record: ``json.dumps(body, sort_keys=True, separators=(",", ":"),
 ensure_ascii=True)`` of :meth:`ScanRecord.body` (every member except ``hash``), UTF-8.
-``hash = sha256(canonical bytes).hexdigest()``. The first record of a node has
+``hash = sha256(canonical bytes).hexdigest()``. The first record of a chain has
 ``prev_hash`` = 64 zeros (:data:`GENESIS_HASH`).
+
+Two members are optional and appear in the body (and so in the hash) only when they are not
+their default, so records without them hash as before: ``epoch`` (int, default 0: the chain
+epoch; a node whose database was replaced starts epoch n+1 at seq 1) and ``trust_stale``
+(true: accepted in ``fail_mode = "open"`` on stale revocation data).
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ class ScanRecord:
         direction: ``entry`` or ``exit``.
         prev_hash: ``hash`` of the record before (``GENESIS_HASH`` for seq 1).
         hash: SHA-256 hex of this record's canonical bytes.
+        epoch: the chain epoch (0 for a node's first database; each replacement database
+            starts the next epoch at seq 1, so the server can tell the chains apart).
+        trust_stale: the decision was made on revocation data older than ``stale_after_s``
+            (only ``fail_mode = "open"`` accepts then).
     """
 
     seq: int
@@ -83,10 +92,13 @@ class ScanRecord:
     direction: str
     prev_hash: str
     hash: str
+    epoch: int = 0
+    trust_stale: bool = False
 
     def body(self) -> dict[str, Any]:
-        """Every member except ``hash`` (what the hash covers)."""
-        return {
+        """Every member except ``hash`` (what the hash covers; the optional members only when
+        not their default)."""
+        body = {
             "seq": self.seq,
             "scan_id": self.scan_id,
             "node_id": self.node_id,
@@ -101,6 +113,11 @@ class ScanRecord:
             "direction": self.direction,
             "prev_hash": self.prev_hash,
         }
+        if self.epoch:
+            body["epoch"] = self.epoch
+        if self.trust_stale:
+            body["trust_stale"] = True
+        return body
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object (the sync wire shape)."""
@@ -113,7 +130,8 @@ class ScanRecord:
         Raises:
             KeyError, TypeError: a member is missing.
         """
-        return cls(**{k: doc[k] for k in (*_FIELDS, "hash")})
+        return cls(**{k: doc[k] for k in (*_FIELDS, "hash")}, epoch=int(doc.get("epoch", 0)),
+                   trust_stale=bool(doc.get("trust_stale", False)))
 
 
 _FIELDS = (
@@ -130,6 +148,10 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 def record_hash(body: dict[str, Any]) -> str:
     """SHA-256 hex of the canonical bytes of a record body (see the module docstring)."""
     payload = {k: body[k] for k in _FIELDS}
+    if body.get("epoch"):
+        payload["epoch"] = body["epoch"]
+    if body.get("trust_stale"):
+        payload["trust_stale"] = True
     return hashlib.sha256(_CANONICAL.encode(payload).encode("ascii")).hexdigest()
 
 

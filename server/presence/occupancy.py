@@ -1,0 +1,131 @@
+"""Building occupancy: how many people are inside each building with exit nodes now, the day
+hour by hour, and capacities (issue 19; docs/tracing.md).
+
+"Inside" is an open stay (:mod:`server.presence.stays`): an accepted entry with no later exit at
+that building, no older than the cut-off ``[presence] open_stay_h``. It is computed from the
+scans stored, so it is as fresh as the building's nodes' last sync: each building reports the
+time of its newest scan and the oldest last contact among its nodes (a node offline for an hour
+means the figure may miss an hour of that door).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from server.config import PresenceConfig
+from server.presence.errors import NotPermitted, PeriodError, UnknownBuilding
+from server.presence.stays import Stay, build_stays
+from server.presence.tracing import rules_of
+from server.storage.audit import AuditLog
+from server.storage.database import Database
+from server.storage.people import Person
+from server.storage.presence import BuildingInfo, PresenceStore
+from shared.campus_time import day_start
+from shared.clock import Clock, to_unix
+
+CAPACITY_ROLES: tuple[str, ...] = ("school_admin",)
+"""Roles that set building capacities."""
+MAX_CAPACITY = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingOccupancy:
+    """One building now.
+
+    Attributes:
+        code, name: the building.
+        inside: people inside now (open stays).
+        capacity: the configured limit, or None.
+        newest_scan_ms: time of the newest scan stored for this building (Unix ms; None: none).
+        oldest_node_seen_s: oldest last contact among its enabled nodes (Unix seconds; None when
+            one never synced): the figure can miss scans made since then.
+    """
+
+    code: str
+    name: str
+    inside: int
+    capacity: int | None
+    newest_scan_ms: int | None
+    oldest_node_seen_s: int | None
+
+    @property
+    def over_capacity(self) -> bool:
+        """More people inside than the capacity allows."""
+        return self.capacity is not None and self.inside > self.capacity
+
+
+class Occupancy:
+    """The occupancy service.
+
+    Args:
+        db: the open database.
+        clock: time source.
+        config: ``[presence]``.
+    """
+
+    def __init__(self, db: Database, clock: Clock, config: PresenceConfig) -> None:
+        self.db = db
+        self.clock = clock
+        self.rules = rules_of(config)
+        self.store = PresenceStore(db)
+
+    async def tracked_buildings(self) -> list[BuildingInfo]:
+        """Buildings with exit nodes (only there can occupancy be known)."""
+        return [b for b in await self.store.buildings() if b.has_exit]
+
+    async def _stays(self, code: str, lo_ms: int, hi_ms: int, now_ms: int) -> list[list[Stay]]:
+        per_subject: dict[bytes, list[tuple[int, str]]] = defaultdict(list)
+        for subject, at_ms, direction in await self.store.building_scans(code, lo_ms, hi_ms):
+            per_subject[subject].append((at_ms, direction))
+        return [build_stays(code, scans, has_exit=True, rules=self.rules, now_ms=now_ms)
+                for scans in per_subject.values()]
+
+    async def now(self) -> tuple[int, list[BuildingOccupancy]]:
+        """``(now_ms, buildings)``: people inside each building with exit nodes, by code."""
+        now_ms = to_unix(self.clock.now()) * 1000
+        buildings = await self.tracked_buildings()
+        newest = await self.store.newest_scan_ms([b.code for b in buildings])
+        out = []
+        for b in buildings:
+            stays = await self._stays(b.code, now_ms - self.rules.open_stay_ms, now_ms, now_ms)
+            inside = sum(1 for person in stays if person and person[-1].ended == "open")
+            out.append(BuildingOccupancy(b.code, b.name, inside, b.capacity, newest.get(b.code), b.oldest_node_seen_s))
+        return now_ms, out
+
+    async def day(self, day: date) -> dict[str, list[int]]:
+        """``{building: [people inside at 00:00, 01:00, ... local]}`` for ``day`` (Asia/Shanghai),
+        hours up to now only (a past day has 24 numbers, today fewer)."""
+        now_ms = to_unix(self.clock.now()) * 1000
+        start_ms = to_unix(day_start(day)) * 1000
+        end_ms = min(to_unix(day_start(day + timedelta(days=1))) * 1000 - 1, now_ms)
+        marks = [start_ms + h * 3_600_000 for h in range(24) if start_ms + h * 3_600_000 <= end_ms]
+        out: dict[str, list[int]] = {}
+        for b in await self.tracked_buildings():
+            counts = [0] * len(marks)
+            for stays in await self._stays(b.code, start_ms - self.rules.open_stay_ms, end_ms, end_ms):
+                for i, mark in enumerate(marks):
+                    if any(s.start_ms <= mark < s.end_ms or (s.ended == "open" and mark == s.end_ms) for s in stays):
+                        counts[i] += 1
+            out[b.code] = counts
+        return out
+
+    async def set_capacity(self, actor: Person, code: str, capacity: int | None, address: str = "") -> None:
+        """Set (None: clear) a building's capacity, audited (``building_capacity``).
+
+        Raises:
+            NotPermitted: the actor is not a school admin.
+            PeriodError: capacity outside 1–1,000,000.
+            UnknownBuilding: no such building.
+        """
+        if actor.role not in CAPACITY_ROLES or not actor.is_active:
+            raise NotPermitted(f"role {actor.role} may not set building capacities; school admins only")
+        if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+            raise PeriodError(f"capacity {capacity}; expected 1–{MAX_CAPACITY} people, or none")
+        async with self.db.transaction() as conn:
+            if not await PresenceStore.set_capacity(conn, code, capacity):
+                raise UnknownBuilding(f"no building has the code {code!r}")
+            await AuditLog.add(conn, at_s=to_unix(self.clock.now()), actor_id=actor.id, actor_number=actor.number,
+                               action="building_capacity", detail={"building": code, "capacity": capacity},
+                               address=address)

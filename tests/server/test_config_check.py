@@ -1,0 +1,45 @@
+"""`campuspass server check-config` names every value that cannot work; `server run` refuses to
+start on them before it listens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campuspass.cli import main
+from provisioning.init import init_data_dir
+from server.config import load_server_config
+from server.config_check import config_problems
+from shared.clock import SystemClock
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return init_data_dir(tmp_path / "data", SystemClock(), admin=None).datadir.root
+
+
+def test_a_fresh_data_directory_is_workable(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["server", "check-config", "--data", str(data)]) == 0
+    assert "config OK" in capsys.readouterr().out
+
+
+def test_unworkable_values_are_named_and_run_refuses_to_start(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = data / "server.toml"
+    toml.write_text('[passes]\ncampus_groups = []\ncheckin_deadline = "25:00"\n'
+                    '\n[workflow]\nsms_approved = "{name} {when}"\n', encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "passes.campus_groups = []: expected 1 to 3 building group names" in err
+    assert "passes.checkin_deadline = '25:00': expected HH:MM" in err
+    assert "workflow.sms_approved = '{name} {when}'" in err and "['when']" in err
+    assert "the server will not start" in err
+
+    assert main(["server", "run", "--data", str(data), "--port", "0"]) == 1
+    captured = capsys.readouterr()
+    assert "listening" not in captured.out
+    assert "server.toml cannot work" in captured.err and "passes.campus_groups = []" in captured.err
+
+
+def test_the_defaults_have_no_problem(data: Path) -> None:
+    assert config_problems(load_server_config(data / "server.toml")) == []

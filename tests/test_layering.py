@@ -1,0 +1,84 @@
+"""Imports point one way (docs/architecture.md, "Layers"): web → domain → storage → shared;
+edge → shared. The domain and storage never import the web layer, storage never imports the
+domain, shared imports none of server, edge or provisioning, and the server never imports the
+edge. Every ``import`` statement is read from the source (also those inside functions)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("shared", "server", "edge", "provisioning", "campuspass")
+
+KNOWN_EXCEPTIONS = {
+    # the arrival photo and `campuspass pass check` decode QR images with the door's decoder
+    # adapters; to move out of edge/ with the web layer's reorganisation
+    ("server.arrivals", "edge.decoders"),
+    ("server.pass_cli", "edge.decoders"),
+    # node enrolment's server side still lives in provisioning/ (it builds the node bundle)
+    ("server.cli", "provisioning.cli"),
+    ("server.web.enrol_api", "provisioning.enrol"),
+}
+
+
+def layer(module: str) -> str:
+    """``web`` | ``root`` | ``storage`` | ``domain`` for server modules, else the package."""
+    if module.startswith("server.web") or module == "server.app":
+        return "web"
+    if module == "server.cli":
+        return "root"  # the command line's composition root may build anything
+    if module.startswith("server.storage"):
+        return "storage"
+    if module.startswith("server"):
+        return "domain"
+    return module.split(".")[0]
+
+
+ALLOWED: dict[str, set[str]] = {
+    "shared": {"shared"},
+    "storage": {"storage", "shared"},
+    "domain": {"domain", "storage", "shared"},
+    "web": {"web", "domain", "storage", "shared"},
+    "root": {"web", "domain", "storage", "shared"},
+    "edge": {"edge", "shared"},
+}
+
+
+def imports() -> list[tuple[str, str]]:
+    """``(importing module, imported module)`` for every import between our packages."""
+    out = []
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                # ``campuspass`` itself holds only the version string: anyone may read it
+                out.extend((module, n) for n in names if n.split(".")[0] in PACKAGES and n != "campuspass")
+    return out
+
+
+def test_the_scan_finds_the_imports() -> None:
+    found = imports()
+    assert ("server.web.errors", "server.errors") in found
+    assert ("server.workflow.applications", "server.pass_status") in found
+    assert len(found) > 300
+
+
+def test_imports_point_one_way() -> None:
+    wrong = sorted((m, i) for m, i in imports()
+                   if layer(m) in ALLOWED and layer(i) not in ALLOWED[layer(m)] and (m, i) not in KNOWN_EXCEPTIONS)
+    assert wrong == []
+
+
+def test_the_rule_refuses_what_it_must() -> None:
+    # the table itself: a domain module importing the web, storage importing the domain, shared
+    # importing the server and the server importing the edge are each refused
+    for m, i in (("server.pass_status", "server.web.errors"), ("server.storage.people", "server.scope"),
+                 ("shared.clock", "server.config"), ("server.sync", "edge.store"),
+                 ("edge.node", "server.passes")):
+        assert layer(i) not in ALLOWED[layer(m)], (m, i)
