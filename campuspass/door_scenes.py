@@ -106,14 +106,15 @@ def scene_specs(cls: str, count: int, seed: int = 2026, frame_px: tuple[int, int
                            screen_pitch_px=float(rng.uniform(0.75, 1.3)), grid_fill=float(rng.uniform(0.45, 0.7)),
                            blur=("gauss", float(rng.uniform(0.2, 0.4))))
         elif cls == "motion":
-            yield _replace(base, blur=("motion", float(rng.uniform(7, 18)), float(rng.uniform(0, 180))))
+            yield _replace(base, blur=("motion", float(rng.uniform(6, 15)), float(rng.uniform(0, 180))))
         elif cls == "focus":
-            yield _replace(base, blur=("disc", float(rng.uniform(2.5, 4.5))))
+            yield _replace(base, blur=("disc", base.module_px * float(rng.uniform(0.6, 0.9))))
         elif cls == "glare":
-            yield _replace(base, glare=float(rng.uniform(0.6, 1.0)), dark=float(rng.uniform(25, 60)))
+            yield _replace(base, glare=float(rng.uniform(0.8, 1.2)), dark=float(rng.uniform(40, 80)),
+                           noise_sigma=4.0)
         elif cls == "dim":
-            dark = float(rng.uniform(8, 20))
-            yield _replace(base, dark=dark, light=dark + float(rng.uniform(20, 50)), noise_sigma=float(rng.uniform(2.5, 4)))
+            dark = float(rng.uniform(8, 16))
+            yield _replace(base, dark=dark, light=dark + float(rng.uniform(20, 40)), noise_sigma=float(rng.uniform(2.5, 3.5)))
         else:
             yield _replace(base, module_px=0.0)
 
@@ -290,17 +291,18 @@ def noise_frame(index: int, seed: int = 2026, frame_px: tuple[int, int] = (240, 
     rng = np.random.default_rng([seed, index])
     w, h = frame_px
     kind = NOISE_KINDS[index % len(NOISE_KINDS)]
+    f: np.ndarray
     if kind == "gauss":
         f = rng.normal(float(rng.uniform(60, 200)), float(rng.uniform(5, 60)), (h, w))
     elif kind == "uniform":
         f = rng.uniform(0, 255, (h, w))
     elif kind == "blobs":
         small = rng.uniform(0, 255, (max(2, h // 16), max(2, w // 16)))
-        f = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        f = np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), np.float64)
     elif kind == "blocks":
         cell = int(rng.integers(1, 7))
-        small = (rng.uniform(size=(h // cell + 1, w // cell + 1)) < 0.5) * 200.0 + 25.0
-        f = np.kron(small, np.ones((cell, cell)))[:h, :w]
+        cells = (rng.uniform(size=(h // cell + 1, w // cell + 1)) < 0.5) * 200.0 + 25.0
+        f = np.asarray(np.kron(cells, np.ones((cell, cell))), np.float64)[:h, :w]
     elif kind == "stripes":
         yy, xx = np.mgrid[0:h, 0:w]
         a = float(rng.uniform(0, math.pi))
@@ -321,5 +323,5 @@ def noise_frame(index: int, seed: int = 2026, frame_px: tuple[int, int] = (240, 
             bw, bh = int(rng.integers(2, w // 3)), int(rng.integers(2, h // 3))
             f[y0:y0 + bh, x0:x0 + bw] = float(rng.uniform(0, 255))
     if rng.uniform() < 0.3:
-        f = cv2.GaussianBlur(np.asarray(f, np.float32), (0, 0), float(rng.uniform(0.5, 2.5)))
+        f = np.asarray(cv2.GaussianBlur(np.asarray(f, np.float32), (0, 0), float(rng.uniform(0.5, 2.5))))
     return np.asarray(np.clip(f, 0, 255), np.uint8)

@@ -52,15 +52,19 @@ Reader = Callable[[np.ndarray, bool], list[str]]
 RUNGS = ("smooth", "deblur", "upscale", "contrast")
 #: Regions smaller than this (longest side, px) are likely tiny codes: ``upscale`` goes first.
 SMALL_REGION_PX = 160
+#: A region whose 5th to 95th percentile grey levels span less than this is low-contrast.
+LOW_CONTRAST = 60
 #: Largest region side (px) the ladder works on at full resolution; larger ones are halved first.
 MAX_REGION_PX = 720
 #: Cost per region pixel assumed for the very first try (seconds; a read costs about 10-50 ns/px).
 FIRST_GUESS_S_PER_PX = 60e-9
-#: Structure test: the frame is subsampled by this step (px) in both directions.
-STRUCTURE_STEP_PX = 4
-#: Structure test window (samples) and the share of transitions in it that marks a code.
-STRUCTURE_WINDOW = 7
-STRUCTURE_DENSITY = 0.5
+#: Structure test: the frame is subsampled by these steps (px) in both directions, in turn.
+STRUCTURE_STEPS_PX = (4, 8)
+#: Structure test block (samples per side) and the share of transitions in it that marks a code.
+STRUCTURE_BLOCK = 4
+STRUCTURE_DENSITY = 0.33
+#: A transition differs from its neighbour by more than this many times the frame's mean difference.
+STRUCTURE_NOISE_GAIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -101,48 +105,60 @@ def region_from_corners(xs: list[int], ys: list[int], shape: tuple[int, ...]) ->
 
 
 def structure_regions(grey: np.ndarray, max_regions: int = 2) -> list[CodeRegion]:
-    """Patches of ``grey`` (uint8 (H, W)) that look like a QR code: a cheap test (a few per cent
+    """Patches of ``grey`` (uint8 (H, W)) that look like a QR code: a cheap test (under a tenth
     of a read on a frame without one).
 
-    The frame is subsampled every ``STRUCTURE_STEP_PX`` pixels (aliasing keeps a tiny code's
-    contrast, where averaging would wash it out). A sample is a transition when it differs from
-    its right (or lower) neighbour by clearly more than the frame's noise. A patch of
-    ``STRUCTURE_WINDOW`` × ``STRUCTURE_WINDOW`` samples counts when at least ``STRUCTURE_DENSITY``
-    of its samples are transitions both across and down: a code's modules change everywhere in
-    both directions, while an edge, a text line, a gradient or a screen border changes once.
-    Returns at most ``max_regions`` boxes (largest first) in full-frame pixels, each at least a
-    tiny code's size (about 40 px).
+    The frame is subsampled every 4 pixels, then every 8 (``STRUCTURE_STEPS_PX``; aliasing keeps
+    a tiny code's contrast, where averaging would wash it out; the coarser step sees codes with
+    larger modules). A sample is a transition when it differs from
+    its right (or lower) neighbour by clearly more than the frame's typical difference (noise).
+    A block of ``STRUCTURE_BLOCK`` × ``STRUCTURE_BLOCK`` samples counts when at least
+    ``STRUCTURE_DENSITY`` of its samples are transitions both across and down: a code's modules
+    change everywhere in both directions, while an edge, a text line, a gradient or a screen
+    border changes once. Returns at most ``max_regions`` boxes around connected counting blocks
+    (largest first), in full-frame pixels, each at least a tiny code's size (about 40 px).
     """
-    step = STRUCTURE_STEP_PX
+    for step in STRUCTURE_STEPS_PX:
+        found = _structure_at(grey, step, max_regions)
+        if found:
+            return found
+    return []
+
+
+def _structure_at(grey: np.ndarray, step: int, max_regions: int) -> list[CodeRegion]:
+    block = STRUCTURE_BLOCK
     s = np.ascontiguousarray(grey[::step, ::step])
-    if s.shape[0] < STRUCTURE_WINDOW + 1 or s.shape[1] < STRUCTURE_WINDOW + 1:
+    bh, bw = (s.shape[0] - 1) // block, (s.shape[1] - 1) // block
+    if bh < 2 or bw < 2:
         return []
+    s = s[:bh * block + 1, :bw * block + 1]
     gx = cv2.absdiff(s[:-1, 1:], s[:-1, :-1])
     gy = cv2.absdiff(s[1:, :-1], s[:-1, :-1])
-    noise = max(6.0, 3.0 * float(np.median(gx[::8, ::8])) + 4.0)
-    _, tx = cv2.threshold(gx, noise, 1, cv2.THRESH_BINARY)
-    _, ty = cv2.threshold(gy, noise, 1, cv2.THRESH_BINARY)
-    win = (STRUCTURE_WINDOW, STRUCTURE_WINDOW)
-    busy = cv2.min(cv2.blur(tx.astype(np.float32), win), cv2.blur(ty.astype(np.float32), win))
-    if cv2.minMaxLoc(busy)[1] < STRUCTURE_DENSITY:
-        return []  # the common case: nothing code-like, about 0.1 ms spent
-    mask = (busy >= STRUCTURE_DENSITY).astype(np.uint8)
+    noise = max(5.0, STRUCTURE_NOISE_GAIN * cv2.mean(gx)[0] + 3.0)
+    _, tx = cv2.threshold(gx, noise, 255, cv2.THRESH_BINARY)
+    _, ty = cv2.threshold(gy, noise, 255, cv2.THRESH_BINARY)
+    # Share of transitions per block (0..255), both directions.
+    busy = cv2.min(cv2.resize(tx, (bw, bh), interpolation=cv2.INTER_AREA),
+                   cv2.resize(ty, (bw, bh), interpolation=cv2.INTER_AREA))
+    level = STRUCTURE_DENSITY * 255
+    if cv2.minMaxLoc(busy)[1] < level:
+        return []  # the common case: nothing code-like
+    _, mask = cv2.threshold(busy, level - 0.5, 1, cv2.THRESH_BINARY)
     n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found: list[tuple[int, CodeRegion]] = []
     h, w = grey.shape[:2]
-    half = STRUCTURE_WINDOW // 2
+    unit = step * block  # full-frame pixels per block
     for i in range(1, n):
-        x, y, bw, bh, area = (int(v) for v in stats[i])
-        if bw * bh > 0.8 * busy.size:  # the whole frame is busy: noise or texture, no place to look
+        x, y, cw, ch, area = (int(v) for v in stats[i])
+        if cw * ch > 0.8 * busy.size:  # the whole frame is busy: noise or texture, no place to look
             continue
-        # The window smears a patch by half its size each way; a tiny code is about 40 px.
-        x0, y0 = max(0, (x - half) * step), max(0, (y - half) * step)
-        x1, y1 = min(w, (x + bw + half + 1) * step), min(h, (y + bh + half + 1) * step)
-        if max(x1 - x0, y1 - y0) < 40:
+        region = CodeRegion(x * unit, y * unit, min(w, (x + cw) * unit), min(h, (y + ch) * unit), "structure")
+        if region.side_px < 40:
             continue
-        found.append((area, CodeRegion(x0, y0, x1, y1, "structure")))
+        found.append((area, region))
     found.sort(key=lambda t: -t[0])
-    return [r.padded(grey.shape, fraction=0.1) for _, r in found[:max_regions]]
+    # A block only half on the code may fall short of the density: pad by about a block.
+    return [r.padded(grey.shape, fraction=0.15, min_px=unit) for _, r in found[:max_regions]]
 
 
 @dataclass
@@ -189,7 +205,8 @@ class RetryLadder:
         """Try the rungs on each region of ``grey`` (uint8 (H, W)) in turn; stop at the first read.
 
         The order is :data:`RUNGS`, except that a small region (a tiny code) starts with
-        ``upscale`` and a region smeared one way (a moving hand) starts with ``deblur``.
+        ``upscale``, a region smeared one way (a moving hand) with ``deblur`` and a region of
+        low contrast (a dim screen) with ``contrast``.
         """
         start = self._clock()
         out = LadderOutcome()
@@ -205,7 +222,9 @@ class RetryLadder:
                 break
             smear = Smear.of(crop)
             order = list(RUNGS)
-            first = "upscale" if region.side_px < SMALL_REGION_PX else "deblur" if smear.is_motion else None
+            lo, hi = np.percentile(crop[::4, ::4], (5, 95))
+            first = ("upscale" if region.side_px < SMALL_REGION_PX else "deblur" if smear.is_motion
+                     else "contrast" if hi - lo < LOW_CONTRAST else None)
             if first is not None:
                 order.remove(first)
                 order.insert(0, first)
@@ -298,8 +317,12 @@ def _upscale(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
 
 
 def _contrast(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
-    tiles = max(2, min(8, min(crop.shape) // 48))
-    yield np.asarray(cv2.createCLAHE(clipLimit=3.0, tileGridSize=(tiles, tiles)).apply(crop), np.uint8)
+    # A dim screen: stretch its range; glare: equalise locally (CLAHE), after a light blur that
+    # keeps the sensor noise from being amplified with it.
+    yield np.asarray(cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX), np.uint8)
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4))
+    yield np.asarray(clahe.apply(cv2.GaussianBlur(crop, (0, 0), 1.0)), np.uint8)
+    yield np.asarray(clahe.apply(crop), np.uint8)
 
 
 def _deblur(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
