@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,18 +21,31 @@ from aiohttp import web
 
 from campuspass import __version__
 from server.accounts import Accounts
+from server.cas_login import CasClient
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
+from server.metrics import ServerMetrics, make_metrics_middleware
 from server.passwords import PasswordHasher
 from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
+from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import Database
 from server.storage.sessions import Sessions, SessionTouches
 from server.storage.sms import SmsOutboxStore
 from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
-from server.web import admin_pages, auth_api, enrol_api, enrol_pages, nodes_api, nodes_pages, state
+from server.web import (
+    admin_pages,
+    auth_api,
+    enrol_api,
+    enrol_pages,
+    metrics_api,
+    nodes_api,
+    nodes_pages,
+    state,
+)
 from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
+from server.web import headers as security_headers
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
 from server.web import region_pages as region_pages
@@ -67,12 +81,18 @@ FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.
                                 nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
                                 checkin_routes, application_routes, review_routes,
                                 checkin_page_routes, application_page_routes, review_page_routes,
-                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes)
+                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes,
+                                metrics_api.routes)
 """Every feature module's routes, registered in this order."""
 
 
 def sms_gateway_from_config(config: ServerConfig, datadir: DataDir, clock: Clock) -> SmsGateway:
-    """The gateway ``[sms]`` names: the file gateway (default) or the HTTP gateway."""
+    """The gateway ``[sms]`` names: the file gateway (default), the HTTP gateway, or a template
+    provider (Alibaba Cloud, Tencent Cloud: :mod:`server.sms_providers`)."""
+    if config.sms.gateway == "aliyun":
+        return AliyunGateway(config.sms, clock)
+    if config.sms.gateway == "tencent":
+        return TencentGateway(config.sms, clock)
     if config.sms.gateway == "http":
         return HttpGateway(config.sms.url, token=config.sms.token, timeout_s=config.sms.timeout_s,
                            retries=config.sms.retries, backoff_s=config.sms.backoff_s)
@@ -107,7 +127,12 @@ def create_app(
     dd.require_initialised()
     clock = clock or SystemClock()
     config = config or load_server_config(dd.config_path)
-    app = web.Application(middlewares=[make_error_middleware(pages.render_error)], client_max_size=24 * 1024 * 1024)
+    metrics = ServerMetrics()
+    app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(pages.render_error)],
+                          client_max_size=24 * 1024 * 1024)
+    app[state.METRICS] = metrics
+    if config.auth.cas.enabled:
+        app[state.CAS] = CasClient(config.auth.cas)
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
@@ -120,6 +145,7 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     )
     app.router.add_static("/static/", HERE / "static", name="static")
+    security_headers.install(app)
     app[ROUTES_KEY] = []
     for feature in FEATURES:
         feature.register(app)
@@ -146,7 +172,7 @@ async def _housekeeping(app: web.Application) -> None:
     while True:
         try:
             await housekeeping_once(app)
-        except CampusPassError as exc:
+        except (CampusPassError, sqlite3.Error, ValueError) as exc:  # ValueError: aiosqlite's closed connection
             log.warning("account housekeeping: %s", exc)
         await asyncio.sleep(HOUSEKEEPING_EVERY_S)
 
@@ -156,7 +182,7 @@ def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
         db = await Database.open(app[state.DATADIR].db_path)
         app[state.DB] = db
         sender = SmsSender(SmsOutboxStore(db), app[state.SMS_GATEWAY], app[state.CLOCK],
-                           max_attempts=app[state.CONFIG].sms.max_attempts)
+                           max_attempts=app[state.CONFIG].sms.max_attempts, on_outcome=app[state.METRICS].observe_sms)
         app[state.SMS_SENDER] = sender
         app[state.ACCOUNTS] = Accounts(db, app[state.CLOCK], app[state.HASHER], app[state.CONFIG],
                                        sms_wake=sender.wake)
@@ -174,6 +200,8 @@ def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
             with contextlib.suppress(CampusPassError):
                 await touches.flush()  # the task's own last flush may have been cut short
             await app[state.SMS_GATEWAY].close()
+            if state.CAS in app:
+                await app[state.CAS].close()
             await db.close()
 
     return ctx

@@ -60,6 +60,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "people": "人员",
         "reset_password": "重置为初始密码",
         "retry": "重发",
+        "sms_class_retry": "暂时失败（限流或服务商故障），稍后自动重发",
+        "sms_class_give_up": "无法送达（号码无效或被拒收），不再重发",
+        "sms_class_misconfigured": "配置有误（密钥、签名或模板），请检查 server.toml 和服务商控制台后重发",
+        "sms_class_unknown": "结果不明（请求已发出但未收到答复），可能已送达，未自动重发",
         "status": "状态",
         "error": "出错了",
         "back": "返回",
@@ -67,7 +71,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_student": "学生", "role_staff": "教职工", "role_counsellor": "辅导员",
         "role_school_admin": "学校管理员", "role_system_admin": "系统管理员",
         "bad_credentials": "学号/工号或密码错误。",
+        "login_cas": "使用统一身份认证登录",
+        "login_admin": "系统管理员登录",
+        "login_hint_directory": "请使用统一身份认证（学校信息门户）的账号和密码登录。",
+        "not_on_roster": "统一身份认证已确认您的身份，但您不在本系统名单中，请联系所在院系。",
+        "directory_locked": "您的统一身份认证账号已被锁定或停用，请联系信息化办公室解锁。",
+        "directory_unavailable": "暂时无法连接学校统一身份认证，请稍后再试。",
+        "directory_misconfigured": "学校统一身份认证的对接配置有误，请联系信息化办公室。",
+        "cas_ticket_refused": "统一身份认证未接受此次登录，请重新登录。",
+        "cas_unavailable": "暂时无法连接学校统一身份认证，请稍后再试。",
+        "cas_misconfigured": "学校统一身份认证的对接配置有误，请联系信息化办公室。",
         "login_slowed": "登录失败次数较多，请稍后再试。",
+        "login_wait": "请在 {wait}后再试。",
         "login_blocked": "登录失败次数过多，账号暂时锁定，请稍后再试或联系辅导员重置密码。",
         "csrf_failed": "页面已过期，请刷新后重试。",
         "weak_password": "新密码不符合要求：至少 8 位，不能是学号或初始密码。",
@@ -86,7 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "internal": "服务器内部错误。",
         "search": "查询", "name": "姓名", "reason": "原因", "import_done": "导入完成", "created": "新建",
         "updated": "更新", "skipped": "跳过", "time": "时间", "purpose": "用途", "actor": "操作人",
-        "action": "操作", "detail": "详情", "state_initial": "未改初始密码", "state_no_phone": "未绑定手机",
+        "action": "操作", "detail": "详情", "audit_target": "涉及人员", "state_initial": "未改初始密码", "state_no_phone": "未绑定手机",
         "state_active": "已激活", "password_reset_done": "已重置为初始密码。", "roster_missing": "请选择名单文件。",
         "bad_roster": "名单有误，未导入任何数据。",
         "roster_large_hint": "每位新人员的初始密码哈希约需 50 毫秒；上万人的名单请在服务器上用 campuspass server import-roster 导入。",
@@ -133,6 +148,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "people": "People",
         "reset_password": "Reset to initial password",
         "retry": "Retry",
+        "sms_class_retry": "Temporary failure (throttled or provider fault); retried automatically",
+        "sms_class_give_up": "Cannot be delivered (bad or blocked number); not retried",
+        "sms_class_misconfigured": "Misconfigured (key, signature name or template): fix server.toml or the provider console, then retry",
+        "sms_class_unknown": "Outcome unknown (the request went out, no answer came back); it may have been delivered, so it was not resent",
         "status": "Status",
         "error": "Something went wrong",
         "back": "Back",
@@ -140,7 +159,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_student": "Student", "role_staff": "Staff", "role_counsellor": "Counsellor",
         "role_school_admin": "School admin", "role_system_admin": "System admin",
         "bad_credentials": "Wrong number or password.",
+        "login_cas": "Sign in with the university account",
+        "login_admin": "System administrator login",
+        "login_hint_directory": "Use the user name and password of the university's unified identity account.",
+        "not_on_roster": "The university login knows you, but you are not on the campuspass roster; ask your department.",
+        "directory_locked": "Your university account is locked or disabled; ask the IT office to unlock it.",
+        "directory_unavailable": "The university's login cannot be reached right now; try again shortly.",
+        "directory_misconfigured": "The connection to the university's login is misconfigured; tell the IT office.",
+        "cas_ticket_refused": "The university's login did not accept this sign-in; please sign in again.",
+        "cas_unavailable": "The university's login cannot be reached right now; try again shortly.",
+        "cas_misconfigured": "The connection to the university's login is misconfigured; tell the IT office.",
         "login_slowed": "Several failed logins: wait a little before trying again.",
+        "login_wait": "Try again in {wait}.",
         "login_blocked": "Too many failed logins: login is blocked for a while. Ask your counsellor to reset your password.",
         "csrf_failed": "The page has expired; reload it and try again.",
         "weak_password": "The new password must have 8+ characters and be neither your number nor the initial password.",
@@ -159,7 +189,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "internal": "Internal server error.",
         "search": "Search", "name": "Name", "reason": "Reason", "import_done": "Imported", "created": "created",
         "updated": "updated", "skipped": "skipped", "time": "Time", "purpose": "Purpose", "actor": "Who",
-        "action": "Action", "detail": "Detail", "state_initial": "initial password", "state_no_phone": "no phone yet",
+        "action": "Action", "detail": "Detail", "audit_target": "About", "state_initial": "initial password", "state_no_phone": "no phone yet",
         "state_active": "active", "password_reset_done": "Reset to the initial password.",
         "roster_missing": "Choose a roster file.", "bad_roster": "The roster has bad rows; nothing was imported.",
         "roster_large_hint": "Hashing each new person's initial password takes about 50 ms; import rosters of tens of thousands on the server with campuspass server import-roster.",
@@ -184,7 +214,8 @@ def translate(lang: str, key: str, fallback: str | None = None) -> str:
 
 async def page_context(request: web.Request) -> dict[str, Any]:
     """Template globals: ``t``, ``lang``, ``user``, ``csrf_token``, ``path`` (this page) and
-    ``region`` (a GB/T 2260 code → the name a person reads)."""
+    ``region`` (a GB/T 2260 code → the name a person reads), ``colon`` and ``paren`` (the
+    language's punctuation)."""
     from server.web import auth
 
     lang = lang_of(request)
@@ -196,4 +227,7 @@ async def page_context(request: web.Request) -> dict[str, Any]:
         "csrf_token": auth.csrf_token(request, user),
         "path": request.path,
         "region": REGIONS.full_name,
+        # punctuation of the page's language: "：" and "（…）" in Chinese, ": " and " (…)" in English
+        "colon": ": " if lang == "en" else "：",
+        "paren": (lambda text: f" ({text})") if lang == "en" else (lambda text: f"（{text}）"),
     }

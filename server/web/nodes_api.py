@@ -17,13 +17,21 @@ from aiohttp import web
 from server.storage.nodes import NodeRow, Nodes
 from server.storage.people import People
 from server.storage.scans import ScanLog, ScanView
-from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncService, check_records
+from server.sync import (
+    SYNC_MAX_BODY_BYTES,
+    Heartbeat,
+    SyncAnswer,
+    SyncError,
+    SyncRequestDoc,
+    SyncService,
+    check_records,
+)
 from server.web import auth, state
-from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound
+from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound, TooLarge
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import from_unix, to_unix
 from shared.config import from_mapping
-from shared.errors import ConfigError
+from shared.errors import CampusPassError, ConfigError
 from shared.keys import public_key_from_bytes
 from shared.node_auth import NodeAuthError, body_sha256, parse_headers, verify_request
 from shared.sync_answer import sign_answer
@@ -43,13 +51,27 @@ def _now_ms(request: web.Request) -> int:
     return int(request.app[state.CLOCK].now().timestamp() * 1000)
 
 
-async def _read_body(request: web.Request) -> bytes:
+async def _read_body(request: web.Request, limit_bytes: int = SYNC_MAX_BODY_BYTES) -> bytes:
+    """The request body, decoded (gzip), at most ``limit_bytes``; read in chunks so that a body
+    that inflates past the limit is refused as soon as it does (413 ``body_too_large``)."""
+    if request.content_length is not None and request.content_length > limit_bytes:
+        raise TooLarge(f"body of {request.content_length} bytes is too large; at most {limit_bytes}",
+                       code="body_too_large")
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return await request.read()
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > limit_bytes:
+                raise TooLarge(f"the decoded body is larger than {limit_bytes} bytes", code="body_too_large")
+            chunks.append(chunk)
     except web.HTTPException:
+        raise
+    except TooLarge:
         raise
     except Exception as exc:  # aiohttp's payload errors: bad gzip, truncated body
         raise BadRequest(f"the body cannot be read: {exc}", code="bad_encoding") from None
+    return b"".join(chunks)
 
 
 async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
@@ -92,12 +114,25 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
 
 
 @routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequestDoc, response=SyncAnswer,
-            raw_body=True, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
+            raw_body=True, max_body_bytes=SYNC_MAX_BODY_BYTES, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
 async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
     idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously. The whole answer
     is signed by the current issuer key and bound to the request (``key_id``, ``request``,
     ``signature``: docs/sync-protocol.md)."""
+    metrics = request.app[state.METRICS]
+    try:
+        node, answer, signed = await _sync(request)
+    except CampusPassError as exc:
+        metrics.sync_requests.labels(exc.code).inc()
+        raise
+    metrics.sync_requests.labels("ok").inc()
+    metrics.scans_ingested.labels(node.id).inc(answer.inserted)
+    metrics.scans_duplicate.labels(node.id).inc(answer.duplicates)
+    return web.json_response(signed)
+
+
+async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer, dict[str, Any]]:
     node, raw, nonce = await authenticate_node(request)
     data = decode_json(raw)
     if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
@@ -122,8 +157,8 @@ async def node_sync(request: web.Request) -> web.Response:
                         trust_bundle=docs.get("trust_bundle"), revocations=docs.get("revocations"),
                         policy=docs.get("policy"))
     signer = request.app[state.DATADIR].current_signer(from_unix(now_ms // 1000))
-    return web.json_response(sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
-                                         key_id=signer.key_id, key=signer.key))
+    return node, answer, sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
+                                     key_id=signer.key_id, key=signer.key)
 
 
 # ---- admins --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -35,8 +35,9 @@ from server.web import arrival_pages, auth, state
 from server.web.errors import ApiError, Forbidden, InvalidField, NotFound, status_of
 from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
-from shared.campus_time import local
+from shared.campus_time import checkin_day, local
 from shared.clock import from_unix, to_unix
+from shared.config import bounds
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,11 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     user = await auth.current_user(request)
     if user is None or user.role not in ("student", "staff"):
         return None
-    view = await service_of(request).view(user.person, request.app[state.CLOCK].now())
+    now = request.app[state.CLOCK].now()
+    view = await service_of(request).view(user.person, now)
+    checked_in = await Checkins(request.app[state.DB]).for_day(user.id, checkin_day(now)) is not None
     return "pass_home.html", {"status": view.status, "has_pass": view.pass_text is not None,
-                              "reason_code": view.reason_code}
+                              "reason_code": view.reason_code, "checked_in": checked_in}
 
 
 def service_of(request: web.Request) -> PassService:
@@ -205,7 +208,7 @@ class PersonPassOut:
 class ReasonBody:
     """Why (required, 1-500 characters; shown to the person for holds)."""
 
-    reason: str
+    reason: str = field(metadata=bounds(max_length=500))
 
 
 @dataclass(frozen=True)

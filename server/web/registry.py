@@ -71,6 +71,8 @@ class RouteSpec:
         max_body_bytes: largest JSON body accepted (413 ``body_too_large`` beyond; default 256 KiB).
         upload: names of file fields: the route also accepts ``multipart/form-data`` carrying the
             session's ``csrf_token`` (as forms do) and the handler reads the form itself.
+        keep_form: a form's page (``/checkin``): a submission refused for a lapsed session or a
+            stale CSRF token is kept as a draft and shown there again (:mod:`server.web.form_drafts`).
     """
 
     kind: Literal["api", "page"]
@@ -88,6 +90,7 @@ class RouteSpec:
     raw_body: bool = False
     max_body_bytes: int = MAX_JSON_BYTES
     upload: tuple[str, ...] = ()
+    keep_form: str | None = None
 
 
 class Routes:
@@ -130,13 +133,13 @@ class Routes:
 
     def page(
         self, method: str, path: str, *, roles: tuple[str, ...], summary: str = "", allow_setup: bool = False,
-        csrf: bool = True,
+        csrf: bool = True, keep_form: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare an HTML page or form handler."""
 
         def deco(fn: Handler) -> Handler:
             self.specs.append(RouteSpec("page", method.upper(), path, fn, summary, tuple(roles), allow_setup,
-                                        tag=self.tag, csrf=csrf))
+                                        tag=self.tag, csrf=csrf, keep_form=keep_form))
             return fn
 
         return deco
@@ -177,6 +180,10 @@ def _wrap(spec: RouteSpec) -> Handler:
 
     handler.__name__ = getattr(spec.handler, "__name__", "handler")
     handler.__doc__ = spec.handler.__doc__
+    if spec.keep_form is not None:
+        from server.web.form_drafts import keeping
+
+        return keeping(handler, spec.keep_form)
     return handler
 
 
@@ -282,6 +289,8 @@ def json_schema(tp: Any, components: dict[str, Any], owners: dict[str, type] | N
             props, required = {}, []
             for f in dataclasses.fields(tp):
                 props[f.name] = json_schema(hints[f.name], components, owners)
+                if f.metadata.get("bounds"):
+                    props[f.name] = _with_bounds(props[f.name], f.metadata["bounds"])
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     required.append(f.name)
             schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
@@ -308,6 +317,25 @@ def json_schema(tp: Any, components: dict[str, Any], owners: dict[str, type] | N
     if tp in simple:
         return {"type": simple[tp]}
     return {}
+
+
+_SCHEMA_WORDS = {"minimum": ("minimum", "minimum"), "maximum": ("maximum", "maximum"),
+                 "min_length": ("minLength", "minItems"), "max_length": ("maxLength", "maxItems"),
+                 "pattern": ("pattern", "pattern")}
+
+
+def _with_bounds(schema: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the JSON Schema words of :func:`shared.config.bounds` (on the non-null
+    branch of an optional field)."""
+    if "anyOf" in schema and any(s.get("type") == "null" for s in schema["anyOf"]):
+        return {"anyOf": [s if s.get("type") == "null" else _with_bounds(s, limits) for s in schema["anyOf"]]}
+    out = dict(schema)
+    for name, value in limits.items():
+        word = _SCHEMA_WORDS[name][1 if out.get("type") == "array" else 0]
+        if name == "pattern":
+            value = f"^(?:{value})$"
+        out[word] = value
+    return out
 
 
 def _error_schema() -> dict[str, Any]:
@@ -351,7 +379,8 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
             op["parameters"] = params
         if spec.body is not None:
             op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": json_schema(spec.body, components, owners)}}}
+                "application/json": {"schema": json_schema(spec.body, components, owners)}},
+                "x-max-body-bytes": spec.max_body_bytes}
         if spec.upload:
             form = {"type": "object", "required": ["csrf_token"], "properties": {
                 "csrf_token": {"type": "string"},

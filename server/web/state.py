@@ -9,8 +9,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.accounts import Accounts
+from server.cas_login import CasClient
 from server.config import ServerConfig
 from server.datadir import DataDir
+from server.metrics import ServerMetrics
 from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.sms import SmsGateway, SmsSender
@@ -30,3 +32,7 @@ SESSION_TOUCHES = web.AppKey("session_touches", SessionTouches)
 """Session touches batched in memory and flushed by a background task (built in a ``cleanup_ctx``)."""
 PASS_SERVICE = web.AppKey("pass_service", PassService)
 """Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""
+METRICS = web.AppKey("metrics", ServerMetrics)
+"""The app's Prometheus metrics (:mod:`server.metrics`; exists from creation)."""
+CAS = web.AppKey("cas", CasClient)
+"""The CAS client (:mod:`server.cas_login`); present only when ``[auth.cas] enabled``."""

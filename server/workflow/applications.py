@@ -36,6 +36,7 @@ from server.config import ServerConfig
 from server.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from server.pass_status import PassService
 from server.scope import OutOfScope, in_scope, visible_departments
+from server.sms_templates import PURPOSE_FIELDS
 from server.storage import Database
 from server.storage.applications import (
     ACTIVE_STATES,
@@ -190,7 +191,9 @@ def validate_application(data: ApplicationInput, today: date, horizon_days: int)
                 errors.append(FieldError(f"{where}.{key}", p, f"{key} {leg.get(key)!r} is not a GB/T 2260 code"))
         depart, arrive = _local_datetime(leg.get("depart_at")), _local_datetime(leg.get("arrive_at"))
         for key, value in (("depart_at", depart), ("arrive_at", arrive)):
-            if value is None:
+            if leg.get(key) in (None, ""):
+                errors.append(FieldError(f"{where}.{key}", "required", f"{key} is required (local date and time)"))
+            elif value is None:
                 errors.append(FieldError(f"{where}.{key}", "bad_datetime",
                                          f"{key} {leg.get(key)!r} is not an ISO 8601 date and time"))
         if depart is not None and arrive is not None:
@@ -450,10 +453,9 @@ class ReturnApplications:
         (then the applicant gets the approval SMS, exactly once).
 
         Raises:
-            NotFound: no such application (or, for a counsellor, not in their departments
-                and not existing; see ``department_scope``).
-            Forbidden: 403 ``department_scope`` (counsellor of another department), ``forbidden``
-                (not a reviewer).
+            NotFound: no such application (school admin).
+            Forbidden: 403 ``department_scope`` (a counsellor, for an application of another
+                department or none: the two answers are identical), ``forbidden`` (not a reviewer).
             IllegalTransition: 409 ``already_decided``, ``dept_stage_pending``, ``not_active``.
         """
         app, action = await self._for_review(reviewer, application_id, "approve")
@@ -509,10 +511,11 @@ class ReturnApplications:
         else:
             raise Forbidden(f"role {reviewer.role} does not review return applications")
         app = await self.store.get(application_id)
+        if stage == "dept" and (app is None or not in_scope(reviewer, app.department)):
+            # The same answer for a missing id and another department's: ids reveal nothing.
+            raise OutOfScope(f"no return application {application_id} in your departments")
         if app is None:
             raise NotFound(f"no return application {application_id}")
-        if stage == "dept" and not in_scope(reviewer, app.department):
-            raise OutOfScope(f"application {application_id} is not from one of your departments")
         return app, f"{stage}_{verb}"
 
     # -- the background job ----------------------------------------------------------------------
@@ -592,8 +595,10 @@ class ReturnApplications:
             body, purpose = wf.sms_approved.format(**fields), "application_approved"
         else:
             body, purpose = wf.sms_rejected.format(**fields), "application_rejected"
+        params = {k: v for k, v in fields.items() if k in PURPOSE_FIELDS[purpose]}
         return await SmsOutboxStore.enqueue(conn, message_id=f"{purpose}:{app.id}", phone=applicant.phone,
-                                            body=body, purpose=purpose, now_s=now_s, person_id=applicant.id)
+                                            body=body, purpose=purpose, now_s=now_s, person_id=applicant.id,
+                                            params=params)
 
 
 def _may_see(viewer: Person, app: ReturnApplication) -> bool:
