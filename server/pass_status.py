@@ -1,4 +1,4 @@
-"""Pass status per person and pass issuance (ARCHITECTURE §2.5–§2.7, §3).
+"""Pass status per person and pass issuance (docs/architecture.md §2.5–§2.7, §3).
 
 Status: ``none`` (no approved return) → ``black`` (approved, not arrived) → ``green``
 (arrival confirmed by a counsellor); ``hold`` (abnormal check-in, missed check-in, admin hold)
