@@ -25,6 +25,7 @@ from campuspass.demo_setup import (
     load_demo,
     retarget,
     set_library_camera,
+    set_status_ports,
     setup_demo,
 )
 from campuspass.processes import ProcessGroup, Terminated, free_port, port_in_use, terminate_on_sigterm
@@ -62,12 +63,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reset", action="store_true", help="delete the demo data directory and start afresh")
     p.add_argument("--camera", default=None, metavar="SOURCE",
                    help="camera of the library node, e.g. opencv:0 for a webcam (default: a watched folder)")
+    p.add_argument("--status-ports", type=status_ports_arg, default=None, metavar="A,B",
+                   help=f"ports of the library's and the dormitory's door status pages on 127.0.0.1 (default "
+                        f"{STATUS_PORTS[0]},{STATUS_PORTS[1]} when free, else free ports; --walkthrough: free ports)")
     p.add_argument("--walkthrough", action="store_true",
                    help="run the guide's story through the HTTP API and exit (0: every step as described)")
     p.set_defaults(handler=_demo)
 
 
-def _prepare(data: Path, port: int, reset: bool, camera: str | None, fresh_only: bool) -> DemoLayout:
+def status_ports_arg(text: str) -> tuple[int, int]:
+    """``"8571,8572"`` → ``(8571, 8572)``: two different ports 1..65535.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (argparse prints it with the usage).
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and 0 < int(p) < 65536 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected two ports A,B (1-65535), e.g. 8571,8572")
+    a, b = int(parts[0]), int(parts[1])
+    if a == b:
+        raise argparse.ArgumentTypeError(f"{text!r}: the two door status pages need two different ports")
+    return a, b
+
+
+def _status_ports(port: int, wanted: tuple[int, int] | None, prefer_defaults: bool) -> tuple[int, int]:
+    if wanted is not None:
+        if port in wanted:
+            raise DemoError(f"--status-ports {wanted[0]},{wanted[1]} includes the server port {port}", code="ports")
+        busy = [p for p in wanted if port_in_use(p)]
+        if busy:
+            raise DemoError(f"port {busy[0]} of --status-ports is in use; choose others", code="ports")
+        return wanted
+    if prefer_defaults and port not in STATUS_PORTS and not any(port_in_use(p) for p in STATUS_PORTS):
+        return STATUS_PORTS
+    return free_port(), free_port()
+
+
+def _prepare(data: Path, port: int, reset: bool, camera: str | None, fresh_only: bool,
+             status_ports: tuple[int, int] | None = None) -> DemoLayout:
     if reset and data.exists():
         shutil.rmtree(data)
     occupied = data.exists() and any(data.iterdir())
@@ -81,9 +114,11 @@ def _prepare(data: Path, port: int, reset: bool, camera: str | None, fresh_only:
                             "--reset to replace it", code="not_a_demo")
         print(f"reusing the demo campus in {data} (--reset starts afresh)", flush=True)
         layout = retarget(layout, port)
+        if status_ports is not None:
+            layout = set_status_ports(layout, _status_ports(port, status_ports, prefer_defaults=False))
         return set_library_camera(layout, camera or "dir:camera")
-    status_ports = STATUS_PORTS if not any(port_in_use(p) for p in STATUS_PORTS) and port not in STATUS_PORTS \
-        else (free_port(), free_port())
+    # the walkthrough never takes the well-known ports: two people on one machine would collide
+    status_ports = _status_ports(port, status_ports, prefer_defaults=not fresh_only)
     print(f"setting up a demo campus in {data} (keys, 209 accounts, 2 buildings, 2 door nodes; ~10 s)...",
           flush=True)
     return setup_demo(data, port=port, status_ports=status_ports, camera=camera)
@@ -94,6 +129,17 @@ def _relative(path: str) -> str:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:
         return path
+
+
+def walkthrough_command() -> str:
+    """How to run the walkthrough from where this demo was started: ``./dev demo --walkthrough``
+    in a source checkout (``./dev demo`` does not put ``campuspass`` on the PATH), else
+    ``campuspass demo --walkthrough`` when it is on the PATH, else through this interpreter."""
+    if Path("dev").is_file() and Path("pyproject.toml").is_file():
+        return "./dev demo --walkthrough"
+    if shutil.which("campuspass"):
+        return "campuspass demo --walkthrough"
+    return f"{sys.executable} -m campuspass demo --walkthrough"
 
 
 def banner(layout: DemoLayout, camera: str | None = None) -> str:
@@ -137,7 +183,7 @@ def banner(layout: DemoLayout, camera: str | None = None) -> str:
     else:
         lines.append(f"    or hold the phone showing the pass up to the webcam ({camera}) of the library door")
     lines += [
-        "  or run the whole story unattended:  campuspass demo --walkthrough",
+        f"  or run the whole story unattended:  {walkthrough_command()}",
         "",
         "  Ctrl-C stops everything.",
         "",
@@ -185,7 +231,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     data = args.data or DEFAULT_DEMO_DATA
     port = args.port or DEFAULT_PORT
-    layout = _prepare(data, port, args.reset, args.camera, fresh_only=False)
+    layout = _prepare(data, port, args.reset, args.camera, fresh_only=False, status_ports=args.status_ports)
     with ProcessGroup() as group:
         start_campus(group, layout)
         for name, line in group.lines(0.2):  # what the children said while starting
@@ -203,7 +249,7 @@ def _run_walkthrough(args: argparse.Namespace) -> int:
     temporary = args.data is None
     data = Path(tempfile.mkdtemp(prefix="campuspass-walkthrough-")) if temporary else args.data
     port = args.port or free_port()
-    layout = _prepare(data, port, args.reset, None, fresh_only=True)
+    layout = _prepare(data, port, args.reset, None, fresh_only=True, status_ports=args.status_ports)
     ok = False
     with ProcessGroup() as group:
         campus = start_campus(group, layout, nodes=("library",))

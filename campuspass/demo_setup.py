@@ -167,6 +167,20 @@ def retarget(layout: DemoLayout, port: int) -> DemoLayout:
     return out
 
 
+def set_status_ports(layout: DemoLayout, ports: tuple[int, int]) -> DemoLayout:
+    """The layout with the library's and the dormitory's status endpoints on ``ports`` (each
+    node's ``node.toml`` rewritten when its port changes)."""
+    changed = []
+    for n, port in zip(layout.nodes, ports, strict=False):
+        if n.status_port != port:
+            cfg = load_node_config(n.config_path)
+            write_atomic(n.config_path, dump_node_config(replace(cfg, status=replace(cfg.status, port=port))), 0o644)
+        changed.append(replace(n, status_port=port))
+    out = replace(layout, nodes=changed + layout.nodes[len(changed):])
+    out.save()
+    return out
+
+
 def set_library_camera(layout: DemoLayout, source: str) -> DemoLayout:
     """The layout with the library node's camera set to ``source`` (``opencv:0``, ``dir:camera``)
     in its ``node.toml``.

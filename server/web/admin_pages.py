@@ -8,7 +8,7 @@ from server.roster import RosterError
 from server.storage.audit import AuditLog
 from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
-from server.web import audit, auth, state
+from server.web import admin_texts, audit, auth, i18n, state
 from server.web.admin import run_roster_import
 from server.web.errors import ApiError, NotFound, status_of
 from server.web.pages import render
@@ -69,7 +69,10 @@ async def roster_upload(request: web.Request) -> web.StreamResponse:
 @routes.page("GET", "/admin/sms", roles=ADMINS, summary="SMS outbox")
 async def sms_page(request: web.Request) -> web.StreamResponse:
     rows = await SmsOutboxStore(request.app[state.DB]).recent(200)
-    return await render(request, "admin_sms.html", {"messages": rows, "fmt": _local_time})
+    lang = i18n.lang_of(request)
+    return await render(request, "admin_sms.html", {
+        "messages": rows, "fmt": _local_time, "purpose_text": lambda p: admin_texts.purpose_text(lang, p),
+        "status_text": lambda s, n: admin_texts.sms_status_text(lang, s, n)})
 
 
 @routes.page("POST", "/admin/sms/{id}/retry", roles=ADMINS, summary="retry an SMS")
@@ -85,4 +88,14 @@ async def sms_retry_page(request: web.Request) -> web.StreamResponse:
 @routes.page("GET", "/admin/audit", roles=ADMINS, summary="audit log")
 async def audit_page(request: web.Request) -> web.StreamResponse:
     entries = await AuditLog(request.app[state.DB]).recent(limit=200)
-    return await render(request, "admin_audit.html", {"entries": entries, "fmt": _local_time})
+    people = People(request.app[state.DB])
+    targets: dict[int, str] = {}
+    for e in entries:  # whom each action concerned, by number and name
+        if e.target_person_id is not None and e.target_person_id not in targets:
+            who = await people.by_id(e.target_person_id)
+            targets[e.target_person_id] = f"{who.number} {who.name}" if who else f"#{e.target_person_id}"
+    lang = i18n.lang_of(request)
+    return await render(request, "admin_audit.html", {
+        "entries": entries, "fmt": _local_time, "targets": targets,
+        "action_text": lambda a: admin_texts.action_text(lang, a),
+        "detail_text": lambda d: admin_texts.detail_text(lang, d)})

@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from server.storage.applications import ReturnApplication
-from server.web import auth, checkin_i18n, state
+from server.web import auth, checkin_i18n, form_drafts, state
 from server.web.application_api import STAGE_OF_STATE
 from server.web.application_state import application_service, checkin_service
 from server.web.errors import ApiError, NotFound, status_of
@@ -51,7 +51,8 @@ def form_input(form: MultiDictProxy[Any]) -> ApplicationInput:
 
 
 async def _form(request: web.Request, *, values: dict[str, Any] | None = None, amend: int | None = None,
-                errors: dict[str, str] | None = None, error: str | None = None, status: int = 200) -> web.StreamResponse:
+                errors: dict[str, str] | None = None, error: str | None = None, status: int = 200,
+                unticked: list[str] | None = None) -> web.StreamResponse:
     user = await auth.require_user(request)
     wf = request.app[state.CONFIG].workflow
     today = checkin_day(request.app[state.CLOCK].now())
@@ -59,7 +60,7 @@ async def _form(request: web.Request, *, values: dict[str, Any] | None = None, a
     return await render(request, "application_form.html", {
         "values": values or {}, "amend": amend, "field_errors": errors or {}, "error": error,
         "checked_in": checked_in, "phone": wf.prevention_office_phone, "modes": MODES, "legs": range(FORM_LEGS),
-        "confirmations": [(k, getattr(wf.confirmations, k)) for k in CONFIRMATION_KEYS],
+        "confirmations": [(k, getattr(wf.confirmations, k)) for k in CONFIRMATION_KEYS], "unticked": unticked or [],
         "confirmations_version": wf.confirmations.version, "min_date": today.isoformat(),
         "max_date": (today + timedelta(days=wf.application_horizon_days)).isoformat(),
     }, status=status)
@@ -78,6 +79,12 @@ def _values(app: ReturnApplication) -> dict[str, Any]:
 @routes.page("GET", "/apply", roles=APPLICANT_ROLES, summary="return application form")
 async def apply_form(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
+    kept = form_drafts.take(request, "/apply", user.person.number)
+    if kept is not None:
+        values = dict(kept)
+        response = await _form(request, values=values, amend=parse_id(values.get("amend")))
+        form_drafts.drop(request, response)
+        return response
     amend = parse_id(request.query.get("amend"))
     if amend is not None:
         app = await application_service(request.app).get_for(user.person, amend)
@@ -85,7 +92,7 @@ async def apply_form(request: web.Request) -> web.StreamResponse:
     return await _form(request)
 
 
-@routes.page("POST", "/apply", roles=APPLICANT_ROLES, summary="submit a return application")
+@routes.page("POST", "/apply", roles=APPLICANT_ROLES, summary="submit a return application", keep_form="/apply")
 async def apply_post(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await request.post()
@@ -102,6 +109,10 @@ async def apply_post(request: web.Request) -> web.StreamResponse:
         return await _form(request, values=values, amend=amend, errors={e.field: e.code for e in exc.errors},
                            error="invalid_field", status=status_of(exc))
     except ApiError as exc:
+        if exc.code == "confirmation_required":
+            # one message under the title naming the unticked items; the ticks given stay ticked
+            unticked = [k for k in CONFIRMATION_KEYS if form.get(k) != "yes"]
+            return await _form(request, values=values, amend=amend, unticked=unticked, status=status_of(exc))
         return await _form(request, values=values, amend=amend, error=exc.code, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=application_submitted")
 

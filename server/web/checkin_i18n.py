@@ -81,6 +81,15 @@ ZH: dict[str, str] = {
     "confirm_no_case_contact": "本人近 14 天内未接触确诊、疑似病例、无症状感染者及其密切接触者。",
     "confirm_no_symptoms": "本人及共同居住人近 14 天内无发热、咳嗽等呼吸道症状。",
     "confirm_not_quarantined": "本人目前未处于隔离或医学观察期。",
+    "confirmation_unticked": "以下承诺未勾选，申请尚未提交：",
+    "plan_changed": "计划有变？",
+    "withdraw_approved_hint": "申请已获批。撤回后通行码立即作废，需要时须重新申请并再次审批。",
+    "checkin_saved_abnormal": "打卡已提交。今日情况异常，通行码已暂停，辅导员会联系你。",
+    "hello_name": "你好，{name}",
+    "revisions_note": "（已提交 {n} 次）",
+    "session_expired_kept": "登录已过期，请重新登录。你刚才填写的内容已保留，登录后请检查并提交。",
+    "page_expired_kept": "页面已过期，你填写的内容已保留在下面，请检查后再提交。",
+    "draft_restored": "下面是你登录过期前填写的内容，请检查后提交。",
 }
 
 EN: dict[str, str] = {
@@ -158,6 +167,15 @@ EN: dict[str, str] = {
     "confirm_no_case_contact": "In the last 14 days I have had no contact with confirmed, suspected or asymptomatic cases or their close contacts.",
     "confirm_no_symptoms": "In the last 14 days neither I nor anyone I live with has had a fever, cough or other respiratory symptoms.",
     "confirm_not_quarantined": "I am not in quarantine or under medical observation.",
+    "confirmation_unticked": "These confirmations are not ticked; the application was not submitted:",
+    "plan_changed": "Plans changed?",
+    "withdraw_approved_hint": "Your application is approved. Withdrawing it voids your pass at once; to return later you must apply and be approved again.",
+    "checkin_saved_abnormal": "Check-in saved. Today's answers need follow-up: your pass is on hold and your counsellor will contact you.",
+    "hello_name": "Hello, {name}",
+    "revisions_note": " ({n} submissions)",
+    "session_expired_kept": "Your session expired: log in again. What you typed is kept; check it and submit after logging in.",
+    "page_expired_kept": "The page had expired; what you typed is kept below: check it and submit again.",
+    "draft_restored": "Below is what you typed before your session expired: check it and submit.",
 }
 
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy
 
 from server.storage.checkins import Checkin
-from server.web import auth, checkin_i18n, state
+from server.web import auth, checkin_i18n, form_drafts, state
 from server.web.application_state import checkin_service
 from server.web.errors import ApiError, status_of
 from server.web.pages import render
@@ -83,19 +83,28 @@ async def _form(request: web.Request, *, values: dict[str, Any] | None = None, e
 
 @routes.page("GET", "/checkin", roles=CHECKIN_ROLES, summary="check-in form")
 async def checkin_form(request: web.Request) -> web.StreamResponse:
-    return await _form(request)
+    user = await auth.require_user(request)
+    kept = form_drafts.take(request, "/checkin", user.person.number)
+    if kept is None:
+        return await _form(request)
+    values = form_answers(MultiDictProxy(MultiDict(kept)))
+    values["keep_attest"] = values["attest"]  # ticked for these very answers; a new day's form starts unticked
+    response = await _form(request, values=values)
+    form_drafts.drop(request, response)
+    return response
 
 
-@routes.page("POST", "/checkin", roles=CHECKIN_ROLES, summary="submit the check-in form")
+@routes.page("POST", "/checkin", roles=CHECKIN_ROLES, summary="submit the check-in form", keep_form="/checkin")
 async def checkin_post(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     answers = form_answers(await request.post())
     try:
-        await checkin_service(request.app).submit(user.person, answers)
+        result = await checkin_service(request.app).submit(user.person, answers)
     except InvalidAnswers as exc:
         return await _form(request, values=answers, errors={e.field: e.code for e in exc.errors},
                            error="invalid_field", status=status_of(exc))
-    raise web.HTTPSeeOther("/?msg=checkin_saved")
+    # an abnormal answer is no success to cheer about: say what it means instead
+    raise web.HTTPSeeOther("/?msg=checkin_saved_abnormal" if result.checkin.abnormal else "/?msg=checkin_saved")
 
 
 @routes.page("POST", "/checkin/same", roles=CHECKIN_ROLES, summary="one-tap check-in: same as yesterday")

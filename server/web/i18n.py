@@ -68,6 +68,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_school_admin": "学校管理员", "role_system_admin": "系统管理员",
         "bad_credentials": "学号/工号或密码错误。",
         "login_slowed": "登录失败次数较多，请稍后再试。",
+        "login_wait": "请在 {wait}后再试。",
         "login_blocked": "登录失败次数过多，账号暂时锁定，请稍后再试或联系辅导员重置密码。",
         "csrf_failed": "页面已过期，请刷新后重试。",
         "weak_password": "新密码不符合要求：至少 8 位，不能是学号或初始密码。",
@@ -86,7 +87,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "internal": "服务器内部错误。",
         "search": "查询", "name": "姓名", "reason": "原因", "import_done": "导入完成", "created": "新建",
         "updated": "更新", "skipped": "跳过", "time": "时间", "purpose": "用途", "actor": "操作人",
-        "action": "操作", "detail": "详情", "state_initial": "未改初始密码", "state_no_phone": "未绑定手机",
+        "action": "操作", "detail": "详情", "audit_target": "涉及人员", "state_initial": "未改初始密码", "state_no_phone": "未绑定手机",
         "state_active": "已激活", "password_reset_done": "已重置为初始密码。", "roster_missing": "请选择名单文件。",
         "bad_roster": "名单有误，未导入任何数据。",
         "roster_large_hint": "每位新人员的初始密码哈希约需 50 毫秒；上万人的名单请在服务器上用 campuspass server import-roster 导入。",
@@ -141,6 +142,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_school_admin": "School admin", "role_system_admin": "System admin",
         "bad_credentials": "Wrong number or password.",
         "login_slowed": "Several failed logins: wait a little before trying again.",
+        "login_wait": "Try again in {wait}.",
         "login_blocked": "Too many failed logins: login is blocked for a while. Ask your counsellor to reset your password.",
         "csrf_failed": "The page has expired; reload it and try again.",
         "weak_password": "The new password must have 8+ characters and be neither your number nor the initial password.",
@@ -159,7 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "internal": "Internal server error.",
         "search": "Search", "name": "Name", "reason": "Reason", "import_done": "Imported", "created": "created",
         "updated": "updated", "skipped": "skipped", "time": "Time", "purpose": "Purpose", "actor": "Who",
-        "action": "Action", "detail": "Detail", "state_initial": "initial password", "state_no_phone": "no phone yet",
+        "action": "Action", "detail": "Detail", "audit_target": "About", "state_initial": "initial password", "state_no_phone": "no phone yet",
         "state_active": "active", "password_reset_done": "Reset to the initial password.",
         "roster_missing": "Choose a roster file.", "bad_roster": "The roster has bad rows; nothing was imported.",
         "roster_large_hint": "Hashing each new person's initial password takes about 50 ms; import rosters of tens of thousands on the server with campuspass server import-roster.",
@@ -184,7 +186,8 @@ def translate(lang: str, key: str, fallback: str | None = None) -> str:
 
 async def page_context(request: web.Request) -> dict[str, Any]:
     """Template globals: ``t``, ``lang``, ``user``, ``csrf_token``, ``path`` (this page) and
-    ``region`` (a GB/T 2260 code → the name a person reads)."""
+    ``region`` (a GB/T 2260 code → the name a person reads), ``colon`` and ``paren`` (the
+    language's punctuation)."""
     from server.web import auth
 
     lang = lang_of(request)
@@ -196,4 +199,7 @@ async def page_context(request: web.Request) -> dict[str, Any]:
         "csrf_token": auth.csrf_token(request, user),
         "path": request.path,
         "region": REGIONS.full_name,
+        # punctuation of the page's language: "：" and "（…）" in Chinese, ": " and " (…)" in English
+        "colon": ": " if lang == "en" else "：",
+        "paren": (lambda text: f" ({text})") if lang == "en" else (lambda text: f"（{text}）"),
     }

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from server.storage.people import People
 from server.web import auth, i18n, state
 from server.web.errors import ApiError, InvalidField, status_of
 from server.web.registry import ANY_USER, PUBLIC, Routes
@@ -75,6 +75,16 @@ def form_error(exc: ApiError) -> str:
     return exc.code
 
 
+def wait_text(lang: str, wait_s: object) -> str:
+    """How long to wait, as a person says it ("3 分钟", "40 seconds"); "" when not a number of seconds."""
+    if not isinstance(wait_s, int) or wait_s <= 0:
+        return ""
+    minutes = -(-wait_s // 60)
+    if lang == "en":
+        return f"{wait_s} seconds" if wait_s < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+    return f"{wait_s} 秒" if wait_s < 60 else f"{minutes} 分钟"
+
+
 HomeSection = Callable[[web.Request], Awaitable[tuple[str, dict[str, Any]] | None]]
 HOME_SECTIONS = web.AppKey("home_sections", list)  # list[tuple[int, HomeSection]]
 
@@ -97,7 +107,17 @@ async def home(request: web.Request) -> web.StreamResponse:
         section = await provider(request)
         if section is not None:
             sections.append(section)
-    return await render(request, "home.html", {"sections": sections})
+    user = await auth.current_user(request)
+    department_name = None
+    if user is not None and user.person.department:
+        names = {d.code: d.name for d in await People(request.app[state.DB]).departments()}
+        department_name = names.get(user.person.department)
+    return await render(request, "home.html", {"sections": sections, "department_name": department_name})
+
+
+@routes.page("GET", "/favicon.ico", roles=PUBLIC, summary="the site icon (browsers ask for it on every page)")
+async def favicon(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
 @routes.page("GET", "/login", roles=PUBLIC, summary="login form")
@@ -114,8 +134,10 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request),
                                                          str(form.get("sms_code", "")) or None)
     except ApiError as exc:
-        return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message, "username": number},
-                      status=status_of(exc))
+        wait_s = exc.detail.get("retry_after_s")
+        return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message,
+                                                    "username": number, "wait": wait_text(i18n.lang_of(request), wait_s)},
+                            status=status_of(exc))
     user = await auth.start_session(request, person)
     resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
     auth.set_session_cookie(request, resp, user)
@@ -138,12 +160,16 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
     raise resp
 
 
+PENDING_PHONE_COOKIE = "cp_pending_phone"
+
+
 @routes.page("GET", "/setup", roles=ANY_USER, allow_setup=True, summary="first-login setup")
 async def setup_form(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     if user.person.is_active:
         raise web.HTTPSeeOther("/")
-    return await render(request, "setup.html", {"phone": request.query.get("phone", user.person.phone or "")})
+    phone = request.cookies.get(PENDING_PHONE_COOKIE, "") or user.person.phone or ""
+    return await render(request, "setup.html", {"phone": phone if phone.isascii() and phone.isdigit() else ""})
 
 
 @routes.page("POST", "/setup/password", roles=ANY_USER, allow_setup=True, summary="set a new password")
@@ -172,7 +198,11 @@ async def setup_phone_code(request: web.Request) -> web.StreamResponse:
         sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
     except ApiError as exc:
         return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
-    raise web.HTTPSeeOther(f"/setup?msg=code_sent&phone={quote(sent.phone)}")
+    # the number waits in a short-lived cookie for the next step, never in the URL (logs, history)
+    resp = web.HTTPSeeOther("/setup?msg=code_sent")
+    resp.set_cookie(PENDING_PHONE_COOKIE, sent.phone, max_age=600, path="/setup", httponly=True, samesite="Strict",
+                    secure=request.secure)
+    raise resp
 
 
 @routes.page("POST", "/setup/phone/verify", roles=ANY_USER, allow_setup=True, summary="verify the phone code")

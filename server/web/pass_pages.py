@@ -34,7 +34,7 @@ from server.web import arrival_pages, auth, state
 from server.web.errors import ApiError, Forbidden, InvalidField, NotFound, status_of
 from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
-from shared.campus_time import local
+from shared.campus_time import checkin_day, local
 from shared.clock import from_unix, to_unix
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,11 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     user = await auth.current_user(request)
     if user is None or user.role not in ("student", "staff"):
         return None
-    view = await service_of(request).view(user.person, request.app[state.CLOCK].now())
+    now = request.app[state.CLOCK].now()
+    view = await service_of(request).view(user.person, now)
+    checked_in = await Checkins(request.app[state.DB]).for_day(user.id, checkin_day(now)) is not None
     return "pass_home.html", {"status": view.status, "has_pass": view.pass_text is not None,
-                              "reason_code": view.reason_code}
+                              "reason_code": view.reason_code, "checked_in": checked_in}
 
 
 def service_of(request: web.Request) -> PassService:

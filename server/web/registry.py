@@ -71,6 +71,8 @@ class RouteSpec:
         max_body_bytes: largest JSON body accepted (413 ``body_too_large`` beyond; default 256 KiB).
         upload: names of file fields: the route also accepts ``multipart/form-data`` carrying the
             session's ``csrf_token`` (as forms do) and the handler reads the form itself.
+        keep_form: a form's page (``/checkin``): a submission refused for a lapsed session or a
+            stale CSRF token is kept as a draft and shown there again (:mod:`server.web.form_drafts`).
     """
 
     kind: Literal["api", "page"]
@@ -88,6 +90,7 @@ class RouteSpec:
     raw_body: bool = False
     max_body_bytes: int = MAX_JSON_BYTES
     upload: tuple[str, ...] = ()
+    keep_form: str | None = None
 
 
 class Routes:
@@ -130,13 +133,13 @@ class Routes:
 
     def page(
         self, method: str, path: str, *, roles: tuple[str, ...], summary: str = "", allow_setup: bool = False,
-        csrf: bool = True,
+        csrf: bool = True, keep_form: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare an HTML page or form handler."""
 
         def deco(fn: Handler) -> Handler:
             self.specs.append(RouteSpec("page", method.upper(), path, fn, summary, tuple(roles), allow_setup,
-                                        tag=self.tag, csrf=csrf))
+                                        tag=self.tag, csrf=csrf, keep_form=keep_form))
             return fn
 
         return deco
@@ -177,6 +180,10 @@ def _wrap(spec: RouteSpec) -> Handler:
 
     handler.__name__ = getattr(spec.handler, "__name__", "handler")
     handler.__doc__ = spec.handler.__doc__
+    if spec.keep_form is not None:
+        from server.web.form_drafts import keeping
+
+        return keeping(handler, spec.keep_form)
     return handler
 
 

@@ -190,7 +190,9 @@ def validate_application(data: ApplicationInput, today: date, horizon_days: int)
                 errors.append(FieldError(f"{where}.{key}", p, f"{key} {leg.get(key)!r} is not a GB/T 2260 code"))
         depart, arrive = _local_datetime(leg.get("depart_at")), _local_datetime(leg.get("arrive_at"))
         for key, value in (("depart_at", depart), ("arrive_at", arrive)):
-            if value is None:
+            if leg.get(key) in (None, ""):
+                errors.append(FieldError(f"{where}.{key}", "required", f"{key} is required (local date and time)"))
+            elif value is None:
                 errors.append(FieldError(f"{where}.{key}", "bad_datetime",
                                          f"{key} {leg.get(key)!r} is not an ISO 8601 date and time"))
         if depart is not None and arrive is not None:

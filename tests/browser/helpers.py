@@ -37,8 +37,7 @@ def label_text_box(choice: Locator) -> dict[str, float]:
     box: dict[str, float] = choice.evaluate("""input => {
         const label = input.closest('label');
         const range = document.createRange();
-        const texts = [...label.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
-        range.setStartBefore(texts[0]); range.setEndAfter(texts[texts.length - 1]);
+        range.setStartAfter(input); range.setEndAfter(label.lastChild);
         const r = range.getBoundingClientRect();
         return {x: r.x, y: r.y, width: r.width, height: r.height};
     }""")

@@ -82,7 +82,9 @@ async def test_missing_confirmation_shows_the_phone(login: Login) -> None:
     del form["not_quarantined"]
     r = await s.post("/apply", data=form)
     text = await r.text()
-    assert r.status == 422 and "010-12345678" in text and "不能提交申请" in text
+    assert r.status == 422 and "010-12345678" in text and "以下承诺未勾选" in text
+    assert "本人目前未处于隔离或医学观察期" in text.split("以下承诺未勾选")[1].split("</ul>")[0]  # names it
+    assert text.count('value="yes" checked') == 3  # the other ticks stay
     assert (await (await s.get("/api/v1/return-applications/mine")).json())["applications"] == []
 
 
