@@ -41,7 +41,8 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
     fail_mode = "secure"       # secure | open
 
     [status]
-    port = 8471                # 0 disables the localhost status endpoint
+    port = 8471                # 0 disables the status endpoint
+    host = "127.0.0.1"         # bind address (the management address for Prometheus)
 
     [storage]
     queue_max = 5000           # decisions held in memory while the disk fails
@@ -288,9 +289,14 @@ class TrustConfig:
 
 @dataclass(frozen=True)
 class StatusConfig:
-    """The localhost status endpoint. ``port`` 0 disables it; it always binds 127.0.0.1."""
+    """The status endpoint (``/healthz``, ``/status``, ``/metrics``). ``port`` 0 disables it.
+
+    ``host`` is the address it binds: 127.0.0.1 (default) for the node itself only, or the
+    node's own address on the management network so that Prometheus can scrape ``/metrics``.
+    """
 
     port: int = 8471
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -33,6 +33,7 @@ from edge.bundle import read_bundle, read_root_public
 from edge.camera import Camera, CameraSupervisor, make_camera
 from edge.config import NodeConfig
 from edge.decoders import Decoder, make_decoder
+from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
 from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
 from edge.store import NodeStore, StoreError
@@ -115,6 +116,7 @@ class Node:
         pin_factory: gpiozero pin factory (default: from ``gpio.pin_factory``).
         clock: wall and monotonic clock (default: the system clock).
         sync_factory: builds the sync component (None: no sync; a no-op when no server URL).
+        metrics: the node's Prometheus metrics (default: a fresh :class:`NodeMetrics`).
         tasks: the supervisor of the background tasks (default: restart backoff 0.5..30 s).
         boot_id: this boot's id (default: the kernel's, :func:`read_boot_id`); tests pass their own.
 
@@ -133,10 +135,12 @@ class Node:
         pin_factory: Any = None,
         clock: Clock | None = None,
         sync_factory: SyncFactory | None = None,
+        metrics: NodeMetrics | None = None,
         tasks: TaskSupervisor | None = None,
         boot_id: str | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics or NodeMetrics()
         self.store = store
         self.clock = clock or SystemClock()
         if outputs is None:
@@ -281,6 +285,7 @@ class Node:
             if exc.code == "log_queue_full" and not self._stopping:
                 self.outputs.show(Indication.INVALID, self.clock.monotonic())
             raise
+        self.metrics.observe_decision(record.verdict, record.reason)
         indication = indication_for(j.verdict.accepted, j.verdict.reason)
         if indication is Indication.ACCEPT and self.supervisor.health.state == "down":
             indication = Indication.INVALID  # never unlock while the node is in fault
@@ -346,7 +351,9 @@ class Node:
         return 0 if self._write_queue is None else self._write_queue.qsize()
 
     def _decode_counted(self, frame: np.ndarray) -> list[str]:
+        started = self.metrics.perf_counter()
         texts = self.decoder.decode(frame)
+        self.metrics.decode_seconds.observe(self.metrics.perf_counter() - started)
         self.frames_decoded += 1
         return texts
 
@@ -472,6 +479,17 @@ class Node:
         log.info("signal %s: stopping", signal.Signals(sig).name)
         self.outputs.lock()
         self.stop()
+
+    def refresh_metrics(self, unsynced: int | None) -> NodeMetrics:
+        """Set the metrics' state gauges from the node now (``unsynced``: from the store's stats;
+        None when the database cannot be read)."""
+        when = self.time.now()
+        now_s = when.at.timestamp()
+        self.metrics.refresh(queue_depth=self.queue_depth(), unsynced=unsynced, trust_age_s=self.trust_age_s(now_s),
+                             stale_after_s=self.config.trust.stale_after_s, trust_stale=self.trust_stale(now_s),
+                             camera=self.supervisor.health.state, storage=self.store.health,
+                             clock_trusted=when.trusted, online=self.online)
+        return self.metrics
 
     def status(self, queue_depth: int | None = None, unsynced: int | None = None) -> dict[str, Any]:
         """The node's status as JSON (the status endpoint's body)."""

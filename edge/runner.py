@@ -59,19 +59,20 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
         try:
             if config.status.port:
                 try:
-                    runners.append(await start_status_server(node, config.status.port))
+                    runners.append(await start_status_server(node, config.status.port, config.status.host))
                 except OSError as exc:
                     raise CampusPassError(
-                        f"status.port = {config.status.port}: cannot listen on 127.0.0.1 ({exc.strerror}); "
+                        f"status.port = {config.status.port}: cannot listen on {config.status.host} "
+                        f"({exc.strerror}); "
                         "choose another port or 0 to disable the status endpoint",
                         code="status_port",
                     ) from exc
-                log.info("status endpoint on http://127.0.0.1:%d/status", config.status.port)
+                log.info("status endpoint on http://%s:%d/status", config.status.host, config.status.port)
 
                 async def serve_status() -> None:
                     # Supervised: started again (with backoff) if the server ever fails.
                     if not runners:
-                        runners.append(await start_status_server(node, config.status.port))
+                        runners.append(await start_status_server(node, config.status.port, config.status.host))
                     try:
                         await asyncio.Event().wait()
                     except BaseException:

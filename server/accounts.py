@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from server.config import ServerConfig
 from server.errors import Category, Conflict, DomainError, Forbidden, InvalidField, NotFound, TooManyRequests
+from server.ldap_login import DirectoryError, LdapDirectory
 from server.passwords import PasswordHasher
 from server.storage import Database
 from server.storage.audit import AuditLog
@@ -26,6 +27,7 @@ from server.storage.sms import PhoneCode, SmsOutboxStore
 from server.storage.throttle import LoginCode, LoginThrottleStore
 from server.throttle import LoginThrottle
 from shared.clock import Clock, to_unix
+from shared.errors import CampusPassError
 
 MIN_PASSWORD_LEN = 8
 MAX_PASSWORD_LEN = 128
@@ -42,6 +44,27 @@ class LoginFailed(DomainError):
 
     code = "bad_credentials"
     category = Category.UNAUTHENTICATED
+
+
+class NotOnRoster(Forbidden):
+    """The university's login vouched for someone who is not on the campuspass roster.
+    Code ``not_on_roster``, category forbidden."""
+
+    code = "not_on_roster"
+
+
+DIRECTORY_CATEGORY = {"directory_locked": Category.FORBIDDEN, "directory_unavailable": Category.UNAVAILABLE,
+                      "directory_misconfigured": Category.UNAVAILABLE, "cas_ticket_refused": Category.UNAUTHENTICATED,
+                      "cas_unavailable": Category.UNAVAILABLE, "cas_misconfigured": Category.UNAVAILABLE}
+"""Category of each refusal of the university's login (server.ldap_login, server.cas_login)."""
+
+
+def directory_refusal(exc: CampusPassError) -> DomainError:
+    """The domain error for a refusal of the university's login (its code and message kept):
+    a wrong password is :class:`LoginFailed`; locked 403, unreachable or misconfigured 503."""
+    if exc.code == "directory_wrong_password":
+        return LoginFailed("wrong number or password")
+    return DomainError(exc.message, code=exc.code, category=DIRECTORY_CATEGORY.get(exc.code, Category.UNAVAILABLE))
 
 
 def normalise_initial(password: str) -> str:
@@ -89,10 +112,12 @@ class Accounts:
         hasher: Argon2id hashing (off the event loop).
         config: server configuration (``[auth]``, ``[sms]``).
         sms_wake: called after a transaction that enqueued an SMS commits.
+        directory: the university's LDAP directory (default: from ``[auth.ldap]``, None when
+            not enabled).
     """
 
     def __init__(self, db: Database, clock: Clock, hasher: PasswordHasher, config: ServerConfig,
-                 sms_wake: Callable[[], None] = lambda: None) -> None:
+                 sms_wake: Callable[[], None] = lambda: None, directory: LdapDirectory | None = None) -> None:
         self.db = db
         self.clock = clock
         self.hasher = hasher
@@ -101,12 +126,15 @@ class Accounts:
         self.people = People(db)
         self.throttle = LoginThrottle(LoginThrottleStore(db), config.auth)
         self._dummy_hash: str | None = None
+        self.directory = directory if directory is not None else (
+            LdapDirectory(config.auth.ldap) if config.auth.ldap.enabled else None)
 
     def _now_s(self) -> int:
         return to_unix(self.clock.now())
 
     async def login(self, number: str, password: str, address: str, sms_code: str | None = None) -> Person:
-        """Check a campus login.
+        """Check a campus login: the university's directory first (``[auth.ldap]``), then the
+        built-in password (``[auth] password_login``; always for system admins).
 
         The attempt is counted by the throttle before the password hash runs (see
         :mod:`server.throttle`); a valid one-time ``sms_code`` (:meth:`send_login_code`) lets it
@@ -118,6 +146,9 @@ class Accounts:
                 ``sms_code``.
             TooManyRequests: throttled (``login_slowed`` / ``login_blocked``); no hash was run.
             LoginFailed: wrong number or password (already counted for the account and the address).
+            NotOnRoster: the directory knows the person, the roster does not.
+            DomainError: ``directory_locked`` (forbidden), ``directory_unavailable`` (unavailable)
+                when the directory is down and the built-in login cannot stand in.
         """
         number = number.strip()
         if len(number) > 64 or len(password) > MAX_PASSWORD_LEN:
@@ -129,6 +160,24 @@ class Accounts:
             await self._check_login_code(person, sms_code.strip(), now_s)
             with_code = True
         await self.throttle.reserve(number, address, now_s, bypass=with_code)
+        directory_down: DomainError | None = None
+        if self.directory is not None:
+            try:
+                user = await self.directory.authenticate(number, password)
+            except DirectoryError as exc:
+                refusal = directory_refusal(exc)
+                if exc.code == "directory_locked":
+                    raise refusal from None
+                if refusal.category is Category.UNAVAILABLE:
+                    directory_down = refusal
+            else:
+                known = await self.people.by_number(user.number)
+                if known is None or known.role != "system_admin":  # admins use their own password
+                    vouched = await self.directory_person(user.number)
+                    await self.throttle.succeeded(number, address)
+                    return vouched
+        if person is not None and not self._password_login_allowed(person):
+            person = None  # the built-in login is off for this account: only the directory opens it
         if person is None:
             # Spend the same time as a real check so unknown numbers are not revealed by timing.
             if self._dummy_hash is None:
@@ -139,6 +188,8 @@ class Accounts:
             typed = normalise_initial(password) if person.must_change_password else password
             ok = await self.hasher.verify(typed, person.password_hash)
         if not ok or person is None:
+            if directory_down is not None:
+                raise directory_down
             raise LoginFailed("wrong number or password")
         await self.throttle.succeeded(number, address)
         if not person.must_change_password and self.hasher.needs_rehash(person.password_hash):
@@ -199,9 +250,37 @@ class Accounts:
             await LoginThrottleStore.put_login_code(conn, person.id, row)
             await SmsOutboxStore.enqueue(conn, message_id=f"login-code:{person.id}:{now_s}:{secrets.token_hex(4)}",
                                          phone=person.phone, body=body, purpose="login_code", now_s=now_s,
-                                         person_id=person.id)
+                                         person_id=person.id,
+                                         params={"code": code, "minutes": str(CODE_TTL_S // 60)})
         self.sms_wake()
         return answer
+
+    def _password_login_allowed(self, person: Person) -> bool:
+        if person.role == "system_admin":
+            return True  # made on the command line, not in the university's directory
+        if not self.config.auth.password_login:
+            return False
+        # The roster's initial password no longer opens an account that signs in through the
+        # university's login (its owner never needed to change it).
+        return not (person.directory_login and person.password_state == "initial")
+
+    async def directory_person(self, number: str) -> Person:
+        """The roster person the university's login (LDAP or CAS) vouched for, marked as
+        signing in that way (no password of their own needed; phone binding still is).
+
+        Raises:
+            NotOnRoster: no such number on the roster (or a system admin's, which only the
+                command line manages).
+        """
+        person = await self.people.by_number(number.strip())
+        if person is None or person.role == "system_admin":
+            raise NotOnRoster(f"the university account {number!r} is not on the campuspass roster; "
+                              f"ask your department to add you")
+        if not person.directory_login:
+            async with self.db.transaction() as conn:
+                await People.mark_directory_login(conn, person.id, self._now_s())
+            person = await self._reload(person.id)
+        return person
 
     async def check_new_password(self, person: Person, new_password: str) -> None:
         """The password policy: 8-128 characters, not the number, not the initial password.
@@ -268,7 +347,8 @@ class Accounts:
             await SmsOutboxStore.put_phone_code(conn, person.id, row)
             await SmsOutboxStore.enqueue(conn, message_id=f"phone-code:{person.id}:{now_s}:{secrets.token_hex(4)}",
                                          phone=phone, body=body, purpose="phone_code", now_s=now_s,
-                                         person_id=person.id)
+                                         person_id=person.id,
+                                         params={"code": code, "minutes": str(CODE_TTL_S // 60)})
         self.sms_wake()
         return CodeSent(phone, CODE_TTL_S, RESEND_WAIT_S)
 

@@ -21,15 +21,27 @@ import jinja2
 from aiohttp import web
 
 from campuspass import __version__
+from server.cas_login import CasClient
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
 from server.jobs import JobRunner
+from server.metrics import ServerMetrics, make_metrics_middleware
 from server.passwords import PasswordHasher
 from server.services import build_services, housekeeping, jobs
 from server.sms import FileGateway, HttpGateway, SmsGateway
+from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import Database
 from server.web import admin as admin_api
-from server.web import admin_pages, auth_api, enrol_api, enrol_pages, nodes_api, nodes_pages, state
+from server.web import (
+    admin_pages,
+    auth_api,
+    enrol_api,
+    enrol_pages,
+    metrics_api,
+    nodes_api,
+    nodes_pages,
+    state,
+)
 from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
 from server.web import pages as pages
@@ -68,12 +80,18 @@ FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.
                                 nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
                                 checkin_routes, application_routes, review_routes,
                                 checkin_page_routes, application_page_routes, review_page_routes,
-                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes)
+                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes,
+                                metrics_api.routes)
 """Every feature module's routes, registered in this order."""
 
 
 def sms_gateway_from_config(config: ServerConfig, datadir: DataDir, clock: Clock) -> SmsGateway:
-    """The gateway ``[sms]`` names: the file gateway (default) or the HTTP gateway."""
+    """The gateway ``[sms]`` names: the file gateway (default), the HTTP gateway, or a template
+    provider (Alibaba Cloud, Tencent Cloud: :mod:`server.sms_providers`)."""
+    if config.sms.gateway == "aliyun":
+        return AliyunGateway(config.sms, clock)
+    if config.sms.gateway == "tencent":
+        return TencentGateway(config.sms, clock)
     if config.sms.gateway == "http":
         return HttpGateway(config.sms.url, token=config.sms.token, timeout_s=config.sms.timeout_s,
                            retries=config.sms.retries, backoff_s=config.sms.backoff_s)
@@ -111,7 +129,12 @@ def create_app(
     dd.require_initialised()
     clock = clock or SystemClock()
     config = config or load_server_config(dd.config_path)
-    app = web.Application(middlewares=[make_error_middleware(pages.render_error)], client_max_size=24 * 1024 * 1024)
+    metrics = ServerMetrics()
+    app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(pages.render_error)],
+                          client_max_size=24 * 1024 * 1024)
+    app[state.METRICS] = metrics
+    if config.auth.cas.enabled:
+        app[state.CAS] = CasClient(config.auth.cas)
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
@@ -144,7 +167,8 @@ def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         db = await Database.open(app[state.DATADIR].db_path)
         services = build_services(db, app[state.DATADIR], app[state.CONFIG], app[state.CLOCK],
-                                  app[state.SMS_GATEWAY], app[state.HASHER])
+                                  app[state.SMS_GATEWAY], app[state.HASHER],
+                                  on_sms_outcome=app[state.METRICS].observe_sms)
         app[state.SERVICES] = services
         # the keys the feature modules read, each the one service built above
         app[state.DB] = db
@@ -167,6 +191,8 @@ def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-
             with contextlib.suppress(CampusPassError):
                 await services.session_touches.flush()  # touches remembered since the last round
             await app[state.SMS_GATEWAY].close()
+            if state.CAS in app:
+                await app[state.CAS].close()
             await db.close()
 
     return ctx

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from server.sms_templates import PURPOSE_FIELDS
 from shared.config import from_mapping, load_toml
 
 
@@ -42,6 +44,79 @@ class KeyConfig:
 
 
 @dataclass(frozen=True)
+class LdapConfig:
+    """Login against the university's LDAP directory (docs/login.md).
+
+    Attributes:
+        enabled: check the login form's number and password against the directory.
+        url: ``ldap://host:389`` or ``ldaps://host:636``.
+        start_tls: upgrade an ``ldap://`` connection with StartTLS.
+        user_dn: bind straight to this DN, ``{username}`` replaced (escaped), e.g.
+            ``uid={username},ou=people,dc=example,dc=edu,dc=cn``; or
+        search_base / search_filter: find the person's DN first (``{username}`` replaced,
+            escaped), binding as ``bind_dn`` / ``bind_password`` (a read-only service account).
+        number_attribute: the attribute holding the roster number (default: the user name is
+            the number), e.g. ``employeeNumber``.
+        timeout_s: connect and answer timeout (seconds).
+    """
+
+    enabled: bool = False
+    url: str = ""
+    start_tls: bool = False
+    user_dn: str = ""
+    search_base: str = ""
+    search_filter: str = "(uid={username})"
+    bind_dn: str = ""
+    bind_password: str = ""
+    number_attribute: str = ""
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.enabled:
+            return
+        if not self.url.startswith(("ldap://", "ldaps://")):
+            raise ValueError(f"ldap.url = {self.url!r}; expected ldap://host[:port] or ldaps://host[:port]")
+        if bool(self.user_dn) == bool(self.search_base):
+            raise ValueError("ldap needs exactly one of user_dn or search_base")
+        template = self.user_dn or self.search_filter
+        if "{username}" not in template:
+            raise ValueError(f"ldap: {template!r} does not contain {{username}}")
+        if not 0 < self.timeout_s <= 60:
+            raise ValueError(f"ldap.timeout_s = {self.timeout_s}; expected 0 < seconds <= 60")
+
+
+@dataclass(frozen=True)
+class CasConfig:
+    """Single sign-on through the university's CAS server, protocol 3.0 (docs/login.md).
+
+    Attributes:
+        enabled: show "sign in with the university account" and accept CAS tickets.
+        server_url: the CAS server's prefix, e.g. ``https://cas.example.edu.cn/cas``
+            (``/login`` and ``/p3/serviceValidate`` are below it).
+        service_url: this server's callback as registered at CAS, ending in ``/login/cas``,
+            e.g. ``https://campuspass.example.edu.cn/login/cas``.
+        number_attribute: the released attribute holding the roster number (default: the CAS
+            user is the number).
+        timeout_s: ticket validation timeout (seconds).
+    """
+
+    enabled: bool = False
+    server_url: str = ""
+    service_url: str = ""
+    number_attribute: str = ""
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.enabled:
+            return
+        for name in ("server_url", "service_url"):
+            if not getattr(self, name).startswith(("http://", "https://")):
+                raise ValueError(f"cas.{name} = {getattr(self, name)!r}; expected an http(s) URL")
+        if not self.service_url.split("?")[0].endswith("/login/cas"):
+            raise ValueError(f"cas.service_url = {self.service_url!r}; expected this server's .../login/cas")
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     """Sessions and login throttling (docs/architecture.md §10).
 
@@ -61,6 +136,10 @@ class AuthConfig:
         forget_after_s: failures older than this are forgotten (seconds).
         trusted_proxies: addresses of reverse proxies in front of the server; for requests from
             them the client address is taken from ``X-Forwarded-For`` (throttling, audit log).
+        password_login: the built-in password login (roster initial password, then the
+            person's own); when false only system admins (made on the command line) use it and
+            everyone else signs in through ``ldap`` or ``cas``.
+        ldap / cas: the university's login (docs/login.md).
     """
 
     session_hours: int = 14 * 24
@@ -74,24 +153,116 @@ class AuthConfig:
     block_s: int = 900
     forget_after_s: int = 86400
     trusted_proxies: list[str] = field(default_factory=list)
+    password_login: bool = True
+    ldap: LdapConfig = field(default_factory=LdapConfig)
+    cas: CasConfig = field(default_factory=CasConfig)
+
+    def __post_init__(self) -> None:
+        if not (self.password_login or self.ldap.enabled or self.cas.enabled):
+            raise ValueError("password_login = false with neither ldap nor cas enabled leaves no way to log in")
+
+
+@dataclass(frozen=True)
+class SmsTemplate:
+    """One message's template at a template provider (Alibaba Cloud, Tencent Cloud).
+
+    Attributes:
+        code: the template code (Alibaba Cloud ``SMS_123456789``) or id (Tencent Cloud ``1110``).
+        params: which of the message's values fill the template, in order (server.sms_templates
+            lists the values of each message), e.g. ``["code", "minutes"]``.
+        names: the template's own variable names for them (Alibaba Cloud ``${name}``; default:
+            the same as ``params``). Tencent Cloud templates are positional (``{1}``, ``{2}``) and
+            take ``params`` in order.
+    """
+
+    code: str = ""
+    params: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.names and len(self.names) != len(self.params):
+            raise ValueError(f"names {self.names} must name each of params {self.params}")
+
+    def variables(self) -> list[tuple[str, str]]:
+        """``(template variable, message value)`` pairs, in order."""
+        return list(zip(self.names or self.params, self.params, strict=True))
+
+
+@dataclass(frozen=True)
+class SmsTemplates:
+    """The template of each message (``[sms.templates.<purpose>]``)."""
+
+    phone_code: SmsTemplate = field(default_factory=SmsTemplate)
+    login_code: SmsTemplate = field(default_factory=SmsTemplate)
+    application_approved: SmsTemplate = field(default_factory=SmsTemplate)
+    application_rejected: SmsTemplate = field(default_factory=SmsTemplate)
+    checkin_abnormal: SmsTemplate = field(default_factory=SmsTemplate)
+    checkin_reminder: SmsTemplate = field(default_factory=SmsTemplate)
+
+    def of(self, purpose: str) -> SmsTemplate | None:
+        """The template of ``purpose`` (None: not a message campuspass sends)."""
+        value = getattr(self, purpose, None) if purpose in PURPOSE_FIELDS else None
+        return value if isinstance(value, SmsTemplate) else None
+
+
+@dataclass(frozen=True)
+class AliyunSmsConfig:
+    """Alibaba Cloud SMS (dysmsapi, SendSms, RPC signature HMAC-SHA1).
+
+    Attributes:
+        access_key_id / access_key_secret: a RAM user's AccessKey allowed ``dysms:SendSms``.
+        endpoint: the API endpoint.
+        region: the RegionId parameter.
+    """
+
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    region: str = "cn-hangzhou"
+
+
+@dataclass(frozen=True)
+class TencentSmsConfig:
+    """Tencent Cloud SMS (SendSms 2021-01-11, TC3-HMAC-SHA256 signature).
+
+    Attributes:
+        secret_id / secret_key: a CAM key allowed ``sms:SendSms``.
+        sdk_app_id: the SMS application's SdkAppId (``1400...``).
+        endpoint: the API endpoint.
+        region: the X-TC-Region header (``ap-guangzhou``, ``ap-beijing`` or ``ap-nanjing``).
+    """
+
+    secret_id: str = ""
+    secret_key: str = ""
+    sdk_app_id: str = ""
+    endpoint: str = "https://sms.tencentcloudapi.com/"
+    region: str = "ap-guangzhou"
 
 
 @dataclass(frozen=True)
 class SmsConfig:
-    """The SMS gateway.
+    """The SMS gateway (docs/sms.md).
 
     Attributes:
-        gateway: ``file`` (append JSON lines to DATA/sms-outbox.jsonl) or ``http``.
+        gateway: ``file`` (append JSON lines to DATA/sms-outbox.jsonl), ``http`` (a generic
+            JSON endpoint taking the full text), ``aliyun`` or ``tencent`` (templates).
         url: the HTTP gateway's endpoint (POST JSON {id, phone, body}).
         token: bearer token for the HTTP gateway ("" for none).
         timeout_s: per-request timeout (seconds).
-        retries: immediate retries of one send, with exponential backoff from ``backoff_s``.
+        retries: immediate retries of one send by the HTTP gateway, with exponential backoff
+            from ``backoff_s`` (the template providers are retried by the outbox only).
         backoff_s: first retry delay (seconds).
         max_attempts: outbox attempts before a message is marked failed.
-        sender_name: signature prefixed to every message, e.g. 【某某大学】.
+        sender_name: signature prefixed to every full-text message, e.g. 【某某大学】.
+        sign_name: the signature name approved at the template provider (without 【】), e.g. 某某大学.
+        aliyun / tencent: the provider's credentials.
+        templates: the template of each message (template providers only).
+
+    Raises (at load, as ConfigError): a template provider without credentials, sign name or a
+    template for every message, or a template naming values its message does not have.
     """
 
-    gateway: Literal["file", "http"] = "file"
+    gateway: Literal["file", "http", "aliyun", "tencent"] = "file"
     url: str = ""
     token: str = ""
     timeout_s: float = 5.0
@@ -99,6 +270,39 @@ class SmsConfig:
     backoff_s: float = 0.5
     max_attempts: int = 12
     sender_name: str = "【校园通行】"
+    sign_name: str = ""
+    aliyun: AliyunSmsConfig = field(default_factory=AliyunSmsConfig)
+    tencent: TencentSmsConfig = field(default_factory=TencentSmsConfig)
+    templates: SmsTemplates = field(default_factory=SmsTemplates)
+
+    def __post_init__(self) -> None:
+        if self.gateway not in ("aliyun", "tencent"):
+            return
+        missing = []
+        if self.gateway == "aliyun":
+            a = self.aliyun
+            missing += [f"aliyun.{k}" for k, v in (("access_key_id", a.access_key_id),
+                                                  ("access_key_secret", a.access_key_secret)) if not v]
+        else:
+            t = self.tencent
+            missing += [f"tencent.{k}" for k, v in (("secret_id", t.secret_id), ("secret_key", t.secret_key),
+                                                   ("sdk_app_id", t.sdk_app_id)) if not v]
+        if not self.sign_name:
+            missing.append("sign_name")
+        if missing:
+            raise ValueError(f"gateway {self.gateway!r} needs {', '.join(missing)}")
+        problems = []
+        for purpose, offered in PURPOSE_FIELDS.items():
+            tpl = self.templates.of(purpose)
+            if tpl is None or not tpl.code:
+                problems.append(f"templates.{purpose}.code is not set")
+                continue
+            unknown = [p for p in tpl.params if p not in offered]
+            if unknown:
+                problems.append(f"templates.{purpose}.params {unknown} are not values of this message; "
+                                f"it offers {list(offered)}")
+        if problems:
+            raise ValueError(f"every message needs its {self.gateway} template: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -134,7 +338,8 @@ class WorkflowConfig:
             see it in their list).
         checkin_retention_days: check-ins older than this many days are deleted by the
             background job (docs/architecture.md §10, retention).
-        sms_approved / sms_rejected / sms_abnormal / sms_checkin_reminder: SMS templates (``str.format`` fields:
+        sms_approved / sms_rejected / sms_abnormal / sms_checkin_reminder / sms_checkin_reminder_staff: SMS
+            templates (students are addressed as 同学, staff as 老师; ``str.format`` fields:
             ``{sender}``, ``{name}``, ``{number}``, ``{date}``, ``{stage}``, ``{reason}``, ``{phone}``).
         confirmations: the current confirmation texts.
     """
@@ -151,6 +356,7 @@ class WorkflowConfig:
                          "您可以修改后重新提交，如有疑问请致电防控办 {phone}。")
     sms_abnormal: str = "{sender}{name}（{number}）今日健康打卡有异常情况，请及时联系跟进。"
     sms_checkin_reminder: str = "{sender}{name}同学，您今天（{date}）尚未完成健康打卡，请尽快登录完成。"
+    sms_checkin_reminder_staff: str = "{sender}{name}老师，您今天（{date}）尚未完成健康打卡，请尽快登录完成。"
     confirmations: ConfirmationTexts = field(default_factory=ConfirmationTexts)
 
 
@@ -195,6 +401,34 @@ class ReminderConfig:
     auto: bool = True
     auto_at: str = "14:00"
     check_interval_s: int = 60
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Who may read ``/metrics`` (docs/monitoring.md).
+
+    A scrape is answered when the client address (after ``auth.trusted_proxies``) is in
+    ``allow``, or when it carries ``Authorization: Bearer <token>`` and ``token`` is set.
+
+    Attributes:
+        allow: addresses or networks (``10.1.2.3``, ``10.0.0.0/8``, ``::1``); default loopback only.
+        token: bearer token for scrapers elsewhere ("": none accepted).
+        recent_scans_window_s: scans decided within this many seconds are counted by verdict
+            and reason in ``campuspass_scans_recent`` (the bad_signature share alert).
+    """
+
+    allow: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    token: str = ""
+    recent_scans_window_s: int = 900
+
+    def __post_init__(self) -> None:
+        for entry in self.allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"allow: {entry!r} is not an address or network ({exc})") from None
+        if self.token and len(self.token) < 16:
+            raise ValueError("token is shorter than 16 characters; use a long random token")
 
 
 @dataclass(frozen=True)
@@ -249,6 +483,7 @@ class ServerConfig:
     sync: SyncServerConfig = field(default_factory=SyncServerConfig)
     workflow: WorkflowConfig = field(default_factory=WorkflowConfig)
     reminders: ReminderConfig = field(default_factory=ReminderConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
 
 
@@ -289,9 +524,13 @@ slow_wait_s = 30
 block_s = 900
 # Reverse proxies whose X-Forwarded-For is believed, e.g. ["127.0.0.1"].
 trusted_proxies = []
+# The built-in password login; [auth.ldap] and [auth.cas] add the university's login (docs/login.md).
+password_login = true
 
 [sms]
-# "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs to url.
+# "file" appends to sms-outbox.jsonl in the data directory; "http" POSTs the text to url;
+# "aliyun" and "tencent" send the provider's approved templates (docs/sms.md: [sms.aliyun] or
+# [sms.tencent] credentials, sign_name and a [sms.templates.<message>] for every message).
 gateway = "file"
 url = ""
 timeout_s = 5.0
@@ -302,6 +541,11 @@ retries = 2
 prevention_office_phone = "010-12345678"
 application_horizon_days = 30
 expiry_grace_days = 2
+
+[metrics]
+# Prometheus may read /metrics from these addresses or networks, or anywhere with the bearer token.
+allow = ["127.0.0.1", "::1"]
+token = ""
 
 [reminders]
 # One SMS to everyone who has not checked in by this local time (at most one per person per day).

@@ -8,6 +8,7 @@ periodic job as data (name, period, function) for the one :class:`~server.jobs.J
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,9 @@ from server.storage.throttle import LoginThrottleStore
 from server.workflow.applications import ReturnApplications
 from server.workflow.checkins import CheckinService
 from shared.clock import Clock, to_unix
+
+SmsOutcome = Callable[[str, str], None]
+"""``(provider, outcome)`` after each SMS gateway call (see :class:`server.sms.SmsSender`)."""
 
 HOUSEKEEPING_EVERY_S = 600.0
 """How often expired sessions and forgotten login-failure counters are dropped (seconds)."""
@@ -54,9 +58,12 @@ class Services:
 
 
 def build_services(db: Database, datadir: DataDir, config: ServerConfig, clock: Clock, gateway: SmsGateway,
-                   hasher: PasswordHasher) -> Services:
-    """Build every service once (no I/O here: the database is already open)."""
-    sender = SmsSender(SmsOutboxStore(db), gateway, clock, max_attempts=config.sms.max_attempts)
+                   hasher: PasswordHasher, *, on_sms_outcome: SmsOutcome | None = None) -> Services:
+    """Build every service once (no I/O here: the database is already open).
+
+    ``on_sms_outcome`` is told each delivery attempt's outcome (the app's metrics)."""
+    sender = SmsSender(SmsOutboxStore(db), gateway, clock, max_attempts=config.sms.max_attempts,
+                       on_outcome=on_sms_outcome)
     passes = PassService(db, datadir, config.passes, clock)
     return Services(
         db=db, clock=clock, config=config, datadir=datadir, sms_sender=sender,

@@ -1,4 +1,5 @@
-"""SMS delivery: the gateway interface, the file and HTTP gateways, and the outbox sender.
+"""SMS delivery: the gateway interface, the file and HTTP gateways, and the outbox sender
+(the template providers, Alibaba Cloud and Tencent Cloud, are in :mod:`server.sms_providers`).
 
 Senders of SMS never call a gateway: they enqueue into the outbox inside their own transaction
 (:meth:`server.storage.sms.SmsOutboxStore.enqueue`) and call :meth:`SmsSender.wake`. The sender
@@ -14,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -27,19 +28,42 @@ from shared.errors import CampusPassError
 log = logging.getLogger(__name__)
 
 
+OUTCOMES = ("retry", "give_up", "misconfigured", "unknown")
+"""How a failed send is handled: ``retry`` (later, with backoff: throttling, a provider or network
+fault before the request was taken), ``give_up`` (this message can never go: a bad number),
+``misconfigured`` (no message can go until an admin fixes server.toml or the provider's console:
+a bad key, signature name or template), ``unknown`` (the request went out and the answer was lost:
+the provider may have sent it, so it is never resent automatically)."""
+
+
 class SmsError(CampusPassError):
-    """The gateway did not accept a message. Code ``sms_failed``."""
+    """The gateway did not accept a message. Code ``sms_failed`` (``sms_refused`` for a refusal
+    that retrying cannot cure).
+
+    Attributes:
+        outcome: one of :data:`OUTCOMES` (default ``retry``; ``give_up`` for ``sms_refused``).
+        provider_code: the provider's own error code ("" when none).
+    """
 
     code = "sms_failed"
+
+    def __init__(self, message: str, *, code: str | None = None, outcome: str | None = None,
+                 provider_code: str = "") -> None:
+        super().__init__(message, code=code)
+        self.outcome = outcome or ("give_up" if self.code == "sms_refused" else "retry")
+        self.provider_code = provider_code
 
 
 @dataclass(frozen=True, slots=True)
 class SmsMessage:
-    """One message to deliver: its outbox id (idempotency key), the number and the text."""
+    """One message to deliver: its outbox id (idempotency key), the number, the full text, and
+    for template providers its purpose and the named values (server.sms_templates)."""
 
     id: str
     phone: str
     body: str
+    purpose: str = ""
+    params: dict[str, str] = field(default_factory=dict)
 
 
 class SmsGateway(Protocol):
@@ -58,6 +82,8 @@ class FileGateway:
         path: the JSON-lines file (created if missing).
         clock: stamps ``at`` (ISO 8601 UTC).
     """
+
+    name = "file"
 
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
@@ -106,6 +132,8 @@ class HttpGateway:
         transport: an httpx transport (``httpx.MockTransport`` in tests); None for the network.
         sleep: how to wait between retries (``asyncio.sleep``; tests pass a recorder).
     """
+
+    name = "http"
 
     def __init__(self, url: str, *, token: str = "", timeout_s: float = 5.0, retries: int = 2,
                  backoff_s: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
@@ -160,11 +188,16 @@ class SmsSender:
         clock: decides what is due and when to retry.
         max_attempts: attempts before a message is marked ``failed`` (admins can retry it).
         poll_s: how often the background loop looks for due messages when not woken (seconds).
+        on_outcome: told ``(provider, outcome)`` after each gateway call, ``outcome`` ``sent`` or
+            one of :data:`OUTCOMES` (the metrics).
     """
 
     def __init__(self, store: SmsOutboxStore, gateway: SmsGateway, clock: Clock, *,
-                 max_attempts: int = 12, poll_s: float = 5.0) -> None:
+                 max_attempts: int = 12, poll_s: float = 5.0,
+                 on_outcome: Callable[[str, str], None] | None = None) -> None:
         self.store = store
+        self.provider = str(getattr(gateway, "name", type(gateway).__name__))
+        self._on_outcome = on_outcome or (lambda _provider, _outcome: None)
         self.gateway = gateway
         self.clock = clock
         self.max_attempts = max_attempts
@@ -181,15 +214,24 @@ class SmsSender:
         delivered = 0
         for msg in await self.store.claim_due(now_s, batch):
             try:
-                await self.gateway.send(SmsMessage(msg.id, msg.phone, msg.body))
-            except Exception as exc:  # any gateway failure is retried later, never lost
+                await self.gateway.send(SmsMessage(msg.id, msg.phone, msg.body, msg.purpose, msg.params))
+            except Exception as exc:  # any gateway failure is recorded, never lost
                 attempts = msg.attempts + 1
-                permanent = isinstance(exc, SmsError) and exc.code == "sms_refused"
-                retry_at = None if permanent or attempts >= self.max_attempts else now_s + backoff_s(attempts)
-                await self.store.mark_failed(msg.id, str(exc)[:500], retry_at)
-                log.warning("SMS %s attempt %d failed: %s", msg.id, attempts, exc)
+                outcome = exc.outcome if isinstance(exc, SmsError) else "retry"
+                error = str(exc)[:500]
+                log.warning("SMS %s attempt %d failed (%s): %s", msg.id, attempts, outcome, exc)
+                if outcome == "unknown":
+                    await self.store.mark_unknown(msg.id, error)
+                    self._on_outcome(self.provider, "unknown")
+                    continue
+                if outcome == "retry" and attempts >= self.max_attempts:
+                    outcome = "give_up"
+                retry_at = now_s + backoff_s(attempts) if outcome == "retry" else None
+                await self.store.mark_failed(msg.id, error, retry_at, outcome)
+                self._on_outcome(self.provider, outcome)
                 continue
             await self.store.mark_sent(msg.id, to_unix(self.clock.now()))
+            self._on_outcome(self.provider, "sent")
             delivered += 1
         return delivered
 

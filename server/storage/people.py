@@ -22,7 +22,7 @@ PasswordState = Literal["initial", "active"]
 
 _COLUMNS = (
     "id, number, name, role, department, class_name, phone, phone_verified, password_hash,"
-    " initial_hash, password_state, subject, created_at, updated_at"
+    " initial_hash, password_state, subject, created_at, updated_at, directory_login"
 )
 
 
@@ -42,6 +42,7 @@ class Person:
         password_state: ``initial`` until the person sets their own password.
         subject: 8 random bytes, the pseudonymous id in passes.
         departments: for counsellors, the department codes they look after (else empty).
+        directory_login: has signed in through the university's login (LDAP or CAS).
     """
 
     id: int
@@ -59,11 +60,13 @@ class Person:
     created_at_s: int
     updated_at_s: int
     departments: tuple[str, ...] = ()
+    directory_login: bool = False
 
     @property
     def must_change_password(self) -> bool:
-        """True while the roster's initial password is still the password."""
-        return self.password_state == "initial"
+        """True while the roster's initial password is still the password (never for a person
+        who signs in through the university's login: the directory holds their password)."""
+        return self.password_state == "initial" and not self.directory_login
 
     @property
     def must_bind_phone(self) -> bool:
@@ -118,6 +121,7 @@ def _person(row: sqlite3.Row, departments: Sequence[str] = ()) -> Person:
         created_at_s=int(row["created_at"]),
         updated_at_s=int(row["updated_at"]),
         departments=tuple(departments),
+        directory_login=bool(row["directory_login"]),
     )
 
 
@@ -316,6 +320,12 @@ class People:
             " updated_at = ? WHERE id = ?",
             (password_hash, now_s, now_s, person_id),
         )
+
+    @staticmethod
+    async def mark_directory_login(conn: aiosqlite.Connection, person_id: int, now_s: int) -> None:
+        """The person signed in through the university's login (LDAP or CAS)."""
+        await conn.execute("UPDATE people SET directory_login = 1, updated_at = ? WHERE id = ? AND directory_login = 0",
+                           (now_s, person_id))
 
     @staticmethod
     async def rehash_password(conn: aiosqlite.Connection, person_id: int, old_hash: str, new_hash: str) -> None:

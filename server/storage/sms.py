@@ -7,7 +7,8 @@ message exists exactly when the decision that sends it committed. The sender cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import aiosqlite
 
@@ -16,7 +17,11 @@ from server.storage.database import Database
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """One outbox row. Times are Unix seconds; ``status`` is pending/sending/sent/failed/unknown."""
+    """One outbox row. Times are Unix seconds; ``status`` is pending/sending/sent/failed/unknown.
+
+    ``params`` are the named values a provider's template needs (``{"name": "张三", ...}``);
+    ``error_class`` is the last failure's class (retry, give_up, misconfigured, unknown; "" none).
+    """
 
     id: str
     phone: str
@@ -29,13 +34,17 @@ class OutboxMessage:
     last_error: str
     created_at_s: int
     sent_at_s: int | None
+    params: dict[str, str] = field(default_factory=dict)
+    error_class: str = ""
 
 
-_COLS = "id, phone, body, purpose, person_id, status, attempts, next_attempt_at, last_error, created_at, sent_at"
+_COLS = ("id, phone, body, purpose, person_id, status, attempts, next_attempt_at, last_error, created_at, sent_at,"
+         " params, error_class")
 
 
 def _msg(r: tuple) -> OutboxMessage:  # type: ignore[type-arg]
-    return OutboxMessage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), r[8], int(r[9]), r[10])
+    return OutboxMessage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), r[8], int(r[9]), r[10],
+                         json.loads(r[11]), r[12])
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +80,18 @@ class SmsOutboxStore:
         purpose: str,
         now_s: int,
         person_id: int | None = None,
+        params: dict[str, str] | None = None,
     ) -> bool:
         """Add a message inside the caller's transaction. A second enqueue of the same
-        ``message_id`` is ignored (idempotent); returns True when the message is new."""
+        ``message_id`` is ignored (idempotent); returns True when the message is new.
+
+        ``body`` is the full text (file and HTTP gateways); ``params`` the named values a
+        template provider fills its pre-approved template with (server.sms_templates)."""
         cur = await conn.execute(
-            "INSERT INTO sms_outbox (id, phone, body, purpose, person_id, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (message_id, phone, body, purpose, person_id, now_s, now_s),
+            "INSERT INTO sms_outbox (id, phone, body, purpose, person_id, next_attempt_at, created_at, params)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (message_id, phone, body, purpose, person_id, now_s, now_s,
+             json.dumps(params or {}, ensure_ascii=False, sort_keys=True)),
         )
         return cur.rowcount == 1
 
@@ -100,22 +114,35 @@ class SmsOutboxStore:
         """The gateway accepted the message."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sms_outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ?",
+                "UPDATE sms_outbox SET status = 'sent', sent_at = ?, last_error = '', error_class = '' WHERE id = ?",
                 (now_s, message_id),
             )
 
-    async def mark_failed(self, message_id: str, error: str, retry_at_s: int | None) -> None:
-        """The gateway refused or was unreachable: retry at ``retry_at_s``, or give up when None."""
+    async def mark_failed(self, message_id: str, error: str, retry_at_s: int | None, error_class: str = "retry",
+                          ) -> None:
+        """The gateway refused or was unreachable: retry at ``retry_at_s``, or give up when None.
+        ``error_class`` (retry, give_up, misconfigured) is shown to admins."""
         async with self.db.transaction() as conn:
             if retry_at_s is None:
                 await conn.execute(
-                    "UPDATE sms_outbox SET status = 'failed', last_error = ? WHERE id = ?", (error, message_id)
+                    "UPDATE sms_outbox SET status = 'failed', last_error = ?, error_class = ? WHERE id = ?",
+                    (error, error_class, message_id),
                 )
             else:
                 await conn.execute(
-                    "UPDATE sms_outbox SET status = 'pending', last_error = ?, next_attempt_at = ? WHERE id = ?",
-                    (error, retry_at_s, message_id),
+                    "UPDATE sms_outbox SET status = 'pending', last_error = ?, error_class = ?, next_attempt_at = ?"
+                    " WHERE id = ?",
+                    (error, error_class, retry_at_s, message_id),
                 )
+
+    async def mark_unknown(self, message_id: str, error: str) -> None:
+        """The provider may have taken the message (an answer lost after the request went out):
+        ``unknown``, never resent automatically; an admin may retry it."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sms_outbox SET status = 'unknown', last_error = ?, error_class = 'unknown' WHERE id = ?",
+                (error, message_id),
+            )
 
     async def mark_interrupted(self) -> int:
         """At startup: messages left ``sending`` by a crash become ``unknown`` (never resent

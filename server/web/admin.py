@@ -42,6 +42,8 @@ class OutboxOut:
     last_error: str
     created_at_s: int
     sent_at_s: int | None
+    error_class: str
+    """The last failure's class: retry, give_up, misconfigured, unknown ("" none; docs/sms.md)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def outbox_out(m: object) -> OutboxOut:
     """The API view of an outbox row."""
     d = asdict(m)  # type: ignore[call-overload]
     d.pop("person_id", None)
+    d.pop("params", None)  # the template values repeat the body
     return OutboxOut(**d)
 
 

@@ -23,7 +23,7 @@ from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, No
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import from_unix, to_unix
 from shared.config import from_mapping
-from shared.errors import ConfigError
+from shared.errors import CampusPassError, ConfigError
 from shared.keys import public_key_from_bytes
 from shared.node_auth import NodeAuthError, body_sha256, parse_headers, verify_request
 from shared.sync_answer import sign_answer
@@ -98,6 +98,19 @@ async def node_sync(request: web.Request) -> web.Response:
     idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously. The whole answer
     is signed by the current issuer key and bound to the request (``key_id``, ``request``,
     ``signature``: docs/sync-protocol.md)."""
+    metrics = request.app[state.METRICS]
+    try:
+        node, answer, signed = await _sync(request)
+    except CampusPassError as exc:
+        metrics.sync_requests.labels(exc.code).inc()
+        raise
+    metrics.sync_requests.labels("ok").inc()
+    metrics.scans_ingested.labels(node.id).inc(answer.inserted)
+    metrics.scans_duplicate.labels(node.id).inc(answer.duplicates)
+    return web.json_response(signed)
+
+
+async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer, dict[str, Any]]:
     node, raw, nonce = await authenticate_node(request)
     data = decode_json(raw)
     if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
@@ -122,8 +135,8 @@ async def node_sync(request: web.Request) -> web.Response:
                         trust_bundle=docs.get("trust_bundle"), revocations=docs.get("revocations"),
                         policy=docs.get("policy"))
     signer = request.app[state.DATADIR].current_signer(from_unix(now_ms // 1000))
-    return web.json_response(sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
-                                         key_id=signer.key_id, key=signer.key))
+    return node, answer, sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
+                                     key_id=signer.key_id, key=signer.key)
 
 
 # ---- admins --------------------------------------------------------------------------------

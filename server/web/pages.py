@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from server.accounts import directory_refusal
+from server.cas_login import CasError
 from server.storage.people import People
 from server.web import auth, i18n, state
 from server.web.errors import ApiError, InvalidField, status_of
@@ -120,9 +122,45 @@ async def favicon(request: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
+def login_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    """What the login page shows: the password form (built-in or directory), the CAS button."""
+    auth_config = request.app[state.CONFIG].auth
+    return {"password_form": auth_config.password_login or auth_config.ldap.enabled,
+            "directory": auth_config.ldap.enabled, "cas": state.CAS in request.app, **extra}
+
+
 @routes.page("GET", "/login", roles=PUBLIC, summary="login form")
 async def login_form(request: web.Request) -> web.StreamResponse:
-    return await render(request, "login.html", {"next": safe_next(request.query.get("next"))})
+    nxt = safe_next(request.query.get("next"))
+    return await render(request, "login.html", login_context(request, next=nxt))
+
+
+@routes.page("GET", "/login/cas", roles=PUBLIC, summary="sign in through the university's CAS")
+async def login_cas(request: web.Request) -> web.StreamResponse:
+    """Without ``ticket``: off to the CAS login. With it: validate it server to server, then log
+    in the roster person it names (first-login setup still asks for the phone)."""
+    cas = request.app.get(state.CAS)
+    if cas is None:
+        raise web.HTTPNotFound()
+    nxt = safe_next(request.query.get("next"))
+    service = cas.service_url(nxt)
+    ticket = request.query.get("ticket", "")
+    if not ticket:
+        raise web.HTTPSeeOther(cas.login_url(service))
+    try:
+        try:
+            cas_user = await cas.validate(ticket, service)
+        except CasError as exc:
+            raise directory_refusal(exc) from None
+        person = await request.app[state.ACCOUNTS].directory_person(cas_user.number)
+    except ApiError as exc:
+        return await render(request, "login.html", login_context(
+            request, next=nxt, error=form_error(exc), error_message=exc.message, detail=exc.message),
+            status=status_of(exc))
+    user = await auth.start_session(request, person)
+    resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
+    auth.set_session_cookie(request, resp, user)
+    raise resp
 
 
 @routes.page("POST", "/login", roles=PUBLIC, summary="login")
@@ -135,9 +173,10 @@ async def login_post(request: web.Request) -> web.StreamResponse:
                                                          str(form.get("sms_code", "")) or None)
     except ApiError as exc:
         wait_s = exc.detail.get("retry_after_s")
-        return await render(request, "login.html", {"next": nxt, "error": form_error(exc), "error_message": exc.message,
-                                                    "username": number, "wait": wait_text(i18n.lang_of(request), wait_s)},
-                            status=status_of(exc))
+        return await render(request, "login.html", login_context(
+            request, next=nxt, error=form_error(exc), error_message=exc.message, username=number,
+            wait=wait_text(i18n.lang_of(request), wait_s),
+            detail=exc.message if exc.code.startswith(("directory_", "not_on_roster")) else ""), status=status_of(exc))
     user = await auth.start_session(request, person)
     resp = web.HTTPSeeOther(nxt if person.is_active else "/setup")
     auth.set_session_cookie(request, resp, user)

@@ -9,9 +9,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.accounts import Accounts
+from server.cas_login import CasClient
 from server.config import ServerConfig
 from server.datadir import DataDir
 from server.jobs import JobRunner
+from server.metrics import ServerMetrics
 from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.services import Services
@@ -37,3 +39,7 @@ JOBS = web.AppKey("jobs", JobRunner)
 """The periodic jobs' runner (:func:`server.services.jobs`; empty when the app runs without jobs)."""
 PASS_SERVICE = web.AppKey("pass_service", PassService)
 """Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""
+METRICS = web.AppKey("metrics", ServerMetrics)
+"""The app's Prometheus metrics (:mod:`server.metrics`; exists from creation)."""
+CAS = web.AppKey("cas", CasClient)
+"""The CAS client (:mod:`server.cas_login`); present only when ``[auth.cas] enabled``."""

@@ -36,6 +36,7 @@ from server.config import ServerConfig
 from server.errors import Conflict, DomainError, Forbidden, InvalidField, NotFound
 from server.pass_status import PassService
 from server.scope import OutOfScope, in_scope, visible_departments
+from server.sms_templates import PURPOSE_FIELDS
 from server.storage import Database
 from server.storage.applications import (
     ACTIVE_STATES,
@@ -594,8 +595,10 @@ class ReturnApplications:
             body, purpose = wf.sms_approved.format(**fields), "application_approved"
         else:
             body, purpose = wf.sms_rejected.format(**fields), "application_rejected"
+        params = {k: v for k, v in fields.items() if k in PURPOSE_FIELDS[purpose]}
         return await SmsOutboxStore.enqueue(conn, message_id=f"{purpose}:{app.id}", phone=applicant.phone,
-                                            body=body, purpose=purpose, now_s=now_s, person_id=applicant.id)
+                                            body=body, purpose=purpose, now_s=now_s, person_id=applicant.id,
+                                            params=params)
 
 
 def _may_see(viewer: Person, app: ReturnApplication) -> bool:

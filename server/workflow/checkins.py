@@ -287,7 +287,8 @@ class CheckinService:
                 enqueued |= await SmsOutboxStore.enqueue(
                     conn, message_id=f"checkin_abnormal:{person.id}:{day.isoformat()}:{counsellor.id}",
                     phone=counsellor.phone, body=body, purpose="checkin_abnormal", now_s=now_s,
-                    person_id=counsellor.id)
+                    person_id=counsellor.id,
+                    params={"name": person.name, "number": person.number, "date": day.isoformat()})
             await self.passes.checked_in(conn, person.id, day.isoformat(), abnormal, now)
         if enqueued:
             self.sms_wake()

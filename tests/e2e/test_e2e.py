@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from campuspass.demo_photo import jpeg, photo_of, tampered_text
 from campuspass.processes import campuspass_argv
@@ -81,7 +82,35 @@ def test_story_from_checkin_to_a_green_light_and_a_revoked_pass(campus_factory: 
     assert {s["person_number"] for s in report.server_scans} == {report.student}
     assert {s["node_id"] for s in report.server_scans} == {layout.node("library").node_id}
     assert sum(int(x["inserted"]) for x in report.sync_log) == 3
+
+    # Prometheus scrapes of both processes count the story's three scans.
+    node_id = layout.node("library").node_id
+    node_metrics = scrape(layout.node("library").status_url.replace("/status", "/metrics"))
+    assert {k: v for k, v in node_metrics.items() if k[0] == "campuspass_node_decisions_total"} == {
+        ("campuspass_node_decisions_total", (("reason", "accepted"), ("verdict", "accept"))): 1.0,
+        ("campuspass_node_decisions_total", (("reason", "not_cleared"), ("verdict", "deny"))): 1.0,
+        ("campuspass_node_decisions_total", (("reason", "revoked"), ("verdict", "deny"))): 1.0}
+    assert node_metrics[("campuspass_node_decode_seconds_count", ())] >= 3
+    assert node_metrics[("campuspass_node_unsynced_scans", ())] == 0
+    assert node_metrics[("campuspass_node_camera_state", (("state", "ok"),))] == 1
+    server_metrics = scrape(f"{layout.url}/metrics")
+    assert server_metrics[("campuspass_scans_ingested_total", (("node", node_id),))] == 3
+    assert server_metrics[("campuspass_sync_requests_total", (("result", "ok"),))] >= 1
+    recent = {k[1]: v for k, v in server_metrics.items() if k[0] == "campuspass_scans_recent"}
+    assert recent == {(("reason", "accepted"), ("verdict", "accept")): 1.0,
+                      (("reason", "not_cleared"), ("verdict", "deny")): 1.0,
+                      (("reason", "revoked"), ("verdict", "deny")): 1.0}
+    assert 0 <= server_metrics[("campuspass_node_last_seen_age_seconds",
+                                (("building", "LIB"), ("node", node_id)))] < 60
     assert running.server.alive() and running.nodes["library"].alive()
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``{(sample name, sorted labels): value}`` of one Prometheus scrape."""
+    resp = httpx.get(url, timeout=5)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(resp.text) for s in family.samples}
 
 
 def test_a_pass_with_one_character_changed_does_not_open_the_door(campus_factory: StartCampus) -> None:
