@@ -121,7 +121,7 @@ async def test_the_app_runs_the_automatic_reminder(aiohttp_client, datadir) -> N
                                  reminders=ReminderConfig(check_interval_s=1))
     clock = FakeClock(datetime(2026, 3, 2, 6, 30, tzinfo=UTC))  # 14:30 Asia/Shanghai
     app = create_app(datadir, clock=clock, config=config, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                     run_sms_sender=False, run_jobs=False)
+                     run_sms_sender=False)
     await aiohttp_client(app)
     await add_people(app, ROSTER)
     run = await app[REMINDERS].store.auto_run_of(checkin_day(clock.now()))
