@@ -123,10 +123,10 @@ def with_checkin(row: StatusRow, day: str, abnormal: bool) -> StatusRow:
     row = replace(row, last_checkin_day=day, last_checkin_abnormal=abnormal)
     if abnormal:
         if row.status in ("black", "green"):
-            return replace(row, status="hold", base=row.status, hold_kind="abnormal_checkin",
+            return replace(row, status=Status.HOLD, base=row.status, hold_kind=HoldKind.ABNORMAL_CHECKIN,
                            reason=REASON_TEXTS["abnormal_checkin"])
         if row.status == "hold" and row.hold_kind == "missed_checkin":
-            return replace(row, hold_kind="abnormal_checkin", reason=REASON_TEXTS["abnormal_checkin"])
+            return replace(row, hold_kind=HoldKind.ABNORMAL_CHECKIN, reason=REASON_TEXTS["abnormal_checkin"])
         return row
     if row.status == "hold" and row.hold_kind in ("abnormal_checkin", "missed_checkin"):
         return replace(row, status=row.base, hold_kind=None, reason="")
@@ -148,9 +148,9 @@ def with_todays_checkin(row: StatusRow, checkin: Checkin | None) -> StatusRow:
 def with_hold(row: StatusRow, kind: HoldKind, reason: str) -> StatusRow:
     """The row after a hold (pure). Raises PassStatusError unless black, green or on hold."""
     if row.status in ("black", "green"):
-        return replace(row, status="hold", base=row.status, hold_kind=kind, reason=reason)
+        return replace(row, status=Status.HOLD, base=row.status, hold_kind=kind, reason=reason)
     if row.status == "hold":
-        return replace(row, hold_kind=kind if kind == "admin" else row.hold_kind, reason=reason)
+        return replace(row, hold_kind=kind if kind == HoldKind.ADMIN else row.hold_kind, reason=reason)
     raise PassStatusError(f"status is {row.status}; only a black or green pass can be put on hold")
 
 
@@ -167,8 +167,8 @@ def with_approved(row: StatusRow, today: str) -> StatusRow:
     if row.status == "green" or (row.status == "hold" and row.base == "green"):
         return row
     if row.status == "hold":
-        return replace(row, base="black")
-    row = replace(row, status="black", base="none", hold_kind=None, reason="")
+        return replace(row, base=Status.BLACK)
+    row = replace(row, status=Status.BLACK, base=Status.NONE, hold_kind=None, reason="")
     if row.last_checkin_day == today and row.last_checkin_abnormal:
         return with_checkin(row, today, True)
     return row
@@ -183,16 +183,16 @@ def with_application_ended(row: StatusRow, kind: str, reason: str) -> StatusRow:
         return row
     if row.status == "none":
         return row
-    return replace(row, status="none", base="none", hold_kind=None, reason=reason or kind.removeprefix("application_"))
+    return replace(row, status=Status.NONE, base=Status.NONE, hold_kind=None, reason=reason or kind.removeprefix("application_"))
 
 
 def with_arrived(row: StatusRow) -> StatusRow:
     """The row after an arrival confirmation (pure): black → green; a hold from black keeps
     holding but returns to green when cleared. Raises PassStatusError otherwise."""
     if row.status == "black":
-        return replace(row, status="green", base="none", reason="")
+        return replace(row, status=Status.GREEN, base=Status.NONE, reason="")
     if row.status == "hold" and row.base == "black":
-        return replace(row, base="green")
+        return replace(row, base=Status.GREEN)
     if row.status == "green" or (row.status == "hold" and row.base == "green"):
         raise PassStatusError("the arrival is already confirmed", code="already_arrived")
     raise PassStatusError("no approved return awaits arrival", code="not_awaiting_arrival")
@@ -335,7 +335,7 @@ class PassService:
     # -- changes of the pass alone (one transaction each) -----------------------------------
 
     async def hold(self, person_id: int, reason: str, actor_id: int | None, now: datetime,
-                   kind: HoldKind = "admin", *, audit: AuditNote | None = None) -> StatusRow:
+                   kind: HoldKind = HoldKind.ADMIN, *, audit: AuditNote | None = None) -> StatusRow:
         """Put the person on hold (revoking their unexpired passes), with the audit entry
         ``audit`` (action ``pass_hold``) in the same transaction.
 
@@ -375,7 +375,7 @@ class PassService:
         async with self.db.transaction() as conn:
             current = await PassStatusStore.get_in(conn, person_id)
             if current.status in ("black", "green", "hold"):
-                row = await self.apply(conn, person_id, now, lambda r: with_hold(r, "admin", reason),
+                row = await self.apply(conn, person_id, now, lambda r: with_hold(r, HoldKind.ADMIN, reason),
                                        cause="hold_admin", actor_id=actor_id, reason=reason)
             else:
                 await Passes.revoke_unexpired_of_subject_in(conn, subject, f"admin_revoke: {reason}",
@@ -397,7 +397,7 @@ class PassService:
         for person_id in await self.store.missing_checkin(day):
             try:
                 async with self.db.transaction() as conn:
-                    await self.apply(conn, person_id, now, lambda r: with_hold(r, "missed_checkin", reason)
+                    await self.apply(conn, person_id, now, lambda r: with_hold(r, HoldKind.MISSED_CHECKIN, reason)
                                      if r.status in ("black", "green") else r,
                                      cause="hold_missed_checkin", actor_id=None, reason=reason)
                 count += 1
