@@ -338,7 +338,8 @@ class WorkflowConfig:
             see it in their list).
         checkin_retention_days: check-ins older than this many days are deleted by the
             background job (ARCHITECTURE §10, retention).
-        sms_approved / sms_rejected / sms_abnormal / sms_checkin_reminder: SMS templates (``str.format`` fields:
+        sms_approved / sms_rejected / sms_abnormal / sms_checkin_reminder / sms_checkin_reminder_staff: SMS
+            templates (students are addressed as 同学, staff as 老师; ``str.format`` fields:
             ``{sender}``, ``{name}``, ``{number}``, ``{date}``, ``{stage}``, ``{reason}``, ``{phone}``).
         confirmations: the current confirmation texts.
     """
@@ -355,6 +356,7 @@ class WorkflowConfig:
                          "您可以修改后重新提交，如有疑问请致电防控办 {phone}。")
     sms_abnormal: str = "{sender}{name}（{number}）今日健康打卡有异常情况，请及时联系跟进。"
     sms_checkin_reminder: str = "{sender}{name}同学，您今天（{date}）尚未完成健康打卡，请尽快登录完成。"
+    sms_checkin_reminder_staff: str = "{sender}{name}老师，您今天（{date}）尚未完成健康打卡，请尽快登录完成。"
     confirmations: ConfirmationTexts = field(default_factory=ConfirmationTexts)
 
 

@@ -90,7 +90,7 @@ def config_problems(config: ServerConfig) -> list[ConfigProblem]:
             bad(key, value, "more than 0")
     if config.sms.gateway == "http" and not config.sms.url.startswith(("http://", "https://")):
         bad("sms.url", config.sms.url, 'an http:// or https:// URL (sms.gateway = "http")')
-    for key in ("sms_approved", "sms_rejected", "sms_abnormal", "sms_checkin_reminder"):
+    for key in ("sms_approved", "sms_rejected", "sms_abnormal", "sms_checkin_reminder", "sms_checkin_reminder_staff"):
         template = str(getattr(config.workflow, key))
         problem = _template_problem(template)
         if problem:

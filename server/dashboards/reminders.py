@@ -104,8 +104,9 @@ class Reminders:
         return await self._send(targets, day, kind="manual", actor_id=actor.id)
 
     async def remind_all_missing(self, actor: Person, department: str | None = None) -> ReminderOutcome:
-        """Remind everyone in ``actor``'s departments (or the one ``department``) who has not
-        checked in today.
+        """Remind the students in ``actor``'s departments (or the one ``department``) who have not
+        checked in today (staff are not a counsellor's to chase: the automatic reminder reaches
+        them, addressed as staff).
 
         Raises:
             Forbidden: 403 ``department_scope`` for a department that is not the actor's.
@@ -116,7 +117,7 @@ class Reminders:
                 raise Forbidden(f"department {department} is not one of yours", code="department_scope")
             scope = (department,)
         day = self.today()
-        ids = await self.store.missing_ids(scope, day)
+        ids = await self.store.missing_ids(scope, day, roles=("student",))
         return await self._send(await self.store.reminder_targets(ids, day), day, kind="manual", actor_id=actor.id)
 
     async def run_auto(self, now: datetime | None = None) -> ReminderOutcome | None:
@@ -167,7 +168,9 @@ class Reminders:
                     out.no_phone.append(t.person_id)
                 else:
                     sms_id = message_id(t.person_id, day)
-                    body = cfg.workflow.sms_checkin_reminder.format(
+                    template = (cfg.workflow.sms_checkin_reminder_staff if t.role == "staff"
+                                else cfg.workflow.sms_checkin_reminder)  # 老师, not 同学
+                    body = template.format(
                         sender=cfg.sms.sender_name, name=t.name, number=t.number, date=day.isoformat(), stage="",
                         reason="", phone=cfg.workflow.prevention_office_phone)
                     params = {"name": t.name, "number": t.number, "date": day.isoformat()}

@@ -150,6 +150,19 @@ def _dept_clause(departments: Sequence[str] | None, column: str = "p.department"
     return " AND " + sql, params
 
 
+def _missing_filter(roles: Sequence[str], search: str | None) -> tuple[str, list[Any]]:
+    """SQL (`` AND ...``) and parameters keeping ``roles`` and, with ``search``, people whose
+    number, name or class contains it (LIKE wildcards in it are taken literally)."""
+    sql, params = _in("p.role", roles)
+    out, out_params = " AND " + sql, list(params)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        out += (" AND (p.number LIKE ? ESCAPE '\\' OR p.name LIKE ? ESCAPE '\\'"
+                " OR COALESCE(p.class_name, '') LIKE ? ESCAPE '\\')")
+        out_params += [pattern, pattern, pattern]
+    return out, out_params
+
+
 class DashboardStore:
     """Read queries of the dashboards and the reminder records.
 
@@ -162,48 +175,57 @@ class DashboardStore:
 
     # -- today's progress and the not-yet list ---------------------------------------------------
 
-    async def progress(self, departments: Sequence[str] | None, day: date) -> list[Progress]:
-        """Progress of ``day`` per department and class, ordered by department, class."""
+    async def progress(self, departments: Sequence[str] | None, day: date,
+                       roles: Sequence[str] = EXPECTED_ROLES) -> list[Progress]:
+        """Progress of ``day`` per department and class, ordered by department, class; only
+        people with one of ``roles`` (a counsellor's figures are of students)."""
         clause = _dept_clause(departments)
         if clause is None:
             return []
+        role_sql, role_params = _in("p.role", roles)
         rows = await self.db.fetch_all(
             "SELECT COALESCE(p.department, ''), COALESCE(p.class_name, ''), COUNT(*), COUNT(c.id),"
             " COALESCE(SUM(c.abnormal), 0) FROM people p"
             " LEFT JOIN checkins c ON c.person_id = p.id AND c.day = ?"
-            f" WHERE {_ROLES_SQL}{clause[0]} GROUP BY 1, 2 ORDER BY 1, 2",
-            [day.isoformat(), *clause[1]],
+            f" WHERE {_ROLES_SQL} AND {role_sql}{clause[0]} GROUP BY 1, 2 ORDER BY 1, 2",
+            [day.isoformat(), *role_params, *clause[1]],
         )
         return [Progress(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
     async def missing(self, departments: Sequence[str] | None, day: date, *, limit: int = 500,
-                      offset: int = 0) -> list[MissingPerson]:
+                      offset: int = 0, roles: Sequence[str] = EXPECTED_ROLES,
+                      search: str | None = None) -> list[MissingPerson]:
         """People expected on ``day`` without a check-in that day, by department, class, number,
-        with that day's reminder if any."""
+        with that day's reminder if any; only ``roles``, and with ``search`` only those whose
+        number, name or class contains it."""
         clause = _dept_clause(departments)
         if clause is None:
             return []
+        extra, extra_params = _missing_filter(roles, search)
         rows = await self.db.fetch_all(
             "SELECT p.id, p.number, p.name, p.department, p.class_name, p.phone, COALESCE(r.at, o.created_at),"
             " COALESCE(r.kind, CASE WHEN o.id IS NULL THEN NULL ELSE 'manual' END) FROM people p"
             " LEFT JOIN checkin_reminders r ON r.person_id = p.id AND r.day = ?"
             f" LEFT JOIN sms_outbox o ON o.id = {_OUTBOX_ID}"
-            f" WHERE {_ROLES_SQL}{clause[0]}"
+            f" WHERE {_ROLES_SQL}{extra}{clause[0]}"
             " AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?)"
             " ORDER BY p.department, p.class_name, p.number LIMIT ? OFFSET ?",
-            [day.isoformat(), day.isoformat(), *clause[1], day.isoformat(), limit, offset],
+            [day.isoformat(), day.isoformat(), *extra_params, *clause[1], day.isoformat(), limit, offset],
         )
         return [MissingPerson(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
-    async def missing_ids(self, departments: Sequence[str] | None, day: date) -> list[int]:
-        """Ids of everyone expected on ``day`` without a check-in that day, by id."""
+    async def missing_ids(self, departments: Sequence[str] | None, day: date, *,
+                          roles: Sequence[str] = EXPECTED_ROLES, search: str | None = None) -> list[int]:
+        """Ids of everyone expected on ``day`` without a check-in that day (only ``roles``;
+        ``search`` as in :meth:`missing`), by id."""
         clause = _dept_clause(departments)
         if clause is None:
             return []
+        extra, extra_params = _missing_filter(roles, search)
         rows = await self.db.fetch_all(
-            f"SELECT p.id FROM people p WHERE {_ROLES_SQL}{clause[0]}"
+            f"SELECT p.id FROM people p WHERE {_ROLES_SQL}{extra}{clause[0]}"
             " AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.person_id = p.id AND c.day = ?) ORDER BY p.id",
-            [*clause[1], day.isoformat()],
+            [*extra_params, *clause[1], day.isoformat()],
         )
         return [int(r[0]) for r in rows]
 

@@ -90,6 +90,10 @@ ZH: dict[str, str] = {
     "session_expired_kept": "登录已过期，请重新登录。你刚才填写的内容已保留，登录后请检查并提交。",
     "page_expired_kept": "页面已过期，你填写的内容已保留在下面，请检查后再提交。",
     "draft_restored": "下面是你登录过期前填写的内容，请检查后提交。",
+    "students": "学生",
+    "staff_figures": "教职工（另计）",
+    "search_missing": "查找未打卡学生",
+    "search_missing_hint": "学号、姓名或班级",
 }
 
 EN: dict[str, str] = {
@@ -176,6 +180,10 @@ EN: dict[str, str] = {
     "session_expired_kept": "Your session expired: log in again. What you typed is kept; check it and submit after logging in.",
     "page_expired_kept": "The page had expired; what you typed is kept below: check it and submit again.",
     "draft_restored": "Below is what you typed before your session expired: check it and submit.",
+    "students": "Students",
+    "staff_figures": "Staff (counted apart)",
+    "search_missing": "Find a student who has not checked in",
+    "search_missing_hint": "number, name or class",
 }
 
 

@@ -38,7 +38,14 @@ dashboard_i18n.install()
 routes = Routes(tag="dashboard-pages")
 
 MISSING_SHOWN = 200
-"""Most not-yet rows listed on the counsellor home (the rest are in the CSV export)."""
+"""Most not-yet rows listed on the school page (the rest are in the CSV export)."""
+MISSING_PAGE = 50
+"""Not-yet students per page on the counsellor home (searchable by number, name or class)."""
+
+
+def _page_number(value: str | None) -> int:
+    return min(int(value), 1000) if value and value.isascii() and value.isdigit() and 0 < len(value) < 5 \
+        and int(value) > 0 else 1
 QUEUE_SHOWN = 200
 """Most applications listed in the school-stage queue at once (oldest first; filter to see others)."""
 
@@ -55,11 +62,19 @@ async def counsellor_home(request: web.Request) -> web.StreamResponse:
     today = checkin_day(now)
     scope = auth.visible_departments(user.person)
     store = DashboardStore(db)
-    progress = await store.progress(scope, today)
-    missing = await store.missing(scope, today, limit=MISSING_SHOWN)
+    # A counsellor's figures and not-yet list are of students; staff are counted apart.
+    progress = await store.progress(scope, today, roles=("student",))
+    staff = await store.progress(scope, today, roles=("staff",))
+    search = request.query.get("q", "").strip()[:40]
+    page = _page_number(request.query.get("page"))
+    missing = await store.missing(scope, today, limit=MISSING_PAGE + 1, offset=(page - 1) * MISSING_PAGE,
+                                  roles=("student",), search=search or None)
+    missing_next = len(missing) > MISSING_PAGE
+    missing = missing[:MISSING_PAGE]
     total = dict(expected=sum(p.expected for p in progress), done=sum(p.done for p in progress),
                  abnormal=sum(p.abnormal for p in progress))
     total["missing"] = total["expected"] - total["done"]
+    staff_total = dict(expected=sum(p.expected for p in staff), done=sum(p.done for p in staff))
     abnormal = await Checkins(db).abnormal_in_departments(scope, today)
     if abnormal:
         await audit.record_now(request, "health_view", detail={
@@ -74,7 +89,7 @@ async def counsellor_home(request: web.Request) -> web.StreamResponse:
     return await render(request, "dashboard.html", {
         "today": today, "progress": progress, "total": total, "chart": chart,
         "missing": [(m, phone_for(user.role, m.phone), _local_hhmm(m.reminded_at_s)) for m in missing],
-        "missing_more": max(0, total["missing"] - len(missing)),
+        "missing_next": missing_next, "page": page, "q": search, "staff_total": staff_total,
         "abnormal": abnormal, "dept_queue": dept_queue, "approved": approved,
         "reminded": [(r, _local_hhmm(r.at_s)) for r in reminded],
         "sent": request.query.get("sent"),
