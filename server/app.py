@@ -45,6 +45,7 @@ from server.web import (
 )
 from server.web import arrival_pages as arrival_pages
 from server.web import building_pages as building_pages
+from server.web import headers as security_headers
 from server.web import pages as pages
 from server.web import pass_pages as pass_pages
 from server.web import region_pages as region_pages
@@ -144,6 +145,7 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     )
     app.router.add_static("/static/", HERE / "static", name="static")
+    security_headers.install(app)
     app[ROUTES_KEY] = []
     for feature in FEATURES:
         feature.register(app)

@@ -11,7 +11,8 @@ node's: trust bundle, revocation delta since its version, building policy.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from server.config import SyncServerConfig
@@ -23,14 +24,21 @@ from server.storage.database import Database
 from server.storage.nodes import NodeRow
 from server.storage.passes import Passes
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
+from shared.config import bounds
 from shared.errors import CampusPassError
 from shared.scanlog import GENESIS_HASH, record_hash
 
+_MAX_INT = 2**53
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,
     "text_sha256": str, "verdict": str, "reason": str, "direction": str, "prev_hash": str, "hash": str,
 }
 _OPTIONAL_HEX = ("serial", "subject")
+_HEX64_FIELDS = ("text_sha256", "prev_hash", "hash")
+_REASON = re.compile(r"^[a-z_]{1,32}$")
+
+SYNC_MAX_BODY_BYTES = 2 * 1024 * 1024
+"""Largest sync request body accepted, decoded (413 ``body_too_large`` beyond)."""
 
 
 class SyncError(CampusPassError):
@@ -64,23 +72,23 @@ class Heartbeat:
             database was replaced starts the next epoch at seq 1).
     """
 
-    node_time_ms: int
-    queue_depth: int
-    software_version: str
-    trust_version: int
-    revocation_version: int
-    policy_version: int
-    oldest_unsynced_at_ms: int | None = None
-    clock_offset_s: float | None = None
-    camera: str = ""
-    decoder: str = ""
-    uptime_s: float = 0.0
+    node_time_ms: int = field(metadata=bounds(minimum=0, maximum=_MAX_INT))
+    queue_depth: int = field(metadata=bounds(minimum=0, maximum=_MAX_INT))
+    software_version: str = field(metadata=bounds(max_length=64))
+    trust_version: int = field(metadata=bounds(minimum=0, maximum=2**31 - 1))
+    revocation_version: int = field(metadata=bounds(minimum=0, maximum=2**31 - 1))
+    policy_version: int = field(metadata=bounds(minimum=0, maximum=2**31 - 1))
+    oldest_unsynced_at_ms: int | None = field(default=None, metadata=bounds(minimum=0, maximum=_MAX_INT))
+    clock_offset_s: float | None = field(default=None, metadata=bounds(minimum=-1e10, maximum=1e10))
+    camera: str = field(default="", metadata=bounds(max_length=32))
+    decoder: str = field(default="", metadata=bounds(max_length=32))
+    uptime_s: float = field(default=0.0, metadata=bounds(minimum=0, maximum=1e10))
     clock_trusted: bool = True
-    storage: str = "ok"
-    storage_queued: int = 0
-    storage_dropped: int = 0
-    bad_answers: int = 0
-    chain_epoch: int = 0
+    storage: str = field(default="ok", metadata=bounds(max_length=32))
+    storage_queued: int = field(default=0, metadata=bounds(minimum=0, maximum=_MAX_INT))
+    storage_dropped: int = field(default=0, metadata=bounds(minimum=0, maximum=_MAX_INT))
+    bad_answers: int = field(default=0, metadata=bounds(minimum=0, maximum=_MAX_INT))
+    chain_epoch: int = field(default=0, metadata=bounds(minimum=0, maximum=2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -173,8 +181,16 @@ def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict
             raise SyncError(f"records[{i}].node_id = {rec['node_id']!r}; this request is signed by {node_id}")
         if rec["verdict"] not in ("accept", "deny") or rec["direction"] not in ("entry", "exit"):
             raise SyncError(f"records[{i}]: verdict {rec['verdict']!r} / direction {rec['direction']!r} unknown")
-        if rec["seq"] < 1 or len(rec["scan_id"]) != 36:
-            raise SyncError(f"records[{i}]: seq {rec['seq']} / scan_id {rec['scan_id']!r} out of range")
+        if not 1 <= rec["seq"] < _MAX_INT or len(rec["scan_id"]) != 36:
+            raise SyncError(f"records[{i}]: seq {rec['seq']} / scan_id {rec['scan_id'][:40]!r} out of range")
+        for name in ("at_ms", "mono_ms"):
+            if not 0 <= rec[name] < _MAX_INT:
+                raise SyncError(f"records[{i}].{name} = {rec[name]}; expected 0..2^53")
+        for name in _HEX64_FIELDS:
+            if len(rec[name]) != 64 or not _HEX16.issuperset(rec[name]):
+                raise SyncError(f"records[{i}].{name} = {rec[name][:70]!r}; expected 64 lowercase hex digits")
+        if not _REASON.match(rec["reason"]):
+            raise SyncError(f"records[{i}].reason = {rec['reason'][:40]!r}; expected a reason code (a-z, _)")
         epoch = rec.get("epoch", 0)
         if type(epoch) is not int or not 0 <= epoch < 2**31:
             raise SyncError(f"records[{i}].epoch = {epoch!r}; expected an integer 0..2147483647")
@@ -205,7 +221,11 @@ def _well_formed(rec: Any, node_id: str) -> bool:
         and (serial is None or (type(serial) is str and len(serial) == 16 and _HEX16.issuperset(serial)))
         and (subject is None or (type(subject) is str and len(subject) == 16 and _HEX16.issuperset(subject)))
         and rec["node_id"] == node_id and rec["verdict"] in ("accept", "deny")
-        and rec["direction"] in ("entry", "exit") and rec["seq"] >= 1 and len(rec["scan_id"]) == 36
+        and rec["direction"] in ("entry", "exit") and 1 <= rec["seq"] < _MAX_INT and len(rec["scan_id"]) == 36
+        and 0 <= rec["at_ms"] < _MAX_INT and 0 <= rec["mono_ms"] < _MAX_INT
+        and len(rec["text_sha256"]) == 64 and len(rec["prev_hash"]) == 64 and len(rec["hash"]) == 64
+        and _HEX16.issuperset(rec["text_sha256"]) and _HEX16.issuperset(rec["prev_hash"])
+        and _HEX16.issuperset(rec["hash"]) and _REASON.match(rec["reason"]) is not None
     )
 
 

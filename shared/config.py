@@ -4,6 +4,8 @@ A component's config is a tree of frozen dataclasses. :func:`from_mapping` build
 the parsed TOML, rejecting unknown keys, wrong types and non-finite numbers (``nan``, ``inf``)
 with a :class:`ConfigError` that names the dotted key, the bad value and what was expected.
 A field declared with ``metadata={"config": False}`` is set by code and never read from a file.
+A field declared with ``metadata=bounds(...)`` has its value checked (range, length, pattern);
+the API's OpenAPI document shows the same bounds (``server.web.registry.json_schema``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import tomllib
 import types
 import typing
@@ -20,6 +23,47 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 from shared.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def bounds(*, minimum: int | float | None = None, maximum: int | float | None = None,
+           min_length: int | None = None, max_length: int | None = None,
+           pattern: str | None = None) -> dict[str, Any]:
+    """Field metadata declaring the bounds of a value: ``field(metadata=bounds(max_length=64))``.
+
+    ``minimum``/``maximum`` for numbers (inclusive); ``min_length``/``max_length`` for strings
+    (characters) and lists (items); ``pattern`` a regular expression a string must match
+    (``re.fullmatch``). :func:`from_mapping` refuses a value outside them (``ConfigError``
+    naming the key, the value and the bound); None (for an optional field) is not checked.
+    """
+    out: dict[str, Any] = {}
+    for name, value in (("minimum", minimum), ("maximum", maximum), ("min_length", min_length),
+                        ("max_length", max_length), ("pattern", pattern)):
+        if value is not None:
+            out[name] = value
+    return {"bounds": out}
+
+
+def _check_bounds(limits: dict[str, Any], value: Any, dotted: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in limits and value < limits["minimum"]:
+            raise ConfigError(f"{dotted} = {value!r}; expected at least {limits['minimum']}")
+        if "maximum" in limits and value > limits["maximum"]:
+            raise ConfigError(f"{dotted} = {value!r}; expected at most {limits['maximum']}")
+    if isinstance(value, (str, list, tuple)):
+        unit = "characters" if isinstance(value, str) else "items"
+        if "min_length" in limits and len(value) < limits["min_length"]:
+            raise ConfigError(f"{dotted} has {len(value)} {unit}; expected at least {limits['min_length']}")
+        if "max_length" in limits and len(value) > limits["max_length"]:
+            raise ConfigError(f"{dotted} has {len(value)} {unit}; expected at most {limits['max_length']}")
+    if isinstance(value, str) and "pattern" in limits and not _pattern(limits["pattern"]).fullmatch(value):
+        raise ConfigError(f"{dotted} = {value[:40]!r} does not match {limits['pattern']}")
+
+
+@functools.cache
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
 
 
 def load_toml(path: Path, cls: type[T]) -> T:
@@ -57,6 +101,9 @@ def from_mapping(cls: type[T], data: Any, where: str = "") -> T:
         dotted = _join(where, name)
         if name in data:
             kwargs[name] = _convert(hints[name], data[name], dotted)
+            limits = f.metadata.get("bounds")
+            if limits:
+                _check_bounds(limits, kwargs[name], dotted)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing required key {dotted!r}")
     try:

@@ -38,7 +38,7 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str = "",
     top = top or 1.0
     plot = width_px - label_px - 60
     height = max(1, len(items)) * (bar_px + 6) + 6
-    parts = [f'<svg class="chart" role="img" style="max-width:100%;height:auto" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}"'
+    parts = [f'<svg class="chart" role="img" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}"'
              f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for i, (label, value) in enumerate(items):
         y = 6 + i * (bar_px + 6)
@@ -64,7 +64,7 @@ def column_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str = 
     plot_h = height_px - 34
     step = (width_px - 10) / n
     col = max(2.0, step * 0.7)
-    parts = [f'<svg class="chart" role="img" style="max-width:100%;height:auto" width="{width_px}" height="{height_px}"'
+    parts = [f'<svg class="chart" role="img" width="{width_px}" height="{height_px}"'
              f' viewBox="0 0 {width_px} {height_px}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
              f'<line x1="5" y1="{plot_h + 4}" x2="{width_px - 5}" y2="{plot_h + 4}" stroke="{GRID}"/>']
     for i, (label, value) in enumerate(items):
@@ -93,7 +93,7 @@ def heatmap(rows: Sequence[tuple[str, Sequence[int]]], *, title: str, width_px: 
     cell_h = 16
     top = max([max(v) if v else 0 for _, v in rows] + [1])
     height = len(rows) * (cell_h + 2) + 18
-    parts = [f'<svg class="chart" role="img" style="max-width:100%;height:auto" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}"'
+    parts = [f'<svg class="chart" role="img" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}"'
              f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for r, (label, values) in enumerate(rows):
         y = r * (cell_h + 2)

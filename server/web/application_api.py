@@ -18,6 +18,7 @@ from server.web.errors import NotFound
 from server.web.registry import ANY_USER, Routes
 from server.workflow.applications import ApplicationInput
 from shared.clock import from_unix
+from shared.config import bounds
 
 routes = Routes(tag="return-applications")
 
@@ -64,7 +65,7 @@ class ApplicationBody:
 class WithdrawBody:
     """Optional reason for withdrawing."""
 
-    reason: str = ""
+    reason: str = field(default="", metadata=bounds(max_length=500))
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from aiohttp import web
 
 from server.storage.people import Person
 from server.web import auth, state
 from server.web.registry import ANY_USER, PUBLIC, Routes
+from shared.config import bounds
 
 routes = Routes(tag="auth")
 
@@ -17,16 +18,16 @@ routes = Routes(tag="auth")
 class LoginBody:
     """Campus account login; ``sms_code`` is a one-time login code for a throttled account."""
 
-    username: str
-    password: str
-    sms_code: str | None = None
+    username: str = field(metadata=bounds(max_length=64))
+    password: str = field(metadata=bounds(max_length=128))
+    sms_code: str | None = field(default=None, metadata=bounds(max_length=12))
 
 
 @dataclass(frozen=True)
 class LoginCodeBody:
     """Ask for a one-time login code by SMS (throttled account with a verified phone)."""
 
-    username: str
+    username: str = field(metadata=bounds(max_length=64))
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,15 @@ class PasswordBody:
 class PhoneCodeBody:
     """Ask for an SMS code to bind this mobile number."""
 
-    phone: str
+    phone: str = field(metadata=bounds(max_length=20))
 
 
 @dataclass(frozen=True)
 class PhoneVerifyBody:
     """Bind the mobile number with the 6-digit code received."""
 
-    phone: str
-    code: str
+    phone: str = field(metadata=bounds(max_length=20))
+    code: str = field(metadata=bounds(max_length=12))
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,17 @@ from aiohttp import web
 from server.storage.nodes import NodeRow, Nodes
 from server.storage.people import People
 from server.storage.scans import ScanLog, ScanView
-from server.sync import Heartbeat, SyncAnswer, SyncError, SyncRequestDoc, SyncService, check_records
+from server.sync import (
+    SYNC_MAX_BODY_BYTES,
+    Heartbeat,
+    SyncAnswer,
+    SyncError,
+    SyncRequestDoc,
+    SyncService,
+    check_records,
+)
 from server.web import auth, state
-from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound
+from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound, TooLarge
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import from_unix, to_unix
 from shared.config import from_mapping
@@ -43,13 +51,27 @@ def _now_ms(request: web.Request) -> int:
     return int(request.app[state.CLOCK].now().timestamp() * 1000)
 
 
-async def _read_body(request: web.Request) -> bytes:
+async def _read_body(request: web.Request, limit_bytes: int = SYNC_MAX_BODY_BYTES) -> bytes:
+    """The request body, decoded (gzip), at most ``limit_bytes``; read in chunks so that a body
+    that inflates past the limit is refused as soon as it does (413 ``body_too_large``)."""
+    if request.content_length is not None and request.content_length > limit_bytes:
+        raise TooLarge(f"body of {request.content_length} bytes is too large; at most {limit_bytes}",
+                       code="body_too_large")
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return await request.read()
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > limit_bytes:
+                raise TooLarge(f"the decoded body is larger than {limit_bytes} bytes", code="body_too_large")
+            chunks.append(chunk)
     except web.HTTPException:
+        raise
+    except TooLarge:
         raise
     except Exception as exc:  # aiohttp's payload errors: bad gzip, truncated body
         raise BadRequest(f"the body cannot be read: {exc}", code="bad_encoding") from None
+    return b"".join(chunks)
 
 
 async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
@@ -92,7 +114,7 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
 
 
 @routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequestDoc, response=SyncAnswer,
-            raw_body=True, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
+            raw_body=True, max_body_bytes=SYNC_MAX_BODY_BYTES, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
 async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
     idempotently by scan_id; ``ack_seq`` is the highest sequence held contiguously. The whole answer

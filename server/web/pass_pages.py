@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +37,7 @@ from server.web.pages import add_home_section, render
 from server.web.registry import ANY_USER, STAFF_ROLES, Routes
 from shared.campus_time import checkin_day, local
 from shared.clock import from_unix, to_unix
+from shared.config import bounds
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class PersonPassOut:
 class ReasonBody:
     """Why (required, 1-500 characters; shown to the person for holds)."""
 
-    reason: str
+    reason: str = field(metadata=bounds(max_length=500))
 
 
 @dataclass(frozen=True)

@@ -289,6 +289,8 @@ def json_schema(tp: Any, components: dict[str, Any], owners: dict[str, type] | N
             props, required = {}, []
             for f in dataclasses.fields(tp):
                 props[f.name] = json_schema(hints[f.name], components, owners)
+                if f.metadata.get("bounds"):
+                    props[f.name] = _with_bounds(props[f.name], f.metadata["bounds"])
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     required.append(f.name)
             schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
@@ -315,6 +317,25 @@ def json_schema(tp: Any, components: dict[str, Any], owners: dict[str, type] | N
     if tp in simple:
         return {"type": simple[tp]}
     return {}
+
+
+_SCHEMA_WORDS = {"minimum": ("minimum", "minimum"), "maximum": ("maximum", "maximum"),
+                 "min_length": ("minLength", "minItems"), "max_length": ("maxLength", "maxItems"),
+                 "pattern": ("pattern", "pattern")}
+
+
+def _with_bounds(schema: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the JSON Schema words of :func:`shared.config.bounds` (on the non-null
+    branch of an optional field)."""
+    if "anyOf" in schema and any(s.get("type") == "null" for s in schema["anyOf"]):
+        return {"anyOf": [s if s.get("type") == "null" else _with_bounds(s, limits) for s in schema["anyOf"]]}
+    out = dict(schema)
+    for name, value in limits.items():
+        word = _SCHEMA_WORDS[name][1 if out.get("type") == "array" else 0]
+        if name == "pattern":
+            value = f"^(?:{value})$"
+        out[word] = value
+    return out
 
 
 def _error_schema() -> dict[str, Any]:
@@ -358,7 +379,8 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
             op["parameters"] = params
         if spec.body is not None:
             op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": json_schema(spec.body, components, owners)}}}
+                "application/json": {"schema": json_schema(spec.body, components, owners)}},
+                "x-max-body-bytes": spec.max_body_bytes}
         if spec.upload:
             form = {"type": "object", "required": ["csrf_token"], "properties": {
                 "csrf_token": {"type": "string"},

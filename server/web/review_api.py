@@ -7,7 +7,7 @@ school stage. Every view of health answers is written to the audit log (``health
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from aiohttp import web
 
@@ -21,6 +21,7 @@ from server.web.errors import InvalidField
 from server.web.registry import Routes
 from shared.campus_time import checkin_day
 from shared.clock import to_unix
+from shared.config import bounds
 
 routes = Routes(tag="review")
 
@@ -31,7 +32,7 @@ REVIEWERS = ("counsellor", "school_admin")
 class RejectBody:
     """The rejection reason (required; shown to the applicant and sent by SMS)."""
 
-    reason: str = ""
+    reason: str = field(default="", metadata=bounds(max_length=500))
 
 
 @dataclass(frozen=True)

@@ -453,10 +453,9 @@ class ReturnApplications:
         (then the applicant gets the approval SMS, exactly once).
 
         Raises:
-            NotFound: no such application (or, for a counsellor, not in their departments
-                and not existing; see ``department_scope``).
-            Forbidden: 403 ``department_scope`` (counsellor of another department), ``forbidden``
-                (not a reviewer).
+            NotFound: no such application (school admin).
+            Forbidden: 403 ``department_scope`` (a counsellor, for an application of another
+                department or none: the two answers are identical), ``forbidden`` (not a reviewer).
             IllegalTransition: 409 ``already_decided``, ``dept_stage_pending``, ``not_active``.
         """
         app, action = await self._for_review(reviewer, application_id, "approve")
@@ -512,10 +511,11 @@ class ReturnApplications:
         else:
             raise Forbidden(f"role {reviewer.role} does not review return applications")
         app = await self.store.get(application_id)
+        if stage == "dept" and (app is None or not in_scope(reviewer, app.department)):
+            # The same answer for a missing id and another department's: ids reveal nothing.
+            raise OutOfScope(f"no return application {application_id} in your departments")
         if app is None:
             raise NotFound(f"no return application {application_id}")
-        if stage == "dept" and not in_scope(reviewer, app.department):
-            raise OutOfScope(f"application {application_id} is not from one of your departments")
         return app, f"{stage}_{verb}"
 
     # -- the background job ----------------------------------------------------------------------

@@ -205,6 +205,26 @@ async def test_counsellor_of_another_department_is_refused(people: dict[str, Tes
     assert r.status == 403
 
 
+async def test_an_out_of_scope_id_answers_exactly_like_a_missing_one(people: dict[str, TestClient]) -> None:
+    """No existence oracle: another department's application and an id that does not exist get
+    the same status, code and message (up to the id) on every route a counsellor may call."""
+    app_id = (await submit(people["student"]))["id"]
+    missing = app_id + 1000
+    other = people["other_counsellor"]
+    for verb, body in (("approve", {}), ("reject", {"reason": "不同意"})):
+        a = await other.post(f"/api/v1/return-applications/{app_id}/{verb}", json=body)
+        b = await other.post(f"/api/v1/return-applications/{missing}/{verb}", json=body)
+        ja, jb = await a.json(), await b.json()
+        assert a.status == b.status == 403
+        assert ja["error"]["code"] == jb["error"]["code"] == "department_scope"
+        assert ja["error"]["message"].replace(str(app_id), "N") == jb["error"]["message"].replace(str(missing), "N")
+    a = await other.get(f"/api/v1/return-applications/{app_id}")
+    b = await other.get(f"/api/v1/return-applications/{missing}")
+    assert a.status == b.status == 404
+    assert (await a.json())["error"]["message"].replace(str(app_id), "N") == \
+        (await b.json())["error"]["message"].replace(str(missing), "N")
+
+
 async def test_expiry_by_the_background_job(people: dict[str, TestClient], app: web.Application,
                                             clock: FakeClock) -> None:
     s, c = people["student"], people["counsellor"]
