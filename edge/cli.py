@@ -81,7 +81,7 @@ def check_images(config_path: Path, images: list[Path]) -> list[dict[str, object
     The pass text is never included.
     """
     config = load_node_config(config_path)
-    decoder = make_decoder(config.decoder.name)
+    decoder = make_decoder(config.decoder.name, config.decoder.retry_budget_s)
 
     async def run() -> list[dict[str, object]]:
         store = await open_store(config)

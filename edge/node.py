@@ -1,4 +1,4 @@
-"""The door node runner: camera → decoder → decision → log → lights and relay (ARCHITECTURE §7).
+"""The door node runner: camera → decoder → decision → log → lights and relay (docs/architecture.md §7).
 
 :class:`Node` is built from a :class:`NodeConfig` with every I/O part injectable (camera,
 decoder, pin factory, clock, store, sync), so tests and the end-to-end test drive it as a
@@ -152,7 +152,7 @@ class Node:
             self.camera = camera or make_camera(
                 config.camera.source, config.base_dir, config.camera.width_px, config.camera.height_px
             )
-            self.decoder = decoder or make_decoder(config.decoder.name)
+            self.decoder = decoder or make_decoder(config.decoder.name, config.decoder.retry_budget_s)
             if not store.seeded:
                 raise CampusPassError("the node store is not seeded", code="not_seeded")
             self._policy_doc = store.policies

@@ -1,4 +1,4 @@
-"""Pass status per person and pass issuance (ARCHITECTURE §2.5–§2.7, §3).
+"""Pass status per person and pass issuance (docs/architecture.md §2.5–§2.7, §3).
 
 Status: ``none`` (no approved return) → ``black`` (approved, not arrived) → ``green``
 (arrival confirmed by a counsellor); ``hold`` (abnormal check-in, missed check-in, admin hold)
@@ -27,10 +27,8 @@ three groups (the pass format's limit).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -537,18 +535,6 @@ class PassService:
         purged = await self.passes.purge_expired_revocations(to_unix(now))
         return held, purged
 
-    async def run_sweeper(self) -> None:
-        """Run :meth:`run_once` every ``[passes] sweep_interval_s`` until cancelled."""
-        while True:
-            await asyncio.sleep(max(1, self.config.sweep_interval_s))
-            try:
-                held, purged = await self.run_once(self.clock.now())
-                if held or purged:
-                    log.info("pass job: %d people on hold for a missed check-in, %d revocations expired",
-                             held, purged)
-            except CampusPassError as exc:
-                log.warning("pass job failed: %s", exc.message)
-
 
 @dataclass(frozen=True, slots=True)
 class AuditNote:
@@ -564,16 +550,3 @@ async def _audit(conn: aiosqlite.Connection, note: AuditNote | None, action: str
         await AuditLog.add(conn, at_s=to_unix(now), actor_id=actor_id, actor_number=note.actor_number,
                            action=action, target_person_id=person_id, detail={"reason": reason},
                            address=note.address)
-
-
-@contextlib.asynccontextmanager
-async def running_sweeper(service: PassService, enabled: bool = True) -> AsyncIterator[None]:
-    """Run the missed check-in job in the background for the duration of the block."""
-    task = asyncio.create_task(service.run_sweeper(), name="missed-checkin-sweeper") if enabled else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

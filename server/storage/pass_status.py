@@ -1,6 +1,6 @@
 """Pass status per person, its history, arrivals and dormitory scopes (SQL only here).
 
-Shapes: statuses are ``none | black | green | hold`` (ARCHITECTURE §3); times are Unix
+Shapes: statuses are ``none | black | green | hold`` (docs/architecture.md §3); times are Unix
 seconds; check-in days are ``YYYY-MM-DD`` strings of the Asia/Shanghai calendar.
 """
 

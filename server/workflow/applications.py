@@ -1,4 +1,4 @@
-"""Return-to-campus applications (ARCHITECTURE §2.3–§2.4, §3): submission, the two-stage
+"""Return-to-campus applications (docs/architecture.md §2.3–§2.4, §3): submission, the two-stage
 approval state machine, withdrawal, amendment, expiry, arrival and the decision SMS.
 
 States and legal transitions (:data:`TRANSITIONS`; anything else is refused with HTTP 409 and a
@@ -544,7 +544,7 @@ class ReturnApplications:
     async def _apply(self, app: ReturnApplication, action: str, actor_id: int | None, actor_role: str,
                      reason: str, *, now: datetime | None = None, audit_as: str | None = None) -> ReturnApplication:
         # audit_as: the reviewer's number; decisions by counsellors and admins also go to the
-        # audit log (ARCHITECTURE §10), in the same transaction.
+        # audit log (docs/architecture.md §10), in the same transaction.
         target = TRANSITIONS.get((app.state, action))
         if target is None:
             raise IllegalTransition(app, action)

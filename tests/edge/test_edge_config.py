@@ -57,6 +57,7 @@ def test_unknown_keys_are_named_with_their_value(tmp_path: Path, extra: str, nam
         (MINIMAL + "[gpio]\nrelay_pulse_s = 99\n", "99"),
         (MINIMAL + "[trust]\nfail_mode = 'yolo'\n", "'yolo'"),
         (MINIMAL + "[decoder]\nname = 'quirc'\n", "'quirc'"),
+        (MINIMAL + "[decoder]\nretry_budget_s = 2.5\n", "decoder.retry_budget_s = 2.5"),
         (MINIMAL + "[gpio]\ngreen = { pin = 'GPIO23' }\n", "four different pins"),
         ("[node]\nid='has space'\nbuilding='D7'\n", "'has space'"),
     ],

@@ -122,7 +122,7 @@ MakeClient = Callable[..., Awaitable[TestClient]]
 def make_client(datadir: DataDir, clock: FakeClock, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> MakeClient:
     async def make(auth: AuthConfig) -> TestClient:
         app = create_app(datadir, clock=clock, config=ServerConfig(auth=auth),
-                         hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False)
+                         hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False)
         client = await aiohttp_client(app)
         await add_person(app, "2026001", id_last6="11111X")
         await add_person(app, "2026002", role="counsellor", department="CS", departments=("CS",))

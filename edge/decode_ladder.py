@@ -1,0 +1,458 @@
+"""The retry ladder: what the door decoder tries after a first read finds nothing.
+
+A door camera meets codes the raw decoder misses: a phone held far away (two camera pixels per
+module), a phone screen whose pixel grid beats with the sensor's (moiré), a moving hand (motion
+blur), a phone closer than the focus distance, a ceiling light on the screen, a dimmed screen.
+Each has a cheap image fix; trying them all on every frame would cost many times a plain read,
+and most frames hold no code. So the ladder runs only when
+
+1. the first read decoded nothing, and
+2. the frame shows evidence of a code: a QR symbol zxing-cpp located but could not decode
+   (its corners give the region), or, failing that, a patch that passes :func:`structure_regions`
+   (busy in both directions, sized like a code),
+
+and then tries, on that region, in order of how often each rung rescued a frame in the
+benchmark (``bench/door_decoding.py``):
+
+============  ======================================================================================
+rung          what it does
+============  ======================================================================================
+``smooth``    a light Gaussian blur (sigma 1 px): removes a screen's pixel grid and its moiré
+``deblur``    motion blur: the blur direction from the gradient structure tensor, the length from
+              the autocorrelation of the derivative along it, then Wiener deconvolution with that
+              line PSF and its neighbours; a round (focus) blur: Wiener with a few disc radii
+``upscale``   the region enlarged 2× (cubic): tiny codes (first when the region is small)
+``contrast``  CLAHE (local contrast normalisation): glare and dim screens
+``inverted``  every read above also tries the inverted image (dark-mode screens)
+============  ======================================================================================
+
+A per-frame time budget (seconds) cuts the ladder off: before each try the ladder predicts its
+cost from what the same rung cost per pixel so far and skips it when the remaining budget is
+short, so the decoder's extra time on a frame stays under the budget and the node keeps up
+with the camera. A text found by the ladder is a text zxing-cpp decoded with its own
+Reed-Solomon check; the ladder never edits texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: ``read(grey, try_invert)`` → decoded texts (zxing-cpp's checked output; empty when none).
+Reader = Callable[[np.ndarray, bool], list[str]]
+
+RUNGS = ("smooth", "deblur", "upscale", "contrast")
+#: Regions smaller than this (longest side, px) are likely tiny codes: ``upscale`` goes first.
+SMALL_REGION_PX = 160
+#: A region whose 5th to 95th percentile grey levels span less than this is low-contrast.
+LOW_CONTRAST = 60
+#: Largest region side (px) the ladder works on at full resolution; larger ones are halved first.
+MAX_REGION_PX = 720
+#: Cost per region pixel assumed for the very first try (seconds; a read costs about 10-50 ns/px).
+FIRST_GUESS_S_PER_PX = 60e-9
+#: Structure test: the frame is subsampled by these steps (px) in both directions, in turn.
+STRUCTURE_STEPS_PX = (4, 8)
+#: Structure test block (samples per side) and the share of transitions in it that marks a code.
+STRUCTURE_BLOCK = 4
+STRUCTURE_DENSITY = 0.33
+#: A transition differs from its neighbour by more than this many times the frame's mean difference.
+STRUCTURE_NOISE_GAIN = 2.0
+
+
+@dataclass(frozen=True)
+class CodeRegion:
+    """Where a code probably is: pixel box ``[y0:y1, x0:x1]`` of the frame.
+
+    Attributes:
+        source: ``symbol`` (zxing-cpp located an undecodable symbol there) or ``structure``
+            (:func:`structure_regions`).
+    """
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    source: str = "symbol"
+
+    @property
+    def side_px(self) -> int:
+        """The longer side in pixels."""
+        return max(self.x1 - self.x0, self.y1 - self.y0)
+
+    def padded(self, shape: tuple[int, ...], fraction: float = 0.15, min_px: int = 8) -> CodeRegion:
+        """This region grown by ``fraction`` of its side (at least ``min_px``), inside a frame of ``shape``."""
+        pad = max(min_px, int(fraction * self.side_px))
+        h, w = shape[:2]
+        return CodeRegion(max(0, self.x0 - pad), max(0, self.y0 - pad), min(w, self.x1 + pad),
+                          min(h, self.y1 + pad), self.source)
+
+
+def region_from_corners(xs: list[int], ys: list[int], shape: tuple[int, ...]) -> CodeRegion | None:
+    """The padded box around a located symbol's corner points (px), or None when degenerate."""
+    h, w = shape[:2]
+    box = CodeRegion(max(0, min(xs)), max(0, min(ys)), min(w, max(xs)), min(h, max(ys)))
+    if box.x1 - box.x0 < 6 or box.y1 - box.y0 < 6:
+        return None
+    return box.padded(shape, fraction=0.25)
+
+
+def structure_regions(grey: np.ndarray, max_regions: int = 2) -> list[CodeRegion]:
+    """Patches of ``grey`` (uint8 (H, W)) that look like a QR code: a cheap test (under a tenth
+    of a read on a frame without one).
+
+    The frame is subsampled every 4 pixels, then every 8 (``STRUCTURE_STEPS_PX``; aliasing keeps
+    a tiny code's contrast, where averaging would wash it out; the coarser step sees codes with
+    larger modules). A sample is a transition when it differs from
+    its right (or lower) neighbour by clearly more than the frame's typical difference (noise).
+    A block of ``STRUCTURE_BLOCK`` × ``STRUCTURE_BLOCK`` samples counts when at least
+    ``STRUCTURE_DENSITY`` of its samples are transitions both across and down: a code's modules
+    change everywhere in both directions, while an edge, a text line, a gradient or a screen
+    border changes once. Returns at most ``max_regions`` boxes around connected counting blocks
+    (largest first), in full-frame pixels, each at least a tiny code's size (about 40 px).
+    """
+    for step in STRUCTURE_STEPS_PX:
+        found = _structure_at(grey, step, max_regions)
+        if found:
+            return found
+    return []
+
+
+def _structure_at(grey: np.ndarray, step: int, max_regions: int) -> list[CodeRegion]:
+    block = STRUCTURE_BLOCK
+    s = np.ascontiguousarray(grey[::step, ::step])
+    bh, bw = (s.shape[0] - 1) // block, (s.shape[1] - 1) // block
+    if bh < 2 or bw < 2:
+        return []
+    s = s[:bh * block + 1, :bw * block + 1]
+    gx = cv2.absdiff(s[:-1, 1:], s[:-1, :-1])
+    gy = cv2.absdiff(s[1:, :-1], s[:-1, :-1])
+    noise = max(5.0, STRUCTURE_NOISE_GAIN * cv2.mean(gx)[0] + 3.0)
+    _, tx = cv2.threshold(gx, noise, 255, cv2.THRESH_BINARY)
+    _, ty = cv2.threshold(gy, noise, 255, cv2.THRESH_BINARY)
+    # Share of transitions per block (0..255), both directions.
+    busy = cv2.min(cv2.resize(tx, (bw, bh), interpolation=cv2.INTER_AREA),
+                   cv2.resize(ty, (bw, bh), interpolation=cv2.INTER_AREA))
+    level = STRUCTURE_DENSITY * 255
+    if cv2.minMaxLoc(busy)[1] < level:
+        return []  # the common case: nothing code-like
+    _, mask = cv2.threshold(busy, level - 0.5, 1, cv2.THRESH_BINARY)
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    found: list[tuple[int, CodeRegion]] = []
+    h, w = grey.shape[:2]
+    unit = step * block  # full-frame pixels per block
+    for i in range(1, n):
+        x, y, cw, ch, area = (int(v) for v in stats[i])
+        if cw * ch > 0.8 * busy.size:  # the whole frame is busy: noise or texture, no place to look
+            continue
+        region = CodeRegion(x * unit, y * unit, min(w, (x + cw) * unit), min(h, (y + ch) * unit), "structure")
+        if region.side_px < 40:
+            continue
+        found.append((area, region))
+    found.sort(key=lambda t: -t[0])
+    # A block only half on the code may fall short of the density: pad by about a block.
+    return [r.padded(grey.shape, fraction=0.15, min_px=unit) for _, r in found[:max_regions]]
+
+
+@dataclass
+class LadderOutcome:
+    """What one run of the ladder did.
+
+    Attributes:
+        texts: decoded texts (empty when nothing was read).
+        rung: the rung that read them (None when none did).
+        tries: reads attempted.
+        spent_s: seconds the ladder took.
+        cut_off: True when the budget stopped it before every rung was tried.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    rung: str | None = None
+    tries: int = 0
+    spent_s: float = 0.0
+    cut_off: bool = False
+
+
+class RetryLadder:
+    """Image fixes tried on a region until one reads or the time budget is spent.
+
+    Args:
+        read: ``read(grey, try_invert)`` → texts (the decoder's own checked read).
+        budget_s: longest extra time per frame, seconds (``[decoder] retry_budget_s``).
+        clock: monotonic seconds (default ``time.perf_counter``), a seam for tests.
+    """
+
+    def __init__(self, read: Reader, budget_s: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._read = read
+        self.budget_s = budget_s
+        self._clock = clock
+        # Learned cost of each rung per region pixel (seconds). A rung not tried yet is assumed
+        # to cost as much as the dearest rung tried so far (every rung ends in a read).
+        self._s_per_px: dict[str, float] = {}
+        self.runs = 0
+        self.reads = 0
+        self.cut_offs = 0
+        self.rescues: dict[str, int] = {r: 0 for r in RUNGS}
+
+    def run(self, grey: np.ndarray, regions: list[CodeRegion]) -> LadderOutcome:
+        """Try the rungs on each region of ``grey`` (uint8 (H, W)) in turn; stop at the first read.
+
+        The order is :data:`RUNGS`, except that a small region (a tiny code) starts with
+        ``upscale``, a region smeared one way (a moving hand) with ``deblur`` and a region of
+        low contrast (a dim screen) with ``contrast``.
+        """
+        start = self._clock()
+        out = LadderOutcome()
+        self.runs += 1
+        for region in regions:
+            crop = grey[region.y0:region.y1, region.x0:region.x1]
+            if crop.size == 0:
+                continue
+            if region.side_px > MAX_REGION_PX:
+                crop = cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+            if self._clock() - start > self.budget_s:
+                out.cut_off = True
+                break
+            smear = Smear.of(crop)
+            order = list(RUNGS)
+            lo, hi = np.percentile(crop[::4, ::4], (5, 95))
+            first = ("upscale" if region.side_px < SMALL_REGION_PX else "deblur" if smear.is_motion
+                     else "contrast" if hi - lo < LOW_CONTRAST else None)
+            if first is not None:
+                order.remove(first)
+                order.insert(0, first)
+            for rung in order:
+                attempts = _ATTEMPTS[rung](crop, smear)
+                while True:
+                    # Predict the next attempt's cost (making the image and reading it) from this
+                    # rung's cost per pixel so far; skip what would not fit in the budget.
+                    predicted = self._predict_s_per_px(rung) * crop.size
+                    if self._clock() - start + predicted > self.budget_s:
+                        out.cut_off = True
+                        self._skipped(rung)
+                        break
+                    t0 = self._clock()
+                    image = next(attempts, None)
+                    if image is None:
+                        break
+                    texts = self._read(image, True)
+                    self._learn(rung, (self._clock() - t0) / crop.size)
+                    out.tries += 1
+                    self.reads += 1
+                    if texts:
+                        out.texts, out.rung = texts, rung
+                        self.rescues[rung] += 1
+                        return self._done(out, start)
+        return self._done(out, start)
+
+    def _predict_s_per_px(self, rung: str) -> float:
+        if rung in self._s_per_px:
+            return self._s_per_px[rung]
+        return max(self._s_per_px.values(), default=FIRST_GUESS_S_PER_PX)
+
+    def _learn(self, rung: str, s_per_px: float) -> None:
+        old = self._s_per_px.get(rung, s_per_px)
+        # Rise at once (never overrun twice in a row), fall gradually.
+        self._s_per_px[rung] = s_per_px if s_per_px > old else 0.7 * old + 0.3 * s_per_px
+
+    def _skipped(self, rung: str) -> None:
+        # A rung skipped for its predicted cost is never measured again; let the estimate decay
+        # so that a moment of machine load does not shut a rung out for good.
+        if rung in self._s_per_px:
+            self._s_per_px[rung] *= 0.9
+
+    def _done(self, out: LadderOutcome, start: float) -> LadderOutcome:
+        out.spent_s = self._clock() - start
+        if out.cut_off:
+            self.cut_offs += 1
+        return out
+
+
+# ---- the rungs ---------------------------------------------------------------------------------
+# Each rung is a generator of images to read, made lazily (one per ``next``), best first.
+
+
+@dataclass(frozen=True)
+class Smear:
+    """How a region is blurred: the direction of least gradient energy (degrees, 0..180,
+    counter-clockwise on screen) and the anisotropy (smaller/larger structure tensor eigenvalue,
+    0..1: 1 is round or no blur)."""
+
+    direction_deg: float
+    anisotropy: float
+
+    #: Below this anisotropy the region is smeared one way (motion), not round (focus).
+    MOTION_BELOW = 0.6
+
+    @property
+    def is_motion(self) -> bool:
+        """True when the region is clearly smeared one way."""
+        return self.anisotropy < self.MOTION_BELOW
+
+    @classmethod
+    def of(cls, grey: np.ndarray) -> Smear:
+        """The smear of ``grey`` (uint8 (H, W)), from :func:`blur_direction` on every second
+        pixel (a direction does not change with scale)."""
+        return cls(*blur_direction(grey[::2, ::2] if min(grey.shape) >= 64 else grey))
+
+
+Rung = Callable[[np.ndarray, Smear], Iterator[np.ndarray]]
+
+
+def _smooth(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
+    yield cv2.GaussianBlur(crop, (0, 0), 1.0)
+    yield cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+
+
+def _upscale(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
+    if crop.size <= 400 * 400:
+        yield cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+
+
+def _contrast(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
+    # A dim screen: stretch its range; glare: equalise locally (CLAHE), after a light blur that
+    # keeps the sensor noise from being amplified with it.
+    yield np.asarray(cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX), np.uint8)
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4))
+    yield np.asarray(clahe.apply(cv2.GaussianBlur(crop, (0, 0), 1.0)), np.uint8)
+    yield np.asarray(clahe.apply(crop), np.uint8)
+
+
+def _deblur(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
+    # First at half size (a quarter of the work; the result enlarged back for the read), then at
+    # full size with the neighbouring PSFs.
+    half = cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    size = (crop.shape[1], crop.shape[0])
+    if smear.is_motion:
+        length = blur_length(crop, smear.direction_deg)
+        small = Deconvolver(half, pad_px=int(length / 2) + 4)
+        yield cv2.resize(small.apply(line_psf(length / 2, smear.direction_deg), 0.02), size,
+                         interpolation=cv2.INTER_CUBIC)
+        full = Deconvolver(crop, pad_px=int(length) + 4)
+        for extra, nsr in ((0, 0.02), (1, 0.03), (-1, 0.03)):
+            if length + extra >= 3:
+                yield full.apply(line_psf(length + extra, smear.direction_deg), nsr)
+    else:
+        small = Deconvolver(half, pad_px=8)
+        for radius in (1.5, 2.0):
+            yield cv2.resize(small.apply(disc_psf(radius), 0.02), size, interpolation=cv2.INTER_CUBIC)
+        full = Deconvolver(crop, pad_px=8)
+        for radius in (3.0, 4.0):
+            yield full.apply(disc_psf(radius), 0.02)
+
+
+_ATTEMPTS: dict[str, Rung] = {"smooth": _smooth, "deblur": _deblur, "upscale": _upscale, "contrast": _contrast}
+
+
+# ---- deblurring --------------------------------------------------------------------------------
+
+
+def blur_direction(grey: np.ndarray) -> tuple[float, float]:
+    """(direction in degrees 0..180 along which ``grey`` is smeared, anisotropy 0..1).
+
+    From the gradient structure tensor: the eigenvector with the smaller eigenvalue points along
+    the smear (a line blur removes gradients along its direction); anisotropy is the ratio of
+    the smaller to the larger eigenvalue (1: round or no blur).
+    """
+    g = grey.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    jxx, jyy, jxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    tr, det = jxx + jyy, jxx * jyy - jxy * jxy
+    disc = math.sqrt(max(0.0, tr * tr / 4 - det))
+    lmax, lmin = tr / 2 + disc, tr / 2 - disc
+    if lmax <= 0:
+        return 0.0, 1.0
+    # Eigenvector of the smaller eigenvalue: the direction with least gradient energy.
+    angle = 0.5 * math.degrees(math.atan2(2 * jxy, jxx - jyy)) + 90.0
+    # Image y grows downwards; report the angle counter-clockwise as seen on screen.
+    return (-angle) % 180.0, lmin / lmax
+
+
+def blur_length(grey: np.ndarray, direction_deg: float, max_px: int = 30) -> float:
+    """Length in pixels of a line blur along ``direction_deg``: the lag at which the derivative
+    along that direction is most anti-correlated with itself (a line blur turns each edge into a
+    pair of opposite steps ``length`` apart). Every third line is enough. Returns 3..``max_px``."""
+    h, w = grey.shape
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), -direction_deg, 1.0)
+    g = cv2.warpAffine(grey, rot, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    m = max(2, min(h, w) // 6)
+    d = np.diff(g[m:h - m:3, m:w - m].astype(np.float32), axis=1)
+    if d.shape[1] <= 2 * max_px:
+        return 8.0
+    d -= d.mean(axis=1, keepdims=True)
+    n = cv2.getOptimalDFTSize(2 * d.shape[1])
+    spec = np.fft.rfft(d, n=n, axis=1)
+    corr = np.fft.irfft((spec * spec.conj()).real.sum(axis=0), n=n)
+    if corr[0] <= 0:
+        return 8.0
+    return float(3 + int(np.argmin(corr[3:max_px + 1])))
+
+
+class Deconvolver:
+    """Wiener deconvolution of one image by several PSFs: the image's spectrum is computed once.
+
+    Args:
+        grey: uint8 (H, W).
+        pad_px: reflected border added before the transform (at least the PSF's radius), so
+            the frame's edges do not ring into the code.
+    """
+
+    def __init__(self, grey: np.ndarray, pad_px: int) -> None:
+        self._h, self._w = grey.shape
+        self._pad = pad_px
+        g = cv2.copyMakeBorder(grey.astype(np.float32), pad_px, pad_px, pad_px, pad_px, cv2.BORDER_REFLECT)
+        gh, gw = cv2.getOptimalDFTSize(g.shape[0]), cv2.getOptimalDFTSize(g.shape[1])
+        g = cv2.copyMakeBorder(g, 0, gh - g.shape[0], 0, gw - g.shape[1], cv2.BORDER_REFLECT)
+        self._shape = (gh, gw)
+        self._spectrum = cv2.dft(g, flags=cv2.DFT_COMPLEX_OUTPUT)
+        self._kernel = np.zeros((gh, gw), np.float32)
+
+    def apply(self, psf: np.ndarray, nsr: float) -> np.ndarray:
+        """The image deconvolved by ``psf`` (float32 (K, K), sums to 1, K < the padded size) with
+        noise-to-signal ratio ``nsr``: G·conj(H) / (|H|² + nsr); uint8 (H, W)."""
+        gh, gw = self._shape
+        kh, kw = psf.shape
+        k = self._kernel
+        k[:] = 0
+        # The PSF centred on the origin, wrapped around the edges (circular convolution).
+        cy, cx = kh // 2, kw // 2
+        k[:kh - cy, :kw - cx] = psf[cy:, cx:]
+        k[:kh - cy, gw - cx:] = psf[cy:, :cx]
+        k[gh - cy:, :kw - cx] = psf[:cy, cx:]
+        k[gh - cy:, gw - cx:] = psf[:cy, :cx]
+        kf = cv2.dft(k, flags=cv2.DFT_COMPLEX_OUTPUT)
+        power = cv2.add(cv2.magnitude(kf[..., 0], kf[..., 1]) ** 2, nsr)
+        num = np.asarray(cv2.mulSpectrums(self._spectrum, kf, 0, conjB=True), np.float32)
+        num /= power[..., None]
+        f = cv2.idft(num, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)
+        p = self._pad
+        return np.asarray(cv2.min(cv2.max(f[p:p + self._h, p:p + self._w], 0.0), 255.0), np.float32).astype(np.uint8)
+
+
+def disc_psf(radius_px: float) -> np.ndarray:
+    """A defocus PSF: a uniform disc of ``radius_px``; float32 (K, K), sums to 1."""
+    r = int(math.ceil(radius_px))
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    k = np.clip(radius_px + 0.5 - np.sqrt(xx * xx + yy * yy), 0, 1)
+    return np.asarray(k / k.sum(), np.float32)
+
+
+def line_psf(length_px: float, angle_deg: float) -> np.ndarray:
+    """A motion-blur PSF: a line ``length_px`` long at ``angle_deg`` (counter-clockwise from the
+    x axis as seen on screen); float32 (K, K), sums to 1."""
+    size = int(math.ceil(length_px)) | 1
+    k = np.zeros((size, size), np.float32)
+    c = size // 2
+    a = math.radians(angle_deg)
+    dx, dy = math.cos(a) * (length_px - 1) / 2, -math.sin(a) * (length_px - 1) / 2
+    cv2.line(k, (round((c - dx) * 16), round((c - dy) * 16)), (round((c + dx) * 16), round((c + dy) * 16)),
+             1.0, 1, cv2.LINE_AA, shift=4)
+    return np.asarray(k / max(float(k.sum()), 1e-6), np.float32)
