@@ -58,11 +58,15 @@ class LdapConfig:
         number_attribute: the attribute holding the roster number (default: the user name is
             the number), e.g. ``employeeNumber``.
         timeout_s: connect and answer timeout (seconds).
+        ca_file: PEM file of the CA that signed the directory's certificate (default: the
+            system's CA certificates); the certificate is always verified for ldaps:// and
+            StartTLS.
     """
 
     enabled: bool = False
     url: str = ""
     start_tls: bool = False
+    ca_file: str = ""
     user_dn: str = ""
     search_base: str = ""
     search_filter: str = "(uid={username})"
