@@ -18,7 +18,8 @@ in-process, at the end:
 
 * ``GET /dashboard`` (counsellor home) and ``GET /api/v1/checkins/missing`` (counsellor);
 * ``GET /dashboard/school`` and ``GET /api/v1/stats/campus`` (school figures);
-* ``GET /api/v1/stats/checkins`` (14 days, every department).
+* ``GET /api/v1/stats/checkins`` (14 days, every department);
+* ``GET /metrics`` (a Prometheus scrape from loopback: every database-backed gauge read afresh).
 
 Target: the counsellor home and the school figures each under 300 ms.
 
@@ -227,6 +228,7 @@ def main() -> None:
                 ("school home          GET /dashboard/school", "/dashboard/school", a_tok),
                 ("school figures       GET /api/v1/stats/campus", "/api/v1/stats/campus", a_tok),
                 ("14-day statistics    GET /api/v1/stats/checkins", "/api/v1/stats/checkins", a_tok),
+                ("Prometheus scrape    GET /metrics", "/metrics", ""),
             ], args.repeat))
         finally:
             proc.terminate()

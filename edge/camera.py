@@ -1,4 +1,4 @@
-"""Camera sources behind one interface, and a supervisor that survives outages (ARCHITECTURE §7).
+"""Camera sources behind one interface, and a supervisor that survives outages (docs/architecture.md §7).
 
 A frame is a numpy ``uint8`` array, either ``(H, W)`` grey or ``(H, W, 3)`` in **BGR** order
 (OpenCV's order). Sources:

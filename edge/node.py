@@ -1,4 +1,4 @@
-"""The door node runner: camera → decoder → decision → log → lights and relay (ARCHITECTURE §7).
+"""The door node runner: camera → decoder → decision → log → lights and relay (docs/architecture.md §7).
 
 :class:`Node` is built from a :class:`NodeConfig` with every I/O part injectable (camera,
 decoder, pin factory, clock, store, sync), so tests and the end-to-end test drive it as a

@@ -1,4 +1,4 @@
-"""Door outputs through gpiozero: green and red lights, buzzer, door relay (ARCHITECTURE §7).
+"""Door outputs through gpiozero: green and red lights, buzzer, door relay (docs/architecture.md §7).
 
 Every pin is a gpiozero ``DigitalOutputDevice`` built with the pin factory passed in
 (``MockFactory`` off the Pi, chosen by ``gpio.pin_factory`` in ``node.toml``). Patterns are

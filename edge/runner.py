@@ -1,6 +1,6 @@
 """The node's composition root: config → store → node → status endpoint → run.
 
-``campuspass edge run`` calls :func:`run_node`. The sync component (ARCHITECTURE §8) plugs in
+``campuspass edge run`` calls :func:`run_node`. The sync component (docs/architecture.md §8) plugs in
 through ``sync_factory``: a callable taking the :class:`Node` and returning an object with
 ``async run()``; :func:`default_sync_factory` chooses it for a config (None when the config
 has no ``server_url`` or no sync implementation is installed).

@@ -6,7 +6,7 @@ store keeps the verified trust data in memory (:attr:`trust_bundle`, :attr:`revo
 :attr:`policies`), so a door decision reads no SQL; every method that changes trust data
 verifies it, writes it and swaps the in-memory view in one step.
 
-Methods the sync component uses (ARCHITECTURE §8): :meth:`unsynced`, :meth:`mark_synced`,
+Methods the sync component uses (docs/architecture.md §8): :meth:`unsynced`, :meth:`mark_synced`,
 :meth:`purge_synced`, :meth:`replace_trust_bundle`, :meth:`apply_revocation_delta`,
 :meth:`replace_policy`, :meth:`raise_time_floor` (and :meth:`reset_time_floor`),
 :meth:`record_clock_offset`, :meth:`stats`, :meth:`prune_revocations`.

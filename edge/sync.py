@@ -1,4 +1,4 @@
-"""The door node's sync client (ARCHITECTURE §8; wire format in docs/sync-protocol.md).
+"""The door node's sync client (docs/architecture.md §8; wire format in docs/sync-protocol.md).
 
 :class:`SyncClient` runs as its own task next to the scan loop (:meth:`Node.run` starts it
 through the ``sync_factory`` seam; :func:`make_sync` builds it). A sync round uploads every

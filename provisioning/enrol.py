@@ -1,4 +1,4 @@
-"""Door node enrolment on the server (ARCHITECTURE §9; issue 8).
+"""Door node enrolment on the server (docs/architecture.md §9; issue 8).
 
 Two ways to put a node into service:
 

@@ -1,4 +1,4 @@
-"""Issuer key rotation (ARCHITECTURE §5; timeline in ``docs/keys.md``).
+"""Issuer key rotation (docs/architecture.md §5; timeline in ``docs/keys.md``).
 
 A rotation has three steps, the same whether the root key is on the server or offline:
 

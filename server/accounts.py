@@ -1,5 +1,5 @@
 """Campus accounts: login, first-login setup (new password, phone verified by SMS code),
-password change and admin reset, first admin creation (ARCHITECTURE §2.1, §10).
+password change and admin reset, first admin creation (docs/architecture.md §2.1, §10).
 
 The initial password is the last six characters of the national ID from the roster; only its
 Argon2id hash is kept. An ID ending in X accepts x too (the last character is upper-cased

@@ -2,8 +2,10 @@
 
 ``create_app(datadir, clock=..., sms_gateway=...)`` builds the app: typed state
 (:mod:`server.web.state`), the error middleware, the template engine, every feature's routes
-(:data:`FEATURES`) and a ``cleanup_ctx`` that opens the database, builds the services and runs
-the SMS sender. A new feature adds its ``Routes`` object to :data:`FEATURES`.
+(:data:`FEATURES`) and one ``cleanup_ctx`` that opens the database, builds every service once
+(:func:`server.services.build_services`, held under ``app[state.SERVICES]``), logs the
+reconciliation check, and runs the SMS sender and the periodic jobs (one
+:class:`~server.jobs.JobRunner` on the injected clock). A new feature adds its ``Routes`` object to :data:`FEATURES`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,18 +21,16 @@ import jinja2
 from aiohttp import web
 
 from campuspass import __version__
-from server.accounts import Accounts
 from server.cas_login import CasClient
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
+from server.jobs import JobRunner
 from server.metrics import ServerMetrics, make_metrics_middleware
 from server.passwords import PasswordHasher
-from server.sms import FileGateway, HttpGateway, SmsGateway, SmsSender
+from server.services import build_services, housekeeping, jobs
+from server.sms import FileGateway, HttpGateway, SmsGateway
 from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import Database
-from server.storage.sessions import Sessions, SessionTouches
-from server.storage.sms import SmsOutboxStore
-from server.storage.throttle import LoginThrottleStore
 from server.web import admin as admin_api
 from server.web import (
     admin_pages,
@@ -56,11 +55,12 @@ from server.web.checkin_api import routes as checkin_routes
 from server.web.checkin_pages import routes as checkin_page_routes
 from server.web.dashboard_setup import install_dashboards
 from server.web.errors import make_error_middleware
+from server.web.pass_pages import log_reconciliation
 from server.web.presence_setup import install_presence
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
 from server.web.review_api import routes as review_routes
 from server.web.review_pages import routes as review_page_routes
-from shared.clock import Clock, SystemClock, to_unix
+from shared.clock import Clock, SystemClock
 from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def create_app(
     config: ServerConfig | None = None,
     hasher: PasswordHasher | None = None,
     run_sms_sender: bool = True,
+    run_jobs: bool = True,
 ) -> web.Application:
     """The web application for a data directory made by ``campuspass init``.
 
@@ -118,6 +119,8 @@ def create_app(
         hasher: password hashing (default Argon2id with production parameters).
         run_sms_sender: run the background outbox sender (tests may drive
             ``app[state.SMS_SENDER].run_once()`` by hand instead).
+        run_jobs: run the periodic jobs (:func:`server.services.jobs`) on ``clock``; tests that
+            advance a FakeClock may turn them off and call ``app[state.JOBS].run_once(name)``.
 
     Raises:
         DataDirError: the directory is not initialised.
@@ -149,7 +152,7 @@ def create_app(
     app[ROUTES_KEY] = []
     for feature in FEATURES:
         feature.register(app)
-    app.cleanup_ctx.append(_services(run_sms_sender))
+    app.cleanup_ctx.append(_services(run_sms_sender, run_jobs))
     pass_pages.install_passes(app)  # after _services: needs the database
     install_workflow(app)  # after _services: needs the database
     install_dashboards(app)  # after _services: needs the database
@@ -157,48 +160,38 @@ def create_app(
     return app
 
 
-HOUSEKEEPING_EVERY_S = 600.0
-
-
 async def housekeeping_once(app: web.Application) -> tuple[int, int]:
-    """Drop expired sessions and forgotten login-failure counters; returns how many of each."""
-    now_s = to_unix(app[state.CLOCK].now())
-    sessions = await Sessions(app[state.DB]).delete_expired(now_s)
-    counters = await LoginThrottleStore(app[state.DB]).forget_before(now_s - app[state.CONFIG].auth.forget_after_s)
-    return sessions, counters
+    """One round of the account housekeeping job now (:func:`server.services.housekeeping`)."""
+    return await housekeeping(app[state.SERVICES], app[state.CLOCK].now())
 
 
-async def _housekeeping(app: web.Application) -> None:
-    while True:
-        try:
-            await housekeeping_once(app)
-        except (CampusPassError, sqlite3.Error, ValueError) as exc:  # ValueError: aiosqlite's closed connection
-            log.warning("account housekeeping: %s", exc)
-        await asyncio.sleep(HOUSEKEEPING_EVERY_S)
-
-
-def _services(run_sms_sender: bool):  # type: ignore[no-untyped-def]
+def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         db = await Database.open(app[state.DATADIR].db_path)
+        services = build_services(db, app[state.DATADIR], app[state.CONFIG], app[state.CLOCK],
+                                  app[state.SMS_GATEWAY], app[state.HASHER],
+                                  on_sms_outcome=app[state.METRICS].observe_sms)
+        app[state.SERVICES] = services
+        # the keys the feature modules read, each the one service built above
         app[state.DB] = db
-        sender = SmsSender(SmsOutboxStore(db), app[state.SMS_GATEWAY], app[state.CLOCK],
-                           max_attempts=app[state.CONFIG].sms.max_attempts, on_outcome=app[state.METRICS].observe_sms)
-        app[state.SMS_SENDER] = sender
-        app[state.ACCOUNTS] = Accounts(db, app[state.CLOCK], app[state.HASHER], app[state.CONFIG],
-                                       sms_wake=sender.wake)
-        touches = app[state.SESSION_TOUCHES] = SessionTouches(Sessions(db))
-        tasks = [asyncio.create_task(sender.run(), name="sms-sender")] if run_sms_sender else []
-        tasks.append(asyncio.create_task(_housekeeping(app), name="account-housekeeping"))
-        tasks.append(asyncio.create_task(touches.run(), name="session-touches"))
+        app[state.SMS_SENDER] = services.sms_sender
+        app[state.ACCOUNTS] = services.accounts
+        app[state.SESSION_TOUCHES] = services.session_touches
+        app[state.PASS_SERVICE] = services.passes
+        await log_reconciliation(services.passes, app[state.CLOCK].now())
+        runner = JobRunner(jobs(services) if run_jobs else [], app[state.CLOCK])
+        app[state.JOBS] = runner
+        sender = asyncio.create_task(services.sms_sender.run(), name="sms-sender") if run_sms_sender else None
         try:
-            yield
+            async with runner.running():
+                yield
         finally:
-            for task in tasks:
-                task.cancel()
+            if sender is not None:
+                sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await sender
             with contextlib.suppress(CampusPassError):
-                await touches.flush()  # the task's own last flush may have been cut short
+                await services.session_touches.flush()  # touches remembered since the last round
             await app[state.SMS_GATEWAY].close()
             if state.CAS in app:
                 await app[state.CAS].close()

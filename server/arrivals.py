@@ -1,4 +1,4 @@
-"""Arrival confirmation by a counsellor (ARCHITECTURE §2.6).
+"""Arrival confirmation by a counsellor (docs/architecture.md §2.6).
 
 Three ways to say who arrived: a photo of the student's pass (decoded on the server with the
 door's own decoders, :mod:`edge.decoders`), the pasted pass text, or the student number

@@ -17,7 +17,7 @@ class PassConfig:
 
     Attributes:
         checkin_deadline: local (Asia/Shanghai) ``HH:MM``; a pass expires at the next day's
-            deadline (ARCHITECTURE §3).
+            deadline (docs/architecture.md §3).
         visitor_max_hours: longest visitor pass ``campuspass pass issue`` will sign (hours).
         campus_groups: building groups (by name) every pass scope carries; a dormitory
             resident's pass also carries their dormitory group (at most 3 groups in all).
@@ -58,11 +58,15 @@ class LdapConfig:
         number_attribute: the attribute holding the roster number (default: the user name is
             the number), e.g. ``employeeNumber``.
         timeout_s: connect and answer timeout (seconds).
+        ca_file: PEM file of the CA that signed the directory's certificate (default: the
+            system's CA certificates); the certificate is always verified for ldaps:// and
+            StartTLS.
     """
 
     enabled: bool = False
     url: str = ""
     start_tls: bool = False
+    ca_file: str = ""
     user_dn: str = ""
     search_base: str = ""
     search_filter: str = "(uid={username})"
@@ -118,7 +122,7 @@ class CasConfig:
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """Sessions and login throttling (ARCHITECTURE §10).
+    """Sessions and login throttling (docs/architecture.md §10).
 
     Attributes:
         session_hours: a session lasts this long after its last use (hours).
@@ -307,7 +311,7 @@ class SmsConfig:
 
 @dataclass(frozen=True)
 class ConfirmationTexts:
-    """The four confirmations a return application needs (ARCHITECTURE §2.3), versioned.
+    """The four confirmations a return application needs (docs/architecture.md §2.3), versioned.
 
     The wording changes with policy: change ``version`` whenever a text changes. Each
     application stores the version and the texts it was submitted with.
@@ -326,7 +330,7 @@ class ConfirmationTexts:
 
 @dataclass(frozen=True)
 class WorkflowConfig:
-    """Daily check-in and return applications (ARCHITECTURE §2.2–§2.4, §3).
+    """Daily check-in and return applications (docs/architecture.md §2.2–§2.4, §3).
 
     Attributes:
         prevention_office_phone: shown when a return application cannot be submitted.
@@ -337,7 +341,7 @@ class WorkflowConfig:
         notify_counsellors_by_sms: also text counsellors about an abnormal check-in (they always
             see it in their list).
         checkin_retention_days: check-ins older than this many days are deleted by the
-            background job (ARCHITECTURE §10, retention).
+            background job (docs/architecture.md §10, retention).
         sms_approved / sms_rejected / sms_abnormal / sms_checkin_reminder / sms_checkin_reminder_staff: SMS
             templates (students are addressed as 同学, staff as 老师; ``str.format`` fields:
             ``{sender}``, ``{name}``, ``{number}``, ``{date}``, ``{stage}``, ``{reason}``, ``{phone}``).
@@ -362,7 +366,7 @@ class WorkflowConfig:
 
 @dataclass(frozen=True)
 class SyncServerConfig:
-    """Door node sync (ARCHITECTURE §8; docs/sync-protocol.md).
+    """Door node sync (docs/architecture.md §8; docs/sync-protocol.md).
 
     Attributes:
         timestamp_window_s: a signed node request's timestamp must be within ± this many

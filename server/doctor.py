@@ -33,14 +33,15 @@ from datetime import datetime
 
 from server.pass_status import PassService, with_checkin
 from server.storage.audit import AuditLog
-from server.storage.pass_status import StatusRow
+from server.storage.pass_status import Status, StatusRow
 from server.storage.passes import Passes
 from server.storage.reconcile import PersonFacts, person_facts
 from shared.clock import to_unix
 
 log = logging.getLogger(__name__)
 
-_EXPECTED = {"approved": "black", "arrived": "green", "revoked": "none", None: "none"}
+_EXPECTED: dict[str | None, Status] = {"approved": Status.BLACK, "arrived": Status.GREEN, "revoked": Status.NONE,
+                                       None: Status.NONE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +93,12 @@ def mended(row: StatusRow, facts: PersonFacts) -> StatusRow:
     expected = _EXPECTED[facts.decisive_state]
     if _base(row) != expected:
         if expected == "none":
-            row = replace(row, status="none", base="none", hold_kind=None,
+            row = replace(row, status=Status.NONE, base=Status.NONE, hold_kind=None,
                           reason="no approved return (mended by the reconciliation check)")
         elif row.status == "hold":
-            row = replace(row, base=expected)  # type: ignore[arg-type]
+            row = replace(row, base=expected)
         else:
-            row = replace(row, status=expected, base="none", hold_kind=None, reason="")  # type: ignore[arg-type]
+            row = replace(row, status=expected, base=Status.NONE, hold_kind=None, reason="")
     if row.status != "none" and facts.checkin_day is not None and (
             row.last_checkin_day is None or facts.checkin_day >= row.last_checkin_day):
         row = with_checkin(row, facts.checkin_day, facts.checkin_abnormal)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import ssl
 from dataclasses import dataclass
 
 from server.config import LdapConfig
@@ -98,7 +99,11 @@ class LdapDirectory:
         from ldap3.utils.dn import escape_rdn
 
         c = self.config
-        server = ldap3.Server(c.url, connect_timeout=self.timeout_s, get_info=ldap3.NONE)
+        # ldap3 checks no certificate unless told to: a directory password must not go to whoever
+        # answers on the network, so the certificate is verified against the system's (or the
+        # configured) CA certificates for ldaps:// and StartTLS alike.
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=c.ca_file or None)
+        server = ldap3.Server(c.url, connect_timeout=self.timeout_s, get_info=ldap3.NONE, tls=tls)
         try:
             if c.search_base:
                 dn = self._search_dn(server, escape_filter_chars(username))

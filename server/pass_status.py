@@ -1,4 +1,4 @@
-"""Pass status per person and pass issuance (ARCHITECTURE §2.5–§2.7, §3).
+"""Pass status per person and pass issuance (docs/architecture.md §2.5–§2.7, §3).
 
 Status: ``none`` (no approved return) → ``black`` (approved, not arrived) → ``green``
 (arrival confirmed by a counsellor); ``hold`` (abnormal check-in, missed check-in, admin hold)
@@ -27,10 +27,8 @@ three groups (the pass format's limit).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -125,10 +123,10 @@ def with_checkin(row: StatusRow, day: str, abnormal: bool) -> StatusRow:
     row = replace(row, last_checkin_day=day, last_checkin_abnormal=abnormal)
     if abnormal:
         if row.status in ("black", "green"):
-            return replace(row, status="hold", base=row.status, hold_kind="abnormal_checkin",
+            return replace(row, status=Status.HOLD, base=row.status, hold_kind=HoldKind.ABNORMAL_CHECKIN,
                            reason=REASON_TEXTS["abnormal_checkin"])
         if row.status == "hold" and row.hold_kind == "missed_checkin":
-            return replace(row, hold_kind="abnormal_checkin", reason=REASON_TEXTS["abnormal_checkin"])
+            return replace(row, hold_kind=HoldKind.ABNORMAL_CHECKIN, reason=REASON_TEXTS["abnormal_checkin"])
         return row
     if row.status == "hold" and row.hold_kind in ("abnormal_checkin", "missed_checkin"):
         return replace(row, status=row.base, hold_kind=None, reason="")
@@ -150,9 +148,9 @@ def with_todays_checkin(row: StatusRow, checkin: Checkin | None) -> StatusRow:
 def with_hold(row: StatusRow, kind: HoldKind, reason: str) -> StatusRow:
     """The row after a hold (pure). Raises PassStatusError unless black, green or on hold."""
     if row.status in ("black", "green"):
-        return replace(row, status="hold", base=row.status, hold_kind=kind, reason=reason)
+        return replace(row, status=Status.HOLD, base=row.status, hold_kind=kind, reason=reason)
     if row.status == "hold":
-        return replace(row, hold_kind=kind if kind == "admin" else row.hold_kind, reason=reason)
+        return replace(row, hold_kind=kind if kind == HoldKind.ADMIN else row.hold_kind, reason=reason)
     raise PassStatusError(f"status is {row.status}; only a black or green pass can be put on hold")
 
 
@@ -169,8 +167,8 @@ def with_approved(row: StatusRow, today: str) -> StatusRow:
     if row.status == "green" or (row.status == "hold" and row.base == "green"):
         return row
     if row.status == "hold":
-        return replace(row, base="black")
-    row = replace(row, status="black", base="none", hold_kind=None, reason="")
+        return replace(row, base=Status.BLACK)
+    row = replace(row, status=Status.BLACK, base=Status.NONE, hold_kind=None, reason="")
     if row.last_checkin_day == today and row.last_checkin_abnormal:
         return with_checkin(row, today, True)
     return row
@@ -185,16 +183,16 @@ def with_application_ended(row: StatusRow, kind: str, reason: str) -> StatusRow:
         return row
     if row.status == "none":
         return row
-    return replace(row, status="none", base="none", hold_kind=None, reason=reason or kind.removeprefix("application_"))
+    return replace(row, status=Status.NONE, base=Status.NONE, hold_kind=None, reason=reason or kind.removeprefix("application_"))
 
 
 def with_arrived(row: StatusRow) -> StatusRow:
     """The row after an arrival confirmation (pure): black → green; a hold from black keeps
     holding but returns to green when cleared. Raises PassStatusError otherwise."""
     if row.status == "black":
-        return replace(row, status="green", base="none", reason="")
+        return replace(row, status=Status.GREEN, base=Status.NONE, reason="")
     if row.status == "hold" and row.base == "black":
-        return replace(row, base="green")
+        return replace(row, base=Status.GREEN)
     if row.status == "green" or (row.status == "hold" and row.base == "green"):
         raise PassStatusError("the arrival is already confirmed", code="already_arrived")
     raise PassStatusError("no approved return awaits arrival", code="not_awaiting_arrival")
@@ -337,7 +335,7 @@ class PassService:
     # -- changes of the pass alone (one transaction each) -----------------------------------
 
     async def hold(self, person_id: int, reason: str, actor_id: int | None, now: datetime,
-                   kind: HoldKind = "admin", *, audit: AuditNote | None = None) -> StatusRow:
+                   kind: HoldKind = HoldKind.ADMIN, *, audit: AuditNote | None = None) -> StatusRow:
         """Put the person on hold (revoking their unexpired passes), with the audit entry
         ``audit`` (action ``pass_hold``) in the same transaction.
 
@@ -377,7 +375,7 @@ class PassService:
         async with self.db.transaction() as conn:
             current = await PassStatusStore.get_in(conn, person_id)
             if current.status in ("black", "green", "hold"):
-                row = await self.apply(conn, person_id, now, lambda r: with_hold(r, "admin", reason),
+                row = await self.apply(conn, person_id, now, lambda r: with_hold(r, HoldKind.ADMIN, reason),
                                        cause="hold_admin", actor_id=actor_id, reason=reason)
             else:
                 await Passes.revoke_unexpired_of_subject_in(conn, subject, f"admin_revoke: {reason}",
@@ -399,7 +397,7 @@ class PassService:
         for person_id in await self.store.missing_checkin(day):
             try:
                 async with self.db.transaction() as conn:
-                    await self.apply(conn, person_id, now, lambda r: with_hold(r, "missed_checkin", reason)
+                    await self.apply(conn, person_id, now, lambda r: with_hold(r, HoldKind.MISSED_CHECKIN, reason)
                                      if r.status in ("black", "green") else r,
                                      cause="hold_missed_checkin", actor_id=None, reason=reason)
                 count += 1
@@ -537,18 +535,6 @@ class PassService:
         purged = await self.passes.purge_expired_revocations(to_unix(now))
         return held, purged
 
-    async def run_sweeper(self) -> None:
-        """Run :meth:`run_once` every ``[passes] sweep_interval_s`` until cancelled."""
-        while True:
-            await asyncio.sleep(max(1, self.config.sweep_interval_s))
-            try:
-                held, purged = await self.run_once(self.clock.now())
-                if held or purged:
-                    log.info("pass job: %d people on hold for a missed check-in, %d revocations expired",
-                             held, purged)
-            except CampusPassError as exc:
-                log.warning("pass job failed: %s", exc.message)
-
 
 @dataclass(frozen=True, slots=True)
 class AuditNote:
@@ -564,16 +550,3 @@ async def _audit(conn: aiosqlite.Connection, note: AuditNote | None, action: str
         await AuditLog.add(conn, at_s=to_unix(now), actor_id=actor_id, actor_number=note.actor_number,
                            action=action, target_person_id=person_id, detail={"reason": reason},
                            address=note.address)
-
-
-@contextlib.asynccontextmanager
-async def running_sweeper(service: PassService, enabled: bool = True) -> AsyncIterator[None]:
-    """Run the missed check-in job in the background for the duration of the block."""
-    task = asyncio.create_task(service.run_sweeper(), name="missed-checkin-sweeper") if enabled else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -105,7 +105,7 @@ async def revocation_set(passes: Passes, now_s: int) -> RevocationSet:
 
 ANY_BUILDING = BuildingPolicy(building="*", group=ALL_GROUPS)
 
-#: Arrival confirmation (ARCHITECTURE §2.6): a black pass is what a counsellor scans; green is
+#: Arrival confirmation (docs/architecture.md §2.6): a black pass is what a counsellor scans; green is
 #: admitted too so that an already-arrived student is recognised rather than refused.
 ARRIVAL_POLICY = BuildingPolicy(
     building="*arrival*", group=ALL_GROUPS, allowed_statuses=frozenset({PassStatus.BLACK, PassStatus.GREEN})

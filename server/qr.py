@@ -6,7 +6,7 @@ import io
 
 import segno
 
-#: ARCHITECTURE §4: a pass must fit QR version 6 at error correction M.
+#: docs/architecture.md §4: a pass must fit QR version 6 at error correction M.
 MAX_VERSION = 6
 
 

@@ -1,4 +1,4 @@
-"""The server side of node sync (ARCHITECTURE §8; wire format in docs/sync-protocol.md).
+"""The server side of node sync (docs/architecture.md §8; wire format in docs/sync-protocol.md).
 
 One sync request = heartbeat + a batch of hash-chained scan records (possibly none). The
 upload is stored in one transaction: scans idempotently by ``scan_id``; the node's head (the

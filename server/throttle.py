@@ -1,4 +1,4 @@
-"""Login throttling per account, per account and address, and per address (ARCHITECTURE §10;
+"""Login throttling per account, per account and address, and per address (docs/architecture.md §10;
 policy and numbers in docs/security.md).
 
 Three counters are kept for every attempt:

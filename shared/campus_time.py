@@ -39,7 +39,7 @@ def next_checkin_deadline(instant: datetime, deadline: time = DEFAULT_CHECKIN_DE
     """The next day's check-in deadline after ``instant``: ``deadline`` local on the following day.
 
     A pass issued at 23:00 on day D is valid until 12:00 on D+1 (with the default deadline),
-    so nobody is locked out of their dormitory at midnight (ARCHITECTURE §3).
+    so nobody is locked out of their dormitory at midnight (docs/architecture.md §3).
     """
     following = checkin_day(instant) + timedelta(days=1)
     return datetime.combine(following, deadline, CAMPUS_TZ)

@@ -1,12 +1,15 @@
 """Time as an argument: the clock interface, the system clock and a fake clock for tests.
 
 Inside campuspass every instant is an aware UTC :class:`datetime`; durations are seconds.
-Only :class:`SystemClock` reads the real clock. Asia/Shanghai appears only at the edges,
+Only :class:`SystemClock` reads the real clock and only it waits in real time: every periodic
+job sleeps through its clock (:meth:`Clock.sleep`), so a test drives time with
+:class:`FakeClock` by hand (the clock is the one place here that touches the event loop). Asia/Shanghai appears only at the edges,
 through :mod:`shared.campus_time`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -23,6 +26,10 @@ class Clock(Protocol):
 
     def monotonic(self) -> float: ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's monotonic time."""
+        ...
+
 
 class SystemClock:
     """The real clock of this machine (``time.time`` and ``time.monotonic``)."""
@@ -34,6 +41,10 @@ class SystemClock:
     def monotonic(self) -> float:
         """Seconds from an arbitrary origin, never decreasing."""
         return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time (``asyncio.sleep``)."""
+        await asyncio.sleep(max(0.0, seconds))
 
 
 class FakeClock:
@@ -52,6 +63,7 @@ class FakeClock:
             raise ValueError(f"FakeClock start {start!r} is naive; expected an aware datetime")
         self._now = start.astimezone(UTC)
         self._mono = monotonic_start
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def now(self) -> datetime:
         """The fake wall time, aware UTC."""
@@ -67,6 +79,29 @@ class FakeClock:
             raise ValueError(f"cannot advance a clock by {seconds} s; expected ≥ 0")
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+        due = [(t, f) for t, f in self._sleepers if t <= self._mono]
+        self._sleepers = [(t, f) for t, f in self._sleepers if t > self._mono]
+        for _t, future in sorted(due, key=lambda item: item[0]):
+            if not future.done():
+                future.set_result(None)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the clock has been advanced by ``seconds`` (monotonic) from now; a
+        sleeper woken by :meth:`advance` runs at the waker's next await. ``seconds`` ≤ 0 only
+        yields to the event loop once."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._mono + seconds, future))
+        try:
+            await future
+        finally:
+            self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
+
+    def sleepers(self) -> int:
+        """How many tasks are waiting in :meth:`sleep` (for tests that wait for a job to park)."""
+        return len(self._sleepers)
 
     def set_wall(self, instant: datetime) -> None:
         """Set the wall time only (as a bad RTC or an NTP step would); monotonic is untouched."""

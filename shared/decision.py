@@ -1,4 +1,4 @@
-"""The door decision (ARCHITECTURE §6): one pure function, used offline by the door node and
+"""The door decision (docs/architecture.md §6): one pure function, used offline by the door node and
 online by the server.
 
 Checks run in a fixed order; the first that fails gives the verdict's single reason code:

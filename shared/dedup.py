@@ -1,4 +1,4 @@
-"""Repeat-scan suppression: the camera sees the same phone for many frames (ARCHITECTURE §6).
+"""Repeat-scan suppression: the camera sees the same phone for many frames (docs/architecture.md §6).
 
 The same key (a pass serial, or a hash of foreign text) seen again within ``window_s``
 seconds of its last sighting is the same scan. Times are monotonic seconds.

@@ -1,4 +1,4 @@
-"""Signed node requests (ARCHITECTURE §8): the pure part shared by the door node and the server.
+"""Signed node requests (docs/architecture.md §8): the pure part shared by the door node and the server.
 
 Every request a door node makes under ``/api/v1/nodes/`` carries four headers:
 

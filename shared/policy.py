@@ -1,4 +1,4 @@
-"""Building groups and door policy (ARCHITECTURE §5, §6).
+"""Building groups and door policy (docs/architecture.md §5, §6).
 
 A building belongs to one group; rules are per group: which pass statuses may enter
 (green only by default; an arrival-mode door also admits black) and opening hours in

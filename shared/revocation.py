@@ -1,4 +1,4 @@
-"""The revocation list (ARCHITECTURE §5): revoked pass serials and subjects, versioned, signed.
+"""The revocation list (docs/architecture.md §5): revoked pass serials and subjects, versioned, signed.
 
 Each entry is added at a list version and expires when the pass it targets would have
 expired anyway. Two kinds:

@@ -1,4 +1,4 @@
-"""Scan records and their hash chain (ARCHITECTURE §7): pure code, no SQLite.
+"""Scan records and their hash chain (docs/architecture.md §7): pure code, no SQLite.
 
 Every door decision becomes one :class:`ScanRecord`. Records form a chain: each carries the
 SHA-256 of the previous record (``prev_hash``) and its own ``hash`` over its canonical bytes,

@@ -1,4 +1,4 @@
-"""Signed sync answers (ARCHITECTURE §10: the node acts only on what it can verify).
+"""Signed sync answers (docs/architecture.md §10: the node acts only on what it can verify).
 
 The server signs the *whole* answer to a node's sync request with its current issuer key (the
 key that signs passes and revocation lists), under the domain ``campuspass/sync-answer/v1``

@@ -1,4 +1,4 @@
-"""Trust: the root key, issuer key certificates and the trust bundle (ARCHITECTURE §5).
+"""Trust: the root key, issuer key certificates and the trust bundle (docs/architecture.md §5).
 
 The root key signs issuer certificates and the trust bundle that lists them. A verifier
 (door node, server) pins the root public key and accepts issuer keys only from a bundle that

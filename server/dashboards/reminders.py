@@ -10,7 +10,6 @@ service too. Delivery is the outbox sender's job, after commit.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -140,18 +139,6 @@ class Reminders:
         log.info("automatic check-in reminder for %s: %d reminded, %d already, %d without phone", day,
                  len(outcome.reminded), len(outcome.already_reminded), len(outcome.no_phone))
         return outcome
-
-    async def run_forever(self) -> None:
-        """Look every ``check_interval_s`` seconds whether the automatic reminder is due (run by
-        the app in a ``cleanup_ctx``; the first look is one interval after start; a failure is
-        logged and retried at the next look)."""
-        interval_s = max(1, self.config.reminders.check_interval_s)
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.run_auto()
-            except Exception:
-                log.exception("automatic reminder failed; retrying in %d s", interval_s)
 
     async def _send(self, targets: Sequence[ReminderTarget], day: date, *, kind: str,
                     actor_id: int | None, now: datetime | None = None) -> ReminderOutcome:

@@ -14,13 +14,32 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 import aiosqlite
 
 from server.storage.database import Database
 
-ACTIVE_STATES: tuple[str, ...] = ("submitted", "dept_approved", "approved")
+
+class AppState(StrEnum):
+    """A return application's state (docs/architecture.md §3; the legal transitions are
+    :data:`server.workflow.applications.TRANSITIONS`)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    DEPT_APPROVED = "dept_approved"
+    APPROVED = "approved"
+    ARRIVED = "arrived"
+    DEPT_REJECTED = "dept_rejected"
+    SCHOOL_REJECTED = "school_rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+ACTIVE_STATES: tuple[AppState, ...] = (AppState.SUBMITTED, AppState.DEPT_APPROVED, AppState.APPROVED)
+"""At most one application per person is in one of these states."""
 """States that count as the person's one active application."""
 
 
@@ -74,7 +93,7 @@ class ReturnApplication:
     department: str
     version: int
     previous_id: int | None
-    state: str
+    state: AppState
     planned_return_date: date
     departure_region_code: str
     itinerary: tuple[ItineraryLeg, ...]
@@ -136,7 +155,7 @@ def _application(r: sqlite3.Row) -> ReturnApplication:
     legs = tuple(ItineraryLeg(**leg) for leg in json.loads(r["itinerary"]))
     return ReturnApplication(
         id=int(r["id"]), person_id=int(r["person_id"]), department=r["department"], version=int(r["version"]),
-        previous_id=r["previous_id"], state=r["state"], planned_return_date=date.fromisoformat(r["planned_return_date"]),
+        previous_id=r["previous_id"], state=AppState(r["state"]), planned_return_date=date.fromisoformat(r["planned_return_date"]),
         departure_region_code=r["departure_region_code"], itinerary=legs, reason=r["reason"],
         confirmations_version=r["confirmations_version"], confirmations=json.loads(r["confirmations"]),
         checkin_id=r["checkin_id"], created_at_s=int(r["created_at"]), updated_at_s=int(r["updated_at"]),

@@ -21,7 +21,7 @@ from server.storage.database import Database
 
 @dataclass(frozen=True, slots=True)
 class CheckinAnswers:
-    """The answers of one check-in (ARCHITECTURE §2.2, the minimal fields).
+    """The answers of one check-in (docs/architecture.md §2.2, the minimal fields).
 
     Attributes:
         location_kind: ``on_campus`` | ``same_city`` | ``other_province`` | ``abroad``.

@@ -1,6 +1,6 @@
 """Pass status per person, its history, arrivals and dormitory scopes (SQL only here).
 
-Shapes: statuses are ``none | black | green | hold`` (ARCHITECTURE §3); times are Unix
+Shapes: statuses are ``none | black | green | hold`` (docs/architecture.md §3); times are Unix
 seconds; check-in days are ``YYYY-MM-DD`` strings of the Asia/Shanghai calendar.
 """
 
@@ -9,14 +9,28 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
 import aiosqlite
 
 from server.storage.database import Database
 
-Status = Literal["none", "black", "green", "hold"]
-HoldKind = Literal["abnormal_checkin", "missed_checkin", "admin"]
+
+class Status(StrEnum):
+    """A person's pass status (docs/architecture.md §3; the rules are in :mod:`server.pass_status`)."""
+
+    NONE = "none"
+    BLACK = "black"
+    GREEN = "green"
+    HOLD = "hold"
+
+
+class HoldKind(StrEnum):
+    """Why a person is on hold (who may clear it depends on it; docs/architecture.md §3)."""
+
+    ABNORMAL_CHECKIN = "abnormal_checkin"
+    MISSED_CHECKIN = "missed_checkin"
+    ADMIN = "admin"
 
 _COLUMNS = (
     "person_id, status, base, hold_kind, reason, last_checkin_day, last_checkin_abnormal,"
@@ -42,8 +56,8 @@ class StatusRow:
     """
 
     person_id: int
-    status: Status = "none"
-    base: Status = "none"
+    status: Status = Status.NONE
+    base: Status = Status.NONE
     hold_kind: HoldKind | None = None
     reason: str = ""
     last_checkin_day: str | None = None
@@ -83,7 +97,8 @@ class Pending:
 
 def _row(r: sqlite3.Row) -> StatusRow:
     return StatusRow(
-        person_id=int(r[0]), status=r[1], base=r[2], hold_kind=r[3], reason=r[4], last_checkin_day=r[5],
+        person_id=int(r[0]), status=Status(r[1]), base=Status(r[2]),
+        hold_kind=HoldKind(r[3]) if r[3] is not None else None, reason=r[4], last_checkin_day=r[5],
         last_checkin_abnormal=bool(r[6]), current_serial=bytes(r[7]) if r[7] is not None else None,
         current_text=r[8], current_until_s=r[9], updated_at_s=int(r[10]), updated_by=r[11],
     )

@@ -1,6 +1,6 @@
 """People (campus accounts), departments and counsellor scopes (SQL only here).
 
-A person row is the account of ARCHITECTURE §2.1: number (username), name, role, department,
+A person row is the account of docs/architecture.md §2.1: number (username), name, role, department,
 optional class and phone, two Argon2id hashes (current password and the initial password from
 the roster, so an admin reset can return to it) and an 8-byte random subject id used in passes.
 """
@@ -75,7 +75,7 @@ class Person:
 
     @property
     def is_active(self) -> bool:
-        """An active account has its own password and a verified phone (ARCHITECTURE §2.1)."""
+        """An active account has its own password and a verified phone (docs/architecture.md §2.1)."""
         return not (self.must_change_password or self.must_bind_phone)
 
 

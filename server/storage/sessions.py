@@ -6,15 +6,12 @@ copy of the database cannot be replayed as cookies. Each session has its own CSR
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from server.storage.database import Database
-from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
 
@@ -160,16 +157,3 @@ class SessionTouches:
                 self._pending.setdefault(h, touch)
             raise
         return len(pending)
-
-    async def run(self, every_s: float = TOUCH_FLUSH_EVERY_S) -> None:
-        """Flush every ``every_s`` seconds until cancelled (then flush once more)."""
-        try:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.flush()
-                except CampusPassError as exc:
-                    log.warning("session touches: %s", exc)
-        finally:
-            with contextlib.suppress(CampusPassError):
-                await self.flush()

@@ -1,4 +1,4 @@
-"""JSON API of return applications for the applicant (ARCHITECTURE §2.3).
+"""JSON API of return applications for the applicant (docs/architecture.md §2.3).
 
 ``POST /api/v1/return-applications``, ``GET /api/v1/return-applications/mine``,
 ``GET /api/v1/return-applications/{id}``, ``POST .../{id}/withdraw``, ``POST .../{id}/amend``.

@@ -1,4 +1,4 @@
-"""Mobile pages of the return application and its home-page card (ARCHITECTURE §2.3).
+"""Mobile pages of the return application and its home-page card (docs/architecture.md §2.3).
 
 ``GET /apply`` (``?amend=ID`` to amend a rejected one), ``POST /apply``,
 ``POST /applications/{id}/withdraw``. If a confirmation is not given the form is shown again

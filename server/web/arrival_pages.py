@@ -1,4 +1,4 @@
-"""Arrival confirmation pages and API for counsellors (ARCHITECTURE §2.6).
+"""Arrival confirmation pages and API for counsellors (docs/architecture.md §2.6).
 
 Pages (phone-first): ``GET /arrivals`` (photo upload, pasted pass text, and the list of the
 counsellor's approved-not-arrived students), ``POST /arrivals/identify`` (multipart: ``photo``

@@ -1,4 +1,4 @@
-"""Buildings, building groups and door policy for admins (ARCHITECTURE §5, §6).
+"""Buildings, building groups and door policy for admins (docs/architecture.md §5, §6).
 
 API: ``GET /api/v1/buildings`` (groups, buildings, policy version), ``POST /api/v1/buildings``
 {code, name, group}, ``POST /api/v1/building-groups`` {name, allowed_statuses, hours} and

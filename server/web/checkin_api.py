@@ -1,4 +1,4 @@
-"""JSON API of the daily health check-in (ARCHITECTURE §2.2).
+"""JSON API of the daily health check-in (docs/architecture.md §2.2).
 
 ``GET/POST /api/v1/checkins/today`` and ``GET /api/v1/checkins?from=&to=`` (own history). The
 field names are the contract other front ends use; see :mod:`server.workflow.checkins` for the

@@ -1,5 +1,5 @@
 """Door node API: the signed sync protocol for nodes, and the fleet, sync log and scan log for
-admins (ARCHITECTURE §8; docs/sync-protocol.md).
+admins (docs/architecture.md §8; docs/sync-protocol.md).
 
 Node routes are public in the session sense: they authenticate by request signature
 (:func:`authenticate_node`, :mod:`shared.node_auth`) instead of a cookie.

@@ -9,14 +9,13 @@ Staff (a counsellor for their own departments, school/system admins for everyone
 ``POST .../pass/clear`` {reason}; school admins also ``POST .../pass/revoke`` {reason} and
 ``POST .../dormitory`` {group}. Every staff action is written to the audit log.
 
-The pass service lives in ``app[state.PASS_SERVICE]``, built by :func:`pass_service_ctx`
-(a ``cleanup_ctx`` of the app factory), which runs the missed check-in job.
+The pass service lives in ``app[state.PASS_SERVICE]`` (built once with the app's other services;
+its missed check-in job runs on the app's job runner).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +24,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from server.doctor import find_differences
-from server.pass_status import NEXT_STEPS, AuditNote, PassService, PassView, running_sweeper
+from server.pass_status import NEXT_STEPS, AuditNote, PassService, PassView
 from server.qr import qr_png, qr_svg
 from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
@@ -46,16 +45,6 @@ routes = Routes(tag="passes")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-async def pass_service_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx``: build the pass service on the open database and run the missed
-    check-in job while the app runs."""
-    service = PassService(app[state.DB], app[state.DATADIR], app[state.CONFIG].passes, app[state.CLOCK])
-    app[state.PASS_SERVICE] = service
-    await log_reconciliation(service, app[state.CLOCK].now())
-    async with running_sweeper(service):
-        yield
-
-
 async def log_reconciliation(service: PassService, now: datetime) -> None:
     """The reconciliation check at start (:mod:`server.doctor`): each difference logged (at most
     20 lines), never repaired here (``campuspass server doctor --repair`` does, audited)."""
@@ -70,9 +59,7 @@ async def log_reconciliation(service: PassService, now: datetime) -> None:
 
 
 def install_passes(app: web.Application) -> None:
-    """Plug the pass feature into the app factory (after the ``cleanup_ctx`` opening the
-    database): the pass service's ``cleanup_ctx`` and the home-page cards (pass 50, arrivals 45)."""
-    app.cleanup_ctx.append(pass_service_ctx)
+    """Plug the pass feature into the app factory: the home-page cards (pass 50, arrivals 45)."""
     add_home_section(app, home_card, 50)
     add_home_section(app, arrival_pages.home_card, 45)
 

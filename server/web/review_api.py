@@ -1,5 +1,5 @@
 """JSON API for reviewers: the approval queue, approve / reject (one or many), revoke, and the
-counsellor's list of abnormal check-ins (ARCHITECTURE §2.4, §3).
+counsellor's list of abnormal check-ins (docs/architecture.md §2.4, §3).
 
 Counsellors act on the department stage of their own departments; school admins on the
 school stage. Every view of health answers is written to the audit log (``health_view``).

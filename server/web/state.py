@@ -12,9 +12,11 @@ from server.accounts import Accounts
 from server.cas_login import CasClient
 from server.config import ServerConfig
 from server.datadir import DataDir
+from server.jobs import JobRunner
 from server.metrics import ServerMetrics
 from server.pass_status import PassService
 from server.passwords import PasswordHasher
+from server.services import Services
 from server.sms import SmsGateway, SmsSender
 from server.storage import Database
 from server.storage.sessions import SessionTouches
@@ -30,6 +32,11 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 SESSION_TOUCHES = web.AppKey("session_touches", SessionTouches)
 """Session touches batched in memory and flushed by a background task (built in a ``cleanup_ctx``)."""
+SERVICES = web.AppKey("services", Services)
+"""Every service of the app, built once when it starts (:func:`server.services.build_services`);
+``DB``, ``ACCOUNTS``, ``SMS_SENDER``, ``SESSION_TOUCHES`` and ``PASS_SERVICE`` name the same objects."""
+JOBS = web.AppKey("jobs", JobRunner)
+"""The periodic jobs' runner (:func:`server.services.jobs`; empty when the app runs without jobs)."""
 PASS_SERVICE = web.AppKey("pass_service", PassService)
 """Pass status, issuance and revocation (:mod:`server.pass_status`), built in a ``cleanup_ctx``."""
 METRICS = web.AppKey("metrics", ServerMetrics)

@@ -1,4 +1,4 @@
-"""Return-to-campus applications (ARCHITECTURE §2.3–§2.4, §3): submission, the two-stage
+"""Return-to-campus applications (docs/architecture.md §2.3–§2.4, §3): submission, the two-stage
 approval state machine, withdrawal, amendment, expiry, arrival and the decision SMS.
 
 States and legal transitions (:data:`TRANSITIONS`; anything else is refused with HTTP 409 and a
@@ -41,6 +41,7 @@ from server.storage import Database
 from server.storage.applications import (
     ACTIVE_STATES,
     Applications,
+    AppState,
     ItineraryLeg,
     NewApplication,
     QueueItem,
@@ -63,20 +64,21 @@ MAX_LEGS = 10
 MAX_REASON = 500
 APPLICANT_ROLES = ("student", "staff")
 
-TRANSITIONS: dict[tuple[str, str], str] = {
-    ("draft", "submit"): "submitted",
-    ("submitted", "dept_approve"): "dept_approved",
-    ("submitted", "dept_reject"): "dept_rejected",
-    ("dept_approved", "school_approve"): "approved",
-    ("dept_approved", "school_reject"): "school_rejected",
-    ("approved", "arrive"): "arrived",
-    **{(s, "withdraw"): "withdrawn" for s in ACTIVE_STATES},
-    **{(s, "expire"): "expired" for s in ACTIVE_STATES},
-    **{(s, "revoke"): "revoked" for s in (*ACTIVE_STATES, "arrived")},
+S = AppState
+TRANSITIONS: dict[tuple[str, str], AppState] = {
+    (S.DRAFT, "submit"): S.SUBMITTED,
+    (S.SUBMITTED, "dept_approve"): S.DEPT_APPROVED,
+    (S.SUBMITTED, "dept_reject"): S.DEPT_REJECTED,
+    (S.DEPT_APPROVED, "school_approve"): S.APPROVED,
+    (S.DEPT_APPROVED, "school_reject"): S.SCHOOL_REJECTED,
+    (S.APPROVED, "arrive"): S.ARRIVED,
+    **{(s, "withdraw"): S.WITHDRAWN for s in ACTIVE_STATES},
+    **{(s, "expire"): S.EXPIRED for s in ACTIVE_STATES},
+    **{(s, "revoke"): S.REVOKED for s in (*ACTIVE_STATES, S.ARRIVED)},
 }
 """``(state, action) → new state``: the only legal transitions."""
 
-ENDING_STATES = ("withdrawn", "expired", "revoked")
+ENDING_STATES = (AppState.WITHDRAWN, AppState.EXPIRED, AppState.REVOKED)
 """States that end the person's return: the pass status goes back to none (passes revoked)."""
 
 
@@ -544,7 +546,7 @@ class ReturnApplications:
     async def _apply(self, app: ReturnApplication, action: str, actor_id: int | None, actor_role: str,
                      reason: str, *, now: datetime | None = None, audit_as: str | None = None) -> ReturnApplication:
         # audit_as: the reviewer's number; decisions by counsellors and admins also go to the
-        # audit log (ARCHITECTURE §10), in the same transaction.
+        # audit log (docs/architecture.md §10), in the same transaction.
         target = TRANSITIONS.get((app.state, action))
         if target is None:
             raise IllegalTransition(app, action)

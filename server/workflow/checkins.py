@@ -1,4 +1,4 @@
-"""The daily health check-in (ARCHITECTURE §2.2): validation, the abnormal rule, storage and
+"""The daily health check-in (docs/architecture.md §2.2): validation, the abnormal rule, storage and
 notification.
 
 Validation table (each failure is one field error; all are reported together, HTTP 422
@@ -179,7 +179,7 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
 
 
 def is_abnormal(answers: CheckinAnswers) -> bool:
-    """True when the answers need a counsellor's attention (ARCHITECTURE §2.2): temperature
+    """True when the answers need a counsellor's attention (docs/architecture.md §2.2): temperature
     ≥ 37.3 °C, any symptom, case contact, a risk-area stay, or a case status other than none."""
     return (answers.temperature_c >= FEVER_C or answers.symptoms != ("none",) or answers.case_contact_14d
             or answers.risk_area_14d or answers.case_status != "none")

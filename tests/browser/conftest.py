@@ -61,7 +61,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
         self.app = create_app(Path(layout.data_dir), clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                              run_sms_sender=False)
+                              run_sms_sender=False, run_jobs=False)
         self._runner = web.AppRunner(self.app)
         self._thread = threading.Thread(target=self.loop.run_forever, name="live-server", daemon=True)
 

@@ -33,7 +33,7 @@ def app(datadir: DataDir, clock: FakeClock) -> web.Application:
     """Two campus-wide groups, so a dormitory resident's pass carries the maximum of 3 scopes."""
     config = from_mapping(ServerConfig, {"passes": {"campus_groups": ["campus", "library"]}})
     return create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False,
-                      config=config)
+                      config=config, run_jobs=False)
 
 
 async def test_buildings_api_rules_and_signed_policy(client: TestClient) -> None:

@@ -236,7 +236,7 @@ async def test_restored_directory_serves_the_same_accounts_over_http(
     assert init_result.admin_number and init_result.admin_password
     await backup_data_dir(init_result.datadir, tmp_path / "b.tar.gz", clock.now())
     restored = await restore_data_dir(tmp_path / "b.tar.gz", tmp_path / "restored")
-    client = await aiohttp_client(create_app(restored.datadir, clock=clock, run_sms_sender=False))
+    client = await aiohttp_client(create_app(restored.datadir, clock=clock, run_sms_sender=False, run_jobs=False))
 
     wrong = await client.post("/api/v1/auth/login",
                               json={"username": init_result.admin_number, "password": "not-the-password"})

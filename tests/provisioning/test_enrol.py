@@ -36,7 +36,7 @@ AiohttpClient = Callable[..., Awaitable[TestClient]]
 
 @pytest.fixture
 def app(dd: DataDir, clock: FakeClock) -> web.Application:
-    return create_app(dd, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False)
+    return create_app(dd, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False)
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ async def test_token_then_enroll_commands_over_http(
     root = b64u_encode(live_dd.root_public())
     assert f"--root-key {root}" in printed
 
-    app = create_app(live_dd, clock=live_clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False)
+    app = create_app(live_dd, clock=live_clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False)
     server = await aiohttp_server(app)
     url = str(server.make_url("/"))
     out = tmp_path / "pi"

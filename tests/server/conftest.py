@@ -36,7 +36,7 @@ def datadir(tmp_path: Path, clock: FakeClock) -> DataDir:
 
 @pytest.fixture
 def app(datadir: DataDir, clock: FakeClock) -> web.Application:
-    return create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False)
+    return create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ class Slapd:
     port: int
     process: subprocess.Popen[bytes]
     folder: Path
+    ldaps_url: str = ""
 
     def stop(self) -> None:
         """Stop it (SIGTERM to its own pid, then wait)."""
@@ -56,6 +57,8 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload ppolicy
 pidfile {folder}/slapd.pid
+TLSCertificateFile {folder}/cert.pem
+TLSCertificateKeyFile {folder}/key.pem
 database mdb
 maxsize 16777216
 suffix "{suffix}"
@@ -114,20 +117,50 @@ def person_ldif(uid: str, password: str, *, employee_number: str = "", locked: b
     return "\n".join(lines) + "\n\n"
 
 
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (``(cert.pem, key.pem)``): the directory's own CA."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 def start_slapd(folder: Path) -> Slapd:
-    """Generate a directory in ``folder`` and start slapd on a free port (waits until it answers)."""
+    """Generate a directory in ``folder`` and start slapd on a free port (waits until it answers);
+    it also listens for LDAPS at :attr:`Slapd.ldaps_url` with a self-signed
+    certificate (``folder/cert.pem``)."""
     assert Path(SLAPD).exists(), "slapd is missing: ./dev installs it (apt packages slapd, ldap-utils)"
     assert shutil.which("ldapadd"), "ldapadd is missing: ./dev installs it (apt package ldap-utils)"
     (folder / "db").mkdir(parents=True)
     conf = folder / "slapd.conf"
     conf.write_text(CONFIG.format(folder=folder, suffix=SUFFIX, root_dn=ROOT_DN, root_pw=ROOT_PW), encoding="utf-8")
-    port = free_port()
+    self_signed_cert(folder)
+    port, tls_port = free_port(), free_port()
     url = f"ldap://127.0.0.1:{port}"
+    ldaps_url = f"ldaps://127.0.0.1:{tls_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDAP")}
     with open(folder / "slapd.log", "wb") as log:
-        process = subprocess.Popen([SLAPD, "-f", str(conf), "-h", f"{url}/", "-d", "0"], stdout=log,
+        process = subprocess.Popen([SLAPD, "-f", str(conf), "-h", f"{url}/ {ldaps_url}/", "-d", "0"], stdout=log,
                                    stderr=subprocess.STDOUT, env=env)
-    server = Slapd(url, port, process, folder)
+    server = Slapd(url, port, process, folder, ldaps_url)
     deadline = time.monotonic() + 20
     while True:
         probe = subprocess.run(["ldapsearch", "-x", "-H", url, "-b", "", "-s", "base", "(objectClass=*)"],

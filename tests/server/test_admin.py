@@ -49,7 +49,7 @@ async def test_forwarded_address_is_believed_only_from_trusted_proxies(aiohttp_c
     for trusted, expected in (([], "127.0.0.1"), (["127.0.0.1"], "203.0.113.7")):
         config = dataclasses.replace(base, auth=dataclasses.replace(base.auth, trusted_proxies=trusted))
         app = create_app(datadir, clock=clock, config=config, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                         run_sms_sender=False)
+                         run_sms_sender=False, run_jobs=False)
         client = await aiohttp_client(app)
         number = f"A{len(trusted)}"
         await add_person(app, number, role="school_admin", department=None)

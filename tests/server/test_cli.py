@@ -56,7 +56,7 @@ async def test_first_admin_must_change_the_one_time_password(
 ) -> None:
     result = initialised
     assert result.admin_number == "root-admin" and result.admin_password
-    client = await aiohttp_client(create_app(result.datadir, run_sms_sender=False))
+    client = await aiohttp_client(create_app(result.datadir, run_sms_sender=False, run_jobs=False))
     r = await client.post("/api/v1/auth/login", json={"username": "root-admin", "password": result.admin_password})
     body = await r.json()
     assert r.status == 200 and body["user"]["role"] == "system_admin" and body["must_change_password"] is True

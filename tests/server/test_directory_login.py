@@ -73,6 +73,16 @@ async def test_ldap_outcomes_against_a_real_slapd(slapd: Slapd) -> None:
         assert getattr(err.value, "code", None) == code, (user, password, err.value)
 
 
+async def test_ldaps_verifies_the_directory_certificate(slapd: Slapd) -> None:
+    # A certificate no trusted CA signed is refused: the password never goes out.
+    untrusted = LdapDirectory(replace(direct(slapd), url=slapd.ldaps_url))
+    with pytest.raises(Exception) as err:
+        await untrusted.authenticate("2026001", "dir-pass-1")
+    assert getattr(err.value, "code", None) == "directory_unavailable"
+    trusted = LdapDirectory(replace(direct(slapd), url=slapd.ldaps_url, ca_file=str(slapd.folder / "cert.pem")))
+    assert (await trusted.authenticate("2026001", "dir-pass-1")).number == "2026001"
+
+
 async def test_ldap_search_with_a_service_account_maps_the_number_attribute(slapd: Slapd) -> None:
     d = LdapDirectory(searching(slapd))
     user = await d.authenticate("zhangsan", "dir-pass-2")
@@ -112,7 +122,7 @@ MakeClient = Callable[..., Awaitable[TestClient]]
 def make_client(datadir: DataDir, clock: FakeClock, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> MakeClient:
     async def make(auth: AuthConfig) -> TestClient:
         app = create_app(datadir, clock=clock, config=ServerConfig(auth=auth),
-                         hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False)
+                         hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False)
         client = await aiohttp_client(app)
         await add_person(app, "2026001", id_last6="11111X")
         await add_person(app, "2026002", role="counsellor", department="CS", departments=("CS",))

@@ -84,7 +84,7 @@ def guarded(datadir: DataDir, clock: FakeClock, aiohttp_client: Callable[..., Aw
 
     async def make() -> TestClient:
         return await aiohttp_client(create_app(datadir, clock=clock, config=config,
-                                               hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False))
+                                               hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False))
 
     return make
 

@@ -44,7 +44,7 @@ async def test_outbox_survives_a_gateway_that_fails_twice(
 ) -> None:
     gateway = FlakyGateway(failures=2, inner=FileGateway(datadir.sms_outbox_path, clock))
     app = create_app(datadir, clock=clock, sms_gateway=gateway, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                     run_sms_sender=False)
+                     run_sms_sender=False, run_jobs=False)
     await aiohttp_client(app)
     db, sender = app[state.DB], app[state.SMS_SENDER]
     now_s = to_unix(clock.now())
@@ -83,7 +83,7 @@ async def test_admin_sees_outbox_status_and_can_retry(
 ) -> None:
     gateway = FlakyGateway(failures=0, inner=FileGateway(datadir.sms_outbox_path, clock))
     app = create_app(datadir, clock=clock, sms_gateway=gateway, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                     run_sms_sender=False)
+                     run_sms_sender=False, run_jobs=False)
     client = await aiohttp_client(app)
     await add_person(app, "A1", role="school_admin", department=None)
     await activate(client, "A1")
@@ -188,7 +188,7 @@ async def test_background_sender_delivers_right_after_commit(
 ) -> None:
     import asyncio
 
-    app = create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS))  # real sender task
+    app = create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_jobs=False)  # real sender task
     client = await aiohttp_client(app)
     await add_person(app, "S1")
     await client.post("/api/v1/auth/login", json={"username": "S1", "password": "12345X"})

@@ -51,7 +51,7 @@ def _behind_proxy(datadir: DataDir, clock: FakeClock, hasher: PasswordHasher) ->
     """The app with the loopback test client as a trusted proxy: X-Forwarded-For sets the address."""
     config = load_server_config(datadir.config_path)
     config = dataclasses.replace(config, auth=dataclasses.replace(config.auth, trusted_proxies=["127.0.0.1"]))
-    return create_app(datadir, clock=clock, config=config, hasher=hasher, run_sms_sender=False)
+    return create_app(datadir, clock=clock, config=config, hasher=hasher, run_sms_sender=False, run_jobs=False)
 
 
 async def test_concurrent_wrong_logins_reach_the_hash_at_most_the_allowance(
@@ -173,7 +173,7 @@ async def test_address_is_blocked_after_many_failures_across_accounts(
     config = dataclasses.replace(config, auth=dataclasses.replace(config.auth, address_slow_after=4,
                                                                   address_block_after=6))
     app = create_app(datadir, clock=clock, config=config, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                     run_sms_sender=False)
+                     run_sms_sender=False, run_jobs=False)
     client = await aiohttp_client(app)
     for i in range(6):
         clock.advance(31)

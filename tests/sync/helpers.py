@@ -62,7 +62,7 @@ class LoopbackServer:
 
     async def start(self) -> None:
         app = create_app(self.datadir, clock=self.clock, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                         run_sms_sender=False)
+                         run_sms_sender=False, run_jobs=False)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()

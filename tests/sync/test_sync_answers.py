@@ -1,7 +1,7 @@
 """Sync answers are authenticated end to end: a man in the middle between a real node client and
 a real server (a forwarding HTTP proxy written here) forges the acknowledgement, the server
 time, a malformed member, replays an old answer or drips the reply; nothing changes on the node
-but an error count, and syncing carries on once the path is clean (ARCHITECTURE §10)."""
+but an error count, and syncing carries on once the path is clean (docs/architecture.md §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A real node client against a real server on 127.0.0.1 (ARCHITECTURE §8, issue 7 acceptance)."""
+"""A real node client against a real server on 127.0.0.1 (docs/architecture.md §8, issue 7 acceptance)."""
 
 from __future__ import annotations
 

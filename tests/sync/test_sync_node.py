@@ -1,5 +1,5 @@
 """The door node and its sync client together: revocations reach the door, and an outage never
-slows a decision (ARCHITECTURE §7-§8)."""
+slows a decision (docs/architecture.md §7-§8)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def app(datadir: DataDir, clock: FakeClock) -> web.Application:
     config = load_server_config(datadir.config_path)
     broken = replace(config, passes=replace(config.passes, campus_groups=[]))
     return create_app(datadir, clock=clock, config=broken, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                      run_sms_sender=False)
+                      run_sms_sender=False, run_jobs=False)
 
 
 async def count(app: web.Application, sql: str, *params: object) -> int:

@@ -1,4 +1,4 @@
--- Daily health check-ins and return-to-campus applications (ARCHITECTURE §2.2-§2.4, §3).
+-- Daily health check-ins and return-to-campus applications (docs/architecture.md §2.2-§2.4, §3).
 -- Times are INTEGER Unix seconds (UTC); days are 'YYYY-MM-DD' in Asia/Shanghai.
 
 -- One row per person per check-in day: a resubmission the same day updates the row

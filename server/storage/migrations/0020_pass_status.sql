@@ -1,4 +1,4 @@
--- Pass status per person (ARCHITECTURE §3), its history, arrivals and dormitory scopes.
+-- Pass status per person (docs/architecture.md §3), its history, arrivals and dormitory scopes.
 -- Times are INTEGER Unix seconds (UTC).
 
 -- status: none | black | green | hold. base: the status a hold returns to when cleared

@@ -1,4 +1,4 @@
--- Door nodes and sync (ARCHITECTURE §8): enrolled nodes, request nonces, uploaded scans,
+-- Door nodes and sync (docs/architecture.md §8): enrolled nodes, request nonces, uploaded scans,
 -- the per-node sync log and anomalies. Times are INTEGER Unix seconds unless the column says _ms.
 
 CREATE TABLE nodes (

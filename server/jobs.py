@@ -1,0 +1,93 @@
+"""Background jobs, declared as data and run by one runner on the injected clock.
+
+A :class:`Job` is a name, a period in seconds and an async function of the current time. The
+:class:`JobRunner` runs each job every period: it sleeps through the app's clock
+(:meth:`shared.clock.Clock.sleep`), so a test with a :class:`~shared.clock.FakeClock` makes a
+job run by advancing the clock, and it logs a failing round and tries again at the next one (a
+job never dies of one bad round). The server's jobs are listed in :func:`server.services.jobs`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One periodic job.
+
+    Attributes:
+        name: short name for logs and task names, e.g. ``missed-checkin-holds``.
+        period_s: seconds between rounds (the first round runs one period after start).
+        run: ``await run(now)`` does one round; what it returns is logged at debug level.
+    """
+
+    name: str
+    period_s: float
+    run: Callable[[datetime], Awaitable[object]]
+
+
+class JobRunner:
+    """Runs :class:`Job` s on a clock while :meth:`running` is entered.
+
+    Args:
+        jobs: the jobs (names must be unique).
+        clock: the clock to read the time from and to sleep on.
+
+    Raises:
+        ValueError: two jobs share a name, or a period is not positive.
+    """
+
+    def __init__(self, jobs: Sequence[Job], clock: Clock) -> None:
+        names = [j.name for j in jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"job names repeat: {names}")
+        for job in jobs:
+            if job.period_s <= 0:
+                raise ValueError(f"job {job.name}: period {job.period_s} s; expected more than 0")
+        self.jobs = tuple(jobs)
+        self.clock = clock
+
+    async def run_once(self, name: str) -> object:
+        """Run one round of job ``name`` now (the command line and tests).
+
+        Raises:
+            KeyError: no such job. Whatever the round raises.
+        """
+        job = next((j for j in self.jobs if j.name == name), None)
+        if job is None:
+            raise KeyError(f"no job {name!r}; expected one of {[j.name for j in self.jobs]}")
+        return await job.run(self.clock.now())
+
+    async def _loop(self, job: Job) -> None:
+        while True:
+            await self.clock.sleep(job.period_s)
+            try:
+                result = await job.run(self.clock.now())
+                log.debug("job %s: %r", job.name, result)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job %s failed; trying again in %g s", job.name, job.period_s)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run every job in its own task for the duration of the block; cancelled on exit."""
+        tasks = [asyncio.create_task(self._loop(job), name=f"job:{job.name}") for job in self.jobs]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,0 +1,86 @@
+"""The periodic jobs run on the app's injected clock: advancing a FakeClock runs them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from server.app import create_app
+from server.datadir import DataDir
+from server.jobs import Job, JobRunner
+from server.passwords import FAST_TEST_PARAMS, PasswordHasher
+from server.storage.pass_status import PassStatusStore, StatusRow
+from server.storage.people import People
+from server.web import state
+from shared.clock import FakeClock
+from tests.server.conftest import START, add_person
+
+
+async def settle(clock: FakeClock, sleepers: int) -> None:
+    """Let the event loop run until ``sleepers`` tasks wait on the clock again."""
+    for _ in range(1000):
+        if clock.sleepers() >= sleepers:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{clock.sleepers()} sleepers; expected {sleepers}")
+
+
+async def test_a_job_runs_each_period_of_the_fake_clock_and_survives_a_failure() -> None:
+    clock = FakeClock(START)
+    rounds: list[datetime] = []
+
+    async def work(now: datetime) -> None:
+        rounds.append(now)
+        if len(rounds) == 2:
+            raise RuntimeError("a bad round")
+
+    runner = JobRunner([Job("work", 60, work)], clock)
+    async with runner.running():
+        await settle(clock, 1)
+        clock.advance(59)
+        await asyncio.sleep(0)
+        assert rounds == []  # not yet a full period
+        for _ in range(3):
+            clock.advance(1 if not rounds else 60)
+            await settle(clock, 1)
+        assert len(rounds) == 3  # the failing second round did not stop the job
+    assert clock.sleepers() == 0  # cancelled on exit
+
+
+def test_job_declarations_are_checked() -> None:
+    async def nothing(_now: datetime) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="repeat"):
+        JobRunner([Job("a", 1, nothing), Job("a", 2, nothing)], FakeClock(START))
+    with pytest.raises(ValueError, match="period 0"):
+        JobRunner([Job("a", 0, nothing)], FakeClock(START))
+
+
+@pytest.fixture
+def app(datadir: DataDir, clock: FakeClock) -> web.Application:
+    return create_app(datadir, clock=clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False,
+                      run_jobs=True)
+
+
+async def test_the_app_declares_its_jobs_and_runs_them_on_its_clock(client: TestClient, clock: FakeClock) -> None:
+    app = client.server.app
+    assert app is not None
+    runner = app[state.JOBS]
+    names = {j.name for j in runner.jobs}
+    assert {"missed-checkin-holds", "application-expiry", "checkin-reminders", "scan-retention",
+            "account-housekeeping", "session-touches"} <= names
+    await add_person(app, "S1")
+    s1 = await People(app[state.DB]).by_number("S1")
+    assert s1 is not None
+    async with app[state.DB].transaction() as conn:  # approved yesterday, no check-in today
+        await PassStatusStore.put(conn, StatusRow(s1.id, status="black", last_checkin_day="2026-03-01"))
+    await settle(clock, len(runner.jobs))
+    clock.advance(5 * 3600)  # 13:00 local: past the check-in deadline; every job's period has passed
+    await settle(clock, len(runner.jobs))
+    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    assert (row.status, row.hold_kind) == ("hold", "missed_checkin")
