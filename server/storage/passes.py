@@ -68,10 +68,11 @@ class Passes:
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING version",
                 (serial, expires_s, reason, now_s, by),
             ) as cur:
-                return int(cur.lastrowid or 0)
+                inserted = await cur.fetchone()
+                return int(inserted[0]) if inserted else 0
 
     async def revoke_unexpired_of_subject(self, subject: bytes, reason: str, by: str, now_s: int) -> list[int]:
         """Revoke every unexpired pass of ``subject`` (one serial entry each) in a transaction of
@@ -93,10 +94,11 @@ class Passes:
         for serial, until in rows:
             async with conn.execute(
                 "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING version",
                 (serial, until, reason, now_s, by),
             ) as cur:
-                versions.append(int(cur.lastrowid or 0))
+                inserted = await cur.fetchone()
+                versions.append(int(inserted[0]) if inserted else 0)
         return versions
 
     async def revocation_version(self) -> int:
