@@ -6,7 +6,8 @@ error envelope).
 
 Bounded: ``CAMPUSPASS_FUZZ_EXAMPLES`` examples per operation, generation mode and role (default
 4: about 1,000 requests, well under a minute on two cores), derandomized so that CI runs the
-same cases every time; set it higher for a longer hunt. The server runs in a thread with its
+same cases every time; set it higher, and ``CAMPUSPASS_FUZZ_SEED`` to a number for other cases,
+for a longer hunt. The server runs in a thread with its
 own event loop: schemathesis calls are blocking.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -35,6 +36,7 @@ from shared.clock import FakeClock
 from ..sync.helpers import START, LoopbackServer, active_person, add_buildings
 
 EXAMPLES = int(os.environ.get("CAMPUSPASS_FUZZ_EXAMPLES", "4"))
+SEED = os.environ.get("CAMPUSPASS_FUZZ_SEED")  # a number: other cases than CI's fixed ones
 PASSWORD = "correct-horse-9"
 # Sent without the session: a login or logout on it would end the session the run uses.
 ANONYMOUS = {"/api/v1/auth/login", "/api/v1/auth/login/code", "/api/v1/auth/logout"}
@@ -85,14 +87,14 @@ def _fuzz(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMod
           session: requests.Session) -> None:
     """``EXAMPLES`` generated requests to ``operation``; raises on the first failing answer."""
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=SEED is None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case: schemathesis.Case) -> None:
         response = case.call(base_url=base, session=session, timeout=30)
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
-    check()
+    (check if SEED is None else seed(int(SEED))(check))()
 
 
 @pytest.mark.parametrize("number", ["2024001", "adm"], ids=["student", "school_admin"])
