@@ -34,7 +34,8 @@ from edge.camera import Camera, CameraSupervisor, make_camera
 from edge.config import NodeConfig
 from edge.decoders import Decoder, make_decoder
 from edge.metrics import NodeMetrics
-from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
+from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for
+from edge.pins import make_pin_factory
 from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
 from edge.store import NodeStore, StoreError
 from edge.tasks import TaskBody, TaskSupervisor
