@@ -136,7 +136,7 @@ def _provision_token(args: argparse.Namespace) -> int:
         print(f"  {new.token}")
         print("  (shown only now) on the Pi run:")
         print(f"  campuspass provision enroll --server-url URL --token {new.token} "
-              f"--root-key {b64u_encode(dd.root_public())} --out BUNDLE_DIR")
+              f"--root-key={b64u_encode(dd.root_public())} --out BUNDLE_DIR")
         return 0
 
     return asyncio.run(run())

@@ -74,6 +74,9 @@ def login(page: Page, live: LiveServer, number: str, password: str, next_path: s
     page.fill("input[name=username]", number)
     page.fill("input[name=password]", password)
     page.click("form[action='/login'] button[type=submit]")
+    # Let the navigation the submit started finish: chromium can hang forever in Page.close()
+    # when a page is closed in the middle of it (seen in the stale-tab test).
+    page.wait_for_load_state("load")
 
 
 def first_login(page: Page, live: LiveServer, who: dict[str, Any], phone: str) -> None:

@@ -18,6 +18,7 @@ def test_radios_and_checkboxes_sit_beside_their_labels_and_show_the_choice(page:
                                                                            shots: Shots) -> None:
     first_login(page, live, student(live, 0), "13900000001")
     page.goto(f"{live.url}/checkin")
+    assert page.title() == "每日健康打卡"  # the tab shows the page's name, nothing of its markup
     shots(page, "checkin-form")
     no_horizontal_scroll(page)
     controls = page.locator("form[action='/checkin'] input[type=radio], form[action='/checkin'] input[type=checkbox]")

@@ -76,6 +76,7 @@ def test_student_story_to_a_green_pass_with_review_and_arrival(page: Page, phone
     # Return application.
     tomorrow = checkin_day(live.clock.now()) + timedelta(days=1)
     page.goto(f"{live.url}/apply")
+    assert page.title() == "申请返校"
     page.fill("input[name=planned_return_date]", tomorrow.isoformat())
     pick_region(page, 0, "whja", "湖北省 武汉市 江岸区")
     page.select_option("select[name=leg0_mode]", "rail")

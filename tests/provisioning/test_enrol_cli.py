@@ -78,14 +78,15 @@ async def test_token_then_enroll_commands_over_http(
     token = re.search(r"--token (cpe1_\S+)", printed)
     assert token is not None
     root = b64u_encode(live_dd.root_public())
-    assert f"--root-key {root}" in printed
+    # "=" form: a base64url key may begin with "-", which argparse would take for an option
+    assert f"--root-key={root}" in printed
 
     app = create_app(live_dd, clock=live_clock, hasher=PasswordHasher(FAST_TEST_PARAMS), run_sms_sender=False, run_jobs=False)
     server = await aiohttp_server(app)
     url = str(server.make_url("/"))
     out = tmp_path / "pi"
     assert await asyncio.to_thread(cli, "provision", "enroll", "--server-url", url, "--token", token.group(1),
-                                   "--root-key", root, "--out", str(out)) == 0
+                                   f"--root-key={root}", "--out", str(out)) == 0
     printed = capsys.readouterr().out
     node_id = re.search(r"enrolled as node (\S+);", printed)
     assert node_id is not None and node_id.group(1).startswith("lib-exit-")
