@@ -32,8 +32,8 @@ import numpy as np
 import zxingcpp
 
 from campuspass.door_scenes import CLASSES, HARD_CLASSES, noise_frame, qr_modules, render, scene_specs
-from edge.config import DEFAULT_RETRY_BUDGET_S
-from edge.decoders import ZxingDecoder, read_image, to_grey
+from qrdecode.budget import DEFAULT_RETRY_BUDGET_S
+from qrdecode.decoders import ZxingDecoder, read_image, to_grey
 from shared.clock import from_unix
 from shared.decision import decide
 from shared.keys import private_key_from_seed

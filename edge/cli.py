@@ -12,11 +12,11 @@ from pathlib import Path
 
 from edge.bundle import check_bundle
 from edge.config import load_node_config
-from edge.decoders import DecoderError, make_decoder, read_image
 from edge.logcheck import verify_log
 from edge.node import open_store
 from edge.runner import run_node
 from edge.timekeeping import TrustedTime
+from qrdecode.decoders import DecoderError, make_decoder, read_image
 from shared.clock import SystemClock
 from shared.decision import decide
 from shared.errors import CampusPassError

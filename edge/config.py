@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from qrdecode.budget import DEFAULT_RETRY_BUDGET_S
 from shared.config import from_mapping
 from shared.errors import ConfigError
 
@@ -168,12 +169,6 @@ class CameraConfig:
             raise ValueError("camera.reopen_max_s and camera.stall_s must be > 0 seconds")
 
 
-#: The interval at which the node is meant to decode frames (15 per second; picamera2 delivers
-#: 30 and the node always takes the newest, so a slower decode skips frames, never lags).
-FRAME_INTERVAL_S = 1 / 15
-#: Share of a frame interval the retry ladder may spend on one frame.
-RETRY_BUDGET_FRACTION = 0.75
-DEFAULT_RETRY_BUDGET_S = round(RETRY_BUDGET_FRACTION * FRAME_INTERVAL_S, 4)
 
 
 @dataclass(frozen=True)
@@ -181,7 +176,7 @@ class DecoderConfig:
     """Which QR decoder reads the frames, and how long it may retry a hard frame.
 
     Attributes:
-        name: ``zxing`` (default; with the retry ladder, see :mod:`edge.decode_ladder`) or ``pyzbar``.
+        name: ``zxing`` (default; with the retry ladder, see :mod:`qrdecode.ladder`) or ``pyzbar``.
         retry_budget_s: longest extra time the retry ladder may spend on one frame after the
             first read found nothing but the frame shows a code (seconds, 0..1; 0 turns the ladder
             off). Default: three quarters of the 1/15 s frame interval (0.05 s).

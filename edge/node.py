@@ -32,7 +32,6 @@ import numpy as np
 from edge.bundle import read_bundle, read_root_public
 from edge.camera import Camera, CameraSupervisor, make_camera
 from edge.config import NodeConfig
-from edge.decoders import Decoder, make_decoder
 from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for
 from edge.pins import make_pin_factory
@@ -40,6 +39,7 @@ from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
 from edge.store import NodeStore, StoreError
 from edge.tasks import TaskBody, TaskSupervisor
 from edge.timekeeping import TrustedInstant, TrustedTime, read_boot_id
+from qrdecode.decoders import Decoder, make_decoder
 from shared.clock import Clock, SystemClock
 from shared.decision import Verdict, decide
 from shared.dedup import RepeatFilter

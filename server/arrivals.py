@@ -1,7 +1,7 @@
 """Arrival confirmation by a counsellor (docs/architecture.md §2.6).
 
 Three ways to say who arrived: a photo of the student's pass (decoded on the server with the
-door's own decoders, :mod:`edge.decoders`), the pasted pass text, or the student number
+door's own decoders, :mod:`qrdecode.decoders`), the pasted pass text, or the student number
 (picked from the department's approved-not-arrived list). A pass is checked online with the
 shared door decision (:func:`server.passes.check_online` with :data:`server.passes.ARRIVAL_POLICY`,
 which admits black). The counsellor learns who it is only when the person belongs to one of
@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from edge.decoders import Decoder, DecoderError, decode_image_bytes, make_decoder
+from qrdecode.decoders import Decoder, DecoderError, decode_image_bytes, make_decoder
 from server.errors import Forbidden, InvalidField, TooLarge
 from server.pass_status import AuditNote, PassService, PassStatusError
 from server.passes import ARRIVAL_POLICY, check_online

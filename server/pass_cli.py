@@ -91,7 +91,7 @@ def _check(args: argparse.Namespace) -> int:
     dd = DataDir(args.data)
     dd.require_initialised()
     if args.image is not None:
-        from edge.decoders import make_decoder, read_image
+        from qrdecode.decoders import make_decoder, read_image
 
         texts = make_decoder("zxing").decode(read_image(args.image))
         if not texts:

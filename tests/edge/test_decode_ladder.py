@@ -13,9 +13,9 @@ from gpiozero.pins.mock import MockFactory
 
 from campuspass.door_scenes import HARD_CLASSES, noise_frame, qr_modules, render, scene_specs
 from edge.config import NodeConfig
-from edge.decode_ladder import CodeRegion, RetryLadder, blur_direction, blur_length, structure_regions
-from edge.decoders import DecoderError, ZxingDecoder, make_decoder, read_image
 from edge.node import Node, open_store
+from qrdecode.decoders import DecoderError, ZxingDecoder, make_decoder, read_image
+from qrdecode.ladder import CodeRegion, RetryLadder, blur_direction, blur_length, structure_regions
 from shared.clock import FakeClock
 from shared.errors import PassFormatError
 from shared.pass_format import decode_pass

@@ -19,7 +19,7 @@ from edge.camera import (
     VideoFileCamera,
     make_camera,
 )
-from edge.decoders import make_decoder
+from qrdecode.decoders import make_decoder
 
 from .helpers import Campus, pass_image, photographed, write_image
 

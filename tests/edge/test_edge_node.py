@@ -136,7 +136,7 @@ def foreign_images() -> list[Path]:
 
 
 async def test_foreign_codes_are_denied_as_not_a_campus_pass(config: NodeConfig, clock: FakeClock) -> None:
-    from edge.decoders import read_image
+    from qrdecode.decoders import read_image
 
     images = foreign_images()
     store = await open_store(config)
@@ -432,7 +432,7 @@ def test_dir_camera_ignores_old_files_and_half_written_ones(tmp_path: Path) -> N
 async def test_both_decoders_read_photographed_and_dark_mode_passes(
     config: NodeConfig, campus: Campus, clock: FakeClock, decoder_name: str
 ) -> None:
-    from edge.decoders import make_decoder
+    from qrdecode.decoders import make_decoder
 
     cfg = replace(config, decoder=replace(config.decoder, name=decoder_name))
     store = await open_store(cfg)

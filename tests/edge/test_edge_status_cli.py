@@ -17,9 +17,9 @@ from gpiozero.pins.mock import MockFactory
 
 from campuspass.cli import main
 from edge.config import NodeConfig, dump_node_config
-from edge.decoders import ZxingDecoder, read_image
 from edge.node import Node, open_store
 from edge.status import make_status_app
+from qrdecode.decoders import ZxingDecoder, read_image
 from shared.clock import FakeClock
 from shared.pass_format import PassStatus
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
 
-from edge.decoders import decode_image_bytes, make_decoder
+from qrdecode.decoders import decode_image_bytes, make_decoder
 from server.arrivals import Arrivals
 from server.web import state
 from tests.passes.conftest import approve, checkin, login, people, person, publish

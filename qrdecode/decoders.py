@@ -17,8 +17,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from edge.config import DEFAULT_RETRY_BUDGET_S
-from edge.decode_ladder import CodeRegion, LadderOutcome, RetryLadder, region_from_corners, structure_regions
+from qrdecode.budget import DEFAULT_RETRY_BUDGET_S
+from qrdecode.ladder import CodeRegion, LadderOutcome, RetryLadder, region_from_corners, structure_regions
 from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ class ZxingDecoder:
 
     The first read is zxing-cpp on the whole frame (inverted retry on). When it decodes nothing
     but the frame shows evidence of a code (a QR symbol zxing-cpp located but could not decode,
-    or a patch that passes :func:`edge.decode_ladder.structure_regions`), the
-    :class:`~edge.decode_ladder.RetryLadder` tries image fixes on that region for at most
+    or a patch that passes :func:`qrdecode.ladder.structure_regions`), the
+    :class:`~qrdecode.ladder.RetryLadder` tries image fixes on that region for at most
     ``retry_budget_s`` seconds. Frames without evidence cost one read and the structure test.
 
     Args:
