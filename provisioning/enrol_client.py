@@ -20,13 +20,13 @@ import httpx
 from campuspass import __version__
 from edge.bundle import BundleError
 from provisioning.node_bundle import (
-    ServerDocuments,
     ensure_empty_target,
     node_config,
     require_safe_url,
     write_node_bundle,
 )
-from shared.errors import CampusPassError
+from shared.enrolment import ServerDocuments
+from shared.errors import CampusPassError, DocumentError
 from shared.keys import b64u_encode, generate_key, public_key_bytes
 
 ENROL_PATH = "/api/v1/nodes/enroll"
@@ -96,7 +96,9 @@ async def enroll(
         raise EnrolClientError("the server's reply has no node identity", code="bad_reply")
     try:
         docs = ServerDocuments.from_json(reply, pinned_root)
-    except BundleError as exc:
+    except DocumentError as exc:
+        if exc.code == "incomplete_documents":
+            raise BundleError(exc.message) from None
         if exc.code != "root_mismatch":
             raise
         # The server has already used the token and registered this (discarded) key.

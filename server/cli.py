@@ -2,8 +2,8 @@
 
 ``run`` (refuses configuration that cannot work, logs the reconciliation check, then listens),
 ``check-config``, ``doctor [--repair]``, ``import-roster``, ``create-admin``,
-``reset-password``, ``building add|group|list``; ``backup``/``restore`` and ``node
-disable|enable`` are registered from :mod:`provisioning.cli`.
+``reset-password``, ``building add|group|list``, ``backup``/``restore`` (:mod:`server.backup`)
+and ``node disable|enable`` (:mod:`server.enrolment`).
 """
 
 from __future__ import annotations
@@ -104,10 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--data", type=Path, required=True, help="server data directory")
     ls.set_defaults(handler=_building_list)
 
-    from provisioning.cli import register_backup, register_server_node
-
-    register_backup(sub)  # server backup / server restore (provisioning/backup.py)
-    register_server_node(sub)  # server node disable / enable (provisioning/enrol.py)
+    register_backup(sub)
+    register_server_node(sub)
 
 
 def _building_add(args: argparse.Namespace) -> int:
@@ -314,4 +312,78 @@ def _reset_password(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     print(f"reset {args.number} to the initial password")
+    return 0
+
+
+def register_server_node(sub: argparse._SubParsersAction) -> None:
+    """Add ``campuspass server node disable|enable`` (to the server group)."""
+    node = sub.add_parser("node", help="disable or enable an enrolled door node",
+                          description="Disable a door node (its requests are refused from now on) or enable "
+                          "it again.")
+    nsub = node.add_subparsers(title="commands", metavar="COMMAND")
+    node.set_defaults(handler=lambda _a: (node.print_help(), 2)[1])
+    for action, text in (("disable", "refuse the node's requests from now on"), ("enable", "accept it again")):
+        p = nsub.add_parser(action, help=text, description=f"{action.capitalize()} a door node: {text}.")
+        p.add_argument("--data", type=Path, required=True, help="server data directory")
+        p.add_argument("node_id", metavar="NODE_ID")
+        p.set_defaults(handler=_server_node_switch, enabled=action == "enable")
+
+
+def _server_node_switch(args: argparse.Namespace) -> int:
+    from server.enrolment import set_node_enabled
+
+    async def run() -> int:
+        dd = DataDir(args.data)
+        async with dd.database() as db:
+            row = await set_node_enabled(db, args.node_id, args.enabled)
+        print(f"node {row.id} {'enabled' if row.enabled else 'disabled: its requests are refused from now on'}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def register_backup(sub: argparse._SubParsersAction) -> None:
+    """Add ``campuspass server backup`` and ``campuspass server restore`` (to the server group)."""
+    bak = sub.add_parser(
+        "backup",
+        help="back up the data directory (safe while the server runs)",
+        description="Write one tar.gz (mode 0600) with a consistent copy of the database, the keys, "
+        "the trust files and server.toml. Safe while the server is running.",
+    )
+    bak.add_argument("--data", type=Path, required=True, help="server data directory")
+    bak.add_argument("--out", type=Path, required=True, metavar="FILE", help="new backup file (.tar.gz)")
+    bak.set_defaults(handler=_backup)
+
+    res = sub.add_parser(
+        "restore",
+        help="restore a backup into a new data directory",
+        description="Check a backup file and restore it into a new (or empty) data directory.",
+    )
+    res.add_argument("--data", type=Path, required=True, metavar="NEW_DIR", help="new data directory")
+    res.add_argument("backup", type=Path, metavar="FILE", help="backup file from campuspass server backup")
+    res.set_defaults(handler=_restore)
+
+
+def _tables_line(tables: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(tables.items()) if name != "schema_migrations")
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from server.backup import backup_data_dir
+
+    result = asyncio.run(backup_data_dir(DataDir(args.data), args.out, SystemClock().now()))
+    print(f"backup written to {result.out} ({len(result.files)} files, mode 0600)")
+    print(f"  rows: {_tables_line(result.tables)}")
+    if "keys/root.key" in result.files:
+        print("  it holds the root private key: store it like the key itself")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from server.backup import restore_data_dir
+    from shared.clock import from_unix
+
+    result = asyncio.run(restore_data_dir(args.backup, args.data))
+    print(f"restored {result.datadir.root} from the backup of {from_unix(result.created_at_s):%Y-%m-%d %H:%M}Z")
+    print(f"  rows: {_tables_line(result.tables)}")
     return 0

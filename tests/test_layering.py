@@ -11,13 +11,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("shared", "server", "edge", "provisioning", "campuspass", "qrdecode")
 
-KNOWN_EXCEPTIONS = {
-    # node enrolment's server side still lives in provisioning/ (it builds the node bundle)
-    ("server.cli", "provisioning.cli"),
-    ("server.web.enrol_api", "provisioning.enrol"),
-}
-
-
 def layer(module: str) -> str:
     """``web`` | ``root`` | ``storage`` | ``domain`` for server modules, else the package."""
     if module.startswith("server.web") or module == "server.app":
@@ -69,7 +62,7 @@ def test_the_scan_finds_the_imports() -> None:
 
 def test_imports_point_one_way() -> None:
     wrong = sorted((m, i) for m, i in imports()
-                   if layer(m) in ALLOWED and layer(i) not in ALLOWED[layer(m)] and (m, i) not in KNOWN_EXCEPTIONS)
+                   if layer(m) in ALLOWED and layer(i) not in ALLOWED[layer(m)])
     assert wrong == []
 
 

@@ -1,4 +1,4 @@
-"""One-time door node enrolment tokens (SQL only here; the service is :mod:`provisioning.enrol`).
+"""One-time door node enrolment tokens (SQL only here; the service is :mod:`server.enrolment`).
 
 A token is stored as the SHA-256 hex of its text, with the node it enrols (id, name, building,
 direction), its expiry and, once used, when and from which address. Claiming is one

@@ -1,4 +1,4 @@
-"""Door node enrolment API (issue 8; service in :mod:`provisioning.enrol`).
+"""Door node enrolment API (issue 8; service in :mod:`server.enrolment`).
 
 * ``POST /api/v1/nodes/enroll`` (no session: the one-time token is the credential) registers the
   node's public key and answers with its bundle documents.
@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from provisioning.enrol import (
+from server.enrolment import (
     EnrolError,
     create_token,
     enrol_with_token,

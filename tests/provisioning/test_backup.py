@@ -14,9 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from campuspass.cli import main
-from provisioning.backup import backup_data_dir, restore_data_dir
 from provisioning.init import InitResult
 from server.app import create_app
+from server.backup import backup_data_dir, restore_data_dir
 from server.datadir import DataDir, DataDirError
 from server.passes import check_online
 from server.storage import Database

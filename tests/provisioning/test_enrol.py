@@ -17,10 +17,11 @@ from aiohttp.test_utils import TestClient
 
 from edge.bundle import BundleError, check_bundle, load_node_key
 from edge.config import load_node_config
-from provisioning.enrol import EnrolError, create_token, hash_token, provision_node
+from provisioning.enrol import provision_node
 from provisioning.enrol_client import EnrolClientError, enroll
 from server.app import create_app
 from server.datadir import DataDir
+from server.enrolment import EnrolError, create_token, hash_token
 from server.passwords import FAST_TEST_PARAMS, PasswordHasher
 from server.storage.buildings import Buildings
 from server.storage.nodes import Nodes
@@ -335,7 +336,7 @@ async def test_enrolment_page_makes_a_token_shown_once(client: TestClient, dd: D
 async def test_two_nodes_racing_with_one_token_enrol_once(client: TestClient, dd: DataDir, clock: FakeClock) -> None:
     import asyncio
 
-    from provisioning.enrol import enrol_with_token
+    from server.enrolment import enrol_with_token
     from shared.keys import generate_key
 
     app = client.server.app
