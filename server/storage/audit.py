@@ -10,6 +10,22 @@ import aiosqlite
 
 from server.storage.database import Database
 
+ACTIONS: frozenset[str] = frozenset({
+    # people and accounts
+    "admin_created", "admin_role", "admin_password", "password_reset", "roster_import", "health_view",
+    "export", "checkin_reminders", "sms_retry", "tracing_query",
+    # the workflow and pass status (``application_<action>`` from server.workflow.applications)
+    "application_dept_approve", "application_dept_reject", "application_school_approve",
+    "application_school_reject", "application_revoke", "arrival_confirmed",
+    "pass_hold", "pass_hold_cleared", "pass_revoke", "pass_dormitory",
+    # buildings, nodes, housekeeping
+    "building_add", "building_group_set", "building_capacity", "node_enrolled", "enrolment_token_created",
+    "enrolment_token_cancelled", "node_enabled", "node_disabled", "scan_retention", "doctor_repair",
+})
+"""Every action the audit log records: a closed set, so that the admin pages can show each one
+in words (``server/web/admin_texts.py`` has a text for each in every language, pinned by a test).
+A new kind of entry is added here first; :meth:`AuditLog.add` refuses any other."""
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
@@ -47,7 +63,14 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
         address: str = "",
     ) -> None:
-        """Append an entry inside the caller's transaction (so it commits with the action)."""
+        """Append an entry inside the caller's transaction (so it commits with the action).
+
+        Raises:
+            ValueError: ``action`` is not one of :data:`ACTIONS` (a programming error: add it there
+                and give it a text in every language).
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"audit action {action!r} is not one of server.storage.audit.ACTIONS")
         await conn.execute(
             "INSERT INTO audit_log (at, actor_id, actor_number, action, target_person_id, detail, address)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

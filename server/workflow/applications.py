@@ -571,7 +571,7 @@ class ReturnApplications:
             if audit_as is not None:
                 await AuditLog.add(conn, at_s=now_s, actor_id=actor_id, actor_number=audit_as,
                                    action=f"application_{action}", target_person_id=app.person_id,
-                                   detail={"application_id": app.id, "to": target, "reason": reason})
+                                   detail={"application_id": app.id, "state": target, "reason": reason})
             if target == "approved":
                 await self.passes.approved(conn, app.person_id, actor_id, now)
             elif target in ENDING_STATES:
