@@ -121,7 +121,8 @@ echo "+ printf '%s\\n' '$PIP_CONSTRAINTS' > $CONSTRAINTS_FILE"
 if [ "$DRY_RUN" -eq 0 ]; then
     printf '%s\n' "$PIP_CONSTRAINTS" > "$CONSTRAINTS_FILE"
 fi
-run "$VENV/bin/pip" install --upgrade --constraint "$CONSTRAINTS_FILE" "$PACKAGE"
+# the edge extra: what a door node needs, and nothing of the central server (no templates, no LDAP)
+run "$VENV/bin/pip" install --upgrade --constraint "$CONSTRAINTS_FILE" "${PACKAGE}[edge]"
 
 # --- node bundle and data folder ----------------------------------------------------------
 run install -d -m 0755 /etc/campuspass

@@ -59,7 +59,7 @@ def test_dry_run_names_every_package_the_venv_and_the_unit(wheel: Path, bundle: 
         assert package in apt.split(), package
     assert "python3 -m venv --system-site-packages /opt/campuspass/venv" in cmds
     pip = next(c for c in cmds if c.startswith("/opt/campuspass/venv/bin/pip install"))
-    assert pip.endswith(str(wheel)) and "--constraint" in pip
+    assert pip.endswith(f"'{wheel}[edge]'") and "--constraint" in pip  # the door node's extra only
     assert "usermod --append --groups gpio,video campuspass" in cmds
     user_exists = subprocess.run(["id", "-u", "campuspass"], capture_output=True, check=False).returncode == 0
     made = [c for c in cmds if c.startswith("useradd --system") and c.endswith(" campuspass")]
@@ -89,7 +89,7 @@ def test_dry_run_changes_nothing_and_accepts_a_source_folder(bundle: Path, tmp_p
     before = sorted(p.name for p in tmp_path.rglob("*"))
     result = dry_run(source, bundle)
     assert result.returncode == 0, result.stderr
-    assert any(c.endswith(f"install --upgrade --constraint /opt/campuspass/constraints.txt {source}")
+    assert any(c.endswith(f"install --upgrade --constraint /opt/campuspass/constraints.txt '{source}[edge]'")
                for c in commands(result.stdout))
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
