@@ -148,7 +148,8 @@ class CameraConfig:
             a folder), ``files:GLOB`` (replay images) or a video file path.
         width_px, height_px: requested frame size (picamera2 and opencv only).
         reopen_max_s: longest wait between reopen attempts after an outage (seconds).
-        stall_s: no frame for this long counts as an outage (live cameras; seconds).
+        stall_s: no frame for this long counts as an outage (live cameras), and a camera call
+            still running this long is hung (any camera; seconds; see :mod:`edge.camera.supervisor`).
     """
 
     source: str = "picamera2"

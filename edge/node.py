@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.bundle import read_bundle, read_root_public
-from edge.camera import Camera, CameraSupervisor, make_camera
+from edge.camera import Camera, CameraHung, CameraSupervisor, make_camera
 from edge.config import NodeConfig
 from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for
@@ -55,6 +55,10 @@ TICK_S = 0.02
 #: Exit status of ``edge run`` when the scheduled integrity check found the database damaged
 #: (systemd starts the node again; the start moves the file aside).
 EXIT_DATABASE_DAMAGED = 3
+
+#: Exit status of ``edge run`` when more camera driver calls are stuck than the watchdog allows
+#: (:class:`edge.camera.CameraHung`): only a new process frees them; systemd starts one.
+EXIT_CAMERA_HUNG = 4
 
 
 class SyncComponent(Protocol):
@@ -361,9 +365,15 @@ class Node:
     async def _scan_loop(self, writes: asyncio.Queue[Judgement | None]) -> None:
         # Capture and decode share the camera thread (one hop per frame); judging happens here
         # on the loop (microseconds); logging waits in its own queue, never holding up a frame.
-        async for texts, mono in self.supervisor.frames(self._decode_counted):
-            for j in self.judge(texts, mono):  # type: ignore[arg-type]
-                writes.put_nowait(j)
+        try:
+            async for texts, mono in self.supervisor.frames(self._decode_counted):
+                for j in self.judge(texts, mono):  # type: ignore[arg-type]
+                    writes.put_nowait(j)
+        except CameraHung as exc:
+            self.outputs.lock()
+            log.critical("%s; exiting with status %d so that the service manager starts the node again",
+                         exc.message, EXIT_CAMERA_HUNG)
+            self.exit_code = EXIT_CAMERA_HUNG
 
     async def _writer(self, writes: asyncio.Queue[Judgement | None]) -> None:
         while (j := await writes.get()) is not None:
