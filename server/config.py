@@ -22,12 +22,21 @@ class PassConfig:
         campus_groups: building groups (by name) every pass scope carries; a dormitory
             resident's pass also carries their dormitory group (at most 3 groups in all).
         sweep_interval_s: how often the missed check-in job runs (seconds).
+        abnormal_hold_cleared_by: who lifts the hold an abnormal check-in puts a person on
+            (one of :data:`ABNORMAL_HOLD_CLEARED_BY`): ``"counsellor"`` (default: a counsellor
+            or school admin only) or ``"counsellor_or_later_checkin"`` (also a normal check-in
+            on a later day). Editing the same day's answers back to normal never lifts it.
     """
 
     checkin_deadline: str = "12:00"
     visitor_max_hours: int = 72
     campus_groups: list[str] = field(default_factory=lambda: ["campus"])
     sweep_interval_s: int = 300
+    abnormal_hold_cleared_by: str = "counsellor"
+
+
+ABNORMAL_HOLD_CLEARED_BY = ("counsellor", "counsellor_or_later_checkin")
+"""The values of ``[passes] abnormal_hold_cleared_by`` (``server check-config`` refuses others)."""
 
 
 @dataclass(frozen=True)
@@ -511,6 +520,10 @@ port = 8080
 # Passes expire at the next day's check-in deadline, Asia/Shanghai local time.
 checkin_deadline = "12:00"
 visitor_max_hours = 72
+# Who lifts the hold of an abnormal check-in: "counsellor" (a counsellor or school admin), or
+# "counsellor_or_later_checkin" (also a normal check-in on a later day). Editing the same day's
+# answers back to normal never lifts it.
+abnormal_hold_cleared_by = "counsellor"
 
 [keys]
 issuer_valid_days = 400

@@ -180,7 +180,8 @@ class Database:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration file into statements on ``;`` at line ends (no triggers with bodies)."""
+    """Split a migration file into statements: a statement ends on a line ending with ``;``
+    where SQLite says the statement is complete (so a trigger's body stays whole)."""
     statements = []
     current: list[str] = []
     for line in script.splitlines():
@@ -188,7 +189,7 @@ def _split_sql(script: str) -> list[str]:
         if stripped.startswith("--") or not stripped:
             continue
         current.append(line)
-        if stripped.endswith(";"):
+        if stripped.endswith(";") and sqlite3.complete_statement("\n".join(current)):
             statements.append("\n".join(current))
             current = []
     if current:

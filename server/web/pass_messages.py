@@ -23,9 +23,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "next_no_approved_return": "请先完成今日健康打卡，再申请返校。",
         "next_no_approved_return_checked_in": "今日已打卡，可以申请返校；获批后这里会出现通行码。",
         "next_application_ended": "如需返校请重新申请；有疑问请联系辅导员。",
-        "next_abnormal_checkin": "请联系辅导员；健康打卡正常或辅导员解除后恢复。",
+        "next_abnormal_checkin": "请联系辅导员。异常打卡会一直保留在记录中，修改当天的打卡不能解除暂停；"
+                                 "须由辅导员（或学校管理员）核实后解除。",
+        "next_abnormal_checkin_later": "请联系辅导员。异常打卡会一直保留在记录中，修改当天的打卡不能解除暂停；"
+                                       "须由辅导员核实后解除，或在之后某天健康打卡正常后自动恢复。",
         "next_missed_checkin": "请完成今日健康打卡，通行码随即恢复。",
-        "next_admin_hold": "请联系辅导员或学校防控办。",
+        "next_admin_hold": "请联系辅导员或学校防控办；由辅导员或学校管理员解除。",
+        "next_admin_hold_school": "请联系学校防控办：此暂停由学校管理员设置，只有学校管理员可以解除。",
         "next_checkin_needed": "完成今日健康打卡后即可获得今日通行码。",
         "next_pass_unavailable": "请稍后刷新；如仍无法显示，请联系信息中心。",
         "no_pass": "当前没有有效的通行码。",
@@ -50,6 +54,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "malformed_form": "表单内容无法读取。",
         "bad_status": "当前通行状态不允许此操作。",
         "not_on_hold": "该人员未处于暂停状态。",
+        "hold_needs_higher_role": "此暂停由学校管理员设置，辅导员无权解除；请联系学校防控办（学校管理员）解除。",
+        "hold_by": "暂停设置人",
+        "hold_by_system": "系统（异常或未打卡）", "hold_by_counsellor": "辅导员", "hold_by_school_admin": "学校管理员",
+        "hold_school_only": "只有学校管理员可以解除此暂停。",
         "buildings": "楼宇与门禁规则",
         "building_groups": "楼宇分组",
         "building_code": "楼宇代码",
@@ -88,9 +96,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "next_no_approved_return": "Do today's check-in, then apply to return to campus.",
         "next_no_approved_return_checked_in": "Today's check-in is done: you can apply to return; once approved, your pass appears here.",
         "next_application_ended": "Apply again when you plan to return; ask your counsellor if unsure.",
-        "next_abnormal_checkin": "Contact your counsellor; a normal check-in or your counsellor clears the hold.",
+        "next_abnormal_checkin": "Contact your counsellor. The abnormal answer stays on record and editing today's "
+                                 "check-in does not lift the hold; your counsellor (or the school) clears it.",
+        "next_abnormal_checkin_later": "Contact your counsellor. The abnormal answer stays on record and editing "
+                                       "today's check-in does not lift the hold; your counsellor clears it, or a "
+                                       "normal check-in on a later day.",
         "next_missed_checkin": "Do today's health check-in; your pass comes back at once.",
-        "next_admin_hold": "Contact your counsellor or the prevention office.",
+        "next_admin_hold": "Contact your counsellor or the prevention office; a counsellor or school admin clears it.",
+        "next_admin_hold_school": "Contact the prevention office: the school placed this hold and only a school "
+                                  "admin can clear it.",
         "next_checkin_needed": "Do today's health check-in to get today's pass.",
         "next_pass_unavailable": "Refresh in a minute; if it persists, tell the IT office.",
         "no_pass": "There is no current pass.",
@@ -115,6 +129,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "malformed_form": "The form could not be read.",
         "bad_status": "The pass status does not allow this.",
         "not_on_hold": "This person is not on hold.",
+        "hold_needs_higher_role": "A school admin placed this hold; a counsellor cannot clear it. Ask the "
+                                  "prevention office (a school admin) to clear it.",
+        "hold_by": "Hold placed by",
+        "hold_by_system": "the system (abnormal or missed check-in)", "hold_by_counsellor": "a counsellor",
+        "hold_by_school_admin": "a school admin",
+        "hold_school_only": "Only a school admin can clear this hold.",
         "buildings": "Buildings and door policy",
         "building_groups": "Building groups",
         "building_code": "Building code",

@@ -224,8 +224,10 @@ async def test_abnormal_checkin_before_arrival_holds_black(client: TestClient) -
     assert r.status == 200 and (await r.json())["status"] == "hold"
     row = await svc.store.get(s1.id)
     assert (row.status, row.base) == ("hold", "green")
-    await real_checkin(client, "s1")
-    assert (await svc.store.get(s1.id)).status == "green"
+    await real_checkin(client, "s1")  # the same day, back to normal: the abnormal answer stays on record
+    assert (await svc.store.get(s1.id)).status == "hold"
+    r = await client.post("/api/v1/people/s1/pass/clear", json={"reason": "seen by the clinic"})
+    assert r.status == 200 and (await r.json())["status"] == "green"
 
 
 async def test_staff_pass_page_hold_clear_revoke(client: TestClient) -> None:
@@ -273,7 +275,9 @@ async def test_job_purges_expired_revocations(client: TestClient, clock: FakeClo
     await people(client)
     text = await green(client)
     version = await Passes(app[state.DB]).revocation_version()
-    await app[state.PASS_SERVICE].hold((await person(app, "s1")).id, "test", None, clock.now())
+    c1 = await person(app, "c1")
+    await app[state.PASS_SERVICE].hold((await person(app, "s1")).id, "test", c1.id, clock.now(),
+                                       actor_role="counsellor")
     assert decode_pass(text).fields.serial in await revoked_since(client, version)
     clock.set_wall(decode_pass(text).fields.valid_until)  # the pass would have expired now
     clock.advance(1)

@@ -43,3 +43,18 @@ def test_unworkable_values_are_named_and_run_refuses_to_start(data: Path, capsys
 
 def test_the_defaults_have_no_problem(data: Path) -> None:
     assert config_problems(load_server_config(data / "server.toml")) == []
+
+
+def test_who_lifts_an_abnormal_checkin_hold_is_checked(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = data / "server.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'abnormal_hold_cleared_by = "counsellor"' in text  # the default, written out by init
+    toml.write_text(text.replace('abnormal_hold_cleared_by = "counsellor"',
+                                 'abnormal_hold_cleared_by = "student"'), encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert ("passes.abnormal_hold_cleared_by = 'student': expected \"counsellor\" or "
+            "\"counsellor_or_later_checkin\"") in err
+    toml.write_text(text.replace('abnormal_hold_cleared_by = "counsellor"',
+                                 'abnormal_hold_cleared_by = "counsellor_or_later_checkin"'), encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) == 0
