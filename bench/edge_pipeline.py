@@ -13,6 +13,7 @@ Prints, measured in one run, on 640×480 and 1280×720 frames, empty and with a 
 
     python bench/edge_pipeline.py            # about a minute on a Raspberry Pi 4 class machine
     python bench/edge_pipeline.py --quick    # fewer frames, for a smoke run
+    python bench/edge_pipeline.py --glibc-default   # without edge run's malloc setting (memory)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.bundle import write_bundle
 from edge.camera import ArrayCamera
 from edge.config import NodeConfig, load_node_config, node_config_from_mapping
+from edge.memory import return_large_blocks_to_the_system
 from edge.node import Node, open_store
 from edge.store import NodeStore
 from server.qr import qr_png
@@ -188,8 +190,13 @@ async def main_async(n_frames: int, n_memory: int, rounds: int, n_latency: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (smoke run)")
+    parser.add_argument("--glibc-default", action="store_true",
+                        help="leave malloc as glibc sets it, to see the memory edge.memory saves")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if not args.glibc_default:
+        return_large_blocks_to_the_system()  # as `edge run` does (edge.memory)
+    print(f"malloc: {'glibc default (dynamic mmap threshold)' if args.glibc_default else 'as edge run sets it (edge.memory)'}")
     if args.quick:
         asyncio.run(main_async(n_frames=20, n_memory=500, rounds=1, n_latency=20))
     else:
