@@ -13,7 +13,6 @@ from pathlib import Path
 from edge.bundle import check_bundle
 from edge.config import load_node_config
 from edge.logcheck import verify_log
-from edge.memory import return_large_blocks_to_the_system
 from edge.node import open_store
 from edge.runner import run_node
 from edge.timekeeping import TrustedTime
@@ -69,7 +68,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
-    return_large_blocks_to_the_system()  # resident memory stays flat (edge.memory)
     return asyncio.run(run_node(config))
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from edge.bundle import read_bundle, read_root_public
 from edge.camera import Camera, CameraHung, CameraSupervisor, make_camera
 from edge.config import NodeConfig
+from edge.memory import MemoryTrimmer
 from edge.metrics import NodeMetrics
 from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for
 from edge.pins import make_pin_factory
@@ -178,6 +179,7 @@ class Node:
         self.tasks = tasks or TaskSupervisor(monotonic=self.clock.monotonic)
         self.tasks.on_change = self.refresh_status
         self.extra_tasks: dict[str, TaskBody] = {}
+        self.memory = MemoryTrimmer()  # freed frame buffers back to the system (edge.memory)
         self.online = False
         self.last_decision: DoorDecision | None = None
         self.decisions = 0
@@ -448,6 +450,8 @@ class Node:
         self.tasks.start("ticker", self._ticker)
         self.tasks.start("storage", self._storage_mender)
         self.tasks.start("integrity", self._integrity_watch)
+        if self.memory.available:
+            self.tasks.start("memory", self.memory.run)
         if self.sync is not None:
             self.tasks.start("sync", self.sync.run)
         for name, body in self.extra_tasks.items():
