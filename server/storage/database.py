@@ -167,6 +167,13 @@ class Database:
         """Rows of a read query (execute and fetch in one round trip to the database thread)."""
         return list(await self.conn.execute_fetchall(sql, params))
 
+    async def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read query as plain tuples: for bulk reads of many thousand rows (about a
+        third cheaper than :meth:`fetch_all`'s named rows); three round trips to the thread."""
+        async with self.conn.execute(sql, params) as cursor:
+            cursor.row_factory = None
+            return list(await cursor.fetchall())
+
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None. One round trip to the database thread (a
         cursor costs three: execute, fetch, close), so meant for queries of at most a few rows
