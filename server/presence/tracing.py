@@ -250,31 +250,6 @@ def _window_hits(
     return [(members[r][0], others[c], int(totals[r, c])) for r, c in zip(rows_.tolist(), cols.tolist(), strict=True)]
 
 
-def overlaps(members: list[tuple[int, Stay]], their: list[Stay]) -> list[tuple[int, int]]:
-    """``[(stay index, overlap ms)]`` for each of ``members`` that ``their`` stays overlap.
-
-    Both are one person's stays at one building, so each list is disjoint and in time order
-    (``members`` as :func:`_merged_windows` gives them): one merge-like sweep, O(m + n), instead
-    of every pair (the same sums as :func:`server.presence.stays.overlap_ms`).
-    """
-    out: list[tuple[int, int]] = []
-    j, n = 0, len(their)
-    for index, stay in members:
-        while j < n and their[j].end_ms <= stay.start_ms:
-            j += 1  # ends before this stay, so before every later one too
-        total = 0
-        k = j
-        while k < n and their[k].start_ms < stay.end_ms:
-            lo = max(stay.start_ms, their[k].start_ms)
-            hi = min(stay.end_ms, their[k].end_ms)
-            if hi > lo:
-                total += hi - lo
-            k += 1
-        if total:
-            out.append((index, total))
-    return out
-
-
 def _merged_windows(
     stays: list[tuple[int, Stay]], has_exit: bool, rules: StayRules
 ) -> list[tuple[int, int, list[tuple[int, Stay]]]]:

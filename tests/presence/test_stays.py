@@ -9,7 +9,6 @@ import random
 import pytest
 
 from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, clip, overlap_ms, scan_window
-from server.presence.tracing import overlaps
 
 M = MINUTE_MS
 H = 60 * M
@@ -81,22 +80,3 @@ def test_the_scan_window_rebuilds_every_overlapping_stay_exactly(has_exit: bool)
                              now_ms=10**12)
         assert overlap_ms(probe, full) == overlap_ms(probe, window), (scans, a, b)
 
-
-def test_the_sweep_gives_the_same_overlaps_as_every_pair() -> None:
-    """``tracing.overlaps`` (one sweep over two people's stays) equals ``overlap_ms`` per stay,
-    on random histories: stays touching, nested, far apart, and none at all."""
-    rng = random.Random(7)
-
-    def history(has_exit: bool) -> list[Stay]:
-        t, scans = 0, []
-        for _ in range(rng.randint(0, 25)):
-            t += rng.choice([1, 5, 30, 59, 60, 61, 90, 600]) * M
-            scans.append((t, rng.choice(["entry", "entry", "exit"]) if has_exit else "entry"))
-        return build_stays("B", scans, has_exit=has_exit, rules=RULES, now_ms=10**12)
-
-    for _ in range(500):
-        has_exit = rng.random() < 0.5
-        mine, theirs = history(has_exit), history(has_exit)
-        members = list(enumerate(mine))
-        expected = [(i, overlap_ms(s, theirs)) for i, s in members if overlap_ms(s, theirs)]
-        assert overlaps(members, theirs) == expected, (mine, theirs)
