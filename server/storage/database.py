@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -172,7 +172,7 @@ class Database:
         third cheaper than :meth:`fetch_all`'s named rows); three round trips to the thread."""
         async with self.conn.execute(sql, params) as cursor:
             cursor.row_factory = None
-            return list(await cursor.fetchall())
+            return cast(list[tuple[Any, ...]], await cursor.fetchall())  # plain tuples: no row factory
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None. One round trip to the database thread (a
