@@ -121,6 +121,10 @@ def test_a_counsellor_is_told_only_a_school_admin_clears_the_schools_hold(page: 
     counsellor.goto(f"{live.url}/passes?number={number}")
     assert "只有学校管理员可以解除此暂停" in counsellor.inner_text("main")
     assert counsellor.locator("form[action$='/clear']").count() == 0
+    text = counsellor.inner_text("main")
+    assert "绿码 → 暂停通行（管理员暂停，辅导员）" in text, "the history in words"
+    assert "院系\n计算机" in text, "the department by its name"
+    no_raw_codes(counsellor)
     no_horizontal_scroll(counsellor)
     shots(counsellor, "counsellor-sees-school-hold")
 
