@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -166,6 +166,13 @@ class Database:
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Rows of a read query (execute and fetch in one round trip to the database thread)."""
         return list(await self.conn.execute_fetchall(sql, params))
+
+    async def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read query as plain tuples: for bulk reads of many thousand rows (about a
+        third cheaper than :meth:`fetch_all`'s named rows); three round trips to the thread."""
+        async with self.conn.execute(sql, params) as cursor:
+            cursor.row_factory = None
+            return cast(list[tuple[Any, ...]], await cursor.fetchall())  # plain tuples: no row factory
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None. One round trip to the database thread (a

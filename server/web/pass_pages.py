@@ -335,8 +335,9 @@ async def _staff_page(request: web.Request, number: str, error: str | None = Non
             await _audit(request, "health_view", target, {"view": "pass_status"})
         except ApiError as exc:
             error, status = exc.code, status_of(exc)
+    departments = {d.code: d.name for d in await service.people.departments()} if found else {}
     return await render(request, "pass_staff.html", {
-        "number": number, "found": found, "error": error,
+        "number": number, "found": found, "error": error, "departments": departments,
         "local_time": lambda at_s: local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M"),
     }, status=status)
 
