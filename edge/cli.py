@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edge.bundle import check_bundle
 from edge.config import load_node_config
+from edge.logcheck import verify_log
 from edge.node import open_store
 from edge.runner import run_node
 from edge.timekeeping import TrustedTime
@@ -22,7 +23,8 @@ from shared.errors import CampusPassError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``campuspass edge`` commands: ``run``, ``check-config``, ``check-image``."""
+    """Add the ``campuspass edge`` commands: ``run``, ``check-config``, ``check-image``,
+    ``verify-log``."""
     run = sub.add_parser(
         "run",
         help="run the door node",
@@ -51,6 +53,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     image.add_argument("--config", type=Path, required=True, help="node.toml")
     image.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     image.set_defaults(handler=_check_image)
+
+    verify = sub.add_parser(
+        "verify-log",
+        help="check the node database and its scan log's hash chain",
+        description="Open the node database read-only, run SQLite's integrity check and verify the "
+        "scan log's hash chain (hashes, links, no missing sequence number). Prints one line: records, "
+        "first and last sequence number, chain epoch, gaps, altered records, integrity. Exit 1 on "
+        "any break or damage.",
+    )
+    verify.add_argument("--config", type=Path, required=True, help="node.toml")
+    verify.set_defaults(handler=_verify_log)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -125,3 +138,9 @@ def _check_image(args: argparse.Namespace) -> int:
     for line in results:
         print(json.dumps(line, ensure_ascii=True))
     return 1 if any("error" in r for r in results) else 0
+
+
+def _verify_log(args: argparse.Namespace) -> int:
+    report = verify_log(load_node_config(args.config).db_path)
+    print(report.summary())
+    return 0 if report.ok else 1

@@ -22,7 +22,7 @@ the config file. Every table has defaults except ``[node]``'s identity keys::
     retry_budget_s = 0.05      # retry ladder time per hard frame (0: off)
 
     [gpio]
-    pin_factory = "native"     # native (gpiozero's default on a Pi) | mock
+    pin_factory = "native"     # native (lgpio on a Pi, edge.pins) | mock
     relay_pulse_s = 3.0
     green = { pin = "GPIO17", active_high = true }
     red = { pin = "GPIO27", active_high = true }
@@ -148,7 +148,8 @@ class CameraConfig:
             a folder), ``files:GLOB`` (replay images) or a video file path.
         width_px, height_px: requested frame size (picamera2 and opencv only).
         reopen_max_s: longest wait between reopen attempts after an outage (seconds).
-        stall_s: no frame for this long counts as an outage (live cameras; seconds).
+        stall_s: no frame for this long counts as an outage (live cameras), and a camera call
+            still running this long is hung (any camera; seconds; see :mod:`edge.camera.supervisor`).
     """
 
     source: str = "picamera2"
@@ -203,8 +204,9 @@ class GpioConfig:
     """Door outputs (see :mod:`edge.outputs`).
 
     Attributes:
-        pin_factory: ``native`` (gpiozero's default factory: lgpio on a Pi) or ``mock``
-            (gpiozero MockFactory, for demos and machines without GPIO).
+        pin_factory: ``native`` (lgpio, else RPi.GPIO, on a Pi) or ``mock`` (gpiozero
+            MockFactory, for demos and machines without GPIO); built by
+            :func:`edge.pins.make_pin_factory`, which sets each level before the pin is an output.
         relay_pulse_s: how long the relay is energised (door unlocked) on accept, seconds.
     """
 

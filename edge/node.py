@@ -30,10 +30,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.bundle import read_bundle, read_root_public
-from edge.camera import Camera, CameraSupervisor, make_camera
+from edge.camera import Camera, CameraHung, CameraSupervisor, make_camera
 from edge.config import NodeConfig
+from edge.memory import MemoryTrimmer
 from edge.metrics import NodeMetrics
-from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for, make_pin_factory
+from edge.outputs import DoorOutputs, Indication, NodeStatus, indication_for
+from edge.pins import make_pin_factory
 from edge.recovery import damage_flag, open_checked, read_epoch, write_epoch
 from edge.store import NodeStore, StoreError
 from edge.tasks import TaskBody, TaskSupervisor
@@ -54,6 +56,10 @@ TICK_S = 0.02
 #: Exit status of ``edge run`` when the scheduled integrity check found the database damaged
 #: (systemd starts the node again; the start moves the file aside).
 EXIT_DATABASE_DAMAGED = 3
+
+#: Exit status of ``edge run`` when more camera driver calls are stuck than the watchdog allows
+#: (:class:`edge.camera.CameraHung`): only a new process frees them; systemd starts one.
+EXIT_CAMERA_HUNG = 4
 
 
 class SyncComponent(Protocol):
@@ -173,6 +179,7 @@ class Node:
         self.tasks = tasks or TaskSupervisor(monotonic=self.clock.monotonic)
         self.tasks.on_change = self.refresh_status
         self.extra_tasks: dict[str, TaskBody] = {}
+        self.memory = MemoryTrimmer()  # freed frame buffers back to the system (edge.memory)
         self.online = False
         self.last_decision: DoorDecision | None = None
         self.decisions = 0
@@ -360,9 +367,15 @@ class Node:
     async def _scan_loop(self, writes: asyncio.Queue[Judgement | None]) -> None:
         # Capture and decode share the camera thread (one hop per frame); judging happens here
         # on the loop (microseconds); logging waits in its own queue, never holding up a frame.
-        async for texts, mono in self.supervisor.frames(self._decode_counted):
-            for j in self.judge(texts, mono):  # type: ignore[arg-type]
-                writes.put_nowait(j)
+        try:
+            async for texts, mono in self.supervisor.frames(self._decode_counted):
+                for j in self.judge(texts, mono):  # type: ignore[arg-type]
+                    writes.put_nowait(j)
+        except CameraHung as exc:
+            self.outputs.lock()
+            log.critical("%s; exiting with status %d so that the service manager starts the node again",
+                         exc.message, EXIT_CAMERA_HUNG)
+            self.exit_code = EXIT_CAMERA_HUNG
 
     async def _writer(self, writes: asyncio.Queue[Judgement | None]) -> None:
         while (j := await writes.get()) is not None:
@@ -437,6 +450,8 @@ class Node:
         self.tasks.start("ticker", self._ticker)
         self.tasks.start("storage", self._storage_mender)
         self.tasks.start("integrity", self._integrity_watch)
+        if self.memory.available:
+            self.tasks.start("memory", self.memory.run)
         if self.sync is not None:
             self.tasks.start("sync", self.sync.run)
         for name, body in self.extra_tasks.items():

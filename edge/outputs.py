@@ -25,6 +25,9 @@ energised by a status.
 
 Fail-secure: the relay starts de-energised (locked) for its configured polarity, and
 :meth:`DoorOutputs.lock` / :meth:`DoorOutputs.close` de-energise it (stop, SIGTERM, crash).
+The pin factories of :mod:`edge.pins` set each pin's level before it becomes an output, so the
+relay is never driven to the energised level, not even for an instant at start, except during an
+accept pulse.
 """
 
 from __future__ import annotations
@@ -106,16 +109,6 @@ def _on(intervals: Intervals, t: float) -> bool:
     return any(start <= t < end for start, end in intervals)
 
 
-def make_pin_factory(kind: str) -> Factory | None:
-    """The gpiozero pin factory for ``gpio.pin_factory``: ``mock`` → a new ``MockFactory``;
-    ``native`` → None (gpiozero's default: lgpio / RPi.GPIO on a Pi)."""
-    if kind == "mock":
-        from gpiozero.pins.mock import MockFactory
-
-        return MockFactory()
-    return None
-
-
 Listener = Callable[[dict[str, Any]], None]
 
 
@@ -124,7 +117,8 @@ class DoorOutputs:
 
     Args:
         config: pins, polarity and relay pulse length.
-        pin_factory: gpiozero pin factory (``MockFactory()`` in tests; None = gpiozero default).
+        pin_factory: gpiozero pin factory (:func:`edge.pins.make_pin_factory`; a plain
+            ``MockFactory()`` in tests; None = gpiozero's default, which may blip an active-low relay).
         start_mono_s: monotonic time of creation (the status pattern's phase origin).
 
     Raises:

@@ -49,7 +49,7 @@ async def run_node(config: NodeConfig, *, sync_factory: SyncFactory | None = Non
 
     Returns:
         The exit status for ``edge run``: 0, or the node's reason to be restarted
-        (:data:`edge.node.EXIT_DATABASE_DAMAGED`, ...).
+        (:data:`edge.node.EXIT_DATABASE_DAMAGED`, :data:`edge.node.EXIT_CAMERA_HUNG`).
     """
     store = await open_store(config, clock=node_kwargs.get("clock"))
     try:

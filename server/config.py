@@ -22,12 +22,21 @@ class PassConfig:
         campus_groups: building groups (by name) every pass scope carries; a dormitory
             resident's pass also carries their dormitory group (at most 3 groups in all).
         sweep_interval_s: how often the missed check-in job runs (seconds).
+        abnormal_hold_cleared_by: who lifts the hold an abnormal check-in puts a person on
+            (one of :data:`ABNORMAL_HOLD_CLEARED_BY`): ``"counsellor"`` (default: a counsellor
+            or school admin only) or ``"counsellor_or_later_checkin"`` (also a normal check-in
+            on a later day). Editing the same day's answers back to normal never lifts it.
     """
 
     checkin_deadline: str = "12:00"
     visitor_max_hours: int = 72
     campus_groups: list[str] = field(default_factory=lambda: ["campus"])
     sweep_interval_s: int = 300
+    abnormal_hold_cleared_by: str = "counsellor"
+
+
+ABNORMAL_HOLD_CLEARED_BY = ("counsellor", "counsellor_or_later_checkin")
+"""The values of ``[passes] abnormal_hold_cleared_by`` (``server check-config`` refuses others)."""
 
 
 @dataclass(frozen=True)
@@ -378,6 +387,11 @@ class SyncServerConfig:
         skew_bound_s: a node clock further than this from the server's is an anomaly (seconds).
         travel_min_s: the same pass accepted at two different buildings less than this many
             seconds apart is an anomaly (walking cannot be that fast).
+        repeat_window_s: an entry admitted less than this many seconds after an earlier entry
+            of the same person (at any door, no exit between) is flagged as a repeated entry.
+        skew_correct_min_s: a node clock measured at least this many seconds from the server's
+            has the times of its clock-based scans corrected by that skew; below it the
+            measurement is within its own error (the time a request takes to build and send).
     """
 
     timestamp_window_s: int = 300
@@ -386,6 +400,15 @@ class SyncServerConfig:
     silent_after_s: int = 3600
     skew_bound_s: int = 60
     travel_min_s: int = 180
+    repeat_window_s: int = 300
+    skew_correct_min_s: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("timestamp_window_s", "max_batch", "online_within_s", "silent_after_s", "skew_bound_s",
+                     "travel_min_s", "repeat_window_s", "skew_correct_min_s"):
+            value = getattr(self, name)
+            if not 0 <= value <= 366 * 86400:
+                raise ValueError(f"sync.{name} = {value}; expected 0..{366 * 86400}")
 
 
 @dataclass(frozen=True)
@@ -531,6 +554,10 @@ port = 8080
 # Passes expire at the next day's check-in deadline, Asia/Shanghai local time.
 checkin_deadline = "12:00"
 visitor_max_hours = 72
+# Who lifts the hold of an abnormal check-in: "counsellor" (a counsellor or school admin), or
+# "counsellor_or_later_checkin" (also a normal check-in on a later day). Editing the same day's
+# answers back to normal never lifts it.
+abnormal_hold_cleared_by = "counsellor"
 
 [keys]
 issuer_valid_days = 400

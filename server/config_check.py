@@ -15,6 +15,7 @@ key                                 expected
 ``passes.checkin_deadline``         ``HH:MM``
 ``passes.sweep_interval_s``         > 0
 ``passes.visitor_max_hours``        > 0
+``passes.abnormal_hold_cleared_by`` ``"counsellor"`` or ``"counsellor_or_later_checkin"``
 ``reminders.auto_at``               ``HH:MM``
 ``*_interval_s``, ``max_attempts``  > 0
 ``sms.url``                         an ``http://`` or ``https://`` URL when ``gateway = "http"``
@@ -30,7 +31,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.config import ServerConfig, load_server_config
+from server.config import ABNORMAL_HOLD_CLEARED_BY, ServerConfig, load_server_config
 from server.datadir import DataDir, DataDirError
 from shared.campus_time import parse_hhmm
 from shared.errors import CampusPassError, ConfigError
@@ -75,6 +76,9 @@ def config_problems(config: ServerConfig) -> list[ConfigProblem]:
             parse_hhmm(text)
         except ValueError:
             bad(key, text, "HH:MM (Asia/Shanghai)")
+    if config.passes.abnormal_hold_cleared_by not in ABNORMAL_HOLD_CLEARED_BY:
+        bad("passes.abnormal_hold_cleared_by", config.passes.abnormal_hold_cleared_by,
+            " or ".join(f'"{v}"' for v in ABNORMAL_HOLD_CLEARED_BY))
     positive = {
         "passes.sweep_interval_s": config.passes.sweep_interval_s,
         "passes.visitor_max_hours": config.passes.visitor_max_hours,

@@ -87,21 +87,27 @@ def differences_of(facts: PersonFacts) -> list[Difference]:
     return out
 
 
-def mended(row: StatusRow, facts: PersonFacts) -> StatusRow:
+def mended(row: StatusRow, facts: PersonFacts, *, later_day_clears: bool = False) -> StatusRow:
     """The status row the rules imply for ``facts`` (pure): the expected status (a hold keeps
-    holding and returns to it), then the latest check-in applied as the workflow applies one."""
+    holding and returns to it), then the latest check-in applied as the workflow applies one
+    (a day the row missed whose answers were abnormal once is replayed as the abnormal answer
+    and then the edit, so the hold it implies stays)."""
     expected = _EXPECTED[facts.decisive_state]
     if _base(row) != expected:
         if expected == "none":
-            row = replace(row, status=Status.NONE, base=Status.NONE, hold_kind=None,
-                          reason="no approved return (mended by the reconciliation check)")
+            row = replace(row, status=Status.NONE, base=Status.NONE, hold_kind=None, hold_by_role=None,
+                          hold_by=None, reason="no approved return (mended by the reconciliation check)")
         elif row.status == "hold":
             row = replace(row, base=expected)
         else:
-            row = replace(row, status=expected, base=Status.NONE, hold_kind=None, reason="")
+            row = replace(row, status=expected, base=Status.NONE, hold_kind=None, hold_by_role=None, hold_by=None,
+                          reason="")
     if row.status != "none" and facts.checkin_day is not None and (
             row.last_checkin_day is None or facts.checkin_day >= row.last_checkin_day):
-        row = with_checkin(row, facts.checkin_day, facts.checkin_abnormal)
+        if facts.checkin_abnormal_on_record and not facts.checkin_abnormal and (
+                row.last_checkin_day is None or facts.checkin_day > row.last_checkin_day):
+            row = with_checkin(row, facts.checkin_day, True, later_day_clears=later_day_clears)
+        row = with_checkin(row, facts.checkin_day, facts.checkin_abnormal, later_day_clears=later_day_clears)
     return row
 
 
@@ -130,8 +136,9 @@ async def repair(service: PassService, now: datetime) -> list[Difference]:
         if not found:
             continue
         async with service.db.transaction() as conn:
-            row = await service.apply(conn, facts.person_id, now, functools.partial(mended, facts=facts), cause="doctor",
-                                      actor_id=None, reason="reconciliation check", reissue=True)
+            change = functools.partial(mended, facts=facts, later_day_clears=service.later_day_clears)
+            row = await service.apply(conn, facts.person_id, now, change, cause="doctor", actor_id=None,
+                                      reason="reconciliation check", reissue=True)
             if row.status in ("none", "hold"):
                 await Passes.revoke_unexpired_of_subject_in(conn, await service.subject_of(facts.person_id),
                                                             "doctor: status " + row.status, "doctor", now_s)

@@ -15,7 +15,8 @@ and a :class:`Category`. The web layer maps a category to an HTTP status in one 
     │   ├── NotLoggedIn                     not_logged_in   unauthenticated
     │   ├── Forbidden                       forbidden       forbidden
     │   │   ├── OutOfScope                  department_scope forbidden   (server.scope)
-    │   │   └── NotYours                    department_scope forbidden   (server.arrivals)
+    │   │   ├── NotYours                    department_scope forbidden   (server.arrivals)
+    │   │   └── HoldClearRefused            hold_needs_higher_role forbidden (server.pass_status)
     │   ├── NotFound                        not_found       not_found
     │   ├── Conflict                        conflict        conflict
     │   │   ├── IllegalTransition           dept_stage_pending | already_decided | already_arrived |

@@ -2,8 +2,26 @@
 
 Status: ``none`` (no approved return) → ``black`` (approved, not arrived) → ``green``
 (arrival confirmed by a counsellor); ``hold`` (abnormal check-in, missed check-in, admin hold)
-remembers the status it came from (``base``) and returns to it when cleared. A normal check-in
-clears a check-in hold; only a counsellor or an admin clears an admin hold.
+remembers the status it came from (``base``) and returns to it when cleared.
+
+Who clears a hold (docs/passes.md, "Who clears a hold"; docs/security.md, separation of duties):
+
+================== ================= ===========================================================
+hold               placed by         cleared by
+================== ================= ===========================================================
+``missed_checkin`` system (the job)  the next normal check-in; a counsellor or school admin
+``abnormal_checkin`` system (the     a counsellor or school admin; with ``[passes]
+                   person's answer)  abnormal_hold_cleared_by = "counsellor_or_later_checkin"``
+                                     also a normal check-in of a *later* day. Never an edit of
+                                     the same day's answers: an abnormal answer stays on record
+                                     (``abnormal_day``).
+``admin``          counsellor        a counsellor or school admin
+``admin``          school admin      a school admin only
+================== ================= ===========================================================
+
+The rule is "only a role at least as high as the one that placed it" (:data:`HOLD_RANK`); the
+placing role is stored with the hold (``hold_by_role``, migration ``0220_hold_rules.sql``) and
+every transition records its actor's role. A refused clear raises :class:`HoldClearRefused`.
 
 The pure rules (``with_*``) compute the next row from the current one. :meth:`PassService.apply`
 applies one inside the caller's transaction; the workflow calls it directly
@@ -34,15 +52,16 @@ from datetime import datetime
 
 import aiosqlite
 
+from server import duties
 from server.config import PassConfig
 from server.datadir import DataDir
-from server.errors import Category, Conflict
+from server.errors import Category, Conflict, Forbidden
 from server.passes import issue_pass
 from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
 from server.storage.checkins import Checkin, Checkins
 from server.storage.database import Database, StorageError
-from server.storage.pass_status import HoldKind, PassStatusStore, Status, StatusRow
+from server.storage.pass_status import HoldBy, HoldKind, PassStatusStore, Status, StatusRow
 from server.storage.passes import Passes
 from server.storage.people import People, Person
 from shared.campus_time import checkin_day, local, next_checkin_deadline, parse_hhmm
@@ -61,6 +80,30 @@ class PassStatusError(Conflict):
     code = "bad_status"
 
 
+class HoldClearRefused(Forbidden):
+    """The hold was placed by a higher role than the one trying to clear it (category
+    forbidden). Code ``hold_needs_higher_role``; ``detail.placed_by`` names the placing role
+    (``counsellor`` or ``school_admin``) and the message who can clear it."""
+
+    code = "hold_needs_higher_role"
+
+
+#: The rank of each placing role: a hold is cleared only by a role ranked at least as high, and
+#: at least a counsellor (a system hold is cleared by staff, or by the check-in rules).
+HOLD_RANK: dict[HoldBy, int] = {HoldBy.SYSTEM: 0, HoldBy.COUNSELLOR: 1, HoldBy.SCHOOL_ADMIN: 2}
+
+
+def staff_hold_role(role: str) -> HoldBy:
+    """The :class:`HoldBy` of a staff role that may place and clear holds.
+
+    Raises:
+        Forbidden: code ``forbidden``: the role may not hold or clear (docs/security.md,
+            ``hold_and_clear``).
+    """
+    duties.require(role, "hold_and_clear", "put a pass on hold or clear a hold")
+    return HoldBy(role)
+
+
 @dataclass(frozen=True, slots=True)
 class PassView:
     """What a person (or the API) sees about their pass.
@@ -71,7 +114,9 @@ class PassView:
             ``no_approved_return``, ``application_ended``, ``abnormal_checkin``, ``missed_checkin``,
             ``admin_hold``, ``checkin_needed``, ``pass_unavailable``.
         reason: the reason in words (an actor's text for holds and revocations), or ``""``.
-        next_step_code: what the person should do (``next_<code>`` in the page catalogue).
+        next_step_code: what the person should do (``next_<...>`` in the page catalogue; the
+            keys of :data:`NEXT_STEPS` with that prefix): who clears a hold depends on who
+            placed it and on ``[passes] abnormal_hold_cleared_by``.
         pass_text: the current pass (``CP1:...``) or None.
         valid_until: when the pass expires (aware UTC) or None.
         serial: the pass serial (hex) or None.
@@ -99,9 +144,15 @@ REASON_TEXTS = {
 NEXT_STEPS = {
     "no_approved_return": "do today's check-in, then apply to return to campus",
     "application_ended": "apply again when you plan to return; ask your counsellor if unsure",
-    "abnormal_checkin": "contact your counsellor; a normal check-in or your counsellor clears the hold",
+    "abnormal_checkin": "contact your counsellor: the abnormal answer stays on record and editing today's "
+                        "check-in does not lift the hold; only your counsellor (or the school) clears it",
+    "abnormal_checkin_later": "contact your counsellor: the abnormal answer stays on record and editing today's "
+                              "check-in does not lift the hold; your counsellor clears it, or a normal check-in "
+                              "on a later day",
     "missed_checkin": "do today's health check-in; the pass comes back at once",
-    "admin_hold": "contact your counsellor or the prevention office",
+    "admin_hold": "contact your counsellor or the prevention office; your counsellor or the school clears the hold",
+    "admin_hold_school": "contact the prevention office: the school placed this hold and only a school admin "
+                         "clears it",
     "checkin_needed": "do today's health check-in to get today's pass",
     "pass_unavailable": "refresh in a minute; if it persists, tell the IT office",
 }
@@ -117,19 +168,34 @@ def _drops(old: StatusRow, new: StatusRow) -> bool:
         old.status == "hold" and new.status == "none")
 
 
-def with_checkin(row: StatusRow, day: str, abnormal: bool) -> StatusRow:
-    """The row after a check-in on ``day`` (pure): an abnormal answer puts a black or green
-    person on hold; a normal one clears a check-in hold (an admin hold stays)."""
+def _released(row: StatusRow, status: Status, reason: str = "") -> StatusRow:
+    """``row`` with ``status`` and nothing of a hold left."""
+    return replace(row, status=status, hold_kind=None, hold_by_role=None, hold_by=None, reason=reason)
+
+
+def with_checkin(row: StatusRow, day: str, abnormal: bool, *, later_day_clears: bool = False) -> StatusRow:
+    """The row after a check-in on ``day`` (pure).
+
+    An abnormal answer puts a black or green person on hold (placed by the system) and is kept
+    on record (``abnormal_day``). A normal answer clears a missed check-in hold; it clears an
+    abnormal check-in hold only when ``later_day_clears`` (``[passes] abnormal_hold_cleared_by
+    = "counsellor_or_later_checkin"``) and ``day`` is later than the last abnormal day, never
+    for an edit of the same day's answers. An admin hold stays either way.
+    """
     row = replace(row, last_checkin_day=day, last_checkin_abnormal=abnormal)
     if abnormal:
+        row = replace(row, abnormal_day=max(day, row.abnormal_day or day))
         if row.status in ("black", "green"):
             return replace(row, status=Status.HOLD, base=row.status, hold_kind=HoldKind.ABNORMAL_CHECKIN,
-                           reason=REASON_TEXTS["abnormal_checkin"])
+                           hold_by_role=HoldBy.SYSTEM, hold_by=None, reason=REASON_TEXTS["abnormal_checkin"])
         if row.status == "hold" and row.hold_kind == "missed_checkin":
             return replace(row, hold_kind=HoldKind.ABNORMAL_CHECKIN, reason=REASON_TEXTS["abnormal_checkin"])
         return row
-    if row.status == "hold" and row.hold_kind in ("abnormal_checkin", "missed_checkin"):
-        return replace(row, status=row.base, hold_kind=None, reason="")
+    if row.status == "hold" and row.hold_kind == "missed_checkin":
+        return _released(row, row.base)
+    if (row.status == "hold" and row.hold_kind == "abnormal_checkin" and later_day_clears
+            and day > (row.abnormal_day or day)):
+        return _released(row, row.base)
     return row
 
 
@@ -142,35 +208,62 @@ def with_todays_checkin(row: StatusRow, checkin: Checkin | None) -> StatusRow:
     day = checkin.day.isoformat()
     if row.last_checkin_day is not None and row.last_checkin_day > day:
         return row
-    return replace(row, last_checkin_day=day, last_checkin_abnormal=checkin.abnormal)
+    # an abnormal answer of the day stays on record even when edited back to normal
+    abnormal_day = day if checkin.abnormal_on_record else row.abnormal_day
+    return replace(row, last_checkin_day=day, last_checkin_abnormal=checkin.abnormal, abnormal_day=abnormal_day)
 
 
-def with_hold(row: StatusRow, kind: HoldKind, reason: str) -> StatusRow:
-    """The row after a hold (pure). Raises PassStatusError unless black, green or on hold."""
+def with_hold(row: StatusRow, kind: HoldKind, reason: str, by: HoldBy = HoldBy.SYSTEM,
+              by_id: int | None = None) -> StatusRow:
+    """The row after a hold placed by ``by`` (``people.id`` ``by_id``; pure). On a person
+    already on hold, a staff hold makes it an admin hold, and the placing role becomes the
+    higher of the two (a counsellor's hold on top of a school admin's stays the school admin's).
+
+    Raises:
+        PassStatusError: unless black, green or on hold.
+    """
     if row.status in ("black", "green"):
-        return replace(row, status=Status.HOLD, base=row.status, hold_kind=kind, reason=reason)
+        return replace(row, status=Status.HOLD, base=row.status, hold_kind=kind, hold_by_role=by, hold_by=by_id,
+                       reason=reason)
     if row.status == "hold":
-        return replace(row, hold_kind=kind if kind == HoldKind.ADMIN else row.hold_kind, reason=reason)
+        current = row.hold_by_role or HoldBy.SYSTEM
+        higher = HOLD_RANK[by] >= HOLD_RANK[current]
+        return replace(row, hold_kind=kind if kind == HoldKind.ADMIN else row.hold_kind, reason=reason,
+                       hold_by_role=by if higher else current, hold_by=by_id if higher else row.hold_by)
     raise PassStatusError(f"status is {row.status}; only a black or green pass can be put on hold")
 
 
-def with_cleared(row: StatusRow) -> StatusRow:
-    """The row after a counsellor/admin clears a hold (pure). Raises PassStatusError unless on hold."""
+def with_cleared(row: StatusRow, by: HoldBy) -> StatusRow:
+    """The row after staff of role ``by`` clear the hold (pure): back to the status the hold
+    came from.
+
+    Raises:
+        PassStatusError: code ``not_on_hold``.
+        HoldClearRefused: the hold was placed by a higher role than ``by`` (or ``by`` is the
+            system: staff clear holds).
+    """
     if row.status != "hold":
         raise PassStatusError(f"status is {row.status}, not hold; nothing to clear", code="not_on_hold")
-    return replace(row, status=row.base, hold_kind=None, reason="")
+    placed = row.hold_by_role or HoldBy.SYSTEM
+    needed = max(HOLD_RANK[placed], HOLD_RANK[HoldBy.COUNSELLOR])
+    if HOLD_RANK[by] < needed:
+        who = "a school admin" if placed == HoldBy.SCHOOL_ADMIN else "a counsellor or a school admin"
+        raise HoldClearRefused(f"this hold was placed by {placed.replace('_', ' ')}; only {who} can clear it, "
+                               f"not {by.replace('_', ' ')}", detail={"placed_by": str(placed)})
+    return _released(row, row.base)
 
 
 def with_approved(row: StatusRow, today: str) -> StatusRow:
     """The row after final approval of a return (pure): black (or still green); on hold at once
-    when today's check-in was abnormal."""
+    when today's check-in has an abnormal answer on record (even if edited back to normal)."""
     if row.status == "green" or (row.status == "hold" and row.base == "green"):
         return row
     if row.status == "hold":
         return replace(row, base=Status.BLACK)
-    row = replace(row, status=Status.BLACK, base=Status.NONE, hold_kind=None, reason="")
-    if row.last_checkin_day == today and row.last_checkin_abnormal:
-        return with_checkin(row, today, True)
+    row = replace(_released(row, Status.BLACK), base=Status.NONE)
+    if row.abnormal_day == today or (row.last_checkin_day == today and row.last_checkin_abnormal):
+        return replace(row, status=Status.HOLD, base=Status.BLACK, hold_kind=HoldKind.ABNORMAL_CHECKIN,
+                       hold_by_role=HoldBy.SYSTEM, abnormal_day=today, reason=REASON_TEXTS["abnormal_checkin"])
     return row
 
 
@@ -183,7 +276,7 @@ def with_application_ended(row: StatusRow, kind: str, reason: str) -> StatusRow:
         return row
     if row.status == "none":
         return row
-    return replace(row, status=Status.NONE, base=Status.NONE, hold_kind=None, reason=reason or kind.removeprefix("application_"))
+    return replace(_released(row, Status.NONE, reason or kind.removeprefix("application_")), base=Status.NONE)
 
 
 def with_arrived(row: StatusRow) -> StatusRow:
@@ -244,6 +337,7 @@ class PassService:
         reason: str = "",
         reissue: bool = False,
         skip_none: bool = False,
+        actor_role: str | None = None,
     ) -> StatusRow:
         """Apply ``change`` to the person's status row inside ``conn`` (the caller's open
         transaction, which serialises every write): on a drop revoke every unexpired pass of the
@@ -252,9 +346,10 @@ class PassService:
         the change that caused it, or rolls all of it back.
 
         With ``skip_none``, a person whose status is ``none`` is left alone (nothing is written)
-        and the stored row is returned. A pass that cannot be signed now (no issuer key, a key
-        expiring before the pass would) is logged and the status still changes: the pass page
-        signs one as soon as it can (:meth:`view`).
+        and the stored row is returned. The history records ``actor_role`` (default: ``system``
+        without an actor, ``self`` when the actor is the person, else the actor's role). A pass
+        that cannot be signed now (no issuer key, a key expiring before the pass would) is logged
+        and the status still changes: the pass page signs one as soon as it can (:meth:`view`).
 
         Raises:
             PassStatusError: what ``change`` raises (``not_on_hold``, ``already_arrived``...), or
@@ -277,10 +372,14 @@ class PassService:
             scope = await self.scope_for(person_id, conn)
             new = await self._sign(conn, person_id, subject, new, scope, now)
         await PassStatusStore.put(conn, new)
-        if old.status != new.status or old.base != new.base or old.hold_kind != new.hold_kind:
+        if (old.status != new.status or old.base != new.base or old.hold_kind != new.hold_kind
+                or old.hold_by_role != new.hold_by_role):
+            if actor_role is None:
+                actor_role = ("system" if actor_id is None else "self" if actor_id == person_id
+                              else await PassStatusStore.role_of_in(conn, actor_id))
             await PassStatusStore.add_history(
                 conn, person_id=person_id, at_s=now_s, from_status=old.status, to_status=new.status,
-                cause=cause, reason=reason or new.reason, actor_id=actor_id)
+                cause=cause, reason=reason or new.reason, actor_id=actor_id, actor_role=actor_role)
         return new
 
     # -- what the workflow calls inside its transaction --------------------------------------
@@ -288,13 +387,21 @@ class PassService:
     async def checked_in(self, conn: aiosqlite.Connection, person_id: int, day: str, abnormal: bool,
                          now: datetime) -> StatusRow:
         """A check-in for ``day`` was stored in ``conn``: an abnormal answer holds a black or
-        green person, a normal one clears a check-in hold and brings today's pass. A person
+        green person, a normal one clears a missed check-in hold (an abnormal check-in hold only
+        on a later day, when configured: :func:`with_checkin`) and brings today's pass. A person
         whose status is ``none`` has no pass to hold or issue: nothing is written for them
         (approval reads today's check-in itself)."""
         today = checkin_day(now).isoformat()
-        return await self.apply(conn, person_id, now, lambda r: with_checkin(r, day, abnormal),
+        later = self.later_day_clears
+        return await self.apply(conn, person_id, now, lambda r: with_checkin(r, day, abnormal, later_day_clears=later),
                                 cause="checkin_submitted", actor_id=person_id, reissue=day == today,
                                 skip_none=True)
+
+    @property
+    def later_day_clears(self) -> bool:
+        """True when a later day's normal check-in clears an abnormal check-in hold
+        (``[passes] abnormal_hold_cleared_by = "counsellor_or_later_checkin"``)."""
+        return self.config.abnormal_hold_cleared_by == "counsellor_or_later_checkin"
 
     async def approved(self, conn: aiosqlite.Connection, person_id: int, actor_id: int | None,
                        now: datetime) -> StatusRow:
@@ -334,49 +441,61 @@ class PassService:
 
     # -- changes of the pass alone (one transaction each) -----------------------------------
 
-    async def hold(self, person_id: int, reason: str, actor_id: int | None, now: datetime,
-                   kind: HoldKind = HoldKind.ADMIN, *, audit: AuditNote | None = None) -> StatusRow:
-        """Put the person on hold (revoking their unexpired passes), with the audit entry
-        ``audit`` (action ``pass_hold``) in the same transaction.
+    async def hold(self, person_id: int, reason: str, actor_id: int, now: datetime, *, actor_role: str,
+                   audit: AuditNote | None = None) -> StatusRow:
+        """Staff of ``actor_role`` put the person on an admin hold (revoking their unexpired
+        passes); the placing role is stored with the hold (only a role at least as high clears
+        it), with the audit entry ``audit`` (action ``pass_hold``) in the same transaction.
 
         Raises:
+            Forbidden: ``actor_role`` may not place holds (only counsellors and school admins).
             PassStatusError: the person is neither black, green nor on hold.
         """
+        by = staff_hold_role(actor_role)
         async with self.db.transaction() as conn:
-            row = await self.apply(conn, person_id, now, lambda r: with_hold(r, kind, reason),
-                                   cause=f"hold_{kind}", actor_id=actor_id, reason=reason)
+            row = await self.apply(conn, person_id, now, lambda r: with_hold(r, HoldKind.ADMIN, reason, by, actor_id),
+                                   cause="hold_admin", actor_id=actor_id, reason=reason, actor_role=actor_role)
             await _audit(conn, audit, "pass_hold", person_id, actor_id, now, reason)
         return row
 
-    async def clear_hold(self, person_id: int, reason: str, actor_id: int, now: datetime, *,
+    async def clear_hold(self, person_id: int, reason: str, actor_id: int, now: datetime, *, actor_role: str,
                          audit: AuditNote | None = None) -> StatusRow:
-        """A counsellor or admin clears the hold (recorded with who and why, audited as
-        ``pass_hold_cleared``); a fresh pass follows when the person has a normal check-in today.
+        """Staff of ``actor_role`` clear the hold (recorded with who, their role and why, audited
+        as ``pass_hold_cleared``, all in one transaction); a fresh pass follows when the person
+        has a normal check-in today. A hold placed by a school admin is cleared only by a school
+        admin (:func:`with_cleared`).
 
         Raises:
+            Forbidden: ``actor_role`` may not clear holds.
+            HoldClearRefused: code ``hold_needs_higher_role``; nothing changes.
             PassStatusError: code ``not_on_hold``.
         """
+        by = staff_hold_role(actor_role)
         async with self.db.transaction() as conn:
-            row = await self.apply(conn, person_id, now, with_cleared, cause="hold_cleared", actor_id=actor_id,
-                                   reason=reason)
+            row = await self.apply(conn, person_id, now, lambda r: with_cleared(r, by), cause="hold_cleared",
+                                   actor_id=actor_id, reason=reason, actor_role=actor_role)
             await _audit(conn, audit, "pass_hold_cleared", person_id, actor_id, now, reason)
         return row
 
     async def revoke_passes(self, person_id: int, reason: str, actor_id: int, now: datetime, *,
-                            audit: AuditNote | None = None) -> StatusRow:
-        """School admin: revoke every unexpired pass of the person and hold them (admin hold)
-        so no new pass is issued until a counsellor or admin clears it. A person without a
-        black/green status only has their passes revoked. Audited as ``pass_revoke``.
+                            actor_role: str = "school_admin", audit: AuditNote | None = None) -> StatusRow:
+        """School admin: revoke every unexpired pass of the person and hold them (an admin hold
+        placed by the school admin, so only a school admin clears it) so no new pass is issued
+        until then. A person without a black/green status only has their passes revoked.
+        Audited as ``pass_revoke``.
 
         Raises:
+            Forbidden: ``actor_role`` is not a school admin.
             CampusPassError: ``unknown_person``.
         """
+        duties.require(actor_role, "revoke", "revoke passes")
         subject = await self.subject_of(person_id)
         async with self.db.transaction() as conn:
             current = await PassStatusStore.get_in(conn, person_id)
             if current.status in ("black", "green", "hold"):
-                row = await self.apply(conn, person_id, now, lambda r: with_hold(r, HoldKind.ADMIN, reason),
-                                       cause="hold_admin", actor_id=actor_id, reason=reason)
+                row = await self.apply(conn, person_id, now,
+                                       lambda r: with_hold(r, HoldKind.ADMIN, reason, HoldBy.SCHOOL_ADMIN, actor_id),
+                                       cause="hold_admin", actor_id=actor_id, reason=reason, actor_role=actor_role)
             else:
                 await Passes.revoke_unexpired_of_subject_in(conn, subject, f"admin_revoke: {reason}",
                                                             f"person:{actor_id}", to_unix(now))
@@ -434,10 +553,19 @@ class PassService:
             return self._no_pass(row, _HOLD_CODES.get(row.hold_kind or "admin", "admin_hold"))
         return self._no_pass(row, "application_ended" if row.reason else "no_approved_return")
 
-    @staticmethod
-    def _no_pass(row: StatusRow, code: str) -> PassView:
+    def _no_pass(self, row: StatusRow, code: str) -> PassView:
         reason = row.reason if row.status in ("hold", "none") and row.reason else REASON_TEXTS[code]
-        return PassView(row.status, code, reason, f"next_{code}", None, None, None)
+        return PassView(row.status, code, reason, "next_" + self.next_step(row, code), None, None, None)
+
+    def next_step(self, row: StatusRow, code: str) -> str:
+        """The key of :data:`NEXT_STEPS` for a person without a pass for reason ``code``: for a
+        hold it says who clears it (a school admin's hold: a school admin only; an abnormal
+        check-in: a counsellor, or also a later day's normal check-in when configured)."""
+        if code == "abnormal_checkin" and self.later_day_clears:
+            return "abnormal_checkin_later"
+        if code == "admin_hold" and row.hold_by_role == HoldBy.SCHOOL_ADMIN:
+            return "admin_hold_school"
+        return code
 
     async def _issue(self, person: Person, now: datetime) -> StatusRow:
         """Sign a pass for the person's current row when still eligible without a current pass

@@ -7,19 +7,27 @@ contacts) before any result is returned: no result without a record (personal-in
 a stated purpose, the minimum necessary, and a record of access). The period never reaches
 back beyond the scans kept (``[presence] scan_retention_days``).
 
-Cost: one indexed read of the person's scans, then one range read per building they were in
-(windows around their stays merged), all from the covering index; stays are rebuilt in
-:mod:`server.presence.stays`.
+Cost: one indexed read of the person's scans (their stays rebuilt by
+:func:`server.presence.stays.build_stays`), then one range read per building they were in
+(windows around their stays merged), all from the covering index; everyone else's time in the
+building is cut into pieces and summed against the person's stays in a few numpy passes
+(:mod:`server.presence.overlaps`), and the people found are looked up once at the end.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import numpy as np
 
 from server.config import PresenceConfig
 from server.presence.errors import NotPermitted, PeriodError, UnknownPerson
-from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, clip, overlap_ms, scan_window
+from server.presence.overlaps import overlap_totals, pieces
+from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, clip, scan_window
 from server.storage.audit import AuditLog
 from server.storage.database import Database
 from server.storage.people import People, Person
@@ -181,40 +189,65 @@ class CoPresence:
                     own_stays.append(clipped)
         own_stays.sort(key=lambda s: (s.start_ms, s.building))
 
-        traced: dict[int, TracedStay] = {}
-        totals: dict[bytes, list[int]] = {}  # subject -> [overlap_ms, stays]
+        # Each building once, each merged window once: who overlapped which of the person's stays.
+        hits: dict[int, list[tuple[bytes, int]]] = defaultdict(list)  # stay index -> [(subject, ms)]
         for building in sorted({s.building for s in own_stays}):
             stays_here = [(i, s) for i, s in enumerate(own_stays) if s.building == building]
             has_exit = building in exits
             for lo, hi, members in _merged_windows(stays_here, has_exit, rules):
                 rows = await self.store.building_scans(building, lo, hi)
-                per_subject: dict[bytes, list[tuple[int, str]]] = defaultdict(list)
-                for other, at_ms, direction in rows:
-                    if other != subject_id:
-                        per_subject[other].append((at_ms, direction))
-                found: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
-                for other, scans in per_subject.items():
-                    their = build_stays(building, scans, has_exit=has_exit, rules=rules, now_ms=now_ms)
-                    for index, stay in members:
-                        ms = overlap_ms(stay, their)
-                        if ms >= threshold_ms:
-                            found[index].append((other, ms))
-                people = await self.store.people_of_subjects([o for hits in found.values() for o, _ in hits])
-                for index, stay in members:
-                    hits = found.get(index, [])
-                    here = sorted((StayContact(people[o], ms) for o, ms in hits if o in people),
-                                  key=lambda c: (-c.overlap_ms, c.person.number))
-                    traced[index] = TracedStay(stay, here, sum(1 for o, _ in hits if o not in people))
-                    for o, ms in hits:
-                        if o in people:
-                            total = totals.setdefault(o, [0, 0])
-                            total[0] += ms
-                            total[1] += 1
-        people_all = await self.store.people_of_subjects(list(totals))
-        contacts = sorted((Contact(people_all[o], t[0], t[1]) for o, t in totals.items()),
-                          key=lambda c: (-c.overlap_ms, c.person.department or "", c.person.number))
-        return TracingResult(subject, start, end, threshold_ms, [traced[i] for i in range(len(own_stays))],
-                             contacts, clamped)
+                for index, other, ms in _window_hits(rows, subject_id, members, has_exit, rules, now_ms,
+                                                     threshold_ms):
+                    hits[index].append((other, ms))
+        # One lookup of everyone found (a contact is usually found in many windows).
+        people = await self.store.people_of_subjects(list({o for found in hits.values() for o, _ in found}))
+        traced: list[TracedStay] = []
+        totals: dict[bytes, list[int]] = {}  # subject -> [overlap_ms, stays]
+        for index, stay in enumerate(own_stays):
+            found = hits.get(index, [])
+            here = [StayContact(people[o], ms) for o, ms in found if o in people]
+            here.sort(key=lambda c: (-c.overlap_ms, c.person.number))
+            traced.append(TracedStay(stay, here, len(found) - len(here)))
+            for o, ms in found:
+                if o in people:
+                    total = totals.get(o)
+                    if total is None:
+                        totals[o] = [ms, 1]
+                    else:
+                        total[0] += ms
+                        total[1] += 1
+        contacts = [Contact(people[o], t[0], t[1]) for o, t in totals.items()]
+        contacts.sort(key=lambda c: (-c.overlap_ms, c.person.department or "", c.person.number))
+        return TracingResult(subject, start, end, threshold_ms, traced, contacts, clamped)
+
+
+def _window_hits(
+    rows: Sequence[Sequence[Any]], subject_id: bytes, members: list[tuple[int, Stay]], has_exit: bool,
+    rules: StayRules, now_ms: int, threshold_ms: int,
+) -> list[tuple[int, bytes, int]]:
+    """``[(stay index, other subject, overlap ms)]`` with at least ``threshold_ms`` of overlap, from
+    one building window's scans ``(subject, at_ms, direction)`` in time order."""
+    if not rows:
+        return []
+    subject_col, time_col, direction_col = zip(*rows, strict=True)  # columns, transposed in C
+    index = {o: i for i, o in enumerate(dict.fromkeys(subject_col))}
+    me = index.pop(subject_id, None)
+    if not index:
+        return []
+    if me is not None:  # keep the numbering dense without the person queried
+        index = {o: i for i, o in enumerate(index)}
+    subj = np.fromiter(map(index.get, subject_col, repeat(-1)), dtype=np.int64, count=len(rows))
+    at = np.fromiter(time_col, dtype=np.int64, count=len(rows))
+    exit_ = np.array(direction_col) == "exit"
+    others_only = subj >= 0
+    subj, at, exit_ = subj[others_only], at[others_only], exit_[others_only]
+    order = np.lexsort((np.arange(len(at)), at, subj))  # by person, then time, ties as stored
+    p_subj, p_start, p_end = pieces(subj[order], at[order], exit_[order],
+                                    has_exit=has_exit, rules=rules, now_ms=now_ms)
+    totals = overlap_totals(p_subj, p_start, p_end, [stay for _, stay in members], len(index))
+    others = list(index)
+    rows_, cols = np.nonzero(totals >= threshold_ms)
+    return [(members[r][0], others[c], int(totals[r, c])) for r, c in zip(rows_.tolist(), cols.tolist(), strict=True)]
 
 
 def _merged_windows(

@@ -2,8 +2,11 @@
 
 One row per person per check-in day (``UNIQUE (person_id, day)``); a resubmission the same day
 updates that row through ``INSERT ... ON CONFLICT DO UPDATE`` and counts a revision, so a double
-tap or a retry after a timeout never makes two rows. Days are ``YYYY-MM-DD`` in Asia/Shanghai
-(computed by the caller with :func:`shared.campus_time.checkin_day`).
+tap or a retry after a timeout never makes two rows. The answers an edit replaces are not lost:
+a trigger of the schema (migration ``0220_hold_rules.sql``) copies them to ``checkin_revisions``
+in the same statement (:meth:`Checkins.replaced` reads them), and ``abnormal_on_record`` stays 1
+once any answer of the day was abnormal. Days are ``YYYY-MM-DD`` in Asia/Shanghai (computed by
+the caller with :func:`shared.campus_time.checkin_day`).
 """
 
 from __future__ import annotations
@@ -53,10 +56,12 @@ class Checkin:
         person_id: ``people.id``.
         day: the Asia/Shanghai check-in day.
         answers: what was answered.
-        abnormal: the answers are abnormal (computed by the workflow when stored).
+        abnormal: the latest answers are abnormal (computed by the workflow when stored).
         same_as_yesterday: submitted with the one-tap "no change since yesterday".
         submitted_at_s / updated_at_s: first and last submission (Unix seconds).
         revisions: number of submissions that day (1 for the first).
+        abnormal_on_record: some answer of the day was abnormal, even if edited since (an
+            abnormal check-in stays on record; docs/workflow.md).
     """
 
     id: int
@@ -68,6 +73,28 @@ class Checkin:
     submitted_at_s: int
     updated_at_s: int
     revisions: int
+    abnormal_on_record: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacedAnswers:
+    """Answers a same-day edit replaced (kept in ``checkin_revisions``).
+
+    Attributes:
+        day: the check-in day.
+        revision: which submission of the day it was (1 for the first).
+        answers: what was answered then.
+        abnormal: those answers were abnormal.
+        same_as_yesterday: submitted with the one tap.
+        submitted_at_s: when it was submitted (Unix seconds).
+    """
+
+    day: date
+    revision: int
+    answers: CheckinAnswers
+    abnormal: bool
+    same_as_yesterday: bool
+    submitted_at_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +119,22 @@ class MissingPerson:
 
 
 _COLS = ("id, person_id, day, location_kind, region_code, temperature_c, symptoms, case_contact_14d,"
-         " risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at, updated_at, revisions")
+         " risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at, updated_at, revisions,"
+         " abnormal_on_record")
 
 
-def _checkin(r: sqlite3.Row) -> Checkin:
-    answers = CheckinAnswers(
+def _answers(r: sqlite3.Row) -> CheckinAnswers:
+    return CheckinAnswers(
         location_kind=r["location_kind"], region_code=r["region_code"], temperature_c=float(r["temperature_c"]),
         symptoms=tuple(json.loads(r["symptoms"])), case_contact_14d=bool(r["case_contact_14d"]),
         risk_area_14d=bool(r["risk_area_14d"]), case_status=r["case_status"], remarks=r["remarks"],
     )
-    return Checkin(int(r["id"]), int(r["person_id"]), date.fromisoformat(r["day"]), answers, bool(r["abnormal"]),
-                   bool(r["same_as_yesterday"]), int(r["submitted_at"]), int(r["updated_at"]), int(r["revisions"]))
+
+
+def _checkin(r: sqlite3.Row) -> Checkin:
+    return Checkin(int(r["id"]), int(r["person_id"]), date.fromisoformat(r["day"]), _answers(r), bool(r["abnormal"]),
+                   bool(r["same_as_yesterday"]), int(r["submitted_at"]), int(r["updated_at"]), int(r["revisions"]),
+                   bool(r["abnormal_on_record"]))
 
 
 class Checkins:
@@ -139,10 +171,23 @@ class Checkins:
         )
         return [_checkin(r) for r in rows]
 
+    async def replaced(self, person_id: int, first: date, last: date, *, limit: int = 1000) -> list[ReplacedAnswers]:
+        """Answers of ``person_id`` that same-day edits replaced, days ``first`` to ``last``
+        (inclusive), newest day first, then latest revision first."""
+        rows = await self.db.fetch_all(
+            "SELECT day, revision, location_kind, region_code, temperature_c, symptoms, case_contact_14d,"
+            " risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at FROM checkin_revisions"
+            " WHERE person_id = ? AND day BETWEEN ? AND ? ORDER BY day DESC, revision DESC LIMIT ?",
+            (person_id, first.isoformat(), last.isoformat(), limit),
+        )
+        return [ReplacedAnswers(date.fromisoformat(r["day"]), int(r["revision"]), _answers(r), bool(r["abnormal"]),
+                                bool(r["same_as_yesterday"]), int(r["submitted_at"])) for r in rows]
+
     async def abnormal_in_departments(self, departments: Sequence[str] | None, day: date,
                                       *, limit: int = 500) -> list[AbnormalCheckin]:
-        """Abnormal check-ins of ``day`` of people in ``departments`` (None: all), by number."""
-        where, params = "c.day = ? AND c.abnormal = 1", [day.isoformat()]
+        """Check-ins of ``day`` with an abnormal answer on record (even when edited back to
+        normal since) of people in ``departments`` (None: all), by number."""
+        where, params = "c.day = ? AND c.abnormal_on_record = 1", [day.isoformat()]
         if departments is not None:
             if not departments:
                 return []
@@ -174,9 +219,11 @@ class Checkins:
         return [MissingPerson(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     async def delete_before(self, day: date) -> int:
-        """Delete check-ins of days before ``day`` (retention); applications keep their other
-        fields but lose the link to a deleted check-in. Returns the number deleted."""
+        """Delete check-ins of days before ``day`` (retention), with the answers their edits
+        replaced; applications keep their other fields but lose the link to a deleted check-in.
+        Returns the number of check-ins deleted."""
         async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM checkin_revisions WHERE day < ?", (day.isoformat(),))
             await conn.execute(
                 "UPDATE return_applications SET checkin_id = NULL"
                 " WHERE checkin_id IN (SELECT id FROM checkins WHERE day < ?)", (day.isoformat(),))
@@ -188,7 +235,9 @@ class Checkins:
                      abnormal: bool, same_as_yesterday: bool, now_s: int) -> tuple[Checkin, bool]:
         """Store the check-in of ``person_id`` for ``day`` inside the caller's transaction.
 
-        A second submission the same day replaces the answers and counts a revision.
+        A second submission the same day replaces the answers and counts a revision; the
+        replaced answers go to ``checkin_revisions`` (the schema's trigger, same statement) and
+        ``abnormal_on_record`` never goes back from 1 to 0.
 
         Returns:
             ``(checkin, created)``: the stored row and whether this was the day's first submission.
@@ -198,18 +247,20 @@ class Checkins:
         rows = await conn.execute_fetchall(
             "INSERT INTO checkins (person_id, day, location_kind, region_code, temperature_c, symptoms,"
             " case_contact_14d, risk_area_14d, case_status, remarks, abnormal, same_as_yesterday,"
-            " submitted_at, updated_at, revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+            " submitted_at, updated_at, revisions, abnormal_on_record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
             " ON CONFLICT (person_id, day) DO UPDATE SET location_kind = excluded.location_kind,"
             " region_code = excluded.region_code, temperature_c = excluded.temperature_c,"
             " symptoms = excluded.symptoms, case_contact_14d = excluded.case_contact_14d,"
             " risk_area_14d = excluded.risk_area_14d, case_status = excluded.case_status,"
             " remarks = excluded.remarks, abnormal = excluded.abnormal,"
             " same_as_yesterday = excluded.same_as_yesterday, updated_at = excluded.updated_at,"
-            " revisions = checkins.revisions + 1"
+            " revisions = checkins.revisions + 1,"
+            " abnormal_on_record = MAX(checkins.abnormal_on_record, excluded.abnormal_on_record)"
             f" RETURNING {_COLS}",
             (person_id, day.isoformat(), a.location_kind, a.region_code, a.temperature_c,
              json.dumps(list(a.symptoms)), int(a.case_contact_14d), int(a.risk_area_14d), a.case_status,
-             a.remarks, int(abnormal), int(same_as_yesterday), now_s, now_s),
+             a.remarks, int(abnormal), int(same_as_yesterday), now_s, now_s, int(abnormal)),
         )
         stored = _checkin(next(iter(rows)))  # RETURNING always yields the row
         return stored, stored.revisions == 1

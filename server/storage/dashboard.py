@@ -46,7 +46,7 @@ class Progress:
         class_name: class label ("" when none).
         expected: people expected to check in.
         done: of them, those who checked in.
-        abnormal: of those, abnormal check-ins.
+        abnormal: of those, check-ins with an abnormal answer on record (even when edited since).
     """
 
     department: str
@@ -185,7 +185,7 @@ class DashboardStore:
         role_sql, role_params = _in("p.role", roles)
         rows = await self.db.fetch_all(
             "SELECT COALESCE(p.department, ''), COALESCE(p.class_name, ''), COUNT(*), COUNT(c.id),"
-            " COALESCE(SUM(c.abnormal), 0) FROM people p"
+            " COALESCE(SUM(c.abnormal_on_record), 0) FROM people p"
             " LEFT JOIN checkins c ON c.person_id = p.id AND c.day = ?"
             f" WHERE {_ROLES_SQL} AND {role_sql}{clause[0]} GROUP BY 1, 2 ORDER BY 1, 2",
             [day.isoformat(), *role_params, *clause[1]],
@@ -318,7 +318,7 @@ class DashboardStore:
             return []
         expected = await self.expected_by_department(departments)
         rows = await self.db.fetch_all(
-            "SELECT c.day, COALESCE(p.department, ''), COUNT(*), SUM(c.abnormal) FROM checkins c"
+            "SELECT c.day, COALESCE(p.department, ''), COUNT(*), SUM(c.abnormal_on_record) FROM checkins c"
             " JOIN people p ON p.id = c.person_id"
             f" WHERE c.day BETWEEN ? AND ? AND {_ROLES_SQL}{clause[0]} GROUP BY 1, 2",
             [first.isoformat(), last.isoformat(), *clause[1]],
@@ -490,7 +490,7 @@ class DashboardStore:
         await conn.executemany(
             "INSERT INTO checkins (person_id, day, location_kind, region_code, temperature_c, symptoms,"
             " case_contact_14d, risk_area_14d, case_status, remarks, abnormal, same_as_yesterday, submitted_at,"
-            " updated_at, revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, 0, ?, ?, 1)"
+            " updated_at, revisions, abnormal_on_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, 0, ?, ?, 1, ?)"
             " ON CONFLICT (person_id, day) DO NOTHING",
-            [(*r, r[-1]) for r in rows],
+            [(*r, r[-1], r[-2]) for r in rows],
         )

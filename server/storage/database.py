@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -177,6 +177,13 @@ class Database:
         """Rows of a read query (execute and fetch in one round trip to the database thread)."""
         return list(await self.conn.execute_fetchall(sql, params))
 
+    async def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read query as plain tuples: for bulk reads of many thousand rows (about a
+        third cheaper than :meth:`fetch_all`'s named rows); three round trips to the thread."""
+        async with self.conn.execute(sql, params) as cursor:
+            cursor.row_factory = None
+            return cast(list[tuple[Any, ...]], await cursor.fetchall())  # plain tuples: no row factory
+
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None. One round trip to the database thread (a
         cursor costs three: execute, fetch, close), so meant for queries of at most a few rows
@@ -190,7 +197,8 @@ class Database:
 
 
 def split_sql(script: str) -> list[str]:
-    """Split a migration file into statements on ``;`` at line ends (no triggers with bodies)."""
+    """Split a migration file into statements: a statement ends on a line ending with ``;``
+    where SQLite says the statement is complete (so a trigger's body stays whole)."""
     statements = []
     current: list[str] = []
     for line in script.splitlines():
@@ -198,7 +206,7 @@ def split_sql(script: str) -> list[str]:
         if stripped.startswith("--") or not stripped:
             continue
         current.append(line)
-        if stripped.endswith(";"):
+        if stripped.endswith(";") and sqlite3.complete_statement("\n".join(current)):
             statements.append("\n".join(current))
             current = []
     if current:

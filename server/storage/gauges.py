@@ -40,7 +40,8 @@ class Gauges:
     """Everything one scrape reads from the database.
 
     Attributes:
-        checkins_today: ``{"normal"|"abnormal": count}`` of today's check-ins.
+        checkins_today: ``{"normal"|"abnormal": count}`` of today's check-ins (abnormal: an
+            abnormal answer on record, even when edited since).
         applications: ``{state: count}`` of return applications.
         passes: ``{status: count}`` of pass statuses (none/black/green/hold).
         outbox: ``{status: count}`` of SMS outbox rows.
@@ -73,7 +74,7 @@ class GaugeQueries:
         decided at or after ``recent_since_ms`` (node time, Unix ms) are counted by reason."""
         db = self.db
         checkins = {("abnormal" if r[0] else "normal"): int(r[1]) for r in await db.fetch_all(
-            "SELECT abnormal, COUNT(*) FROM checkins WHERE day = ? GROUP BY abnormal", (today,))}
+            "SELECT abnormal_on_record, COUNT(*) FROM checkins WHERE day = ? GROUP BY abnormal_on_record", (today,))}
         applications = {r[0]: int(r[1]) for r in await db.fetch_all(
             "SELECT state, COUNT(*) FROM return_applications GROUP BY state")}
         passes = {r[0]: int(r[1]) for r in await db.fetch_all(

@@ -32,9 +32,20 @@ class HoldKind(StrEnum):
     MISSED_CHECKIN = "missed_checkin"
     ADMIN = "admin"
 
+
+class HoldBy(StrEnum):
+    """Who placed a hold, by role, lowest first: only a role at least as high clears it
+    (docs/security.md, separation of duties; the rule is in :mod:`server.pass_status`)."""
+
+    SYSTEM = "system"
+    """The abnormal check-in rule and the missed check-in job."""
+    COUNSELLOR = "counsellor"
+    SCHOOL_ADMIN = "school_admin"
+
+
 _COLUMNS = (
     "person_id, status, base, hold_kind, reason, last_checkin_day, last_checkin_abnormal,"
-    " current_serial, current_text, current_until, updated_at, updated_by"
+    " current_serial, current_text, current_until, updated_at, updated_by, hold_by_role, hold_by, abnormal_day"
 )
 
 
@@ -53,6 +64,11 @@ class StatusRow:
         current_serial / current_text / current_until_s: the newest pass signed for the person
             (None when none is current).
         updated_at_s / updated_by: last change (Unix seconds, ``people.id`` or None = system).
+        hold_by_role: who placed the current hold (system, counsellor, school_admin), or None
+            when not on hold.
+        hold_by: ``people.id`` of the staff member who placed it, or None (system).
+        abnormal_day: the latest check-in day with an abnormal answer on record (``YYYY-MM-DD``,
+            kept when that day's answers were edited back to normal), or None.
     """
 
     person_id: int
@@ -67,11 +83,16 @@ class StatusRow:
     current_until_s: int | None = None
     updated_at_s: int = 0
     updated_by: int | None = None
+    hold_by_role: HoldBy | None = None
+    hold_by: int | None = None
+    abnormal_day: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
-    """One status transition: when, from, to, what caused it, the reason and who did it."""
+    """One status transition: when, from, to, what caused it, the reason and who did it
+    (``actor_id``: ``people.id`` or None = system; ``actor_role``: ``system``, the person's own
+    role or the staff member's, None for transitions stored before roles were recorded)."""
 
     id: int
     person_id: int
@@ -81,6 +102,7 @@ class HistoryRow:
     cause: str
     reason: str
     actor_id: int | None
+    actor_role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +123,7 @@ def _row(r: sqlite3.Row) -> StatusRow:
         hold_kind=HoldKind(r[3]) if r[3] is not None else None, reason=r[4], last_checkin_day=r[5],
         last_checkin_abnormal=bool(r[6]), current_serial=bytes(r[7]) if r[7] is not None else None,
         current_text=r[8], current_until_s=r[9], updated_at_s=int(r[10]), updated_by=r[11],
+        hold_by_role=HoldBy(r[12]) if r[12] is not None else None, hold_by=r[13], abnormal_day=r[14],
     )
 
 
@@ -130,35 +153,43 @@ class PassStatusStore:
     async def put(conn: aiosqlite.Connection, row: StatusRow) -> None:
         """Insert or replace the person's row inside the caller's transaction."""
         await conn.execute(
-            f"INSERT INTO pass_status ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            f"INSERT INTO pass_status ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (person_id) DO UPDATE SET status = excluded.status, base = excluded.base,"
             " hold_kind = excluded.hold_kind, reason = excluded.reason,"
             " last_checkin_day = excluded.last_checkin_day,"
             " last_checkin_abnormal = excluded.last_checkin_abnormal,"
             " current_serial = excluded.current_serial, current_text = excluded.current_text,"
             " current_until = excluded.current_until, updated_at = excluded.updated_at,"
-            " updated_by = excluded.updated_by",
+            " updated_by = excluded.updated_by, hold_by_role = excluded.hold_by_role,"
+            " hold_by = excluded.hold_by, abnormal_day = excluded.abnormal_day",
             (row.person_id, row.status, row.base, row.hold_kind, row.reason, row.last_checkin_day,
              int(row.last_checkin_abnormal), row.current_serial, row.current_text, row.current_until_s,
-             row.updated_at_s, row.updated_by),
+             row.updated_at_s, row.updated_by, row.hold_by_role, row.hold_by, row.abnormal_day),
         )
 
     @staticmethod
     async def add_history(
         conn: aiosqlite.Connection, *, person_id: int, at_s: int, from_status: str, to_status: str,
-        cause: str, reason: str, actor_id: int | None,
+        cause: str, reason: str, actor_id: int | None, actor_role: str | None = None,
     ) -> None:
         """Append one transition inside the caller's transaction."""
         await conn.execute(
-            "INSERT INTO pass_status_history (person_id, at, from_status, to_status, cause, reason, actor_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (person_id, at_s, from_status, to_status, cause, reason, actor_id),
+            "INSERT INTO pass_status_history (person_id, at, from_status, to_status, cause, reason, actor_id,"
+            " actor_role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (person_id, at_s, from_status, to_status, cause, reason, actor_id, actor_role),
         )
+
+    @staticmethod
+    async def role_of_in(conn: aiosqlite.Connection, person_id: int) -> str | None:
+        """The role of ``people.id`` (for the history's ``actor_role``), or None when unknown."""
+        async with conn.execute("SELECT role FROM people WHERE id = ?", (person_id,)) as cur:
+            r = await cur.fetchone()
+        return str(r[0]) if r is not None else None
 
     async def history(self, person_id: int, limit: int = 50) -> list[HistoryRow]:
         """The person's transitions, newest first."""
         rows = await self.db.fetch_all(
-            "SELECT id, person_id, at, from_status, to_status, cause, reason, actor_id"
+            "SELECT id, person_id, at, from_status, to_status, cause, reason, actor_id, actor_role"
             " FROM pass_status_history WHERE person_id = ? ORDER BY id DESC LIMIT ?",
             (person_id, limit),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -80,13 +81,13 @@ class PresenceStore:
             f" AND verdict = 'accept' ORDER BY {SCAN_TIME}, id", (subject, lo_ms, hi_ms))
         return [(r[0], int(r[1]), r[2]) for r in rows]
 
-    async def building_scans(self, building: str, lo_ms: int, hi_ms: int) -> list[tuple[bytes, int, str]]:
-        """Accepted scans with a pass subject at one building in ``[lo_ms, hi_ms]``:
-        ``(subject, at_ms, direction)`` in time order (index only)."""
-        rows = await self.db.fetch_all(
+    async def building_scans(self, building: str, lo_ms: int, hi_ms: int) -> Sequence[Sequence[Any]]:
+        """Accepted scans with a pass subject at one building in ``[lo_ms, hi_ms]``: rows of
+        ``(subject bytes, at_ms int, direction str)`` in time order (index only; tens of
+        thousands for a dormitory over two weeks)."""
+        return await self.db.fetch_tuples(
             f"SELECT subject, {SCAN_TIME}, direction FROM scans WHERE building = ? AND {SCAN_TIME} BETWEEN ? AND ?"
             f" AND verdict = 'accept' AND subject IS NOT NULL ORDER BY {SCAN_TIME}", (building, lo_ms, hi_ms))
-        return [(bytes(r[0]), int(r[1]), r[2]) for r in rows]
 
     async def newest_scan_ms(self, buildings: Sequence[str]) -> dict[str, int]:
         """``{building: time of its newest stored scan}`` (buildings without scans left out)."""

@@ -19,7 +19,9 @@ class PersonFacts:
         row: the stored pass status (a default ``none`` row when there is none).
         decisive_state: the state of the person's newest application that decides the pass
             status (``approved``, ``arrived`` or ``revoked``), or None.
-        checkin_day / checkin_abnormal: the person's latest check-in (``YYYY-MM-DD``), or None.
+        checkin_day / checkin_abnormal: the person's latest check-in (``YYYY-MM-DD``), or None,
+            and whether its latest answers are abnormal.
+        checkin_abnormal_on_record: whether any answer of that day was abnormal.
         live_passes: unexpired passes of the person on no revocation list (by serial or by subject).
     """
 
@@ -29,6 +31,7 @@ class PersonFacts:
     checkin_day: str | None
     checkin_abnormal: bool
     live_passes: int
+    checkin_abnormal_on_record: bool = False
 
 
 async def person_facts(db: Database, now_s: int) -> list[PersonFacts]:
@@ -40,8 +43,8 @@ async def person_facts(db: Database, now_s: int) -> list[PersonFacts]:
             "SELECT person_id, state FROM return_applications WHERE state IN ('approved', 'arrived', 'revoked')"
             " ORDER BY id"):
         decisive[int(r[0])] = str(r[1])  # the newest wins
-    checkins = {int(r[0]): (str(r[1]), bool(r[2])) for r in await db.fetch_all(
-        "SELECT c.person_id, c.day, c.abnormal FROM checkins c"
+    checkins = {int(r[0]): (str(r[1]), bool(r[2]), bool(r[3])) for r in await db.fetch_all(
+        "SELECT c.person_id, c.day, c.abnormal, c.abnormal_on_record FROM checkins c"
         " JOIN (SELECT person_id, MAX(day) AS day FROM checkins GROUP BY person_id) m"
         " ON m.person_id = c.person_id AND m.day = c.day")}
     live = {int(r[0]): int(r[1]) for r in await db.fetch_all(
@@ -53,6 +56,7 @@ async def person_facts(db: Database, now_s: int) -> list[PersonFacts]:
     people = sorted(set(rows) | set(decisive) | set(live))
     out = []
     for pid in people:
-        day, abnormal = checkins.get(pid, (None, False))
-        out.append(PersonFacts(pid, rows.get(pid) or StatusRow(pid), decisive.get(pid), day, abnormal, live.get(pid, 0)))
+        day, abnormal, on_record = checkins.get(pid, (None, False, False))
+        out.append(PersonFacts(pid, rows.get(pid) or StatusRow(pid), decisive.get(pid), day, abnormal, live.get(pid, 0),
+                               on_record))
     return out

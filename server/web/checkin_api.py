@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.storage.checkins import Checkin
+from server.storage.checkins import Checkin, ReplacedAnswers
 from server.web import auth, state
 from server.web.application_state import checkin_service
 from server.web.errors import InvalidField
@@ -46,7 +46,9 @@ class CheckinBody:
 
 @dataclass(frozen=True)
 class CheckinOut:
-    """One check-in. ``day`` is the Asia/Shanghai day; times are ISO 8601 UTC."""
+    """One check-in: the latest answers of the day. ``day`` is the Asia/Shanghai day; times are
+    ISO 8601 UTC. ``abnormal`` is about these answers; ``abnormal_on_record`` is true once any
+    answer of the day was abnormal (an edit back to normal does not undo it)."""
 
     id: int
     day: str
@@ -63,6 +65,27 @@ class CheckinOut:
     submitted_at: str
     updated_at: str
     revisions: int
+    abnormal_on_record: bool
+
+
+@dataclass(frozen=True)
+class ReplacedOut:
+    """Answers a same-day edit replaced (``revision``: which submission of the day it was;
+    ``submitted_at``: ISO 8601 UTC)."""
+
+    day: str
+    revision: int
+    location_kind: str
+    region_code: str | None
+    temperature_c: float
+    symptoms: list[str]
+    case_contact_14d: bool
+    risk_area_14d: bool
+    case_status: str
+    remarks: str
+    abnormal: bool
+    same_as_yesterday: bool
+    submitted_at: str
 
 
 @dataclass(frozen=True)
@@ -75,17 +98,23 @@ class TodayOut:
 
 @dataclass(frozen=True)
 class SubmitOut:
-    """The stored check-in; ``created`` is false for a same-day resubmission."""
+    """The stored check-in; ``created`` is false for a same-day resubmission. ``pass_status``
+    and ``hold_kind`` are the pass status after it: ``hold`` / ``abnormal_checkin`` after a
+    normal answer means the hold of an earlier abnormal answer stays (a counsellor clears it)."""
 
     checkin: CheckinOut
     created: bool
+    pass_status: str
+    hold_kind: str | None
 
 
 @dataclass(frozen=True)
 class HistoryOut:
-    """Own check-ins between ``from`` and ``to`` (inclusive), newest first."""
+    """Own check-ins between ``from`` and ``to`` (inclusive), newest first, and the answers
+    same-day edits replaced in those days (``replaced``, newest first): every answer given."""
 
     checkins: list[CheckinOut]
+    replaced: list[ReplacedOut]
 
 
 def _shallow(obj: Any) -> dict[str, Any]:
@@ -113,6 +142,18 @@ def checkin_json(c: Checkin) -> dict[str, Any]:
         risk_area_14d=a.risk_area_14d, case_status=a.case_status, remarks=a.remarks, abnormal=c.abnormal,
         same_as_yesterday=c.same_as_yesterday, submitted_at=from_unix(c.submitted_at_s).isoformat(),
         updated_at=from_unix(c.updated_at_s).isoformat(), revisions=c.revisions,
+        abnormal_on_record=c.abnormal_on_record,
+    ))
+
+
+def replaced_json(r: ReplacedAnswers) -> dict[str, Any]:
+    """The JSON form of replaced answers (:class:`ReplacedOut`)."""
+    a = r.answers
+    return _shallow(ReplacedOut(
+        day=r.day.isoformat(), revision=r.revision, location_kind=a.location_kind, region_code=a.region_code,
+        temperature_c=a.temperature_c, symptoms=list(a.symptoms), case_contact_14d=a.case_contact_14d,
+        risk_area_14d=a.risk_area_14d, case_status=a.case_status, remarks=a.remarks, abnormal=r.abnormal,
+        same_as_yesterday=r.same_as_yesterday, submitted_at=from_unix(r.submitted_at_s).isoformat(),
     ))
 
 
@@ -143,7 +184,8 @@ async def post_today(request: web.Request, body: CheckinBody) -> web.Response:
         result = await service.same_as_yesterday(user.person)
     else:
         result = await service.submit(user.person, _shallow(body))
-    return web.json_response({"checkin": checkin_json(result.checkin), "created": result.created})
+    return web.json_response({"checkin": checkin_json(result.checkin), "created": result.created,
+                              "pass_status": result.status.status, "hold_kind": result.status.hold_kind})
 
 
 @routes.api("GET", "/api/v1/checkins", roles=CHECKIN_ROLES, response=HistoryOut,
@@ -158,8 +200,11 @@ async def history(request: web.Request) -> web.Response:
     if first > last or (last - first).days >= MAX_HISTORY_DAYS:
         raise InvalidField(f"from {first} to {last}: expected from ≤ to and at most {MAX_HISTORY_DAYS} days",
                            code="invalid_field")
-    rows = await checkin_service(request.app).history(user.id, first, last)
-    return web.json_response({"checkins": [checkin_json(c) for c in rows]})
+    service = checkin_service(request.app)
+    rows = await service.history(user.id, first, last)
+    replaced = await service.replaced(user.id, first, last) if any(c.revisions > 1 for c in rows) else []
+    return web.json_response({"checkins": [checkin_json(c) for c in rows],
+                              "replaced": [replaced_json(r) for r in replaced]})
 
 
 def parse_day(text: str | None, name: str) -> date | None:

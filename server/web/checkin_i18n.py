@@ -85,6 +85,12 @@ ZH: dict[str, str] = {
     "plan_changed": "计划有变？",
     "withdraw_approved_hint": "申请已获批。撤回后通行码立即作废，需要时须重新申请并再次审批。",
     "checkin_saved_abnormal": "打卡已提交。今日情况异常，通行码已暂停，辅导员会联系你。",
+    "checkin_saved_hold_stays": "打卡已保存，但你报告过的异常情况仍保留在记录中，通行码继续暂停。"
+                                "修改打卡不能解除暂停，须由辅导员（或学校管理员）核实后解除，请联系你的辅导员。",
+    "checkin_saved_hold_stays_later": "打卡已保存，但你报告过的异常情况仍保留在记录中，通行码继续暂停。"
+                                      "修改当天打卡不能解除暂停：须由辅导员核实后解除，或在之后某天健康打卡正常后自动恢复。",
+    "earlier_answer": "修改前的回答",
+    "edited_to_normal": "（本人已将当天打卡改为正常；异常回答仍在记录中）",
     "hello_name": "你好，{name}",
     "revisions_note": "（已提交 {n} 次）",
     "session_expired_kept": "登录已过期，请重新登录。你刚才填写的内容已保留，登录后请检查并提交。",
@@ -175,6 +181,14 @@ EN: dict[str, str] = {
     "plan_changed": "Plans changed?",
     "withdraw_approved_hint": "Your application is approved. Withdrawing it voids your pass at once; to return later you must apply and be approved again.",
     "checkin_saved_abnormal": "Check-in saved. Today's answers need follow-up: your pass is on hold and your counsellor will contact you.",
+    "checkin_saved_hold_stays": "Check-in saved, but the abnormal answer you gave stays on record and your pass "
+                                "stays on hold. Editing the check-in does not lift the hold: your counsellor (or the "
+                                "school) clears it after checking; please contact your counsellor.",
+    "checkin_saved_hold_stays_later": "Check-in saved, but the abnormal answer you gave stays on record and "
+                                      "your pass stays on hold. Editing today's check-in does not lift it: your "
+                                      "counsellor clears it, or a normal check-in on a later day.",
+    "earlier_answer": "Earlier answer",
+    "edited_to_normal": "(edited back to normal by the person; the abnormal answer stays on record)",
     "hello_name": "Hello, {name}",
     "revisions_note": " ({n} submissions)",
     "session_expired_kept": "Your session expired: log in again. What you typed is kept; check it and submit after logging in.",

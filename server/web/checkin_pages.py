@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from server.storage.checkins import Checkin
+from server.storage.checkins import Checkin, ReplacedAnswers
+from server.storage.pass_status import StatusRow
 from server.web import auth, checkin_i18n, form_drafts, state
 from server.web.application_state import checkin_service
 from server.web.errors import ApiError, status_of
@@ -74,8 +75,14 @@ async def _form(request: web.Request, *, values: dict[str, Any] | None = None, e
     previous = await service.history(user.id, today - timedelta(days=1), today - timedelta(days=1))
     yesterday = previous[0] if previous else None
     history = await service.history(user.id, today - timedelta(days=13), today)
+    replaced: dict[str, list[ReplacedAnswers]] = {}
+    if any(c.revisions > 1 for c in history):
+        for r in await service.replaced(user.id, today - timedelta(days=13), today):
+            replaced.setdefault(r.day.isoformat(), []).append(r)
+    pass_row = await request.app[state.PASS_SERVICE].store.get(user.id)
     return await render(request, "checkin.html", {
         "today": today.isoformat(), "current": current, "yesterday": yesterday, "history": history,
+        "replaced": replaced, "hold_stays": _hold_stays(request, pass_row),
         "values": values if values is not None else _values(current or yesterday), "field_errors": errors or {},
         "error": error, "location_kinds": LOCATION_KINDS, "symptom_codes": SYMPTOMS, "case_statuses": CASE_STATUSES,
     }, status=status)
@@ -103,18 +110,32 @@ async def checkin_post(request: web.Request) -> web.StreamResponse:
     except InvalidAnswers as exc:
         return await _form(request, values=answers, errors={e.field: e.code for e in exc.errors},
                            error="invalid_field", status=status_of(exc))
-    # an abnormal answer is no success to cheer about: say what it means instead
-    raise web.HTTPSeeOther("/?msg=checkin_saved_abnormal" if result.checkin.abnormal else "/?msg=checkin_saved")
+    # an abnormal answer is no success to cheer about: say what it means instead; a normal edit
+    # does not lift the hold of an earlier abnormal answer: say so, and who lifts it
+    if result.checkin.abnormal:
+        raise web.HTTPSeeOther("/?msg=checkin_saved_abnormal")
+    raise web.HTTPSeeOther(f"/?msg={_hold_stays(request, result.status) or 'checkin_saved'}")
 
 
 @routes.page("POST", "/checkin/same", roles=CHECKIN_ROLES, summary="one-tap check-in: same as yesterday")
 async def checkin_same(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     try:
-        await checkin_service(request.app).same_as_yesterday(user.person)
+        result = await checkin_service(request.app).same_as_yesterday(user.person)
     except ApiError as exc:
         return await _form(request, error=exc.code, status=status_of(exc))
-    raise web.HTTPSeeOther("/?msg=checkin_saved")
+    if result.checkin.abnormal:
+        raise web.HTTPSeeOther("/?msg=checkin_saved_abnormal")
+    raise web.HTTPSeeOther(f"/?msg={_hold_stays(request, result.status) or 'checkin_saved'}")
+
+
+def _hold_stays(request: web.Request, status: StatusRow) -> str | None:
+    """The catalogue key saying that the hold of an abnormal answer stays and who lifts it, or
+    None when the person is not on such a hold."""
+    if status.status != "hold" or status.hold_kind != "abnormal_checkin":
+        return None
+    return "checkin_saved_hold_stays_later" if request.app[state.PASS_SERVICE].later_day_clears \
+        else "checkin_saved_hold_stays"
 
 
 async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:

@@ -7,7 +7,9 @@ Asia/Shanghai, refresh, privacy note; on hold or without a pass the reason and w
 Staff (a counsellor for their own departments, school/system admins for everyone):
 ``GET /api/v1/people/{number}/pass`` (status and history), ``POST .../pass/hold`` and
 ``POST .../pass/clear`` {reason}; school admins also ``POST .../pass/revoke`` {reason} and
-``POST .../dormitory`` {group}. Every staff action is written to the audit log.
+``POST .../dormitory`` {group}. Every staff action is written to the audit log. A hold is
+cleared only by a role at least as high as the one that placed it (403
+``hold_needs_higher_role``; :mod:`server.pass_status`).
 
 The pass service lives in ``app[state.PASS_SERVICE]`` (built once with the app's other services;
 its missed check-in job runs on the app's job runner).
@@ -86,8 +88,10 @@ def service_of(request: web.Request) -> PassService:
 @dataclass(frozen=True)
 class PassOut:
     """The caller's pass: ``status`` (none|black|green|hold); ``pass_text`` and ``valid_until``
-    (ISO 8601 UTC) when a pass is current, else ``reason_code``/``reason`` and ``next_step``;
-    ``valid_until_local`` is the same instant in Asia/Shanghai (``YYYY-MM-DD HH:MM``)."""
+    (ISO 8601 UTC) when a pass is current, else ``reason_code``/``reason`` and ``next_step``
+    (``next_step_code`` names it: ``next_abnormal_checkin``, ``next_admin_hold_school``... say
+    who clears a hold); ``valid_until_local`` is the same instant in Asia/Shanghai
+    (``YYYY-MM-DD HH:MM``)."""
 
     status: str
     reason: str
@@ -97,6 +101,7 @@ class PassOut:
     valid_until: str | None
     valid_until_local: str | None
     serial: str | None
+    next_step_code: str = ""
 
 
 def pass_out(view: PassView) -> PassOut:
@@ -104,9 +109,10 @@ def pass_out(view: PassView) -> PassOut:
     until = view.valid_until
     return PassOut(
         status=view.status, reason=view.reason, reason_code=view.reason_code,
-        next_step=NEXT_STEPS.get(view.reason_code, ""), pass_text=view.pass_text,
+        next_step=NEXT_STEPS.get(view.next_step_code.removeprefix("next_"), ""), pass_text=view.pass_text,
         valid_until=until.isoformat().replace("+00:00", "Z") if until else None,
         valid_until_local=local(until).strftime("%Y-%m-%d %H:%M") if until else None, serial=view.serial,
+        next_step_code=view.next_step_code,
     )
 
 
@@ -163,7 +169,9 @@ async def pass_page(request: web.Request) -> web.StreamResponse:
 
 @dataclass(frozen=True)
 class HistoryOut:
-    """One status transition (time: Unix seconds; actor: ``people.id`` or None = system)."""
+    """One status transition (time: Unix seconds; actor: ``people.id`` or None = system;
+    ``actor_role``: ``system``, ``self`` (the person), or the staff member's role; null for
+    transitions stored before roles were recorded)."""
 
     at_s: int
     from_status: str
@@ -171,11 +179,14 @@ class HistoryOut:
     cause: str
     reason: str
     actor_id: int | None
+    actor_role: str | None = None
 
 
 @dataclass(frozen=True)
 class PersonPassOut:
-    """A person's pass status as staff see it."""
+    """A person's pass status as staff see it. ``hold_by_role``: who placed the current hold
+    (``system``, ``counsellor``, ``school_admin``; null when not on hold): only a role at least
+    as high clears it (a school admin's hold: a school admin only)."""
 
     number: str
     name: str
@@ -185,6 +196,7 @@ class PersonPassOut:
     hold_kind: str | None
     reason: str
     last_checkin_day: str | None
+    hold_by_role: str | None
     current_serial: str | None
     valid_until_s: int | None
     dormitory_group: str | None
@@ -221,14 +233,14 @@ def _reason(body: ReasonBody) -> str:
 async def person_pass_out(service: PassService, person: Person, row: StatusRow | None = None) -> PersonPassOut:
     """Staff view of ``person``'s status with the latest 50 transitions."""
     row = row or await service.store.get(person.id)
-    history = [HistoryOut(h.at_s, h.from_status, h.to_status, h.cause, h.reason, h.actor_id)
+    history = [HistoryOut(h.at_s, h.from_status, h.to_status, h.cause, h.reason, h.actor_id, h.actor_role)
                for h in await service.store.history(person.id)]
     # The row of a person without an approved return does not follow their check-ins.
     latest = await Checkins(service.db).latest_day(person.id)
     last_day = max(filter(None, (row.last_checkin_day, latest.isoformat() if latest else None)), default=None)
     return PersonPassOut(
         number=person.number, name=person.name, department=person.department, status=row.status, base=row.base,
-        hold_kind=row.hold_kind, reason=row.reason, last_checkin_day=last_day,
+        hold_kind=row.hold_kind, reason=row.reason, last_checkin_day=last_day, hold_by_role=row.hold_by_role,
         current_serial=row.current_serial.hex() if row.current_serial else None,
         valid_until_s=row.current_until_s, dormitory_group=await service.store.dormitory_of(person.id),
         history=history,
@@ -267,19 +279,21 @@ async def hold_pass(request: web.Request, body: ReasonBody) -> web.Response:
     user = await auth.require_user(request)
     reason = _reason(body)
     row = await service_of(request).hold(target.id, reason, user.id, request.app[state.CLOCK].now(),
-                                         audit=_note(request, user.person))
+                                         actor_role=user.role, audit=_note(request, user.person))
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
 @routes.api("POST", "/api/v1/people/{number}/pass/clear", roles=DEPARTMENT_VIEWERS, body=ReasonBody,
             response=PersonPassOut, summary="Clear a hold")
 async def clear_hold(request: web.Request, body: ReasonBody) -> web.Response:
-    """Back to black or green (a fresh pass when checked in today); 409 ``not_on_hold``."""
+    """Back to black or green (a fresh pass when checked in today); 409 ``not_on_hold``; 403
+    ``hold_needs_higher_role`` when the hold was placed by a higher role (a school admin's hold
+    is cleared by a school admin only)."""
     target = await _target(request)
     user = await auth.require_user(request)
     reason = _reason(body)
     row = await service_of(request).clear_hold(target.id, reason, user.id, request.app[state.CLOCK].now(),
-                                               audit=_note(request, user.person))
+                                               actor_role=user.role, audit=_note(request, user.person))
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
@@ -291,7 +305,7 @@ async def revoke_pass(request: web.Request, body: ReasonBody) -> web.Response:
     user = await auth.require_user(request)
     reason = _reason(body)
     row = await service_of(request).revoke_passes(target.id, reason, user.id, request.app[state.CLOCK].now(),
-                                                  audit=_note(request, user.person))
+                                                  actor_role=user.role, audit=_note(request, user.person))
     return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
 
 
@@ -321,8 +335,9 @@ async def _staff_page(request: web.Request, number: str, error: str | None = Non
             await _audit(request, "health_view", target, {"view": "pass_status"})
         except ApiError as exc:
             error, status = exc.code, status_of(exc)
+    departments = {d.code: d.name for d in await service.people.departments()} if found else {}
     return await render(request, "pass_staff.html", {
-        "number": number, "found": found, "error": error,
+        "number": number, "found": found, "error": error, "departments": departments,
         "local_time": lambda at_s: local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M"),
     }, status=status)
 

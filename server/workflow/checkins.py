@@ -28,6 +28,12 @@ given, there was case contact or a risk-area stay, or the case status is not ``n
 abnormal check-in alerts the person's counsellors (their list, and an SMS once per person per
 day) and, in the same transaction as the check-in itself, puts a black or green person on hold
 (:meth:`server.pass_status.PassService.checked_in`); a normal one brings today's pass.
+
+A person cannot undo their own abnormal answer: editing the same day's check-in back to normal
+keeps the abnormal answer on record (``abnormal_on_record``; the replaced answers stay in
+``checkin_revisions``, :meth:`CheckinService.replaced`) and the hold stays until a counsellor
+clears it (or, when the school configures ``[passes] abnormal_hold_cleared_by =
+"counsellor_or_later_checkin"``, a normal check-in on a later day).
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from server.config import ServerConfig
 from server.errors import Conflict, InvalidField
 from server.pass_status import PassService
 from server.storage import Database
-from server.storage.checkins import Checkin, CheckinAnswers, Checkins, MissingPerson
+from server.storage.checkins import Checkin, CheckinAnswers, Checkins, MissingPerson, ReplacedAnswers
+from server.storage.pass_status import StatusRow
 from server.storage.people import People, Person
 from server.storage.sms import SmsOutboxStore
 from server.workflow.regions import region_problem
@@ -201,10 +208,13 @@ async def todays_checkin(db: Database, person_id: int, now: datetime) -> Checkin
 
 @dataclass(frozen=True, slots=True)
 class CheckinResult:
-    """What a submission did: the stored check-in and whether it was the day's first."""
+    """What a submission did: the stored check-in, whether it was the day's first, and the
+    person's pass status after it (``status.status == "hold"`` with ``hold_kind ==
+    "abnormal_checkin"`` after a normal answer: the hold stays)."""
 
     checkin: Checkin
     created: bool
+    status: StatusRow
 
 
 class CheckinService:
@@ -234,6 +244,11 @@ class CheckinService:
     async def history(self, person_id: int, first: date, last: date) -> list[Checkin]:
         """The person's check-ins from ``first`` to ``last`` (inclusive), newest first."""
         return await self.store.history(person_id, first, last)
+
+    async def replaced(self, person_id: int, first: date, last: date) -> list[ReplacedAnswers]:
+        """The answers the person's same-day edits replaced, days ``first`` to ``last``
+        (inclusive), newest first: with :meth:`history`, every answer given."""
+        return await self.store.replaced(person_id, first, last)
 
     async def missing(self, departments: Sequence[str] | None) -> list[MissingPerson]:
         """Students and staff of ``departments`` (None: all) who have not checked in today."""
@@ -289,7 +304,7 @@ class CheckinService:
                     phone=counsellor.phone, body=body, purpose="checkin_abnormal", now_s=now_s,
                     person_id=counsellor.id,
                     params={"name": person.name, "number": person.number, "date": day.isoformat()})
-            await self.passes.checked_in(conn, person.id, day.isoformat(), abnormal, now)
+            status = await self.passes.checked_in(conn, person.id, day.isoformat(), abnormal, now)
         if enqueued:
             self.sms_wake()
-        return CheckinResult(stored, created)
+        return CheckinResult(stored, created, status)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
 from server.arrivals import Arrivals
-from server.doctor import find_differences, repair
+from server.doctor import find_differences, mended, repair
 from server.passes import check_online
 from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
+from server.storage.pass_status import Status, StatusRow
 from server.storage.passes import Passes
+from server.storage.reconcile import PersonFacts
 from server.web import state
 from shared.clock import FakeClock
 from shared.decision import Reason
@@ -72,3 +75,16 @@ async def test_doctor_finds_and_repairs_a_planted_inconsistency(client: TestClie
     assert await find_differences(service, clock.now()) == []
     code, out = await doctor(data.root)
     assert code == 0 and "every pass status agrees" in out
+
+
+def test_a_missed_day_with_an_edited_fever_is_replayed_as_a_hold() -> None:
+    """A status row that missed a day whose fever was edited back to normal is mended to the hold
+    the rules imply (the abnormal answer first, then the edit, which keeps it); a row that saw
+    the day keeps what staff decided since."""
+    green = StatusRow(1, status=Status.GREEN, last_checkin_day="2026-03-01")
+    facts = PersonFacts(1, green, "arrived", "2026-03-02", False, 0, checkin_abnormal_on_record=True)
+    row = mended(green, facts)
+    assert (row.status, row.hold_kind, row.hold_by_role, row.abnormal_day) == (
+        "hold", "abnormal_checkin", "system", "2026-03-02")
+    cleared = replace(green, last_checkin_day="2026-03-02", abnormal_day="2026-03-02")  # a counsellor cleared it
+    assert mended(cleared, replace(facts, row=cleared)).status == "green"

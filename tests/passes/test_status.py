@@ -97,23 +97,29 @@ async def test_full_path_none_black_green_hold_and_back(client: TestClient, cloc
                                  green_text, clock.now())
     assert verdict.reason is Reason.REVOKED
 
-    # the same day, a corrected normal check-in clears the check-in hold: green again, new pass
+    # the same day, a corrected normal check-in does not undo the abnormal one: still on hold
     await checkin(app, "s1")
     body = await my_pass(client)
-    again = decode_pass(body["pass_text"]).fields
-    assert body["status"] == "green" and again.status is PassStatus.GREEN and again.serial != green.serial
+    assert body["status"] == "hold" and body["pass_text"] is None and body["reason_code"] == "abnormal_checkin"
 
     # history: every transition with its cause
     r = await client.get("/api/v1/people/s1/pass")
     assert r.status == 403  # a student may not use the staff view
     await login(client, "c1")
+    r = await client.post("/api/v1/people/s1/pass/clear", json={"reason": "fever was a faulty thermometer"})
+    assert r.status == 200 and (await r.json())["status"] == "green"
+    await login(client, "s1")
+    body = await my_pass(client)
+    again = decode_pass(body["pass_text"]).fields
+    assert body["status"] == "green" and again.status is PassStatus.GREEN and again.serial != green.serial
+    await login(client, "c1")
     r = await client.get("/api/v1/people/s1/pass")
     hist = (await r.json())["history"]
-    assert [(h["from_status"], h["to_status"], h["cause"]) for h in reversed(hist)] == [
-        ("none", "black", "application_approved"),
-        ("black", "green", "arrived"),
-        ("green", "hold", "checkin_submitted"),
-        ("hold", "green", "checkin_submitted"),
+    assert [(h["from_status"], h["to_status"], h["cause"], h["actor_role"]) for h in reversed(hist)] == [
+        ("none", "black", "application_approved", "school_admin"),
+        ("black", "green", "arrived", "counsellor"),
+        ("green", "hold", "checkin_submitted", "self"),
+        ("hold", "green", "hold_cleared", "counsellor"),
     ]
 
 

@@ -11,7 +11,7 @@ from server.arrivals import Arrivals
 from server.passes import check_online, signed_revocation_delta
 from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
-from server.storage.passes import Passes
+from server.storage.passes import REVOCATION_HISTORY_S, SUBJECT_ENTRY_S, Passes
 from server.web import state
 from shared.campus_time import CAMPUS_TZ
 from shared.clock import FakeClock, to_unix
@@ -224,8 +224,10 @@ async def test_abnormal_checkin_before_arrival_holds_black(client: TestClient) -
     assert r.status == 200 and (await r.json())["status"] == "hold"
     row = await svc.store.get(s1.id)
     assert (row.status, row.base) == ("hold", "green")
-    await real_checkin(client, "s1")
-    assert (await svc.store.get(s1.id)).status == "green"
+    await real_checkin(client, "s1")  # the same day, back to normal: the abnormal answer stays on record
+    assert (await svc.store.get(s1.id)).status == "hold"
+    r = await client.post("/api/v1/people/s1/pass/clear", json={"reason": "seen by the clinic"})
+    assert r.status == 200 and (await r.json())["status"] == "green"
 
 
 async def test_staff_pass_page_hold_clear_revoke(client: TestClient) -> None:
@@ -273,14 +275,23 @@ async def test_job_purges_expired_revocations(client: TestClient, clock: FakeClo
     await people(client)
     text = await green(client)
     version = await Passes(app[state.DB]).revocation_version()
-    await app[state.PASS_SERVICE].hold((await person(app, "s1")).id, "test", None, clock.now())
+    c1 = await person(app, "c1")
+    await app[state.PASS_SERVICE].hold((await person(app, "s1")).id, "test", c1.id, clock.now(),
+                                       actor_role="counsellor")
     assert decode_pass(text).fields.serial in await revoked_since(client, version)
     clock.set_wall(decode_pass(text).fields.valid_until)  # the pass would have expired now
     clock.advance(1)
     before = await Passes(app[state.DB]).revocation_version()
     held, purged = await app[state.PASS_SERVICE].run_once(clock.now())
-    # the black and the green pass were revoked; both expired; the newest row keeps the version
-    assert (held, purged) == (0, 1)
+    # expired: no node gets the serial entries any more, but the server keeps them a while to
+    # check late uploads of offline doors against them
+    assert (held, purged) == (0, 0)
+    assert decode_pass(text).fields.serial not in await revoked_since(client, version)
+    clock.advance(REVOCATION_HISTORY_S + SUBJECT_ENTRY_S)
+    held, purged = await app[state.PASS_SERVICE].run_once(clock.now())
+    # the black and the green pass were revoked by serial, then the person by subject (the newest
+    # row, which keeps the version)
+    assert (held, purged) == (0, 2)
     assert await Passes(app[state.DB]).revocation_version() == before
     assert await revoked_since(client, version) == set()
 

@@ -79,3 +79,4 @@ def test_the_scan_window_rebuilds_every_overlapping_stay_exactly(has_exit: bool)
         window = build_stays("B", [s for s in scans if lo <= s[0] <= hi], has_exit=has_exit, rules=RULES,
                              now_ms=10**12)
         assert overlap_ms(probe, full) == overlap_ms(probe, window), (scans, a, b)
+

@@ -64,3 +64,18 @@ def test_an_unreachable_postgresql_server_stops_the_server_with_a_storage_error(
     assert main(["server", "run", "--data", str(data), "--port", "0"]) != 0
     err = capsys.readouterr().err
     assert "cannot open database" in err and "s3cret" not in err and "Traceback" not in err
+
+
+def test_who_lifts_an_abnormal_checkin_hold_is_checked(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = data / "server.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'abnormal_hold_cleared_by = "counsellor"' in text  # the default, written out by init
+    toml.write_text(text.replace('abnormal_hold_cleared_by = "counsellor"',
+                                 'abnormal_hold_cleared_by = "student"'), encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert ("passes.abnormal_hold_cleared_by = 'student': expected \"counsellor\" or "
+            "\"counsellor_or_later_checkin\"") in err
+    toml.write_text(text.replace('abnormal_hold_cleared_by = "counsellor"',
+                                 'abnormal_hold_cleared_by = "counsellor_or_later_checkin"'), encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) == 0

@@ -94,8 +94,9 @@ class EnrolledNode:
 
 
 async def enrol_node(server: LoopbackServer, folder: Path, node_id: str = "d7-east", building: str = "D7",
-                     **sync: Any) -> EnrolledNode:
-    """Register a node on the server and write its bundle (as provisioning does)."""
+                     status_port: int = 0, **sync: Any) -> EnrolledNode:
+    """Register a node on the server and write its bundle (as provisioning does); ``status_port``
+    0: no status endpoint."""
     app = server.app
     now_s = to_unix(server.clock.now())
     key = generate_key()
@@ -107,7 +108,7 @@ async def enrol_node(server: LoopbackServer, folder: Path, node_id: str = "d7-ea
                  "server_url": server.url},
         "camera": {"source": "dir:incoming"},
         "gpio": {"pin_factory": "mock"},
-        "status": {"port": 0},
+        "status": {"port": status_port},
         "sync": {"interval_s": 0.05, "backoff_initial_s": 0.05, "backoff_max_s": 0.2, "connect_timeout_s": 2.0,
                  "read_timeout_s": 10.0, **sync},
     }

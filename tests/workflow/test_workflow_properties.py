@@ -54,20 +54,29 @@ class Model:
     status: str = "none"
     base: str = "none"  # what a hold returns to
     hold_kind: str | None = None
+    hold_by: int = 0  # rank of who placed the hold: 0 system, 1 counsellor, 2 school admin
     last_day: str | None = None  # the latest check-in the status has taken into account
     last_abnormal: bool = False
-    checkins: dict[str, bool] = field(default_factory=dict)  # day -> abnormal
+    checkins: dict[str, bool] = field(default_factory=dict)  # day -> latest answers abnormal
+    on_record: set[str] = field(default_factory=set)  # days with an abnormal answer, even if edited since
     app_state: str | None = None  # the newest application
     expires_at: datetime | None = None
 
     def arrived(self) -> bool:
         return self.status == "green" or (self.status == "hold" and self.base == "green")
 
-    def hold(self, kind: str) -> None:
+    def hold(self, kind: str, by: int = 0) -> None:
         if self.status in ("black", "green"):
-            self.status, self.base, self.hold_kind = "hold", self.status, kind
+            self.status, self.base, self.hold_kind, self.hold_by = "hold", self.status, kind, by
         elif self.status == "hold" and kind == "admin":
-            self.hold_kind = "admin"
+            self.hold_kind, self.hold_by = "admin", max(self.hold_by, by)
+
+    def may_clear(self, by: int) -> bool:
+        """A hold is cleared only by a role at least as high as the one that placed it, and by staff."""
+        return self.status == "hold" and by >= max(self.hold_by, 1)
+
+    def released(self, status: str) -> None:
+        self.status, self.hold_kind, self.hold_by = status, None, 0
 
     def took_checkin(self, day: str, abnormal: bool) -> None:
         self.last_day, self.last_abnormal = day, abnormal
@@ -76,13 +85,16 @@ class Model:
                 self.hold("abnormal_checkin")
             elif self.status == "hold" and self.hold_kind == "missed_checkin":
                 self.hold_kind = "abnormal_checkin"
-        elif self.status == "hold" and self.hold_kind in ("abnormal_checkin", "missed_checkin"):
-            self.status, self.hold_kind = self.base, None
+        elif self.status == "hold" and self.hold_kind == "missed_checkin":
+            self.released(self.base)
+        # a normal answer never lifts an abnormal check-in hold (the default [passes]
+        # abnormal_hold_cleared_by = "counsellor"): staff clear it
 
     def ended(self, revoked: bool) -> None:
         if self.status == "none" or (self.arrived() and not revoked):
             return
-        self.status, self.base, self.hold_kind = "none", "none", None
+        self.released("none")
+        self.base = "none"
 
     def eligible(self, today: str) -> bool:
         return self.status in ("black", "green") and self.last_day == today and not self.last_abnormal
@@ -91,7 +103,7 @@ class Model:
 ACTIONS = st.sampled_from([
     "checkin", "checkin", "checkin_abnormal", "submit", "submit_later", "dept_approve", "dept_approve",
     "dept_reject", "school_approve", "school_approve", "school_reject", "amend", "withdraw", "arrive", "arrive",
-    "hold", "clear", "revoke_application", "revoke_passes", "expire", "sweep",
+    "hold", "hold_c", "clear", "clear_c", "revoke_application", "revoke_passes", "expire", "sweep",
     "hours_1", "hours_5", "next_day", "next_day", "two_days", "to_black", "to_black", "to_green",
 ])
 """One action per step; ``to_black`` and ``to_green`` are runs of them (the way to an approved
@@ -172,6 +184,8 @@ async def act(system: System, person: Person, model: Model, action: str) -> None
         abnormal = action == "checkin_abnormal"
         await system.checkins.submit(person, {**NORMAL, "temperature_c": 38.4 if abnormal else 36.5})
         model.checkins[today] = abnormal
+        if abnormal:
+            model.on_record.add(today)
         if model.status != "none":
             model.took_checkin(today, abnormal)
         return
@@ -212,16 +226,19 @@ async def act(system: System, person: Person, model: Model, action: str) -> None
             await a.revoke(system.admin, app_id, "policy change")
         elif action == "arrive":
             await system.arrivals.confirm_arrival(person.id, system.counsellor, now, method="number")
-        elif action == "hold":
-            await system.passes.hold(person.id, "school hold", system.admin.id, now)
-        elif action == "clear":
-            await system.passes.clear_hold(person.id, "cleared", system.admin.id, now)
+        elif action in ("hold", "hold_c"):
+            staff = system.admin if action == "hold" else system.counsellor
+            await system.passes.hold(person.id, "staff hold", staff.id, now, actor_role=staff.role)
+        elif action in ("clear", "clear_c"):
+            staff = system.admin if action == "clear" else system.counsellor
+            await system.passes.clear_hold(person.id, "cleared", staff.id, now, actor_role=staff.role)
         elif action == "revoke_passes":
             await system.passes.revoke_passes(person.id, "lost phone", system.admin.id, now)
 
     # the model's verdict and effect
     state = model.app_state
-    needs_app = action not in ("submit", "submit_later", "arrive", "hold", "clear", "revoke_passes")
+    needs_app = action not in ("submit", "submit_later", "arrive", "hold", "hold_c", "clear", "clear_c",
+                               "revoke_passes")
     if needs_app and state is None:
         return  # nothing to act on yet
     if action in ("submit", "submit_later", "amend"):
@@ -244,10 +261,10 @@ async def act(system: System, person: Person, model: Model, action: str) -> None
         allowed, expect = state in (*ACTIVE, "arrived"), "revoked"
     elif action == "arrive":
         allowed = state == "approved" and (model.status == "black" or (model.status == "hold" and model.base == "black"))
-    elif action == "hold":
+    elif action in ("hold", "hold_c"):
         allowed = model.status in ("black", "green", "hold")
-    elif action == "clear":
-        allowed = model.status == "hold"
+    elif action in ("clear", "clear_c"):
+        allowed = model.may_clear(2 if action == "clear" else 1)
 
     try:
         await attempt()
@@ -269,8 +286,9 @@ async def act(system: System, person: Person, model: Model, action: str) -> None
         elif model.status == "hold":
             model.base = "black"
         else:
-            model.status, model.base, model.hold_kind = "black", "none", None
-            if model.last_day == today and model.last_abnormal:
+            model.released("black")
+            model.base = "none"
+            if today in model.on_record:
                 model.hold("abnormal_checkin")
     elif action in ("withdraw", "revoke_application"):
         model.app_state = str(expect)
@@ -281,10 +299,12 @@ async def act(system: System, person: Person, model: Model, action: str) -> None
             model.status, model.base = "green", "none"
         else:
             model.base = "green"
-    elif action == "hold" or action == "revoke_passes":
-        model.hold("admin")
-    elif action == "clear":
-        model.status, model.hold_kind = model.base, None
+    elif action in ("hold", "revoke_passes"):
+        model.hold("admin", 2)
+    elif action == "hold_c":
+        model.hold("admin", 1)
+    elif action in ("clear", "clear_c"):
+        model.released(model.base)
     elif isinstance(expect, str):
         model.app_state = expect
 
@@ -295,6 +315,8 @@ async def check(system: System, person: Person, model: Model, step: str) -> None
     now_s = to_unix(now)
     row = await system.passes.store.get(person.id)
     assert (row.status, row.hold_kind) == (model.status, model.hold_kind), step
+    placed = {None: 0, "system": 0, "counsellor": 1, "school_admin": 2}[row.hold_by_role]
+    assert placed == model.hold_by and (row.hold_by_role is None) == (model.status != "hold"), step
     if row.status == "hold":
         assert row.base == model.base, step
     apps = await Applications(system.db).of_person(person.id, limit=1)
