@@ -41,7 +41,7 @@ from psycopg.pq import Format
 from psycopg.rows import RowMaker
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from server.storage.database import ConstraintError, Database, StorageError, migration_files, split_sql
+from server.storage.database import ConstraintError, Database, StorageError, migration_files
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -111,6 +111,27 @@ def pg_migrations() -> list[tuple[int, str, str]]:
         override = own.get(name[: -len(".sql")] + ".postgresql.sql")
         out.append((number, name, override if override is not None else pg_ddl(sql)))
     return out
+
+
+def split_pg_sql(script: str) -> list[str]:
+    """Split a PostgreSQL migration into statements on ``;`` at line ends, keeping a ``$$``-quoted
+    function body whole. ``--`` comment lines and blank lines are dropped. Pure."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_body = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not in_body and (stripped.startswith("--") or not stripped):
+            continue
+        current.append(line)
+        if line.count("$$") % 2:
+            in_body = not in_body
+        if stripped.endswith(";") and not in_body:
+            statements.append("\n".join(current))
+            current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements
 
 
 class PgRow(tuple):  # type: ignore[type-arg]
@@ -372,7 +393,7 @@ class PgDatabase(Database):
                 if done:
                     continue
                 try:
-                    for statement in split_sql(sql):
+                    for statement in split_pg_sql(sql):
                         await conn.execute(statement)
                 except psycopg.Error as exc:
                     raise StorageError(f"migration {name} failed: {str(exc).strip()}") from exc
