@@ -6,7 +6,7 @@ Every dialect difference the repositories would otherwise see is handled here, i
 - Placeholders: repositories write SQLite's ``?``; :func:`pg_sql` turns them into psycopg's ``%s``
   (and a literal ``%`` into ``%%``), leaving quoted strings alone. Parameters are bound on the client
   (``AsyncClientCursor``) so an untyped ``?`` resolves from its context exactly as in SQLite.
-- Values: a Python ``bool`` is stored as ``0``/``1`` (the schema's flags are integers on both backends);
+- Values: text cannot hold NUL on PostgreSQL: U+FFFD stands for it in parameters. A Python ``bool`` is stored as ``0``/``1`` (the schema's flags are integers on both backends);
   ``numeric`` results (``SUM`` of integers) come back as ``int`` (or ``float`` when fractional), as SQLite
   gives them. Rows are :class:`PgRow`: index, name (``row["id"]``) and unpacking, like ``sqlite3.Row``.
 - Schema: the numbered migrations are SQLite SQL; :func:`pg_ddl` maps their types (``INTEGER`` →
@@ -241,7 +241,7 @@ class PgConnection:
     async def _execute(self, sql: str, params: Sequence[Any]) -> _Cursor:
         cur = self.raw.cursor()
         try:
-            await cur.execute(_translated(sql), tuple(params))
+            await cur.execute(_translated(sql), _values(params))
         except BaseException:
             await cur.close()
             raise_translated()
@@ -258,7 +258,7 @@ class PgConnection:
         """Run one statement for each parameter row (pipelined by psycopg)."""
         cur = self.raw.cursor()
         try:
-            await cur.executemany(_translated(sql), [tuple(r) for r in rows])
+            await cur.executemany(_translated(sql), [_values(r) for r in rows])
         except BaseException:
             await cur.close()
             raise_translated()
@@ -279,6 +279,12 @@ class PgConnection:
 _SQL_CACHE: dict[str, str] = {}
 
 
+def _values(params: Sequence[Any]) -> tuple[Any, ...]:
+    """The parameters as sent: PostgreSQL text cannot hold NUL, so U+FFFD (the replacement
+    character) stands for it (a lookup with it finds nothing, as no stored text has NUL)."""
+    return tuple(v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v for v in params)
+
+
 def _translated(sql: str) -> str:
     out = _SQL_CACHE.get(sql)
     if out is None:
@@ -294,6 +300,7 @@ def raise_translated() -> None:
     if isinstance(exc, psycopg.IntegrityError):
         raise ConstraintError(str(exc).strip()) from exc
     if isinstance(exc, psycopg.OperationalError | PoolTimeout):
+        log.warning("database error: %s", str(exc).strip())
         raise StorageError(f"database unavailable: {str(exc).strip()}") from exc
 
 
@@ -446,6 +453,11 @@ class PgDatabase(Database):
         """Rows of a read query."""
         async with self._reader() as conn:
             return cast(list[sqlite3.Row], await conn.execute_fetchall(sql, params))
+
+    async def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read query (bulk reads); each row is a tuple."""
+        async with self._reader() as conn:
+            return cast(list[tuple[Any, ...]], await conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None."""
