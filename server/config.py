@@ -387,6 +387,11 @@ class SyncServerConfig:
         skew_bound_s: a node clock further than this from the server's is an anomaly (seconds).
         travel_min_s: the same pass accepted at two different buildings less than this many
             seconds apart is an anomaly (walking cannot be that fast).
+        repeat_window_s: an entry admitted less than this many seconds after an earlier entry
+            of the same person (at any door, no exit between) is flagged as a repeated entry.
+        skew_correct_min_s: a node clock measured at least this many seconds from the server's
+            has the times of its clock-based scans corrected by that skew; below it the
+            measurement is within its own error (the time a request takes to build and send).
     """
 
     timestamp_window_s: int = 300
@@ -395,6 +400,15 @@ class SyncServerConfig:
     silent_after_s: int = 3600
     skew_bound_s: int = 60
     travel_min_s: int = 180
+    repeat_window_s: int = 300
+    skew_correct_min_s: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("timestamp_window_s", "max_batch", "online_within_s", "silent_after_s", "skew_bound_s",
+                     "travel_min_s", "repeat_window_s", "skew_correct_min_s"):
+            value = getattr(self, name)
+            if not 0 <= value <= 366 * 86400:
+                raise ValueError(f"sync.{name} = {value}; expected 0..{366 * 86400}")
 
 
 @dataclass(frozen=True)

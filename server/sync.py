@@ -12,13 +12,21 @@ node's: trust bundle, revocation delta since its version, building policy.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from server.config import SyncServerConfig
 from server.datadir import DataDir
 from server.passes import signed_revocation_delta
 from server.policy import signed_policy_document
+from server.scan_flags import (
+    Admission,
+    RevocationFact,
+    corrected_at_ms,
+    repeated_entries,
+    revoked_when_admitted,
+)
 from server.storage.buildings import Buildings
 from server.storage.database import Database
 from server.storage.nodes import NodeRow
@@ -297,7 +305,7 @@ def walk_chain(head: ChainHead, records: list[dict[str, Any]], node_id: str, now
 
 
 def impossible_travel(
-    new: list[tuple[str, bytes, str, int]], stored: list[tuple[str, bytes, str, int, str]], node_id: str,
+    new: list[tuple[str, bytes, str, int]], stored: Sequence[tuple[Any, ...]], node_id: str,
     travel_min_s: int, now_s: int,
 ) -> list[Anomaly]:
     """Accepted scans of the same person's pass at two buildings less than ``travel_min_s`` apart.
@@ -305,12 +313,12 @@ def impossible_travel(
     Args:
         new: this batch's new accepted scans ``(scan_id, subject, building, at_ms)``.
         stored: accepted scans of those subjects around that time (including the new ones)
-            ``(scan_id, subject, building, at_ms, node_id)``.
+            ``(scan_id, subject, building, at_ms, node_id, ...)``.
 
     Each pair is reported once: by the later scan of the pair when both are new. The detail
     names scan ids, never the person.
     """
-    by_subject: dict[bytes, list[tuple[str, bytes, str, int, str]]] = {}
+    by_subject: dict[bytes, list[tuple[Any, ...]]] = {}
     for row in stored:
         by_subject.setdefault(row[1], []).append(row)
     new_ids = {n[0] for n in new}
@@ -331,14 +339,57 @@ def impossible_travel(
     return out
 
 
-def _row(rec: dict[str, Any], building: str, now_s: int) -> ScanRow:
+def _row(rec: dict[str, Any], building: str, now_s: int, skew_ms: int, min_skew_ms: int) -> ScanRow:
     serial, subject = rec.get("serial"), rec.get("subject")
     return (
-        rec["scan_id"], rec["node_id"], rec["seq"], building, rec["direction"], rec["at_ms"],
+        rec["scan_id"], rec["node_id"], rec["seq"], building, rec["direction"],
+        corrected_at_ms(rec["at_ms"], rec["clock_trusted"], skew_ms, min_skew_ms),
         int(rec["clock_trusted"]), None if serial is None else bytes.fromhex(serial),
         None if subject is None else bytes.fromhex(subject), rec["text_sha256"], rec["verdict"], rec["reason"],
-        rec["hash"], now_s, rec.get("epoch", 0), int(rec.get("trust_stale", False)),
+        rec["hash"], now_s, rec.get("epoch", 0), int(rec.get("trust_stale", False)), rec["at_ms"], 0,
     )
+
+
+# ScanRow members used below
+_ID: Final = 0
+_SEQ: Final = 2
+_AT: Final = 5
+_SERIAL: Final = 7
+_SUBJECT: Final = 8
+_VERDICT: Final = 10
+_EPOCH: Final = 14
+_REVOKED: Final = 17
+
+
+async def _flag_revoked(conn: Any, rows: list[ScanRow], node_id: str, now_s: int) -> tuple[list[ScanRow], list[Anomaly]]:
+    """``rows`` with ``admitted_revoked`` set on accepts of passes revoked before their time, and
+    an ``admitted_revoked`` anomaly for each (naming the scan and the record, never the person)."""
+    accepts = [r for r in rows if r[_VERDICT] == "accept" and r[_SERIAL] is not None]
+    if not accepts:
+        return rows, []
+    serials = [r[_SERIAL] for r in accepts if r[_SERIAL] is not None]
+    raw = await ScanLog.revocations_of(conn, serials, [r[_SUBJECT] for r in accepts if r[_SUBJECT] is not None])
+    if not raw:
+        return rows, []
+    facts = [RevocationFact(v, c, serial, subject, before) for v, c, serial, subject, before in raw]
+    subjects_listed = {f.subject for f in facts if f.subject is not None}
+    valid_from = await ScanLog.valid_from_of(
+        conn, [r[_SERIAL] for r in accepts if r[_SERIAL] is not None and r[_SUBJECT] in subjects_listed])
+    out, anomalies = [], []
+    for r in rows:
+        hit = None
+        if r[_VERDICT] == "accept" and r[_SERIAL] is not None:
+            hit = revoked_when_admitted(r[_AT], r[_SERIAL], r[_SUBJECT], valid_from.get(r[_SERIAL]), facts)
+        if hit is None:
+            out.append(r)
+            continue
+        out.append((*r[:_REVOKED], 1))
+        what = "its serial" if hit.serial is not None else "every pass of its holder issued before then"
+        anomalies.append(Anomaly(
+            node_id, "admitted_revoked", now_s, r[_SEQ], r[_SEQ],
+            f"scan {r[_ID]} admitted a pass {(r[_AT] // 1000) - hit.created_s} s after the server revoked "
+            f"{what} (revocation list v{hit.version}); the door did not know it yet"))
+    return out, anomalies
 
 
 class SyncService:
@@ -373,7 +424,8 @@ class SyncService:
         """
         now_s = now_ms // 1000
         records = sorted(records, key=lambda r: (r.get("epoch", 0), r["seq"]))
-        skew_s = (now_ms - heartbeat.node_time_ms) / 1000
+        skew_ms = now_ms - heartbeat.node_time_ms
+        skew_s = skew_ms / 1000
         async with self.db.transaction() as conn:
             epoch, seq, hash_ = await ScanLog.head(conn, node.id)
             head, anomalies, keep = walk_chain(ChainHead(epoch, seq, hash_), records, node.id, now_s,
@@ -388,15 +440,27 @@ class SyncService:
                             f"record {r['seq']} of epoch {epoch} differs from the one stored: not stored "
                             "(a node database restarted without a new epoch?)"))
                         keep.remove(r)
-            rows = [_row(r, node.building, now_s) for r in keep]
+            min_skew_ms = self.config.skew_correct_min_s * 1000
+            rows = [_row(r, node.building, now_s, skew_ms, min_skew_ms) for r in keep]
+            # Flags are decided once, for records new to the server (past the head it held);
+            # a retransmitted record is already stored with its flags.
+            fresh = [r for r in rows if (r[_EPOCH], r[_SEQ]) > (epoch, seq)]
+            fresh_ids = {r[_ID] for r in fresh}
+            flagged, revoked = await _flag_revoked(conn, fresh, node.id, now_s)
+            anomalies += revoked
+            by_id = {r[_ID]: r for r in flagged}
+            rows = [by_id.get(r[_ID], r) for r in rows]
             inserted = await ScanLog.insert(conn, rows)
             accepted = [(r[0], r[8], r[3], r[5]) for r in rows if r[10] == "accept" and r[8] is not None]
             if accepted:
-                window_ms = self.config.travel_min_s * 1000
+                window_ms = max(self.config.travel_min_s, self.config.repeat_window_s) * 1000
                 stored = await ScanLog.accepted_of_subjects(
                     conn, [a[1] for a in accepted], min(a[3] for a in accepted) - window_ms,
                     max(a[3] for a in accepted) + window_ms)
                 anomalies += impossible_travel(accepted, stored, node.id, self.config.travel_min_s, now_s)  # type: ignore[arg-type]
+                await ScanLog.set_repeat_of(conn, repeated_entries(
+                    [Admission(s[0], s[1], s[3], s[5], s[6]) for s in stored], fresh_ids,
+                    self.config.repeat_window_s * 1000))
             if abs(skew_s) > self.config.skew_bound_s:
                 last = await ScanLog.last_anomaly_at(conn, node.id, "clock_skew")
                 if last is None or now_s - last >= 3600:

@@ -10,6 +10,14 @@ from server.storage.database import Database
 from shared.pass_format import PassFields
 from shared.revocation import RevocationEntry
 
+SUBJECT_ENTRY_S = 2 * 86400
+"""Least lifetime of a subject revocation entry (seconds): longer than any person's pass lives (a
+pass expires at the next day's check-in deadline, at most 36 hours after it was signed)."""
+
+REVOCATION_HISTORY_S = 35 * 86400
+"""How long an expired revocation entry stays on the server (seconds): past the default scan
+retention (28 days), so an offline door's late upload is still checked against it."""
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedPass:
@@ -82,7 +90,15 @@ class Passes:
     @staticmethod
     async def revoke_unexpired_of_subject_in(conn: aiosqlite.Connection, subject: bytes, reason: str, by: str,
                                              now_s: int) -> list[int]:
-        """Like :meth:`revoke_unexpired_of_subject`, inside the caller's transaction."""
+        """Like :meth:`revoke_unexpired_of_subject`, inside the caller's transaction.
+
+        Writes one serial entry for each unexpired pass of ``subject`` the server has a record
+        of, then one subject entry "every pass of ``subject`` valid from before ``now_s``"
+        (docs/architecture.md §3, §5) lasting :data:`SUBJECT_ENTRY_S` or until the last of those
+        passes expires: it also covers a pass of the person the server has no record of (signed
+        by a second server process in the same moment, restored from a backup, or signed by
+        hand with a valid-from in the past). A pass signed from ``now_s`` on is not covered.
+        Returns the new list versions (the subject entry's last)."""
         versions = []
         async with conn.execute(
             "SELECT serial, valid_until FROM passes WHERE subject = ? AND valid_until > ?"
@@ -97,6 +113,13 @@ class Passes:
                 (serial, until, reason, now_s, by),
             ) as cur:
                 versions.append(int(cur.lastrowid or 0))
+        expires = max([now_s + SUBJECT_ENTRY_S, *(int(until) for _, until in rows)])
+        async with conn.execute(
+            "INSERT INTO revocations (subject, before_at, expires_at, reason, created_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (subject, now_s, expires, reason, now_s, by),
+        ) as cur:
+            versions.append(int(cur.lastrowid or 0))
         return versions
 
     async def revocation_version(self) -> int:
@@ -122,12 +145,16 @@ class Passes:
             for r in rows
         ]
 
-    async def purge_expired_revocations(self, now_s: int) -> int:
-        """Delete entries whose pass would have expired anyway (keeps the max version row)."""
+    async def purge_expired_revocations(self, now_s: int, keep_s: int | None = None) -> int:
+        """Delete entries whose passes expired more than ``keep_s`` seconds ago (default
+        :data:`REVOCATION_HISTORY_S`); keeps the max version row. Nodes never get an expired
+        entry (:meth:`revocations_since`); the server keeps them a while to flag a late upload
+        of an offline door that admitted a revoked pass (:mod:`server.scan_flags`)."""
+        keep_s = REVOCATION_HISTORY_S if keep_s is None else keep_s
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "DELETE FROM revocations WHERE expires_at <= ?"
                 " AND version < (SELECT MAX(version) FROM revocations)",
-                (now_s,),
+                (now_s - keep_s,),
             ) as cur:
                 return int(cur.rowcount or 0)

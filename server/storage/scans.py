@@ -21,18 +21,30 @@ from server.storage.database import Database
 
 INSERT_SQL = (
     "INSERT INTO scans (scan_id, node_id, seq, building, direction, at_ms, clock_trusted, serial, subject,"
-    " text_sha256, verdict, reason, hash, received_at, chain_epoch, trust_stale)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " text_sha256, verdict, reason, hash, received_at, chain_epoch, trust_stale, node_at_ms, admitted_revoked)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT DO NOTHING"
 )
 """One scan row: ``(scan_id, node_id, seq, building, direction, at_ms, clock_trusted, serial BLOB|None,
-subject BLOB|None, text_sha256, verdict, reason, hash, received_at_s, chain_epoch, trust_stale)``.
-A row whose ``scan_id``, or whose node, epoch and sequence number, is already stored is skipped:
-one sequence number of a node never names two records."""
+subject BLOB|None, text_sha256, verdict, reason, hash, received_at_s, chain_epoch, trust_stale,
+node_at_ms, admitted_revoked)``; ``at_ms`` is the scan's time on the server's clock (corrected for the
+node's measured skew), ``node_at_ms`` the node's own time. A row whose ``scan_id``, or whose node,
+epoch and sequence number, is already stored is skipped: one sequence number of a node never names
+two records."""
 
-ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int, int, int]
+ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int, int, int,
+                int, int]
 ScanRowEpoch0 = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int]
-"""A scan row without its last two members: chain epoch 0, no stale-trust flag."""
+"""A scan row of the first 14 members only: chain epoch 0, no flags, the node's time uncorrected."""
+
+_ROW_DEFAULTS = (0, 0, None, 0)  # chain_epoch, trust_stale, node_at_ms (set to at_ms), admitted_revoked
+
+
+def _full_row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(r) == 18:
+        return r
+    full = (*r, *_ROW_DEFAULTS[len(r) - 14:])
+    return full[:16] + (full[5] if full[16] is None else full[16], full[17])
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +56,9 @@ class Anomaly:
         kind: ``chain_gap``, ``bad_link``, ``bad_hash``, ``clock_skew``, ``impossible_travel``,
             ``chain_epoch`` (the node's database was replaced: records after ``seq_from`` of the
             old epoch are lost), ``old_epoch`` (records of an epoch already closed, not stored),
-            ``seq_conflict`` (a different record under a sequence number already held, not stored)
+            ``seq_conflict`` (a different record under a sequence number already held, not stored),
+            ``admitted_revoked`` (an accept of a pass revoked before the scan's time: the door was
+            offline; ``seq_from`` = ``seq_to`` = the record)
             (``silent`` is computed on reading, never stored).
         at_s: when it was detected, Unix seconds.
         seq_from, seq_to: the sequence range concerned (chain anomalies), else None.
@@ -78,7 +92,19 @@ class SyncLogRow:
 
 @dataclass(frozen=True, slots=True)
 class ScanView:
-    """One stored scan with the person (when the query resolved it)."""
+    """One stored scan with the person (when the query resolved it).
+
+    Attributes:
+        at_ms: the scan's time on the server's clock (Unix ms): the node's time corrected for
+            the clock skew measured at its upload; the scan log is ordered by it.
+        node_at_ms: the time the node's clock gave (Unix ms).
+        clock_trusted: False when the node did not believe its clock (``node_at_ms`` is then
+            its estimate from the server's last time).
+        trust_stale: admitted on trust data older than the node's bound (``fail_mode = open``).
+        admitted_revoked: an accept of a pass revoked on the server before the scan's time.
+        repeat_of: the scan id of the earlier entry of the same person this entry repeats
+            (within ``[sync] repeat_window_s``), else None.
+    """
 
     scan_id: str
     node_id: str
@@ -94,6 +120,13 @@ class ScanView:
     person_name: str | None
     person_department: str | None
     trust_stale: bool = False
+    node_at_ms: int = 0
+    admitted_revoked: bool = False
+    repeat_of: str | None = None
+
+
+_FLAGS = {"revoked": "s.admitted_revoked = 1", "repeated": "s.repeat_of IS NOT NULL"}
+"""The scan log's flag filters (each matches a partial index of migration 0033)."""
 
 
 class ScanLog:
@@ -129,31 +162,69 @@ class ScanLog:
         return out
 
     @staticmethod
-    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow | ScanRowEpoch0]) -> int:
-        """Insert scans, skipping scan ids (or node, epoch and seq) already stored; returns how
-        many were new."""
+    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow | ScanRowEpoch0 | tuple[Any, ...]]) -> int:
+        """Insert scans (:data:`ScanRow`; a shorter row of 14 or 16 members takes the defaults of
+        the rest), skipping scan ids (or node, epoch and seq) already stored; returns how many
+        were new."""
         if not rows:
             return 0
         before = conn.total_changes
-        await conn.executemany(INSERT_SQL, [r if len(r) == 16 else (*r, 0, 0) for r in rows])
+        await conn.executemany(INSERT_SQL, [_full_row(r) for r in rows])
         return conn.total_changes - before
 
     @staticmethod
     async def accepted_of_subjects(
         conn: aiosqlite.Connection, subjects: Sequence[bytes], from_ms: int, to_ms: int
-    ) -> list[tuple[str, bytes, str, int, str]]:
-        """Accepted scans of these pass subjects in ``[from_ms, to_ms]``:
-        ``(scan_id, subject, building, at_ms, node_id)``."""
-        out: list[tuple[str, bytes, str, int, str]] = []
+    ) -> list[tuple[str, bytes, str, int, str, str, str | None]]:
+        """Accepted scans of these pass subjects in ``[from_ms, to_ms]`` (server time):
+        ``(scan_id, subject, building, at_ms, node_id, direction, repeat_of)``."""
+        out: list[tuple[str, bytes, str, int, str, str, str | None]] = []
         unique = sorted(set(subjects))
         for i in range(0, len(unique), 500):
             chunk = unique[i:i + 500]
             async with conn.execute(
-                "SELECT scan_id, subject, building, at_ms, node_id FROM scans"
+                "SELECT scan_id, subject, building, at_ms, node_id, direction, repeat_of FROM scans"
                 f" WHERE subject IN ({','.join('?' * len(chunk))}) AND at_ms BETWEEN ? AND ? AND verdict = 'accept'",
                 (*chunk, from_ms, to_ms),
             ) as cur:
-                out.extend((r[0], bytes(r[1]), r[2], r[3], r[4]) for r in await cur.fetchall())
+                out.extend((r[0], bytes(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in await cur.fetchall())
+        return out
+
+    @staticmethod
+    async def set_repeat_of(conn: aiosqlite.Connection, changes: dict[str, str | None]) -> None:
+        """Store ``{scan_id: the scan id it repeats, or None}``."""
+        if changes:
+            await conn.executemany("UPDATE scans SET repeat_of = ? WHERE scan_id = ?",
+                                   [(v, k) for k, v in changes.items()])
+
+    @staticmethod
+    async def revocations_of(conn: aiosqlite.Connection, serials: Sequence[bytes], subjects: Sequence[bytes]
+                             ) -> list[tuple[int, int, bytes | None, bytes | None, int | None]]:
+        """Revocation list entries (expired ones the list still keeps included) naming one of these
+        serials or subjects: ``(version, created_at_s, serial, subject, before_at_s)``."""
+        out: list[tuple[int, int, bytes | None, bytes | None, int | None]] = []
+        for column, values in (("serial", sorted(set(serials))), ("subject", sorted(set(subjects)))):
+            for i in range(0, len(values), 500):
+                chunk = values[i:i + 500]
+                async with conn.execute(
+                    "SELECT version, created_at, serial, subject, before_at FROM revocations"
+                    f" WHERE {column} IN ({','.join('?' * len(chunk))})", chunk,
+                ) as cur:
+                    out.extend((int(r[0]), int(r[1]), None if r[2] is None else bytes(r[2]),
+                                None if r[3] is None else bytes(r[3]), r[4]) for r in await cur.fetchall())
+        return out
+
+    @staticmethod
+    async def valid_from_of(conn: aiosqlite.Connection, serials: Sequence[bytes]) -> dict[bytes, int]:
+        """``{serial: valid_from_s}`` of the issued passes among ``serials`` the server has a record of."""
+        out: dict[bytes, int] = {}
+        unique = sorted(set(serials))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i:i + 500]
+            async with conn.execute(
+                f"SELECT serial, valid_from FROM passes WHERE serial IN ({','.join('?' * len(chunk))})", chunk,
+            ) as cur:
+                out.update({bytes(r[0]): int(r[1]) for r in await cur.fetchall()})
         return out
 
     @staticmethod
@@ -268,7 +339,7 @@ class ScanLog:
         self, *, building: str | None = None, from_ms: int | None = None, to_ms: int | None = None,
         verdict: str | None = None, subject: bytes | None = None, departments: Sequence[str] | None = None,
         with_person: bool = True, limit: int = 1000, before_id: int | None = None,
-        node_id: str | None = None, received_at_s: int | None = None,
+        node_id: str | None = None, received_at_s: int | None = None, flag: str | None = None,
     ) -> list[ScanView]:
         """Scans matching every given filter, newest first.
 
@@ -280,6 +351,7 @@ class ScanLog:
             limit: most rows returned.
             node_id, received_at_s: only scans of this node / received by the server in this
                 second (the scans of one sync, as the sync log shows it).
+            flag: ``revoked`` (admitted while revoked), ``repeated`` (repeated entries) or None.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -297,6 +369,8 @@ class ScanLog:
         if before_id is not None:
             where.append("s.id < ?")
             params.append(before_id)
+        if flag is not None:
+            where.append(_FLAGS[flag])
         join = with_person or departments is not None
         if departments is not None:
             where.append(f"p.department IN ({','.join('?' * len(departments))})" if departments else "0")
@@ -304,7 +378,8 @@ class ScanLog:
         person_cols = "p.number, p.name, p.department" if join else "NULL, NULL, NULL"
         sql = (
             "SELECT s.scan_id, s.node_id, s.seq, s.building, s.direction, s.at_ms, s.clock_trusted, s.serial,"
-            f" s.verdict, s.reason, {person_cols}, s.trust_stale FROM scans s"
+            f" s.verdict, s.reason, {person_cols}, s.trust_stale, COALESCE(s.node_at_ms, s.at_ms),"
+            " s.admitted_revoked, s.repeat_of FROM scans s"
             + (" LEFT JOIN people p ON p.subject = s.subject" if join else "")
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY s.at_ms DESC, s.id DESC LIMIT ?"
@@ -313,6 +388,6 @@ class ScanLog:
         rows = await self.db.fetch_all(sql, params)
         return [
             ScanView(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), None if r[7] is None else bytes(r[7]).hex(),
-                     r[8], r[9], r[10], r[11], r[12], bool(r[13]))
+                     r[8], r[9], r[10], r[11], r[12], bool(r[13]), int(r[14]), bool(r[15]), r[16])
             for r in rows
         ]

@@ -18,6 +18,7 @@ from server.regions import REGIONS
 from server.storage.dashboard import DashboardStore
 from server.web import audit, auth, state
 from server.web.dashboard_api import DASHBOARD_ROLES, day_param, range_params, scope_of
+from server.web.headers import attachment
 from server.web.registry import Routes
 from shared.campus_time import checkin_day, day_start, local
 from shared.clock import to_unix
@@ -44,7 +45,7 @@ def _local(at_s: int | None) -> str:
 
 def _csv(body: bytes, filename: str) -> web.Response:
     return web.Response(body=body, content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                        headers={"Content-Disposition": attachment(filename),
                                  "Cache-Control": "no-store"})
 
 

@@ -9,6 +9,8 @@ paths (which can name an application id or a student number) from leaking to oth
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -43,3 +45,16 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 def install(app: web.Application) -> None:
     """Add the security headers to every response of ``app``."""
     app.on_response_prepare.append(add_security_headers)
+
+
+_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def attachment(filename: str) -> str:
+    """The ``Content-Disposition`` value of a download named ``filename`` (RFC 6266).
+
+    Every character outside ``A-Z a-z 0-9 . _ -`` becomes ``_`` and the name is cut to 120
+    characters: a name built from a query parameter (a department code) must never put a
+    newline, a quote or non-Latin-1 text into a header, which would end the answer unsent.
+    """
+    return f'attachment; filename="{_FILENAME_UNSAFE.sub("_", filename)[:120]}"'

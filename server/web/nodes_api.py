@@ -322,6 +322,7 @@ SCAN_QUERY = {
     "limit": "most rows (default 1000, at most 10000)",
     "node": "node id",
     "received": "Unix seconds the server received the scans (one sync of the node's sync log)",
+    "flag": "revoked (admitted while revoked) or repeated (repeated entries)",
     "format": "json (default) or csv",
 }
 
@@ -364,6 +365,9 @@ async def query_scans(request: web.Request, query: Any = None) -> list[ScanView]
     verdict = q.get("verdict") or None
     if verdict not in (None, "accept", "deny"):
         raise InvalidField(f"verdict = {verdict!r}; expected accept or deny")
+    flag = q.get("flag") or None
+    if flag not in (None, "revoked", "repeated"):
+        raise InvalidField(f"flag = {flag[:40]!r}; expected revoked or repeated")
     try:
         limit = min(10000, max(1, int(q.get("limit", "1000")[:12])))
     except ValueError:
@@ -387,7 +391,7 @@ async def query_scans(request: web.Request, query: Any = None) -> list[ScanView]
         building=q.get("building") or None, from_ms=_instant_ms("from", q.get("from")),
         to_ms=_instant_ms("to", q.get("to")), verdict=verdict, subject=subject, departments=departments,
         with_person=with_person, limit=limit, node_id=q.get("node") or None,
-        received_at_s=_int_param(q, "received", None, 0, 2**40))
+        received_at_s=_int_param(q, "received", None, 0, 2**40), flag=flag)
 
 
 @dataclass(frozen=True)
@@ -403,8 +407,12 @@ CSV_COLUMNS = [f for f in ScanView.__dataclass_fields__]
 @routes.api("GET", "/api/v1/scans", roles=STAFF_ROLES, response=ScansOut, query=SCAN_QUERY,
             summary="Search the scan log (JSON, or CSV with format=csv)")
 async def scans_search(request: web.Request) -> web.StreamResponse:
-    """Newest first. The person is shown to school admins, and to counsellors for their own
-    departments (whose scans alone they see); system admins see no persons."""
+    """Newest first by ``at_ms``, the scan's time on the server's clock (the node's time,
+    ``node_at_ms``, corrected for the clock skew measured at its upload). ``admitted_revoked``
+    marks an accept of a pass revoked before that time, ``repeat_of`` an entry repeating an
+    earlier entry of the same person within ``[sync] repeat_window_s``. The person is shown to
+    school admins, and to counsellors for their own departments (whose scans alone they see);
+    system admins see no persons."""
     rows = await query_scans(request)
     fmt = request.query.get("format", "json")
     if fmt == "csv":

@@ -33,6 +33,10 @@ TEXT: dict[str, dict[str, str]] = {
         "view_scans": "查看这些记录", "time_hint": "如 2026-12-05 08:00（北京时间），或只填日期",
         "bad_local_time": "时间格式不对，请写成 2026-12-05 08:00 或 2026-12-05。", "recent_scans": "最近的通行记录",
         "showing": "显示", "rows": "条", "earlier": "更早的记录",
+        "flags": "标记", "flag_revoked": "吊销后放行", "flag_repeated": "重复进入", "node_time": "节点时钟",
+        "corrected": "已按节点时钟偏差校正", "clock_untrusted": "节点时钟不可信（按服务器时间推算）",
+        "trust_stale": "信任数据过旧时放行", "repeat_of": "前一次进入的记录",
+        "time_note": "时间为服务器时间：节点时钟有偏差时已按同步时测得的偏差校正，并按此排序。",
     },
     "en": {
         "fleet": "Door nodes", "node": "Node", "building": "Building", "direction": "Direction",
@@ -49,6 +53,12 @@ TEXT: dict[str, dict[str, str]] = {
         "time_hint": "e.g. 2026-12-05 08:00 (Beijing time), or a date alone",
         "bad_local_time": "Write the time as 2026-12-05 08:00 or 2026-12-05.", "recent_scans": "Recent scans",
         "showing": "Showing", "rows": "rows", "earlier": "Earlier scans",
+        "flags": "Flags", "flag_revoked": "admitted while revoked", "flag_repeated": "repeated entry",
+        "node_time": "node clock", "corrected": "corrected for the node's clock skew",
+        "clock_untrusted": "node clock not trusted (estimated from server time)",
+        "trust_stale": "admitted on stale trust data", "repeat_of": "the earlier entry's record",
+        "time_note": "Times are server time: a node clock that was off is corrected by the skew measured "
+                     "at its sync, and the log is ordered by it.",
     },
 }
 
@@ -62,7 +72,10 @@ def _context(request: web.Request) -> dict[str, Any]:
     def fmt(at_s: float | None) -> str:
         return local(from_unix(int(at_s))).strftime("%Y-%m-%d %H:%M:%S") if at_s else ""
 
-    return {"t": t, "fmt": fmt, "reason_text": lambda code: scan_texts.reason_text(lang, code),
+    def fmt_ms(at_ms: int | None) -> str:
+        return local(from_unix(at_ms // 1000)).strftime("%Y-%m-%d %H:%M:%S") if at_ms else ""
+
+    return {"t": t, "fmt": fmt, "fmt_ms": fmt_ms, "reason_text": lambda code: scan_texts.reason_text(lang, code),
             "kind_text": lambda kind: scan_texts.kind_text(lang, kind),
             "anomaly_text": lambda a: scan_texts.anomaly_text(lang, a.kind, a.detail, a.seq_from, a.seq_to)}
 

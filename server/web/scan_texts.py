@@ -27,12 +27,15 @@ REASONS: dict[str, dict[str, str]] = {
 
 KINDS: dict[str, dict[str, str]] = {
     "zh-CN": {"chain_gap": "记录缺失", "bad_link": "记录链断开", "bad_hash": "记录被改动", "clock_skew": "时钟偏差",
-              "impossible_travel": "不可能的行程"},
+              "impossible_travel": "不可能的行程", "admitted_revoked": "吊销后放行"},
     "en": {"chain_gap": "records missing", "bad_link": "broken chain", "bad_hash": "altered record",
-           "clock_skew": "clock skew", "impossible_travel": "impossible travel"},
+           "clock_skew": "clock skew", "impossible_travel": "impossible travel",
+           "admitted_revoked": "admitted while revoked"},
 }
 
 _TRAVEL = re.compile(r"accepted at (\S+) and (\S+) (\d+) s apart \(minimum (\d+) s\); scans (\S+), (\S+)$")
+_REVOKED = re.compile(r"scan (\S+) admitted a pass (-?\d+) s after the server revoked (its serial|every pass)"
+                      r".* \(revocation list v(\d+)\)")
 _SKEW = re.compile(r"node clock ([+-]?\d+) s from server time \(bound ±(\d+) s\)")
 
 
@@ -60,6 +63,12 @@ def anomaly_text(lang: str, kind: str, detail: str, seq_from: int | None, seq_to
     if kind == "impossible_travel" and m:
         a, b, gap, least, s1, s2 = m.groups()
         return f"同一人的通行码先后在 {a} 和 {b} 通过，间隔 {gap} 秒（至少应间隔 {least} 秒）；记录 {s1}、{s2}"
+    m = _REVOKED.search(detail)
+    if kind == "admitted_revoked" and m:
+        scan, after, what, version = m.groups()
+        whom = "该通行码" if what == "its serial" else "持码人此前签发的全部通行码"
+        return (f"离线门禁在服务器吊销{whom}之后 {after} 秒仍放行了它（吊销列表第 {version} 版，门禁当时尚未同步）；"
+                f"记录 {scan}")
     m = _SKEW.search(detail)
     if kind == "clock_skew" and m:
         return f"节点时钟与服务器相差 {m.group(1)} 秒（允许 ±{m.group(2)} 秒）"

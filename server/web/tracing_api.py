@@ -24,6 +24,7 @@ from server.presence.tracing import TRACING_ROLES, CoPresence, TracingResult
 from server.storage.presence import PresenceStore
 from server.web import auth, state
 from server.web.errors import ApiError, Forbidden, InvalidField, NotFound
+from server.web.headers import attachment
 from server.web.registry import Routes
 from shared.campus_time import CAMPUS_TZ, day_start, local
 
@@ -243,7 +244,7 @@ def csv_response(body: bytes, number: str) -> web.Response:
     """A CSV download that is never cached."""
     stamp = local(datetime.now(UTC)).strftime("%Y%m%d")
     return web.Response(body=body, content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="contacts-{number}-{stamp}.csv"',
+                        headers={"Content-Disposition": attachment(f"contacts-{number}-{stamp}.csv"),
                                  "Cache-Control": "no-store"})
 
 

@@ -74,3 +74,16 @@ async def test_applications_and_arrivals_exports(login: Login, app: web.Applicat
     assert read_csv(await r.read()) == [list(ARRIVALS_HEADER)]
     kinds = [e.detail["kind"] for e in await AuditLog(app[state.DB]).recent(action="export")]
     assert kinds == ["arrivals", "arrivals", "applications"]
+
+
+async def test_a_department_that_cannot_be_a_file_name_still_gets_an_answer(login: Login) -> None:
+    """Found by the schemathesis run: the department went into the download's file name as
+    typed, and a non-Latin-1 or newline character made the server drop the connection unanswered."""
+    a = await login("A1", role="school_admin", department="ADM")
+    for department in ("计算机", 'CS"\r\nX-Injected: 1', "ÿ\x00"):
+        r = await a.get("/api/v1/exports/missing.csv", params={"department": department})
+        assert r.status == 200, department
+        assert "X-Injected" not in r.headers
+        disposition = r.headers["Content-Disposition"]
+        assert disposition.isascii() and disposition.count('"') == 2 and "\n" not in disposition
+        assert tuple(read_csv(await r.read())[0]) == MISSING_HEADER
