@@ -58,8 +58,8 @@ LOW_CONTRAST = 60
 MAX_REGION_PX = 720
 #: Cost per region pixel assumed for the very first try (seconds; a read costs about 10-50 ns/px).
 FIRST_GUESS_S_PER_PX = 60e-9
-#: Structure test: the frame is subsampled by these steps (px) in both directions, in turn.
-STRUCTURE_STEPS_PX = (4, 8)
+#: Structure test: the frame is subsampled every this many pixels in both directions.
+STRUCTURE_STEP_PX = 4
 #: Structure test block (samples per side) and the share of transitions in it that marks a code.
 STRUCTURE_BLOCK = 4
 STRUCTURE_DENSITY = 0.33
@@ -105,29 +105,29 @@ def region_from_corners(xs: list[int], ys: list[int], shape: tuple[int, ...]) ->
 
 
 def structure_regions(grey: np.ndarray, max_regions: int = 2) -> list[CodeRegion]:
-    """Patches of ``grey`` (uint8 (H, W)) that look like a QR code: a cheap test (under a tenth
-    of a read on a frame without one).
+    """Patches of ``grey`` (uint8 (H, W)) that look like a QR code: a cheap test (about a
+    twentieth of a read on a frame without one).
 
-    The frame is subsampled every 4 pixels, then every 8 (``STRUCTURE_STEPS_PX``; aliasing keeps
-    a tiny code's contrast, where averaging would wash it out; the coarser step sees codes with
-    larger modules). A sample is a transition when it differs from
+    The frame is subsampled every ``STRUCTURE_STEP_PX`` pixels (aliasing keeps a tiny code's
+    contrast, where averaging would wash it out). A sample is a transition when it differs from
     its right (or lower) neighbour by clearly more than the frame's typical difference (noise).
     A block of ``STRUCTURE_BLOCK`` × ``STRUCTURE_BLOCK`` samples counts when at least
     ``STRUCTURE_DENSITY`` of its samples are transitions both across and down: a code's modules
     change everywhere in both directions, while an edge, a text line, a gradient or a screen
     border changes once. Returns at most ``max_regions`` boxes around connected counting blocks
     (largest first), in full-frame pixels, each at least a tiny code's size (about 40 px).
+
+    Codes with larger modules (about 6 px and up) are not this test's job: zxing-cpp locates
+    those itself, even blurred, and its located symbols start the ladder (a coarser second
+    subsample rescued no frame in the benchmark and cost a fifth of the test).
     """
-    for step in STRUCTURE_STEPS_PX:
-        found = _structure_at(grey, step, max_regions)
-        if found:
-            return found
-    return []
+    step = STRUCTURE_STEP_PX
+    return _structure_at(np.ascontiguousarray(grey[::step, ::step]), step, grey.shape, max_regions)
 
 
-def _structure_at(grey: np.ndarray, step: int, max_regions: int) -> list[CodeRegion]:
+def _structure_at(s: np.ndarray, step: int, shape: tuple[int, ...], max_regions: int) -> list[CodeRegion]:
+    """:func:`structure_regions` on ``s``, the frame (of ``shape``) subsampled every ``step`` px."""
     block = STRUCTURE_BLOCK
-    s = np.ascontiguousarray(grey[::step, ::step])
     bh, bw = (s.shape[0] - 1) // block, (s.shape[1] - 1) // block
     if bh < 2 or bw < 2:
         return []
@@ -138,15 +138,14 @@ def _structure_at(grey: np.ndarray, step: int, max_regions: int) -> list[CodeReg
     _, tx = cv2.threshold(gx, noise, 255, cv2.THRESH_BINARY)
     _, ty = cv2.threshold(gy, noise, 255, cv2.THRESH_BINARY)
     # Share of transitions per block (0..255), both directions.
-    busy = cv2.min(cv2.resize(tx, (bw, bh), interpolation=cv2.INTER_AREA),
-                   cv2.resize(ty, (bw, bh), interpolation=cv2.INTER_AREA))
+    busy = cv2.min(_block_mean(tx, block), _block_mean(ty, block))
     level = STRUCTURE_DENSITY * 255
     if cv2.minMaxLoc(busy)[1] < level:
         return []  # the common case: nothing code-like
     _, mask = cv2.threshold(busy, level - 0.5, 1, cv2.THRESH_BINARY)
     n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found: list[tuple[int, CodeRegion]] = []
-    h, w = grey.shape[:2]
+    h, w = shape[:2]
     unit = step * block  # full-frame pixels per block
     for i in range(1, n):
         x, y, cw, ch, area = (int(v) for v in stats[i])
@@ -158,7 +157,22 @@ def _structure_at(grey: np.ndarray, step: int, max_regions: int) -> list[CodeReg
         found.append((area, region))
     found.sort(key=lambda t: -t[0])
     # A block only half on the code may fall short of the density: pad by about a block.
-    return [r.padded(grey.shape, fraction=0.15, min_px=unit) for _, r in found[:max_regions]]
+    return [r.padded(shape, fraction=0.15, min_px=unit) for _, r in found[:max_regions]]
+
+
+def _block_mean(image: np.ndarray, block: int) -> np.ndarray:
+    """Mean of each ``block`` × ``block`` tile of ``image`` (uint8, sides multiples of ``block``).
+
+    A power-of-two block is averaged by halving in turn: several times faster than one area
+    resize, and exact enough here (each halving rounds to a whole grey level; the structure
+    test's shares of 0/255 samples stay more than a level away from its threshold).
+    """
+    while block > 1 and block % 2 == 0:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        block //= 2
+    if block > 1:
+        image = cv2.resize(image, (image.shape[1] // block, image.shape[0] // block), interpolation=cv2.INTER_AREA)
+    return image
 
 
 @dataclass
