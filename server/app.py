@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -31,6 +34,7 @@ from server.services import build_services, housekeeping, jobs
 from server.sms import FileGateway, HttpGateway, SmsGateway
 from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import open_database
+from server.storage.leases import JobLeases
 from server.web import admin as admin_api
 from server.web import (
     admin_pages,
@@ -60,7 +64,7 @@ from server.web.presence_setup import install_presence
 from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
 from server.web.review_api import routes as review_routes
 from server.web.review_pages import routes as review_page_routes
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, SystemClock, to_unix
 from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
@@ -179,7 +183,12 @@ def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-
         app[state.SESSION_TOUCHES] = services.session_touches
         app[state.PASS_SERVICE] = services.passes
         await log_reconciliation(services.passes, app[state.CLOCK].now())
-        runner = JobRunner(jobs(services) if run_jobs else [], app[state.CLOCK])
+        leases, holder = JobLeases(db), f"{socket.gethostname()}:{os.getpid()}"
+
+        async def lease(name: str, period: int, now: datetime) -> bool:
+            return await leases.take(name, period, holder, to_unix(now))
+
+        runner = JobRunner(jobs(services) if run_jobs else [], app[state.CLOCK], lease)
         app[state.JOBS] = runner
         sender = asyncio.create_task(services.sms_sender.run(), name="sms-sender") if run_sms_sender else None
         try:

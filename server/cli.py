@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--data", type=Path, required=True, help="server data directory")
     run.add_argument("--host", default=None, help="address to listen on (default: host in server.toml)")
     run.add_argument("--port", type=int, default=None, help="port (default: port in server.toml; 0 = any free)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="server processes sharing the port (default 1; more need [database] url = "
+                     "\"postgresql://...\", docs/deploy.md)")
+    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # a child of --workers
     run.set_defaults(handler=_run)
 
     imp = sub.add_parser("import-roster", help="import or update people from a roster CSV or XLSX",
@@ -171,12 +175,26 @@ def _run(args: argparse.Namespace) -> int:
     config = require_workable(dd, SystemClock().now())  # refused before anything listens
     host = args.host or config.host
     port = config.port if args.port is None else args.port
+    if args.workers < 1:
+        print(f"campuspass: error: --workers {args.workers}; expected 1 or more", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from campuspass.processes import free_port
+        from server.storage.database import is_postgresql_url
+        from server.workers import supervise
+
+        if not is_postgresql_url(config.database.url):
+            print(f"campuspass: error: --workers {args.workers} needs PostgreSQL: the SQLite database is served by"
+                  f" one process. Set [database] url = \"postgresql://...\" in {dd.config_path.name}"
+                  " (docs/deploy.md), or run one process", file=sys.stderr)
+            return 2
+        return supervise(dd.root, host, port or free_port(), args.workers)
 
     async def serve() -> None:
         app = create_app(dd, config=config)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()  # opens the database and logs the reconciliation check
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=True if args.reuse_port else None)
         await site.start()
         addrs = [a for a in runner.addresses if isinstance(a, tuple)]
         actual = addrs[0][1] if addrs else port

@@ -29,11 +29,20 @@ class Job:
         name: short name for logs and task names, e.g. ``missed-checkin-holds``.
         period_s: seconds between rounds (the first round runs one period after start).
         run: ``await run(now)`` does one round; what it returns is logged at debug level.
+        once: the round must happen once per period across server processes: it runs only when
+            the runner's lease says this process took the period (False: a per-process chore,
+            such as writing this process's remembered session touches).
     """
 
     name: str
     period_s: float
     run: Callable[[datetime], Awaitable[object]]
+    once: bool = True
+
+
+#: ``await lease(job name, period number, now)``: True when this process took that period of the
+#: job (period number = Unix seconds // period_s); see :class:`server.storage.leases.JobLeases`.
+Lease = Callable[[str, int, datetime], Awaitable[bool]]
 
 
 class JobRunner:
@@ -42,12 +51,14 @@ class JobRunner:
     Args:
         jobs: the jobs (names must be unique).
         clock: the clock to read the time from and to sleep on.
+        lease: asked before each round of a ``once`` job; the round is skipped when another
+            process took its period. None: every round runs (one process).
 
     Raises:
         ValueError: two jobs share a name, or a period is not positive.
     """
 
-    def __init__(self, jobs: Sequence[Job], clock: Clock) -> None:
+    def __init__(self, jobs: Sequence[Job], clock: Clock, lease: Lease | None = None) -> None:
         names = [j.name for j in jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"job names repeat: {names}")
@@ -56,6 +67,7 @@ class JobRunner:
                 raise ValueError(f"job {job.name}: period {job.period_s} s; expected more than 0")
         self.jobs = tuple(jobs)
         self.clock = clock
+        self.lease = lease
 
     async def run_once(self, name: str) -> object:
         """Run one round of job ``name`` now (the command line and tests).
@@ -72,7 +84,12 @@ class JobRunner:
         while True:
             await self.clock.sleep(job.period_s)
             try:
-                result = await job.run(self.clock.now())
+                now = self.clock.now()
+                if job.once and self.lease is not None and not await self.lease(
+                        job.name, int(now.timestamp() // job.period_s), now):
+                    log.debug("job %s: another process took this period", job.name)
+                    continue
+                result = await job.run(now)
                 log.debug("job %s: %r", job.name, result)
             except asyncio.CancelledError:
                 raise

@@ -105,5 +105,5 @@ def jobs(services: Services) -> list[Job]:
         Job("scan-retention", c.presence.retention_interval_s,
             lambda _now: purge_old_scans(services.db, services.clock, c.presence)),
         Job("account-housekeeping", HOUSEKEEPING_EVERY_S, lambda now: housekeeping(services, now)),
-        Job("session-touches", TOUCH_FLUSH_EVERY_S, lambda _now: services.session_touches.flush()),
+        Job("session-touches", TOUCH_FLUSH_EVERY_S, lambda _now: services.session_touches.flush(), once=False),
     ]

@@ -72,6 +72,10 @@ class Database:
         """``sqlite`` or ``postgresql``."""
         return "sqlite"
 
+    #: appended to a queue's claim query: PostgreSQL locks the claimed rows and passes over rows
+    #: another transaction holds (``FOR UPDATE SKIP LOCKED``); SQLite's writer lock covers it.
+    skip_locked = ""
+
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Database:
         """Open (and by default migrate) the database at ``path``.

@@ -320,6 +320,8 @@ class PgDatabase(Database):
         self.url = url
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
 
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
     @property
     def backend(self) -> str:
         return "postgresql"

@@ -100,7 +100,7 @@ class SmsOutboxStore:
         async with self.db.transaction() as conn:
             async with conn.execute(
                 f"SELECT {_COLS} FROM sms_outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-                " ORDER BY next_attempt_at, created_at LIMIT ?",
+                f" ORDER BY next_attempt_at, created_at LIMIT ?{self.db.skip_locked}",
                 (now_s, limit),
             ) as cur:
                 rows = [_msg(tuple(r)) for r in await cur.fetchall()]

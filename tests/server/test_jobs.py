@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -13,10 +14,12 @@ from server.app import create_app
 from server.datadir import DataDir
 from server.jobs import Job, JobRunner
 from server.passwords import FAST_TEST_PARAMS, PasswordHasher
+from server.storage import open_database
+from server.storage.leases import JobLeases
 from server.storage.pass_status import PassStatusStore, StatusRow
 from server.storage.people import People
 from server.web import state
-from shared.clock import FakeClock
+from shared.clock import FakeClock, to_unix
 from tests.server.conftest import START, add_person
 
 
@@ -84,3 +87,46 @@ async def test_the_app_declares_its_jobs_and_runs_them_on_its_clock(client: Test
     await settle(clock, len(runner.jobs))
     row = await app[state.PASS_SERVICE].store.get(s1.id)
     assert (row.status, row.hold_kind) == ("hold", "missed_checkin")
+
+
+async def test_a_once_job_runs_once_per_period_across_processes(tmp_path: Path, database_url: str) -> None:
+    """Three runners, each with its own connection to one database as three server processes
+    would have: a ``once`` job runs one round per period in all, whoever wakes first; a per-process
+    chore runs in each."""
+    if database_url == "":  # SQLite: three connections to one file
+        first = await open_database("", tmp_path / "jobs.db")
+        dbs = [first, *[await open_database("", tmp_path / "jobs.db") for _ in range(2)]]
+    else:
+        dbs = [await open_database(database_url, tmp_path / "unused.db") for _ in range(3)]
+    clock = FakeClock(START)
+    once: list[tuple[str, datetime]] = []
+    chores: list[str] = []
+    runners = []
+    for holder, db in zip("ABC", dbs, strict=True):
+        leases = JobLeases(db)
+
+        async def lease(name: str, period: int, now: datetime, leases: JobLeases = leases,
+                        holder: str = holder) -> bool:
+            return await leases.take(name, period, holder, to_unix(now))
+
+        async def round_(now: datetime, holder: str = holder) -> None:
+            once.append((holder, now))
+
+        async def chore(_now: datetime, holder: str = holder) -> None:
+            chores.append(holder)
+
+        runners.append(JobRunner([Job("reminders", 60, round_), Job("touches", 60, chore, once=False)], clock, lease))
+    try:
+        async with runners[0].running(), runners[1].running(), runners[2].running():
+            await settle(clock, 6)
+            for _ in range(3):
+                clock.advance(60)
+                await asyncio.sleep(0.05)
+                await settle(clock, 6)
+        assert len(once) == 3 and len({now for _, now in once}) == 3  # one round per period
+        assert sorted(chores) == sorted("ABC" * 3)
+        taken = await JobLeases(dbs[0]).holders()
+        assert taken["reminders"] == (to_unix(START) // 60 + 3, once[-1][0])
+    finally:
+        for db in dbs:
+            await db.close()
