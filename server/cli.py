@@ -179,16 +179,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"campuspass: error: --workers {args.workers}; expected 1 or more", file=sys.stderr)
         return 2
     if args.workers > 1:
-        from campuspass.processes import free_port
         from server.storage.database import is_postgresql_url
-        from server.workers import supervise
+        from server.workers import free_port, supervise
 
         if not is_postgresql_url(config.database.url):
             print(f"campuspass: error: --workers {args.workers} needs PostgreSQL: the SQLite database is served by"
                   f" one process. Set [database] url = \"postgresql://...\" in {dd.config_path.name}"
                   " (docs/deploy.md), or run one process", file=sys.stderr)
             return 2
-        return supervise(dd.root, host, port or free_port(), args.workers)
+        return supervise(dd.root, host, port or free_port(host), args.workers)
 
     async def serve() -> None:
         app = create_app(dd, config=config)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 EARLY_EXIT_S = 5.0  # a child gone this soon after its start is not restarted: its cause would repeat
 STOP_TIMEOUT_S = 15.0  # children still running this long after SIGTERM are killed
 POLL_S = 0.2
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was free a moment ago (for ``--port 0``: the children must agree)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 def worker_command(data: Path, host: str, port: int) -> list[str]:
