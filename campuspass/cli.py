@@ -32,6 +32,7 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str, descripti
 #: The optional dependencies of each install extra (pyproject.toml): a Pi installs
 #: ``campuspass[edge]``, the central server ``campuspass[server]``.
 EXTRA_OF_MODULE = {"aiohttp_jinja2": "server", "segno": "server", "openpyxl": "server", "ldap3": "server",
+                   "psycopg": "server", "psycopg_pool": "server",
                    "gpiozero": "edge"}
 
 

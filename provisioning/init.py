@@ -10,7 +10,6 @@ from pathlib import Path
 
 from server.config import DEFAULT_SERVER_TOML, load_server_config
 from server.datadir import DataDir, DataDirError, root_pub_text, write_atomic
-from server.storage import Database
 from shared.clock import Clock, SystemClock, to_unix
 from shared.keys import generate_key, save_private_key
 from shared.trust import issue_certificate, make_bundle
@@ -72,7 +71,7 @@ async def _create_database(dd: DataDir, clock: Clock, admin: str | None) -> str 
     from server.accounts import Accounts
     from server.passwords import PasswordHasher
 
-    db = await Database.open(dd.db_path)
+    db = await dd.open_database()
     try:
         if admin is None:
             return None

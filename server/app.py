@@ -30,7 +30,7 @@ from server.passwords import PasswordHasher
 from server.services import build_services, housekeeping, jobs
 from server.sms import FileGateway, HttpGateway, SmsGateway
 from server.sms_providers import AliyunGateway, TencentGateway
-from server.storage import Database
+from server.storage import open_database
 from server.web import admin as admin_api
 from server.web import (
     admin_pages,
@@ -167,7 +167,7 @@ async def housekeeping_once(app: web.Application) -> tuple[int, int]:
 
 def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        db = await Database.open(app[state.DATADIR].db_path)
+        db = await open_database(app[state.CONFIG].database.url, app[state.DATADIR].db_path)
         services = build_services(db, app[state.DATADIR], app[state.CONFIG], app[state.CLOCK],
                                   app[state.SMS_GATEWAY], app[state.HASHER],
                                   on_sms_outcome=app[state.METRICS].observe_sms)

@@ -18,7 +18,6 @@ from pathlib import Path
 from aiohttp import web
 
 from server.datadir import DataDir
-from server.storage import Database
 from server.storage.buildings import Buildings
 from shared.clock import SystemClock, to_unix
 
@@ -252,7 +251,7 @@ def _import_roster(args: argparse.Namespace) -> int:
         print(f"  hashed {done}/{total} initial passwords", file=sys.stderr, flush=True)
 
     async def run() -> int:
-        db = await Database.open(dd.db_path)
+        db = await dd.open_database()
         try:
             result = await import_roster(db, PasswordHasher(), data, now_s=to_unix(SystemClock().now()),
                                          actor_number="cli", skip_bad_rows=args.skip_bad_rows, progress=progress)

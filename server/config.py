@@ -498,6 +498,25 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
+class DatabaseConfig:
+    """Where the server keeps its data (docs/deploy.md).
+
+    Attributes:
+        url: empty (the default): the SQLite file ``campuspass.db`` in the data directory, one server
+            process. ``postgresql://user:password@host:port/dbname`` (libpq URL): a PostgreSQL server,
+            which several server processes may share.
+    """
+
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            scheme = self.url.split("://", 1)[0] if "://" in self.url else self.url[:12]
+            raise ValueError(f"url starts with {scheme!r}; expected postgresql://user@host:port/dbname,"
+                             " or empty for the data directory's SQLite file")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``campuspass server run`` reads from ``server.toml``."""
 
@@ -512,6 +531,7 @@ class ServerConfig:
     reminders: ReminderConfig = field(default_factory=ReminderConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
 
 
 def load_server_config(path: Path) -> ServerConfig:
@@ -592,4 +612,10 @@ min_overlap_min = 15
 tracing_days = 14
 # Scans older than this are deleted (keep it longer than tracing_days).
 scan_retention_days = 28
+
+[database]
+# Empty: the SQLite file campuspass.db in this directory, one server process. A PostgreSQL server
+# instead (several server processes may share it): "postgresql://user:password@host:5432/campuspass"
+# (docs/deploy.md).
+url = ""
 """

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from server.storage import Database
+from server.storage import Database, open_database
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey, b64u_decode, b64u_encode, load_private_key, public_key_bytes
 from shared.trust import TrustBundle
@@ -127,11 +127,24 @@ class DataDir:
             StorageError: the database cannot be opened or migrated.
         """
         self.require_initialised()
-        db = await Database.open(self.db_path)
+        db = await self.open_database()
         try:
             yield db
         finally:
             await db.close()
+
+    async def open_database(self, *, migrate: bool = True) -> Database:
+        """Open (and by default migrate) the directory's database: ``[database] url`` of its
+        ``server.toml`` (PostgreSQL), or the SQLite file :attr:`db_path` when that is empty.
+
+        Raises:
+            ConfigError: ``server.toml`` is invalid.
+            StorageError: the database cannot be opened or migrated.
+        """
+        from server.config import load_server_config
+
+        return await open_database(load_server_config(self.config_path).database.url, self.db_path,
+                                   migrate=migrate)
 
     def root_public(self) -> bytes:
         """The pinned root public key (32 bytes)."""

@@ -2,7 +2,50 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from server.datadir import DataDir
+from tests.pg import PgCluster, start_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL server for the whole run (tests/pg.py), started on first use."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``[database] url`` for a server test, once per backend: ``""`` (the data directory's SQLite
+    file) and a fresh migrated PostgreSQL database on the session's server, dropped afterwards."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database()
+    try:
+        yield url
+    finally:
+        cluster.drop_database(url)
+
+
+def use_database(datadir: DataDir, url: str) -> DataDir:
+    """Point ``datadir``'s ``server.toml`` at ``url`` (``[database] url``); returns ``datadir``."""
+    if url:
+        text = datadir.config_path.read_text(encoding="utf-8")
+        text = re.sub(r'(?m)^(\[database\](?:\n#.*)*\n)url = ""$', lambda m: f'{m.group(1)}url = "{url}"', text)
+        assert url in text, "server.toml has no [database] url line"
+        datadir.config_path.write_text(text, encoding="utf-8")
+    return datadir

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from campuspass.cli import EXTRA_OF_MODULE
 
-SERVER_ONLY = {"aiohttp-jinja2", "segno", "openpyxl", "ldap3"}
+SERVER_ONLY = {"aiohttp-jinja2", "segno", "openpyxl", "ldap3", "psycopg", "psycopg-pool"}
 EDGE_ONLY = {"gpiozero"}
 
 

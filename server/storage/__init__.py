@@ -5,6 +5,6 @@ migrations in ``migrations/`` and the single write path; each noun has a small r
 module (``passes``, ``buildings``, ...) taking the database as its constructor argument.
 """
 
-from server.storage.database import Database
+from server.storage.database import Database, open_database
 
-__all__ = ["Database"]
+__all__ = ["Database", "open_database"]

@@ -270,14 +270,16 @@ class Applications:
         cur = await conn.execute(
             "INSERT INTO return_applications (person_id, department, version, previous_id, state,"
             " planned_return_date, departure_region_code, itinerary, reason, confirmations_version, confirmations,"
-            " checkin_id, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " checkin_id, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             (new.person_id, new.department, new.version, new.previous_id, state, new.planned_return_date.isoformat(),
              new.departure_region_code, itinerary, new.reason, new.confirmations_version,
              json.dumps(new.confirmations, ensure_ascii=False, sort_keys=True), new.checkin_id, now_s, now_s,
              new.expires_at_s),
         )
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+        row = await cur.fetchone()
+        assert row is not None  # RETURNING yields the inserted row
+        return int(row[0])
 
     @staticmethod
     async def move(conn: aiosqlite.Connection, application_id: int, from_state: str, to_state: str, *,

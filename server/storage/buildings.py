@@ -50,10 +50,11 @@ class Buildings:
             row = await cur.fetchone()
         if row is None:
             async with conn.execute(
-                "INSERT INTO building_groups (name, allowed_statuses, hours) VALUES (?, ?, ?)",
+                "INSERT INTO building_groups (name, allowed_statuses, hours) VALUES (?, ?, ?) RETURNING id",
                 (name, ",".join(allowed_statuses or ["green"]), ",".join(hours or [])),
             ) as cur:
-                gid = int(cur.lastrowid or 0)
+                inserted = await cur.fetchone()
+                gid = int(inserted[0]) if inserted else 0
         else:
             gid = int(row[0])
             if allowed_statuses is not None:
@@ -129,5 +130,5 @@ class Buildings:
 async def _bump_policy_version(conn) -> None:  # type: ignore[no-untyped-def]
     await conn.execute(
         "INSERT INTO settings (name, value) VALUES ('policy_version', '1')"
-        " ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+        " ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT)"
     )

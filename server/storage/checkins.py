@@ -256,7 +256,8 @@ class Checkins:
             " remarks = excluded.remarks, abnormal = excluded.abnormal,"
             " same_as_yesterday = excluded.same_as_yesterday, updated_at = excluded.updated_at,"
             " revisions = checkins.revisions + 1,"
-            " abnormal_on_record = MAX(checkins.abnormal_on_record, excluded.abnormal_on_record)"
+            " abnormal_on_record = CASE WHEN excluded.abnormal_on_record = 1 THEN 1"
+            " ELSE checkins.abnormal_on_record END"
             f" RETURNING {_COLS}",
             (person_id, day.isoformat(), a.location_kind, a.region_code, a.temperature_c,
              json.dumps(list(a.symptoms)), int(a.case_contact_14d), int(a.risk_area_14d), a.case_status,

@@ -34,6 +34,11 @@ class StorageError(CampusPassError):
     code = "storage"
 
 
+class ConstraintError(sqlite3.IntegrityError):
+    """A UNIQUE, CHECK or foreign-key constraint refused a write on PostgreSQL. A subclass of
+    ``sqlite3.IntegrityError`` (what SQLite raises for the same write), so one ``except`` serves both."""
+
+
 def migration_files() -> list[tuple[int, str, str]]:
     """``(number, name, sql)`` of every packaged migration, in order."""
     out = []
@@ -61,6 +66,11 @@ class Database:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "sqlite"
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Database:
@@ -126,7 +136,7 @@ class Database:
             async with self._write_lock:
                 try:
                     await conn.execute("BEGIN IMMEDIATE")
-                    for statement in _split_sql(sql):
+                    for statement in split_sql(sql):
                         await conn.execute(statement)
                     await conn.execute(
                         "INSERT INTO schema_migrations (number, name, applied_at)"
@@ -186,7 +196,7 @@ class Database:
         await conn.executemany(sql, rows)
 
 
-def _split_sql(script: str) -> list[str]:
+def split_sql(script: str) -> list[str]:
     """Split a migration file into statements: a statement ends on a line ending with ``;``
     where SQLite says the statement is complete (so a trigger's body stays whole)."""
     statements = []
@@ -202,3 +212,24 @@ def _split_sql(script: str) -> list[str]:
     if current:
         statements.append("\n".join(current))
     return statements
+
+
+def is_postgresql_url(url: str) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) URL."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+async def open_database(url: str, sqlite_path: Path, *, migrate: bool = True) -> Database:
+    """The server's database: PostgreSQL when ``url`` is a ``postgresql://`` URL (``[database] url`` in
+    ``server.toml``), else the SQLite file ``sqlite_path`` (the default, ``url`` empty).
+
+    Raises:
+        StorageError: the database cannot be opened or migrated, or ``url`` names another kind.
+    """
+    if not url:
+        return await Database.open(sqlite_path, migrate=migrate)
+    if is_postgresql_url(url):
+        from server.storage.postgres import PgDatabase  # psycopg is imported only when used
+
+        return await PgDatabase.open(url, migrate=migrate)
+    raise StorageError(f"database url {url.split(':', 1)[0]}://…; expected postgresql://… or empty (SQLite)")

@@ -80,12 +80,13 @@ class EnrolmentTokens:
             async with conn.execute(
                 "INSERT INTO enrolment_tokens (token_hash, node_id, name, building, direction, created_at, "
                 "created_by, expires_at) SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM enrolment_tokens "
-                "WHERE node_id = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?)",
+                "WHERE node_id = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?) RETURNING id",
                 (token_hash, node_id, name, building, direction, now_s, created_by, expires_at_s, node_id, now_s),
             ) as cur:
-                if cur.rowcount != 1:
+                inserted = await cur.fetchone()
+                if inserted is None:
                     return None
-                token_id = cur.lastrowid
+                token_id = inserted[0]
         row = await self.db.fetch_one(f"SELECT {TOKEN_COLUMNS} FROM enrolment_tokens WHERE id = ?", (token_id,))
         assert row is not None
         return _row(row)

@@ -76,10 +76,11 @@ class Passes:
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING version",
                 (serial, expires_s, reason, now_s, by),
             ) as cur:
-                return int(cur.lastrowid or 0)
+                inserted = await cur.fetchone()
+                return int(inserted[0]) if inserted else 0
 
     async def revoke_unexpired_of_subject(self, subject: bytes, reason: str, by: str, now_s: int) -> list[int]:
         """Revoke every unexpired pass of ``subject`` (one serial entry each) in a transaction of
@@ -109,17 +110,19 @@ class Passes:
         for serial, until in rows:
             async with conn.execute(
                 "INSERT INTO revocations (serial, expires_at, reason, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING version",
                 (serial, until, reason, now_s, by),
             ) as cur:
-                versions.append(int(cur.lastrowid or 0))
+                inserted = await cur.fetchone()
+                versions.append(int(inserted[0]) if inserted else 0)
         expires = max([now_s + SUBJECT_ENTRY_S, *(int(until) for _, until in rows)])
         async with conn.execute(
             "INSERT INTO revocations (subject, before_at, expires_at, reason, created_at, created_by)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING version",
             (subject, now_s, expires, reason, now_s, by),
         ) as cur:
-            versions.append(int(cur.lastrowid or 0))
+            inserted = await cur.fetchone()
+            versions.append(int(inserted[0]) if inserted else 0)
         return versions
 
     async def revocation_version(self) -> int:

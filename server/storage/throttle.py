@@ -136,5 +136,5 @@ class LoginThrottleStore:
                 await conn.execute("UPDATE login_codes SET tries_left = 0, expires_at = 0 WHERE person_id = ?",
                                    (person_id,))
             else:
-                await conn.execute("UPDATE login_codes SET tries_left = MAX(tries_left - 1, 0) WHERE person_id = ?",
+                await conn.execute("UPDATE login_codes SET tries_left = CASE WHEN tries_left > 0 THEN tries_left - 1 ELSE 0 END WHERE person_id = ?",
                                    (person_id,))

@@ -1,10 +1,9 @@
 """`campuspass server doctor` finds pass statuses that disagree with the workflow in a real database
-file (as an older version could leave them) and `--repair` mends them, audited."""
+(as an older version could leave them; SQLite and PostgreSQL) and `--repair` mends them, audited."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -50,11 +49,10 @@ async def test_doctor_finds_and_repairs_a_planted_inconsistency(client: TestClie
     # plant what an older version left: s1's approval without its status (the event was
     # dropped), o1's application revoked while o1 keeps a green status and a valid pass
     data = app[state.DATADIR]
-    with sqlite3.connect(data.db_path) as raw:
-        raw.execute("DELETE FROM pass_status WHERE person_id = ?", (s1.id,))
-        raw.execute("DELETE FROM pass_status_history WHERE person_id = ?", (s1.id,))
-        raw.execute("UPDATE return_applications SET state = 'revoked' WHERE person_id = ?", (o1.id,))
-    raw.close()
+    async with app[state.DB].transaction() as raw:  # plain SQL, past the domain (either backend)
+        await raw.execute("DELETE FROM pass_status WHERE person_id = ?", (s1.id,))
+        await raw.execute("DELETE FROM pass_status_history WHERE person_id = ?", (s1.id,))
+        await raw.execute("UPDATE return_applications SET state = 'revoked' WHERE person_id = ?", (o1.id,))
 
     found = await find_differences(service, clock.now())
     assert {(d.person_id, d.kind) for d in found} == {(s1.id, "status"), (s1.id, "checkin"), (o1.id, "status")}

@@ -20,6 +20,7 @@ from server.passwords import FAST_TEST_PARAMS, PasswordHasher
 from server.storage.people import NewPerson, People
 from server.web import state
 from shared.clock import FakeClock, to_unix
+from tests.conftest import use_database
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
 
@@ -30,8 +31,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def datadir(tmp_path: Path, clock: FakeClock) -> DataDir:
-    return init_data_dir(tmp_path / "data", clock, admin=None).datadir
+def datadir(tmp_path: Path, clock: FakeClock, database_url: str) -> DataDir:
+    """A data directory on each backend (``database_url``: SQLite, then PostgreSQL)."""
+    return use_database(init_data_dir(tmp_path / "data", clock, admin=None).datadir, database_url)
 
 
 @pytest.fixture

@@ -215,8 +215,6 @@ async def test_session_touches_are_batched_and_slide_the_expiry(client: TestClie
 
 
 async def test_remembered_session_touches_are_written_on_shutdown(client: TestClient, clock: FakeClock) -> None:
-    from server.storage import Database
-
     app = client.server.app
     assert app is not None
     await add_person(app, "S8")
@@ -225,9 +223,9 @@ async def test_remembered_session_touches_are_written_on_shutdown(client: TestCl
     now_s = to_unix(clock.now())
     assert (await client.get("/api/v1/me")).status == 200
     assert len(app[state.SESSION_TOUCHES]) == 1
-    path = app[state.DATADIR].db_path
+    datadir = app[state.DATADIR]
     await client.close()  # runs the app's cleanup: the background flush stops, the touches are written
-    db = await Database.open(path)
+    db = await datadir.open_database()
     try:
         row = await db.fetch_one("SELECT s.last_seen_at FROM sessions s JOIN people p ON p.id = s.person_id"
                                  " WHERE p.number = 'S8'")

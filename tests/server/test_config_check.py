@@ -45,6 +45,27 @@ def test_the_defaults_have_no_problem(data: Path) -> None:
     assert config_problems(load_server_config(data / "server.toml")) == []
 
 
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "sqlite:///tmp/x.db", "campuspass.db"])
+def test_a_database_url_of_another_kind_is_refused(data: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (data / "server.toml").write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) != 0
+    err = capsys.readouterr().err
+    assert "database: url starts with" in err and "expected postgresql://user@host:port/dbname" in err
+
+
+def test_an_unreachable_postgresql_server_stops_the_server_with_a_storage_error(
+        data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from campuspass.processes import free_port
+
+    (data / "server.toml").write_text(
+        f'[database]\nurl = "postgresql://campuspass:s3cret@127.0.0.1:{free_port()}/campuspass?connect_timeout=2"\n',
+        encoding="utf-8")
+    assert main(["server", "check-config", "--data", str(data)]) == 0  # the file is well formed
+    assert main(["server", "run", "--data", str(data), "--port", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "cannot open database" in err and "s3cret" not in err and "Traceback" not in err
+
+
 def test_who_lifts_an_abnormal_checkin_hold_is_checked(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     toml = data / "server.toml"
     text = toml.read_text(encoding="utf-8")

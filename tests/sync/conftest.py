@@ -11,6 +11,7 @@ import pytest
 from provisioning.init import init_data_dir
 from server.datadir import DataDir
 from shared.clock import FakeClock
+from tests.conftest import use_database
 
 from .helpers import START, LoopbackServer, add_buildings
 
@@ -21,8 +22,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def datadir(tmp_path: Path, clock: FakeClock) -> DataDir:
-    return init_data_dir(tmp_path / "server", clock, admin=None).datadir
+def datadir(tmp_path: Path, clock: FakeClock, database_url: str) -> DataDir:
+    """A data directory on each backend (``database_url``: SQLite, then PostgreSQL)."""
+    return use_database(init_data_dir(tmp_path / "server", clock, admin=None).datadir, database_url)
 
 
 @pytest.fixture

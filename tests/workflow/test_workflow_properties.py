@@ -36,6 +36,8 @@ from server.workflow.checkins import CheckinService
 from shared.campus_time import checkin_day, day_start, local
 from shared.clock import FakeClock, to_unix
 from shared.pass_format import PassStatus, decode_pass
+from tests.conftest import BACKENDS, use_database
+from tests.pg import PgCluster
 
 ACTIVE = ("submitted", "dept_approved", "approved")
 NORMAL = {"location_kind": "other_province", "region_code": "420102", "temperature_c": 36.5, "symptoms": ["none"],
@@ -130,7 +132,7 @@ class System:
 
 async def open_system(datadir: DataDir, clock: FakeClock) -> System:
     config = load_server_config(datadir.config_path)
-    db = await Database.open(datadir.db_path)
+    db = await datadir.open_database()
     passes = PassService(db, datadir, config.passes, clock)
     async with db.transaction() as conn:
         await People.upsert_department(conn, "CS", "Computer Science")
@@ -343,13 +345,22 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory, loop: asyncio.AbstractEventLoop) -> Iterator[System]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           loop: asyncio.AbstractEventLoop) -> Iterator[System]:
+    """The workflow on each backend: the data directory's SQLite file, then a PostgreSQL database."""
     clock = FakeClock(datetime.fromisoformat("2026-03-02T00:00:00+00:00"))
     datadir = init_data_dir(tmp_path_factory.mktemp("workflow-properties") / "data", clock, admin=None).datadir
+    cluster: PgCluster | None = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
+    url = cluster.create_database() if cluster is not None else ""
+    use_database(datadir, url)
     sys_ = loop.run_until_complete(open_system(datadir, clock))
-    yield sys_
-    loop.run_until_complete(sys_.db.close())
+    try:
+        yield sys_
+    finally:
+        loop.run_until_complete(sys_.db.close())
+        if cluster is not None:
+            cluster.drop_database(url)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
