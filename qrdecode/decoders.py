@@ -18,7 +18,14 @@ import cv2
 import numpy as np
 
 from qrdecode.budget import DEFAULT_RETRY_BUDGET_S
-from qrdecode.ladder import CodeRegion, LadderOutcome, RetryLadder, region_from_corners, structure_regions
+from qrdecode.ladder import (
+    CodeRegion,
+    LadderOutcome,
+    RetryLadder,
+    region_around_finders,
+    region_from_corners,
+    structure_regions,
+)
 from shared.errors import CampusPassError
 
 log = logging.getLogger(__name__)
@@ -66,7 +73,8 @@ class ZxingDecoder:
 
     The first read is zxing-cpp on the whole frame (inverted retry on). When it decodes nothing
     but the frame shows evidence of a code (a QR symbol zxing-cpp located but could not decode,
-    or a patch that passes :func:`qrdecode.ladder.structure_regions`), the
+    a patch that passes :func:`qrdecode.ladder.structure_regions`, or Micro QR / rMQR symbols it
+    located, see :func:`qrdecode.ladder.region_around_finders`), the
     :class:`~qrdecode.ladder.RetryLadder` tries image fixes on that region for at most
     ``retry_budget_s`` seconds. Frames without evidence cost one read and the structure test.
 
@@ -119,6 +127,9 @@ class ZxingDecoder:
         if not regions:
             regions = structure_regions(grey)
         if not regions:
+            around = region_around_finders([self._box(s) for s in found], grey.shape)
+            regions = [around] if around is not None else []
+        if not regions:
             return []
         self.evidence_frames += 1
         self.last_outcome = self.ladder.run(grey, regions)
@@ -126,12 +137,20 @@ class ZxingDecoder:
 
     @staticmethod
     def _symbol_region(grey: np.ndarray, symbol: Any) -> CodeRegion | None:
-        # Micro QR and rMQR "symbols" turn up in textures and noise; a pass is a regular QR code.
+        # Micro QR and rMQR "symbols" turn up in textures and noise, and a pass is a regular QR
+        # code: they are weaker evidence (see decode), not a code's corners.
         if str((symbol.extra or {}).get("Version", "")).startswith(("M", "R")):
             return None
         pos = symbol.position
         corners = (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
         return region_from_corners([p.x for p in corners], [p.y for p in corners], grey.shape)
+
+    @staticmethod
+    def _box(symbol: Any) -> tuple[int, int, int, int]:
+        pos = symbol.position
+        xs = (pos.top_left.x, pos.top_right.x, pos.bottom_right.x, pos.bottom_left.x)
+        ys = (pos.top_left.y, pos.top_right.y, pos.bottom_right.y, pos.bottom_left.y)
+        return min(xs), min(ys), max(xs), max(ys)
 
 
 class PyzbarDecoder:

@@ -9,7 +9,9 @@ and most frames hold no code. So the ladder runs only when
 1. the first read decoded nothing, and
 2. the frame shows evidence of a code: a QR symbol zxing-cpp located but could not decode
    (its corners give the region), or, failing that, a patch that passes :func:`structure_regions`
-   (busy in both directions, sized like a code),
+   (busy in both directions, sized like a code), or, failing that, Micro QR / rMQR "symbols"
+   zxing-cpp located (a QR code's finder on a dim or glared screen often passes for one; the
+   region is grown around them: :func:`region_around_finders`),
 
 and then tries, on that region, in order of how often each rung rescued a frame in the
 benchmark (``bench/door_decoding.py``):
@@ -22,19 +24,21 @@ rung          what it does
               the autocorrelation of the derivative along it, then Wiener deconvolution with that
               line PSF and its neighbours; a round (focus) blur: Wiener with a few disc radii
 ``upscale``   the region enlarged 2× (cubic): tiny codes (first when the region is small)
-``contrast``  CLAHE (local contrast normalisation): glare and dim screens
+``contrast``  local normalisation, a local mean threshold, a range stretch, CLAHE: glare and dim
+              screens (first for low-contrast, partly saturated and finder-only regions)
 ``inverted``  every read above also tries the inverted image (dark-mode screens)
 ============  ======================================================================================
 
 A per-frame time budget (seconds) cuts the ladder off: before each try the ladder predicts its
-cost from what the same rung cost per pixel so far and skips it when the remaining budget is
-short, so the decoder's extra time on a frame stays under the budget and the node keeps up
+cost from what the same try cost per pixel before and skips it when the remaining budget is
+short (with ``PREDICTION_HEADROOM``), so the decoder's extra time on a frame stays under the budget and the node keeps up
 with the camera. A text found by the ladder is a text zxing-cpp decoded with its own
 Reed-Solomon check; the ladder never edits texts.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -54,10 +58,19 @@ RUNGS = ("smooth", "deblur", "upscale", "contrast")
 SMALL_REGION_PX = 160
 #: A region whose 5th to 95th percentile grey levels span less than this is low-contrast.
 LOW_CONTRAST = 60
+#: Local normalisation window (Gaussian sigma, px): about one module of a code held at 20-40 cm.
+LOCAL_SIGMA_PX = 6.0
+#: A region with more than this share of saturated pixels (>= 250) is glared: ``contrast`` first.
+GLARE_SHARE = 0.01
+#: A region around finder-like symbols is grown by this many times the symbol's side.
+FINDER_PAD = 2.0
 #: Largest region side (px) the ladder works on at full resolution; larger ones are halved first.
 MAX_REGION_PX = 720
 #: Cost per region pixel assumed for the very first try (seconds; a read costs about 10-50 ns/px).
 FIRST_GUESS_S_PER_PX = 60e-9
+#: A try is started only when this many times its predicted cost still fits in the budget
+#: (reads slow down when the machine is busy; the budget is a ceiling, not a target).
+PREDICTION_HEADROOM = 1.3
 #: Structure test: the frame is subsampled every this many pixels in both directions.
 STRUCTURE_STEP_PX = 4
 #: Structure test block (samples per side) and the share of transitions in it that marks a code.
@@ -72,8 +85,8 @@ class CodeRegion:
     """Where a code probably is: pixel box ``[y0:y1, x0:x1]`` of the frame.
 
     Attributes:
-        source: ``symbol`` (zxing-cpp located an undecodable symbol there) or ``structure``
-            (:func:`structure_regions`).
+        source: ``symbol`` (zxing-cpp located an undecodable symbol there), ``structure``
+            (:func:`structure_regions`) or ``finder`` (:func:`region_around_finders`).
     """
 
     x0: int
@@ -102,6 +115,24 @@ def region_from_corners(xs: list[int], ys: list[int], shape: tuple[int, ...]) ->
     if box.x1 - box.x0 < 6 or box.y1 - box.y0 < 6:
         return None
     return box.padded(shape, fraction=0.25)
+
+
+def region_around_finders(boxes: list[tuple[int, int, int, int]], shape: tuple[int, ...]) -> CodeRegion | None:
+    """Where a QR code probably is when zxing-cpp saw only part of it: ``boxes`` are the
+    ``(x0, y0, x1, y1)`` pixel boxes of the Micro QR / rMQR "symbols" it located (a QR code's
+    finder pattern on a dim or glared screen often passes for one), the result their union
+    grown by ``FINDER_PAD`` times the largest box's side on each side (the code extends from a
+    finder in a direction not known), inside a frame of ``shape``; None when degenerate.
+    """
+    if not boxes:
+        return None
+    side = max(max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes)
+    if side < 6:
+        return None
+    h, w = shape[:2]
+    pad = int(FINDER_PAD * side)
+    return CodeRegion(max(0, min(b[0] for b in boxes) - pad), max(0, min(b[1] for b in boxes) - pad),
+                      min(w, max(b[2] for b in boxes) + pad), min(h, max(b[3] for b in boxes) + pad), "finder")
 
 
 def structure_regions(grey: np.ndarray, max_regions: int = 2) -> list[CodeRegion]:
@@ -207,8 +238,10 @@ class RetryLadder:
         self._read = read
         self.budget_s = budget_s
         self._clock = clock
-        # Learned cost of each rung per region pixel (seconds). A rung not tried yet is assumed
-        # to cost as much as the dearest rung tried so far (every rung ends in a read).
+        # Learned cost per region pixel (seconds) of each attempt of each rung ("deblur:2": the
+        # third image deblur makes, "deblur-line:2" for a motion blur; attempts within a rung
+        # differ several times in cost). One not
+        # tried yet is assumed to cost as much as the dearest tried so far.
         self._s_per_px: dict[str, float] = {}
         self.runs = 0
         self.reads = 0
@@ -236,28 +269,33 @@ class RetryLadder:
                 break
             smear = Smear.of(crop)
             order = list(RUNGS)
-            lo, hi = np.percentile(crop[::4, ::4], (5, 95))
+            sample = crop[::4, ::4]
+            lo, hi = np.percentile(sample, (5, 95))
             first = ("upscale" if region.side_px < SMALL_REGION_PX else "deblur" if smear.is_motion
-                     else "contrast" if hi - lo < LOW_CONTRAST else None)
+                     else "contrast" if (hi - lo < LOW_CONTRAST or region.source == "finder"
+                                         or np.count_nonzero(sample >= 250) > GLARE_SHARE * sample.size)
+                     else None)
             if first is not None:
                 order.remove(first)
                 order.insert(0, first)
             for rung in order:
                 attempts = _ATTEMPTS[rung](crop, smear)
-                while True:
-                    # Predict the next attempt's cost (making the image and reading it) from this
-                    # rung's cost per pixel so far; skip what would not fit in the budget.
-                    predicted = self._predict_s_per_px(rung) * crop.size
+                for k in itertools.count():
+                    # Predict the next attempt's cost (making the image and reading it) from what
+                    # the same attempt of this rung cost per pixel before, with headroom for a
+                    # busy machine; skip what would not fit in the budget.
+                    key = f"{rung}{'-line' if rung == 'deblur' and smear.is_motion else ''}:{k}"
+                    predicted = PREDICTION_HEADROOM * self._predict_s_per_px(key) * crop.size
                     if self._clock() - start + predicted > self.budget_s:
                         out.cut_off = True
-                        self._skipped(rung)
+                        self._skipped(key)
                         break
                     t0 = self._clock()
                     image = next(attempts, None)
                     if image is None:
                         break
                     texts = self._read(image, True)
-                    self._learn(rung, (self._clock() - t0) / crop.size)
+                    self._learn(key, (self._clock() - t0) / crop.size)
                     out.tries += 1
                     self.reads += 1
                     if texts:
@@ -266,21 +304,21 @@ class RetryLadder:
                         return self._done(out, start)
         return self._done(out, start)
 
-    def _predict_s_per_px(self, rung: str) -> float:
-        if rung in self._s_per_px:
-            return self._s_per_px[rung]
+    def _predict_s_per_px(self, key: str) -> float:
+        if key in self._s_per_px:
+            return self._s_per_px[key]
         return max(self._s_per_px.values(), default=FIRST_GUESS_S_PER_PX)
 
-    def _learn(self, rung: str, s_per_px: float) -> None:
-        old = self._s_per_px.get(rung, s_per_px)
+    def _learn(self, key: str, s_per_px: float) -> None:
+        old = self._s_per_px.get(key, s_per_px)
         # Rise at once (never overrun twice in a row), fall gradually.
-        self._s_per_px[rung] = s_per_px if s_per_px > old else 0.7 * old + 0.3 * s_per_px
+        self._s_per_px[key] = s_per_px if s_per_px > old else 0.7 * old + 0.3 * s_per_px
 
-    def _skipped(self, rung: str) -> None:
+    def _skipped(self, key: str) -> None:
         # A rung skipped for its predicted cost is never measured again; let the estimate decay
         # so that a moment of machine load does not shut a rung out for good.
-        if rung in self._s_per_px:
-            self._s_per_px[rung] *= 0.9
+        if key in self._s_per_px:
+            self._s_per_px[key] *= 0.9
 
     def _done(self, out: LadderOutcome, start: float) -> LadderOutcome:
         out.spent_s = self._clock() - start
@@ -331,12 +369,29 @@ def _upscale(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
 
 
 def _contrast(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:
-    # A dim screen: stretch its range; glare: equalise locally (CLAHE), after a light blur that
-    # keeps the sensor noise from being amplified with it.
+    # Glare and dim screens: local normalisation first (each pixel against the mean and spread
+    # of its surroundings, a few modules across: a veiling reflection or a dark screen beside a
+    # bright wall no longer sets the scale), then a local mean threshold after a light blur; then
+    # a stretch of the whole range and CLAHE.
+    yield local_normalise(crop, LOCAL_SIGMA_PX)
+    yield cv2.adaptiveThreshold(cv2.GaussianBlur(crop, (0, 0), 1.0), 255, cv2.ADAPTIVE_THRESH_MEAN_C,
+                                cv2.THRESH_BINARY, 25, 2)
     yield np.asarray(cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX), np.uint8)
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4))
     yield np.asarray(clahe.apply(cv2.GaussianBlur(crop, (0, 0), 1.0)), np.uint8)
-    yield np.asarray(clahe.apply(crop), np.uint8)
+
+
+def local_normalise(grey: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``grey`` (uint8 (H, W)) with each pixel's difference from its Gaussian-weighted
+    neighbourhood (``sigma_px``) divided by the neighbourhood's spread: uint8 (H, W) around 128.
+
+    A code under a veiling reflection or on a dim screen keeps its module pattern at a usable
+    contrast wherever the sensor did not saturate.
+    """
+    f = grey.astype(np.float32)
+    d = f - cv2.GaussianBlur(f, (0, 0), sigma_px)
+    spread = cv2.sqrt(cv2.GaussianBlur(d * d, (0, 0), sigma_px)) + 2.0
+    return np.asarray(np.clip(128.0 + 60.0 * d / spread, 0, 255), np.uint8)
 
 
 def _deblur(crop: np.ndarray, smear: Smear) -> Iterator[np.ndarray]:

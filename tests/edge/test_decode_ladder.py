@@ -15,7 +15,15 @@ from campuspass.door_scenes import HARD_CLASSES, noise_frame, qr_modules, render
 from edge.config import NodeConfig
 from edge.node import Node, open_store
 from qrdecode.decoders import DecoderError, ZxingDecoder, make_decoder, read_image
-from qrdecode.ladder import CodeRegion, RetryLadder, blur_direction, blur_length, structure_regions
+from qrdecode.ladder import (
+    CodeRegion,
+    RetryLadder,
+    blur_direction,
+    blur_length,
+    local_normalise,
+    region_around_finders,
+    structure_regions,
+)
 from shared.clock import FakeClock
 from shared.errors import PassFormatError
 from shared.pass_format import decode_pass
@@ -91,6 +99,54 @@ def test_structure_test_finds_a_tiny_code_but_not_an_edge_or_a_flat_wall() -> No
     wall[:, 640:] = 30  # a door frame edge
     wall[200:500, 300:900] = 200  # a bright sign, one big rectangle
     assert structure_regions(wall) == []
+
+
+def finder_like_only(frame: np.ndarray) -> bool:
+    """zxing-cpp located only Micro QR / rMQR "symbols" in ``frame`` and the structure test
+    found nothing: the ladder has only the region around those symbols to go on."""
+    found = zxingcpp.read_barcodes(frame, formats=ZX, try_invert=True, return_errors=True)
+    return bool(found) and not structure_regions(frame) and all(
+        not r.valid and str((r.extra or {}).get("Version", "")).startswith(("M", "R")) for r in found)
+
+
+def test_a_dim_code_seen_only_as_a_finder_is_read_from_the_region_around_it() -> None:
+    """On a dimmed screen zxing-cpp often takes one finder pattern of the pass for a Micro QR
+    symbol and the code is too faint for the structure test: the region around that symbol is
+    the only evidence, and the ladder reads the pass there."""
+    campus = Campus()
+    decoder = unbounded_decoder()
+    rescued = candidates = 0
+    for spec in scene_specs("dim", 30, seed=4):
+        text = campus.pass_text()
+        frame = render(spec, qr_modules(text))
+        if raw_reads(frame, text) or not finder_like_only(frame):
+            continue
+        candidates += 1
+        rescued += text in decoder.decode(frame)
+    assert candidates >= 3 and rescued >= 1, (candidates, rescued)
+
+
+def test_the_region_around_finders_covers_the_code_in_every_direction() -> None:
+    shape = (720, 1280)
+    region = region_around_finders([(600, 300, 660, 360), (610, 310, 650, 350)], shape)
+    assert region is not None and region.source == "finder"
+    assert (region.x0, region.y0, region.x1, region.y1) == (480, 180, 780, 480)  # 2 x 60 px each side
+    edge = region_around_finders([(0, 0, 40, 30)], shape)
+    assert edge is not None and (edge.x0, edge.y0, edge.x1, edge.y1) == (0, 0, 120, 110)
+    assert region_around_finders([], shape) is None
+    assert region_around_finders([(5, 5, 8, 9)], shape) is None  # a speck, not a finder
+
+
+def test_local_normalisation_spreads_a_dim_code_and_a_glared_one_over_the_grey_range() -> None:
+    rng = np.random.default_rng(1)
+    modules = np.kron(rng.integers(0, 2, (20, 20)), np.ones((6, 6))).astype(np.float32)
+    for dark, light in ((10.0, 30.0), (215.0, 250.0)):  # a dim screen; a veil of reflected light
+        grey = np.asarray(np.clip(dark + (light - dark) * modules + rng.normal(0, 2, modules.shape), 0, 255),
+                          np.uint8)
+        out = local_normalise(grey, 6.0)
+        assert out.shape == grey.shape and out.dtype == np.uint8
+        lo, hi = np.percentile(out[modules == 1], 50), np.percentile(out[modules == 0], 50)
+        assert lo - hi > 80, (dark, light, lo, hi)  # from 20-35 grey levels apart
 
 
 def test_blur_direction_and_length_are_recovered_from_a_smeared_code() -> None:
