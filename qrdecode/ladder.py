@@ -25,15 +25,17 @@ rung          what it does
               line PSF and its neighbours; a round (focus) blur: Wiener with a few disc radii
 ``upscale``   the region enlarged 2× (cubic): tiny codes (first when the region is small)
 ``contrast``  local normalisation, a local mean threshold, a range stretch, CLAHE: glare and dim
-              screens (first for low-contrast, partly saturated and finder-only regions)
+              screens (first for low-contrast, partly saturated and finder-only regions; on the
+              region grown by ``CONTRAST_PAD``)
 ``inverted``  every read above also tries the inverted image (dark-mode screens)
 ============  ======================================================================================
 
 A per-frame time budget (seconds) cuts the ladder off: before each try the ladder predicts its
 cost from what the same try cost per pixel before and skips it when the remaining budget is
-short (with ``PREDICTION_HEADROOM``), so the decoder's extra time on a frame stays under the budget and the node keeps up
-with the camera. A text found by the ladder is a text zxing-cpp decoded with its own
-Reed-Solomon check; the ladder never edits texts.
+short (with ``PREDICTION_HEADROOM``, planning within ``PLAN_SHARE`` of the budget), so the
+decoder's extra time on a frame stays under the budget and the node keeps up with the camera.
+A text found by the ladder is a text zxing-cpp decoded with its own Reed-Solomon check; the
+ladder never edits texts.
 """
 
 from __future__ import annotations
@@ -64,13 +66,17 @@ LOCAL_SIGMA_PX = 6.0
 GLARE_SHARE = 0.01
 #: A region around finder-like symbols is grown by this many times the symbol's side.
 FINDER_PAD = 2.0
+#: The contrast rung works on the region grown by this share of its side (glare hides part of a code).
+CONTRAST_PAD = 0.25
 #: Largest region side (px) the ladder works on at full resolution; larger ones are halved first.
 MAX_REGION_PX = 720
 #: Cost per region pixel assumed for the very first try (seconds; a read costs about 10-50 ns/px).
 FIRST_GUESS_S_PER_PX = 60e-9
-#: A try is started only when this many times its predicted cost still fits in the budget
-#: (reads slow down when the machine is busy; the budget is a ceiling, not a target).
+#: A try is started only when this many times its predicted cost still fits in ``PLAN_SHARE``
+#: of the budget (reads slow down when the machine is busy, and a busy machine can take the CPU
+#: away for milliseconds mid-try; the budget is a ceiling, not a target).
 PREDICTION_HEADROOM = 1.3
+PLAN_SHARE = 0.85
 #: Structure test: the frame is subsampled every this many pixels in both directions.
 STRUCTURE_STEP_PX = 4
 #: Structure test block (samples per side) and the share of transitions in it that marks a code.
@@ -259,11 +265,9 @@ class RetryLadder:
         out = LadderOutcome()
         self.runs += 1
         for region in regions:
-            crop = grey[region.y0:region.y1, region.x0:region.x1]
+            crop = _crop(grey, region)
             if crop.size == 0:
                 continue
-            if region.side_px > MAX_REGION_PX:
-                crop = cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
             if self._clock() - start > self.budget_s:
                 out.cut_off = True
                 break
@@ -279,23 +283,26 @@ class RetryLadder:
                 order.remove(first)
                 order.insert(0, first)
             for rung in order:
-                attempts = _ATTEMPTS[rung](crop, smear)
+                # Glare washes out part of a code, and the structure test's region stops where the
+                # pattern does: the contrast fixes look at a wider region.
+                image = _crop(grey, region.padded(grey.shape, CONTRAST_PAD)) if rung == "contrast" else crop
+                attempts = _ATTEMPTS[rung](image, smear)
                 for k in itertools.count():
                     # Predict the next attempt's cost (making the image and reading it) from what
                     # the same attempt of this rung cost per pixel before, with headroom for a
                     # busy machine; skip what would not fit in the budget.
                     key = f"{rung}{'-line' if rung == 'deblur' and smear.is_motion else ''}:{k}"
-                    predicted = PREDICTION_HEADROOM * self._predict_s_per_px(key) * crop.size
-                    if self._clock() - start + predicted > self.budget_s:
+                    predicted = PREDICTION_HEADROOM * self._predict_s_per_px(key) * image.size
+                    if self._clock() - start + predicted > PLAN_SHARE * self.budget_s:
                         out.cut_off = True
                         self._skipped(key)
                         break
                     t0 = self._clock()
-                    image = next(attempts, None)
-                    if image is None:
+                    attempt = next(attempts, None)
+                    if attempt is None:
                         break
-                    texts = self._read(image, True)
-                    self._learn(key, (self._clock() - t0) / crop.size)
+                    texts = self._read(attempt, True)
+                    self._learn(key, (self._clock() - t0) / image.size)
                     out.tries += 1
                     self.reads += 1
                     if texts:
@@ -325,6 +332,14 @@ class RetryLadder:
         if out.cut_off:
             self.cut_offs += 1
         return out
+
+
+def _crop(grey: np.ndarray, region: CodeRegion) -> np.ndarray:
+    """The pixels of ``region``, halved when its side exceeds ``MAX_REGION_PX``."""
+    crop = grey[region.y0:region.y1, region.x0:region.x1]
+    if crop.size and region.side_px > MAX_REGION_PX:
+        crop = cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    return crop
 
 
 # ---- the rungs ---------------------------------------------------------------------------------

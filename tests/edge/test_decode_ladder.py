@@ -268,3 +268,23 @@ async def test_the_node_accepts_a_pass_only_the_ladder_reads_and_denies_foreign_
     finally:
         node.outputs.close()
         await store.close()
+
+
+def test_the_contrast_fixes_look_at_a_region_grown_by_a_quarter() -> None:
+    """Glare washes out part of a code, and a structure region stops where the pattern does:
+    the contrast rung reads the region grown by a quarter of its side; the other rungs read the
+    region itself."""
+    shapes: list[tuple[int, ...]] = []
+
+    def read(grey: np.ndarray, try_invert: bool) -> list[str]:
+        shapes.append(grey.shape)
+        return []
+
+    ladder = RetryLadder(read, 0.5, clock=FrozenClock())
+    dim = np.asarray(np.random.default_rng(3).integers(10, 30, (720, 1280)), np.uint8)  # low contrast
+    outcome = ladder.run(dim, [CodeRegion(400, 200, 600, 400, "structure")])
+    assert outcome.texts == [] and outcome.tries == len(shapes) > 4
+    contrast_tries = 4  # local normalisation, local mean threshold, stretch, CLAHE: first here
+    assert shapes[:contrast_tries] == [(300, 300)] * contrast_tries  # 200 px + 2 x 50 px
+    # The other rungs: the region itself, halved (smooth) or enlarged 2x (upscale).
+    assert set(shapes[contrast_tries:]) <= {(200, 200), (100, 100), (400, 400)}
