@@ -54,11 +54,11 @@ class PgCluster:
     def url(self, dbname: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self) -> str:
-        """A fresh copy of the migrated template; returns its URL."""
+    def create_database(self, *, empty: bool = False) -> str:
+        """A fresh copy of the migrated template (``empty``: a database with no tables); returns its URL."""
         name = f"t{os.getpid()}_{next(self._names)}"
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {"template0" if empty else TEMPLATE}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
