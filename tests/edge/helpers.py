@@ -52,11 +52,11 @@ class Campus:
 
     def pass_text(self, *, status: PassStatus = PassStatus.GREEN, scope: tuple[int, ...] = (DORM_GROUP,),
                   valid_from_s: int | None = None, valid_until_s: int | None = None,
-                  serial: bytes | None = None) -> str:
+                  serial: bytes | None = None, subject: bytes | None = None) -> str:
         valid_from_s = self.t0_s - 3600 if valid_from_s is None else valid_from_s
         valid_until_s = self.t0_s + 86400 if valid_until_s is None else valid_until_s
         fields = PassFields(
-            key_id=1, serial=serial or os.urandom(8), subject=os.urandom(8), status=status, scope=scope,
+            key_id=1, serial=serial or os.urandom(8), subject=subject or os.urandom(8), status=status, scope=scope,
             valid_from_s=valid_from_s, valid_until_s=valid_until_s,
         )
         return sign_pass(fields, self.issuer)
