@@ -73,7 +73,7 @@ async def prefill(db: Database, n: int, start_ms: int) -> float:
             at_ms = start_ms - (n - i) * 60
             rows.append((str(uuid7(at_ms)), "prefill", i + 1, buildings[i % 5], "entry", at_ms, 1,
                          os.urandom(8), os.urandom(8), "0" * 64, "accept" if i % 10 else "deny", "accepted",
-                         "0" * 64, at_ms // 1000, 0, 0))
+                         "0" * 64, at_ms // 1000, 0, 0, at_ms, 0))
         async with db.transaction() as conn:
             await conn.executemany(INSERT_SQL, rows)
     return time.perf_counter() - t0

@@ -409,7 +409,7 @@ class DashboardStore:
 
     async def scans_per_building_hour(self, first_ms: int, last_ms: int) -> dict[tuple[str, int], tuple[int, int]]:
         """``{(building, hour start in Unix seconds): (scans, accepted)}`` of door scans with
-        ``first_ms <= at_ms < last_ms`` (node time, milliseconds)."""
+        ``first_ms <= at_ms < last_ms`` (scan time on the server's clock, milliseconds)."""
         rows = await self.db.fetch_all(
             "SELECT building, (at_ms / 3600000) * 3600, COUNT(*), SUM(CASE WHEN verdict = 'accept' THEN 1 ELSE 0 END)"
             " FROM scans WHERE at_ms >= ? AND at_ms < ? GROUP BY 1, 2",
