@@ -30,7 +30,7 @@ from server.web.tracing_api import (
     result_out,
     run_query,
 )
-from shared.campus_time import checkin_day, local
+from shared.campus_time import local
 
 presence_i18n.install()
 routes = Routes(tag="presence-pages")
@@ -79,9 +79,7 @@ async def tracing_run(request: web.Request) -> web.StreamResponse:
 @routes.page("GET", "/occupancy", roles=("school_admin",), summary="people inside each building")
 async def occupancy_page(request: web.Request) -> web.StreamResponse:
     svc = occupancy_service(request)
-    now_ms, buildings = await svc.now()
-    today = checkin_day(request.app[state.CLOCK].now())
-    hours = await svc.day(today)
+    now_ms, buildings, hours = await svc.today()
     names = {b.code: b.name for b in buildings}
     chart = charts.heatmap([(names.get(code, code), counts + [0] * (24 - len(counts)))
                             for code, counts in hours.items()],
