@@ -26,9 +26,9 @@ import gzip
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from edge.node import Node
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 GZIP_MIN_BYTES = 1024
 
@@ -307,30 +309,31 @@ class SyncClient:
         await self.store.apply_server_time(anchor, self.offset_s)
 
     async def _apply(self, answer: SyncAnswer, first: bool) -> None:
-        """Apply documents from a verified answer (each verified again by the store before use)."""
-        bundle = answer.trust_bundle
-        if isinstance(bundle, dict):
-            try:
-                new = await self.store.replace_trust_bundle(bundle)
-                log.info("trust bundle v%d from the server", new.version)
-            except CampusPassError as exc:
-                log.error("refused the server's trust bundle: %s", exc)
+        """Apply documents from a verified answer (each verified again by the store before use;
+        a document the store refuses is logged and the others are still applied)."""
+        if answer.trust_bundle is not None:
+            bundle = await self._take("trust bundle", self.store.replace_trust_bundle(answer.trust_bundle))
+            if bundle is not None:
+                log.info("trust bundle v%d from the server", bundle.version)
         delta = answer.revocations
-        if isinstance(delta, dict) and (first or int(delta.get("version", 0)) > self.store.revocations.version):
-            try:
-                before = self.store.revocations.version
-                revs = await self.store.apply_revocation_delta(delta)
-                if revs.version != before:
-                    log.info("revocations v%d -> v%d", before, revs.version)
-            except CampusPassError as exc:
-                log.error("refused the server's revocation delta: %s", exc)
-        policy = answer.policy
-        if isinstance(policy, dict):
-            try:
-                p = await self.store.replace_policy(policy)
-                log.info("policy v%d from the server", p.version)
-            except CampusPassError as exc:
-                log.error("refused the server's policy: %s", exc)
+        before = self.store.revocations.version
+        if delta is not None and (first or int(delta.get("version", 0)) > before):
+            revs = await self._take("revocation delta", self.store.apply_revocation_delta(delta))
+            if revs is not None and revs.version != before:
+                log.info("revocations v%d -> v%d", before, revs.version)
+        if answer.policy is not None:
+            policy = await self._take("policy", self.store.replace_policy(answer.policy))
+            if policy is not None:
+                log.info("policy v%d from the server", policy.version)
+
+    @staticmethod
+    async def _take(what: str, applying: Awaitable[T]) -> T | None:
+        """The result of applying one document, or None (logged) when the store refused it."""
+        try:
+            return await applying
+        except CampusPassError as exc:
+            log.error("refused the server's %s: %s", what, exc)
+            return None
 
     # ---- a round ----------------------------------------------------------------------------
 
