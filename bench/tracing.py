@@ -230,6 +230,20 @@ async def load(targets: list[Target], people: int, days: int, now_ms: int, rng: 
             await db.close()
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` and, when it is a PostgreSQL postmaster,
+    its server processes have used so far (Linux ``/proc``; a process gone is counted as 0)."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii").split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -240,15 +254,17 @@ class Measured:
     """Figures of one backend with one version of the code (ms), and a digest of its answers."""
 
     q_ms: list[float]
+    q_cpu_ms: list[float]  # CPU of this process (and of the PostgreSQL server's processes) per query
     q_n: list[int]
     b_ms: list[float]
     b_n: list[int]
     o_ms: list[float]
     pages: list[tuple[str, float, list[float]]]
     answers: str
+    page_cpu_ms: float = 0.0  # CPU of the server process (and PostgreSQL's) per occupancy page
 
 
-async def measure_queries(datadir: DataDir, numbers: list[str], now_ms: int) -> Measured:
+async def measure_queries(datadir: DataDir, numbers: list[str], now_ms: int, pg_pid: int | None) -> Measured:
     """Times (ms) and result sizes of the co-presence query, the baseline and occupancy."""
     db = await datadir.open_database(migrate=False)
     try:
@@ -258,14 +274,16 @@ async def measure_queries(datadir: DataDir, numbers: list[str], now_ms: int) -> 
         admin = await People(db).by_number("A0001")
         assert admin is not None
         await service.query(admin, numbers[0], from_ms=None, to_ms=None, min_overlap_min=None, reason="warm-up")
-        q_ms, q_n, b_ms, b_n = [], [], [], []
+        q_ms, q_cpu_ms, q_n, b_ms, b_n = [], [], [], [], []
         digest = hashlib.sha256()
         lo = now_ms - config.tracing_days * 24 * H_MS
         for number in numbers:
+            cpu0 = time.process_time() + (cpu_s(pg_pid) if pg_pid else 0.0)
             t0 = time.perf_counter()
             result = await service.query(admin, number, from_ms=None, to_ms=None, min_overlap_min=None,
                                          reason="benchmark")
             q_ms.append((time.perf_counter() - t0) * 1000)
+            q_cpu_ms.append((time.process_time() + (cpu_s(pg_pid) if pg_pid else 0.0) - cpu0) * 1000)
             q_n.append(len(result.contacts))
             digest.update(repr([(c.person.number, c.overlap_ms, c.stays) for c in result.contacts]).encode())
             digest.update(repr([(t.stay, t.unidentified, [(c.person.number, c.overlap_ms) for c in t.contacts])
@@ -283,31 +301,34 @@ async def measure_queries(datadir: DataDir, numbers: list[str], now_ms: int) -> 
             _now, buildings = await occ.now()
             o_ms.append((time.perf_counter() - t0) * 1000)
         digest.update(repr([(b.code, b.inside, b.newest_scan_ms) for b in buildings]).encode())
-        return Measured(q_ms, q_n, b_ms, b_n, o_ms[1:], [], digest.hexdigest())
+        return Measured(q_ms, q_cpu_ms, q_n, b_ms, b_n, o_ms[1:], [], digest.hexdigest())
     finally:
         await db.close()
 
 
-def measure(datadir: DataDir, token: str, sample: list[str], now_ms: int, repeat: int) -> Measured:
+def measure(datadir: DataDir, token: str, sample: list[str], now_ms: int, repeat: int,
+            pg_pid: int | None) -> Measured:
     """In-process figures, then the pages over loopback HTTP from ``campuspass server run``
-    (started with this process's code: ``PYTHONPATH`` is set to it)."""
-    out = asyncio.run(measure_queries(datadir, sample, now_ms))
+    (started with this process's code: ``PYTHONPATH`` is set to it). ``pg_pid``: the PostgreSQL
+    postmaster, whose processes' CPU is counted too."""
+    out = asyncio.run(measure_queries(datadir, sample, now_ms, pg_pid))
     if CODE != REPO:  # the server process (started with this environment) runs the same code
         os.environ["PYTHONPATH"] = str(CODE)
     proc, base = start([sys.executable, "-m", "campuspass", "server", "run", "--data", str(datadir.root),
                         "--host", "127.0.0.1", "--port", "0"])
     try:
-        out.pages = asyncio.run(measure_pages(base, token, repeat))
+        out.pages, out.page_cpu_ms = asyncio.run(measure_pages(base, token, repeat, [proc.pid, *([pg_pid] if pg_pid else [])]))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     return out
 
 
-def measure_old(code: Path, datadir: DataDir, token: str, sample: list[str], now_ms: int, repeat: int) -> Measured:
+def measure_old(code: Path, datadir: DataDir, token: str, sample: list[str], now_ms: int, repeat: int,
+                pg_pid: int | None) -> Measured:
     """:func:`measure` with the code extracted in ``code``, in a child process."""
     child = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps([str(datadir.root), token, sample, now_ms, repeat])],
+        [sys.executable, __file__, "--child", json.dumps([str(datadir.root), token, sample, now_ms, repeat, pg_pid])],
         env={**os.environ, "BENCH_TRACING_CODE": str(code)}, capture_output=True, text=True, check=False)
     if child.returncode != 0:
         raise SystemExit(f"the old code's measurement failed:\n{child.stderr[-3000:]}")
@@ -316,20 +337,28 @@ def measure_old(code: Path, datadir: DataDir, token: str, sample: list[str], now
     return Measured(**data)
 
 
-async def measure_pages(base: str, token: str, repeat: int) -> list[tuple[str, float, list[float]]]:
+async def measure_pages(base: str, token: str, repeat: int, pids: list[int]
+                        ) -> tuple[list[tuple[str, float, list[float]]], float]:
+    """Times (ms) of the occupancy page and API (first, then ``repeat`` more), and the CPU of
+    ``pids`` (the server, PostgreSQL) per page after the first (ms)."""
     out = []
+    page_cpu_ms = 0.0
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         for label, path in (("occupancy page  GET /occupancy", "/occupancy"),
                             ("occupancy API   GET /api/v1/occupancy", "/api/v1/occupancy")):
             ms = []
-            for _ in range(repeat + 1):
+            for i in range(repeat + 1):
+                if i == 1:
+                    cpu0 = sum(cpu_s(pid) for pid in pids)
                 t0 = time.perf_counter()
                 async with http.get(base + path.lstrip("/"), headers={"Cookie": f"cp_session={token}"}) as r:
                     body = await r.read()
                     assert r.status == 200, (path, r.status, body[:300])
                 ms.append((time.perf_counter() - t0) * 1000)
+            if path == "/occupancy":
+                page_cpu_ms = (sum(cpu_s(pid) for pid in pids) - cpu0) * 1000 / repeat
             out.append((label, ms[0], ms[1:]))
-    return out
+    return out, page_cpu_ms
 
 
 @contextlib.contextmanager
@@ -358,7 +387,7 @@ def report(t: Target, args: argparse.Namespace, m: Measured, load: tuple[float, 
           f" database {t.size_mb:.0f} MB")
     print(f"co-presence query, {args.samples} random people, last 14 days, 15 min threshold (in-process, ms):")
     print(f"  stays + overlaps (product)   p50 {statistics.median(q_ms):7.1f}   p99 {pct(q_ms, 0.99):7.1f}"
-          f"   contacts median {statistics.median(q_n):.0f}")
+          f"   contacts median {statistics.median(q_n):.0f}   CPU median {statistics.median(m.q_cpu_ms):.1f}")
     print(f"  bare SQL self-join baseline  p50 {statistics.median(b_ms):7.1f}   p99 {pct(b_ms, 0.99):7.1f}"
           f"   people within ±1 h median {statistics.median(b_n):.0f}")
     print(f"  ratio product / baseline     p50 {statistics.median(q_ms) / statistics.median(b_ms):.2f}"
@@ -374,6 +403,8 @@ def report(t: Target, args: argparse.Namespace, m: Measured, load: tuple[float, 
         worst = max(worst, statistics.median(later)) if "page" in label else worst
         print(f"  {label:40s} first {first:7.1f}   median {statistics.median(later):7.1f}"
               f"   p95 {pct(later, 0.95):7.1f}   max {max(later):7.1f}")
+    print(f"  occupancy page CPU (server{' + PostgreSQL' if t.backend == 'postgresql' else ''}):"
+          f" {m.page_cpu_ms:.1f} ms a page")
     met = worst < TARGET_PAGE_MS
     print(f"  target occupancy page under {TARGET_PAGE_MS:.0f} ms: {'met' if met else 'NOT met'} (median {worst:.1f} ms)")
     if not met:
@@ -383,8 +414,11 @@ def report(t: Target, args: argparse.Namespace, m: Measured, load: tuple[float, 
         print(f"A/B against the code of {args.ab} (same database, people and run; ms, old / this code = ratio):")
         for label, a, b in (("co-presence p50", statistics.median(old.q_ms), statistics.median(q_ms)),
                             ("co-presence p99", pct(old.q_ms, 0.99), pct(q_ms, 0.99)),
+                            ("co-presence CPU median", statistics.median(old.q_cpu_ms),
+                             statistics.median(m.q_cpu_ms)),
                             ("occupancy now in-process median", statistics.median(old.o_ms), statistics.median(o_ms)),
-                            ("occupancy page median", page_median(old), page_median(m))):
+                            ("occupancy page median", page_median(old), page_median(m)),
+                            ("occupancy page CPU", old.page_cpu_ms, m.page_cpu_ms)):
             print(f"  {label:34s} {a:8.1f} / {b:8.1f} = {b / a:5.2f}")
         same = old.answers == m.answers
         print(f"  answers (contacts, overlaps, stays, people inside): {'the same' if same else 'DIFFERENT'}")
@@ -405,8 +439,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)  # --ab: measure with BENCH_TRACING_CODE, print JSON
     args = parser.parse_args()
     if args.child:
-        root, token, sample, now_ms, repeat = json.loads(args.child)
-        print(json.dumps(dataclasses.asdict(measure(DataDir(Path(root)), token, sample, now_ms, repeat))))
+        root, token, sample, now_ms, repeat, pg_pid = json.loads(args.child)
+        print(json.dumps(dataclasses.asdict(measure(DataDir(Path(root)), token, sample, now_ms, repeat, pg_pid))))
         return
     if args.quick:
         args.people = 3000
@@ -435,8 +469,10 @@ def main() -> None:
             subprocess.run(["tar", "-x", "-C", str(old_code)], input=archive.stdout, check=True)
         for t in targets:
             load_before = os.getloadavg()[0]
-            m = measure(t.datadir, t.token, sample, now_ms, args.repeat)
-            old = None if old_code is None else measure_old(old_code, t.datadir, t.token, sample, now_ms, args.repeat)
+            pg_pid = cluster.process.pid if cluster is not None and t.backend == "postgresql" else None
+            m = measure(t.datadir, t.token, sample, now_ms, args.repeat, pg_pid)
+            old = None if old_code is None else measure_old(old_code, t.datadir, t.token, sample, now_ms, args.repeat,
+                                                            pg_pid)
             missed += report(t, args, m, (load_before, os.getloadavg()[0]), old)
     print(f"{os.cpu_count()} cores shared; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     if missed:
