@@ -55,6 +55,7 @@ from server.web import region_pages as region_pages
 from server.web.application_api import routes as application_routes
 from server.web.application_pages import routes as application_page_routes
 from server.web.application_setup import install_workflow
+from server.web.catalogue import Catalogue
 from server.web.checkin_api import routes as checkin_routes
 from server.web.checkin_pages import routes as checkin_page_routes
 from server.web.dashboard_setup import install_dashboards
@@ -143,6 +144,7 @@ def create_app(
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
+    app[state.TEXTS] = Catalogue.load()
     app[state.HASHER] = hasher or PasswordHasher()
     app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
 

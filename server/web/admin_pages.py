@@ -8,7 +8,7 @@ from server.roster import RosterError
 from server.storage.audit import AuditLog
 from server.storage.people import People
 from server.storage.sms import SmsOutboxStore
-from server.web import admin_texts, audit, auth, i18n, state
+from server.web import audit, auth, i18n, state
 from server.web.admin import mask_phone, run_roster_import
 from server.web.errors import ApiError, NotFound, status_of
 from server.web.pages import render
@@ -70,11 +70,11 @@ async def roster_upload(request: web.Request) -> web.StreamResponse:
 async def sms_page(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     rows = await SmsOutboxStore(request.app[state.DB]).recent(200)
-    lang = i18n.lang_of(request)
+    lang, texts = i18n.lang_of(request), i18n.catalogue(request)
     return await render(request, "admin_sms.html", {
         "messages": rows, "fmt": _local_time,
-        "show_phone": mask_phone if user.role == "system_admin" else str, "purpose_text": lambda p: admin_texts.purpose_text(lang, p),
-        "status_text": lambda s, n: admin_texts.sms_status_text(lang, s, n)})
+        "show_phone": mask_phone if user.role == "system_admin" else str, "purpose_text": lambda p: texts.purpose_text(lang, p),
+        "status_text": lambda s, n: texts.sms_status_text(lang, s, n)})
 
 
 @routes.page("POST", "/admin/sms/{id}/retry", roles=ADMINS, summary="retry an SMS")
@@ -96,8 +96,8 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         if e.target_person_id is not None and e.target_person_id not in targets:
             who = await people.by_id(e.target_person_id)
             targets[e.target_person_id] = f"{who.number} {who.name}" if who else f"#{e.target_person_id}"
-    lang = i18n.lang_of(request)
+    lang, texts = i18n.lang_of(request), i18n.catalogue(request)
     return await render(request, "admin_audit.html", {
         "entries": entries, "fmt": _local_time, "targets": targets,
-        "action_text": lambda a: admin_texts.action_text(lang, a),
-        "detail_text": lambda d: admin_texts.detail_text(lang, d)})
+        "action_text": lambda a: texts.action_text(lang, a),
+        "detail_text": lambda d: texts.detail_text(lang, d)})

@@ -16,7 +16,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from server.storage.checkins import Checkin, ReplacedAnswers
 from server.storage.pass_status import StatusRow
-from server.web import auth, checkin_i18n, form_drafts, state
+from server.web import auth, form_drafts, state
 from server.web.application_state import checkin_service
 from server.web.errors import ApiError, status_of
 from server.web.pages import render
@@ -25,7 +25,6 @@ from server.web.registry import Routes
 from server.workflow.checkins import CASE_STATUSES, LOCATION_KINDS, SYMPTOMS, InvalidAnswers
 from shared.campus_time import checkin_day
 
-checkin_i18n.install()
 routes = Routes(tag="checkin-pages")
 
 CHECKIN_ROLES = ("student", "staff")

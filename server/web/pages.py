@@ -57,7 +57,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
     ``?msg=``) added to ``context``. Every page handler of every feature renders through this."""
     context = {**await i18n.page_context(request), **context}
     msg = request.query.get("msg")
-    if msg and msg in i18n.MESSAGES["en"]:
+    if msg and i18n.catalogue(request).has(msg):
         context.setdefault("notice", msg)
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     auth.set_csrf_cookie(request, response)
@@ -68,7 +68,7 @@ async def render_error(request: web.Request, status: int, code: str, message: st
     """The error page (used by the error middleware for non-API paths)."""
     if status in (301, 302, 303, 307, 308):
         raise web.HTTPSeeOther("/")
-    text = i18n.translate(i18n.lang_of(request), code, message)
+    text = i18n.translate(request, code, message)
     return await render(request, "error.html", {"status": status, "code": code, "message": text}, status=status)
 
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
-from server.web import auth, checkin_i18n, i18n, state
+from server.web import auth, i18n, state
 from server.web.application_state import application_service, checkin_service
 from server.web.dashboard_state import REMINDERS
 from server.web.errors import ApiError
@@ -28,7 +28,6 @@ from server.workflow.applications import CONFIRMATION_KEYS, TRANSITIONS, when_lo
 from shared.campus_time import checkin_day
 from shared.clock import to_unix
 
-checkin_i18n.install()
 routes = Routes(tag="review-pages")
 
 REVIEWERS = ("counsellor", "school_admin")
@@ -82,10 +81,9 @@ async def review_page(request: web.Request) -> web.StreamResponse:
                                                              "people": sorted(set(viewed))},
                                address=auth.client_address(request))
     missing = await checkin_service(request.app).missing(auth.visible_departments(user.person))
-    lang = i18n.lang_of(request)
-    confirmation_texts = {k: i18n.translate(lang, "confirm_" + k) for k in CONFIRMATION_KEYS}
+    confirmation_texts = {k: i18n.translate(request, "confirm_" + k) for k in CONFIRMATION_KEYS}
     done, failed = _count(request.query.get("done")), _count(request.query.get("failed"))
-    known_error = error if error in i18n.MESSAGES["en"] else None
+    known_error = error if error and i18n.catalogue(request).has(error) else None
     return await render(request, "review.html", {
         "missing": len(missing), "cards": cards, "page": page, "more": more,
         "items": items, "stage": stage or ("dept" if user.role == "counsellor" else "school"), "status": status,

@@ -20,11 +20,14 @@ from server.services import Services
 from server.sms import SmsGateway, SmsSender
 from server.storage import Database
 from server.storage.sessions import SessionTouches
+from server.web.catalogue import Catalogue
 from shared.clock import Clock
 
 CLOCK = web.AppKey("clock", Clock)
 DATADIR = web.AppKey("datadir", DataDir)
 CONFIG = web.AppKey("config", ServerConfig)
+TEXTS = web.AppKey("texts", Catalogue)
+"""The text catalogue of every language (:mod:`server.web.catalogue`), loaded once at creation."""
 HASHER = web.AppKey("hasher", PasswordHasher)
 SMS_GATEWAY = web.AppKey("sms_gateway", SmsGateway)
 DB = web.AppKey("db", Database)
