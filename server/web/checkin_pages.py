@@ -78,7 +78,7 @@ async def _form(request: web.Request, *, values: dict[str, Any] | None = None, e
     if any(c.revisions > 1 for c in history):
         for r in await service.replaced(user.id, today - timedelta(days=13), today):
             replaced.setdefault(r.day.isoformat(), []).append(r)
-    pass_row = await request.app[state.PASS_SERVICE].store.get(user.id)
+    pass_row = await request.app[state.SERVICES].passes.store.get(user.id)
     return await render(request, "checkin.html", {
         "today": today.isoformat(), "current": current, "yesterday": yesterday, "history": history,
         "replaced": replaced, "hold_stays": _hold_stays(request, pass_row),
@@ -133,7 +133,7 @@ def _hold_stays(request: web.Request, status: StatusRow) -> str | None:
     None when the person is not on such a hold."""
     if status.status != "hold" or status.hold_kind != "abnormal_checkin":
         return None
-    return "checkin_saved_hold_stays_later" if request.app[state.PASS_SERVICE].later_day_clears \
+    return "checkin_saved_hold_stays_later" if request.app[state.SERVICES].passes.later_day_clears \
         else "checkin_saved_hold_stays"
 
 

@@ -28,7 +28,6 @@ from server.storage.people import People
 from server.web import audit, auth, i18n, presence_pages, state
 from server.web.application_state import application_service
 from server.web.checkin_api import parse_day
-from server.web.dashboard_state import FIGURES, REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import form_ids, render
 from server.web.registry import Routes
@@ -56,7 +55,7 @@ def _local_hhmm(at_s: int | None) -> str:
 @routes.page("GET", "/dashboard", roles=("counsellor",), summary="counsellor home")
 async def counsellor_home(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    db = request.app[state.DB]
+    db = request.app[state.SERVICES].db
     now = request.app[state.CLOCK].now()
     today = checkin_day(now)
     scope = auth.visible_departments(user.person)
@@ -99,7 +98,7 @@ async def counsellor_home(request: web.Request) -> web.StreamResponse:
 async def remind(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await auth.read_form(request)
-    service = request.app[REMINDERS]
+    service = request.app[state.SERVICES].reminders
     back = "/dashboard" if user.role == "counsellor" else "/dashboard/school"
     ids = form_ids(form.getall("person_id", []), 2000)
     try:
@@ -118,8 +117,8 @@ async def remind(request: web.Request) -> web.StreamResponse:
 
 @routes.page("GET", "/dashboard/school", roles=("school_admin",), summary="school admin home")
 async def school_home(request: web.Request) -> web.StreamResponse:
-    db = request.app[state.DB]
-    f = await request.app[FIGURES].get()
+    db = request.app[state.SERVICES].db
+    f = await request.app[state.SERVICES].figures.get()
     departments = {d.code: d.name for d in await People(db).departments()}
     dept_filter = request.query.get("department", "")
     if dept_filter and dept_filter not in departments:
@@ -162,7 +161,7 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     if user is None or user.role not in ("counsellor", "school_admin") or not user.person.is_active:
         return None
     today = checkin_day(request.app[state.CLOCK].now())
-    progress = await DashboardStore(request.app[state.DB]).progress(auth.visible_departments(user.person), today)
+    progress = await DashboardStore(request.app[state.SERVICES].db).progress(auth.visible_departments(user.person), today)
     expected = sum(p.expected for p in progress)
     done = sum(p.done for p in progress)
     return "dashboard_home.html", {"expected": expected, "done": done, "missing": expected - done,

@@ -26,7 +26,7 @@ async def _page(request: web.Request, extra: dict[str, Any], status: int = 200) 
     def fmt(at_s: int | None) -> str:
         return local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M") if at_s else ""
 
-    db = request.app[state.DB]
+    db = request.app[state.SERVICES].db
     now_s = to_unix(request.app[state.CLOCK].now())
     tokens = [token_info(r, now_s) for r in await EnrolmentTokens(db).recent(50)]
     server_url = f"{request.scheme}://{request.host}"

@@ -67,7 +67,7 @@ async def tracing_run(request: web.Request) -> web.StreamResponse:
         return await render(request, "tracing.html", {"form": values, "result": None, "error": form_error(exc),
                                                       "error_message": exc.message}, status=status_of(exc))
     if form.get("export") == "csv":
-        names = {b.code: b.name for b in await PresenceStore(request.app[state.DB]).buildings()}
+        names = {b.code: b.name for b in await PresenceStore(request.app[state.SERVICES].db).buildings()}
         mask = request.app[state.CONFIG].presence.mask_numbers_in_export
         return csv_response(result_csv(result, mask=mask, building_names=names), result.subject.number)
     out = await result_out(request, result)

@@ -20,7 +20,6 @@ from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
 from server.web import auth, i18n, state
 from server.web.application_state import application_service, checkin_service
-from server.web.dashboard_state import REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import form_ids, render
 from server.web.registry import Routes
@@ -65,7 +64,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
     error = request.query.get("error", "")
     now = request.app[state.CLOCK].now()
     today = checkin_day(now)
-    checkins = Checkins(request.app[state.DB])
+    checkins = Checkins(request.app[state.SERVICES].db)
     abnormal = await checkins.abnormal_in_departments(auth.visible_departments(user.person), today)
     cards: list[dict[str, Any]] = []
     for item in items:
@@ -75,7 +74,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
                       "dept": dept, "dept_at": when_local(dept.at_s) if dept else ""})
     viewed = [a.number for a in abnormal] + [c["item"].number for c in cards if c["checkin"] is not None]
     if viewed:
-        async with request.app[state.DB].transaction() as conn:
+        async with request.app[state.SERVICES].db.transaction() as conn:
             await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
                                action="health_view", detail={"list": "review", "page": "/review",
                                                              "people": sorted(set(viewed))},
@@ -131,7 +130,7 @@ async def review_approve_one(request: web.Request) -> web.StreamResponse:
 async def review_remind(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     # the same service as the dashboards: one reminder per person per day, whoever asks
-    await request.app[REMINDERS].remind_all_missing(user.person)
+    await request.app[state.SERVICES].reminders.remind_all_missing(user.person)
     raise web.HTTPSeeOther("/review?msg=reminders_sent")
 
 
