@@ -39,7 +39,7 @@ from server.storage import Database
 from server.storage.buildings import Buildings
 from server.storage.nodes import Nodes
 from server.storage.scans import INSERT_SQL
-from server.sync import Heartbeat, SyncService, check_records
+from server.sync import SyncService, read_request
 from shared.clock import SystemClock
 from shared.keys import generate_key, public_key_bytes
 from shared.node_auth import sign_request
@@ -136,11 +136,11 @@ async def main(args: argparse.Namespace, tmp: Path, dd: DataDir) -> None:
     local = chain("bench-local", args.scans, now_ms)
     node = await nodes.get("bench-local")
     assert node is not None
-    hb = Heartbeat(**heartbeat(now_ms))
+    hb = heartbeat(now_ms)
     t0 = time.perf_counter()
     for i in range(0, len(local), BATCH):
-        records = check_records(local[i:i + BATCH], node.id, 1000)
-        await svc.upload(node, records, hb, int(clock.now().timestamp() * 1000))
+        request = read_request({"heartbeat": hb, "records": local[i:i + BATCH]}, node.id, 1000)
+        await svc.upload(node, request.records, request.heartbeat, int(clock.now().timestamp() * 1000))
     local_rate = len(local) / (time.perf_counter() - t0)
     await db.close()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.datadir import DataDir
+from tests.faults import FullDisk
 from tests.pg import PgCluster, start_cluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,3 +50,14 @@ def use_database(datadir: DataDir, url: str) -> DataDir:
         assert url in text, "server.toml has no [database] url line"
         datadir.config_path.write_text(text, encoding="utf-8")
     return datadir
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[FullDisk]:
+    """A data folder that can be made full and freed again (:class:`tests.faults.FullDisk`: a real
+    tmpfs when running as root), released at the end of the test."""
+    d = FullDisk(tmp_path)
+    try:
+        yield d
+    finally:
+        d.close()
