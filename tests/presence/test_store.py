@@ -13,7 +13,7 @@ from server.web import state
 
 async def test_people_of_subjects_answers_the_same_by_lookup_and_by_one_read_of_everyone(client: TestClient) -> None:
     assert client.server.app is not None
-    db = client.server.app[state.DB]  # the app started on its database
+    db = client.server.app[state.SERVICES].db  # the app started on its database
     subjects = [os.urandom(8) for _ in range(1200)]
     async with db.transaction() as conn:
         await People.upsert_department(conn, "CS", "Computer science")

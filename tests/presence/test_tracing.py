@@ -109,7 +109,7 @@ async def test_the_threshold_and_the_period_narrow_the_answer(client: TestClient
 
 async def test_late_and_repeated_uploads_count_in_the_right_stay_once(client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
     c = await build(campus)
-    db = c.app[state.DB]
+    db = c.app[state.SERVICES].db
     # the library's exit node was offline: the server received its scans a day after they were made
     rows = await db.fetch_all("SELECT at_ms, received_at FROM scans WHERE node_id = 'lib-out' ORDER BY at_ms")
     assert [r[0] for r in rows] == [local_ms(2, t) for t in ("10:45", "11:00", "11:30", "12:00")]
@@ -221,7 +221,7 @@ async def test_csv_export_has_a_bom_and_groups_by_department(client: TestClient,
     lines = raw.decode("utf-8-sig").splitlines()
     assert [line.split(",")[:2] for line in lines[1:]] == [
         ["CS", "SD"], ["CS", "SF"], ["CS", "SA"], ["EE", "SE"], ["EE", "SG"], ["EE", "SC"]]
-    entries = await AuditLog(c.app[state.DB]).recent(action="tracing_query")
+    entries = await AuditLog(c.app[state.SERVICES].db).recent(action="tracing_query")
     assert [e.detail["reason"] for e in entries] == ["export for CDC"]  # the export is a query: one entry
 
 
@@ -240,7 +240,7 @@ async def test_school_admin_pages_run_the_query_and_show_occupancy(client: TestC
     assert "Name SE" in text and "Name SB" not in text and "570.0" in text
     r = await client.post("/tracing", data={"csrf_token": csrf, "number": "SP", "reason": ""})
     assert r.status == 422
-    entries = await AuditLog(c.app[state.DB]).recent(action="tracing_query")
+    entries = await AuditLog(c.app[state.SERVICES].db).recent(action="tracing_query")
     assert [e.detail["reason"] for e in entries] == ["page query"]  # the refused one left none
     r = await client.get("/occupancy")
     assert r.status == 200 and "Dormitory 1" in await r.text()
