@@ -35,35 +35,33 @@ from server.sms import FileGateway, HttpGateway, SmsGateway
 from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import open_database
 from server.storage.leases import JobLeases
-from server.web import admin as admin_api
 from server.web import (
-    admin_pages,
-    auth_api,
-    enrol_api,
-    enrol_pages,
-    metrics_api,
-    nodes_api,
-    nodes_pages,
+    accounts,
+    admin,
+    applications,
+    arrivals,
+    buildings,
+    checkins,
+    dashboards,
+    enrolment,
+    exports,
+    home,
+    metrics,
+    nodes,
+    occupancy,
+    passes,
+    regions,
+    rendering,
+    review,
     state,
+    tracing,
 )
-from server.web import arrival_pages as arrival_pages
-from server.web import building_pages as building_pages
 from server.web import headers as security_headers
-from server.web import pages as pages
-from server.web import pass_pages as pass_pages
-from server.web import region_pages as region_pages
-from server.web.application_api import routes as application_routes
-from server.web.application_pages import routes as application_page_routes
-from server.web.application_setup import install_workflow
-from server.web.checkin_api import routes as checkin_routes
-from server.web.checkin_pages import routes as checkin_page_routes
-from server.web.dashboard_setup import install_dashboards
+from server.web.catalogue import Catalogue
 from server.web.errors import make_error_middleware
-from server.web.pass_pages import log_reconciliation
-from server.web.presence_setup import install_presence
-from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
-from server.web.review_api import routes as review_routes
-from server.web.review_pages import routes as review_page_routes
+from server.web.passes import log_reconciliation
+from server.web.registry import PUBLIC, Routes, openapi_document
+from server.workflow.checkins import YES_NO_QUESTIONS
 from shared.clock import Clock, SystemClock, to_unix
 from shared.errors import CampusPassError
 
@@ -77,17 +75,20 @@ _meta = Routes(tag="meta")
 @_meta.api("GET", "/api/v1/openapi.json", roles=PUBLIC, summary="This API's OpenAPI 3.1 document")
 async def openapi(request: web.Request) -> web.Response:
     """Built from the route registry: every declared API route appears here."""
-    doc = openapi_document(request.app[ROUTES_KEY], title="campuspass API", version=__version__)
+    doc = openapi_document(request.app[state.ROUTES], title="campuspass API", version=__version__)
     return web.json_response(doc)
 
 
-FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
-                                nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
-                                checkin_routes, application_routes, review_routes,
-                                checkin_page_routes, application_page_routes, review_page_routes,
-                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes,
-                                metrics_api.routes)
-"""Every feature module's routes, registered in this order."""
+FEATURES: tuple[Routes, ...] = (
+    _meta, accounts.routes, home.routes, admin.routes, nodes.routes, enrolment.routes,
+    checkins.routes, applications.routes, review.routes, passes.routes, arrivals.routes, buildings.routes,
+    regions.routes, metrics.routes, dashboards.routes, exports.routes, tracing.routes, occupancy.routes)
+"""Every resource module's routes (``server/web/<resource>.py``), registered in this order."""
+HOME_CARDS: tuple[tuple[state.HomeSection, int], ...] = (
+    (checkins.home_card, 20), (applications.home_card, 30), (dashboards.home_card, 35), (occupancy.home_card, 36),
+    (review.home_card, 40), (arrivals.home_card, 45), (passes.home_card, 50))
+"""The home page's card of each resource and its place (the university's guide's order: check-in
+first, then the return application, the reviewers' and admins' cards, the pass last)."""
 
 
 def sms_gateway_from_config(config: ServerConfig, datadir: DataDir, clock: Clock) -> SmsGateway:
@@ -122,7 +123,7 @@ def create_app(
         config: server configuration (default ``DATA/server.toml``).
         hasher: password hashing (default Argon2id with production parameters).
         run_sms_sender: run the background outbox sender (tests may drive
-            ``app[state.SMS_SENDER].run_once()`` by hand instead).
+            ``app[state.SERVICES].sms_sender.run_once()`` by hand instead).
         run_jobs: run the periodic jobs (:func:`server.services.jobs`) on ``clock``; tests that
             advance a FakeClock may turn them off and call ``app[state.JOBS].run_once(name)``.
 
@@ -135,7 +136,7 @@ def create_app(
     clock = clock or SystemClock()
     config = config or load_server_config(dd.config_path)
     metrics = ServerMetrics()
-    app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(pages.render_error)],
+    app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(rendering.render_error)],
                           client_max_size=24 * 1024 * 1024)
     app[state.METRICS] = metrics
     if config.auth.cas.enabled:
@@ -143,6 +144,7 @@ def create_app(
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
+    app[state.TEXTS] = Catalogue.load()
     app[state.HASHER] = hasher or PasswordHasher()
     app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
 
@@ -153,14 +155,13 @@ def create_app(
     )
     app.router.add_static("/static/", HERE / "static", name="static")
     security_headers.install(app)
-    app[ROUTES_KEY] = []
+    app[state.ROUTES] = []
     for feature in FEATURES:
         feature.register(app)
+    for card, order in HOME_CARDS:
+        home.add_home_section(app, card, order)
+    aiohttp_jinja2.get_env(app).globals["yes_no_questions"] = YES_NO_QUESTIONS
     app.cleanup_ctx.append(_services(run_sms_sender, run_jobs))
-    pass_pages.install_passes(app)  # after _services: needs the database
-    install_workflow(app)  # after _services: needs the database
-    install_dashboards(app)  # after _services: needs the database
-    install_presence(app)  # after _services: needs the database
     return app
 
 
@@ -176,12 +177,6 @@ def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-
                                   app[state.SMS_GATEWAY], app[state.HASHER],
                                   on_sms_outcome=app[state.METRICS].observe_sms)
         app[state.SERVICES] = services
-        # the keys the feature modules read, each the one service built above
-        app[state.DB] = db
-        app[state.SMS_SENDER] = services.sms_sender
-        app[state.ACCOUNTS] = services.accounts
-        app[state.SESSION_TOUCHES] = services.session_touches
-        app[state.PASS_SERVICE] = services.passes
         await log_reconciliation(services.passes, app[state.CLOCK].now())
         leases, holder = JobLeases(db), f"{socket.gethostname()}:{os.getpid()}"
 

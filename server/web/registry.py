@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from aiohttp import web
 
-from server.web import auth
+from server.web import auth, state
 from server.web.errors import BadRequest, InvalidField, TooLarge
 from shared.config import from_mapping
 from shared.errors import ConfigError
@@ -50,9 +50,6 @@ MAX_JSON_BYTES = 256 * 1024
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 T = TypeVar("T")
-
-ROUTES_KEY = web.AppKey("route_specs", list)  # list[RouteSpec], every registered route
-
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -149,10 +146,10 @@ class Routes:
 
     def register(self, app: web.Application) -> None:
         """Add every declared route to ``app`` (wrapped with the role, CSRF and body checks)."""
-        specs = app.get(ROUTES_KEY)
+        specs = app.get(state.ROUTES)
         if specs is None:
             specs = []
-            app[ROUTES_KEY] = specs
+            app[state.ROUTES] = specs
         for spec in self.specs:
             app.router.add_route(spec.method, spec.path, _wrap(spec))
             specs.append(spec)
@@ -266,6 +263,35 @@ async def parse_body(request: web.Request, cls: type[T], limit_bytes: int = MAX_
         return from_mapping(cls, data, "body")
     except ConfigError as exc:
         raise InvalidField(exc.message) from None
+
+
+def wire_shape(source: type, name: str, *, module: str, drop: tuple[str, ...] = (), doc: str | None = None) -> type:
+    """The API shape of a stored row whose JSON leaves some of its fields out: a frozen dataclass
+    named ``name`` with the fields of dataclass ``source`` (same names, types, defaults and order)
+    but ``drop``, so that the row is declared once (``module``: the declaring module, for the
+    OpenAPI component's name; ``doc``: its description, else ``source``'s).
+
+    Raises:
+        ValueError: ``drop`` names a field ``source`` does not have.
+    """
+    names = {f.name for f in dataclasses.fields(source)}
+    if not set(drop) <= names:
+        raise ValueError(f"{source.__name__} has no field {sorted(set(drop) - names)}")
+    hints = get_type_hints(source)
+    specs: list[Any] = []
+    for f in dataclasses.fields(source):
+        if f.name in drop:
+            continue
+        if f.default is not dataclasses.MISSING:
+            specs.append((f.name, hints[f.name], field(default=f.default)))
+        elif f.default_factory is not dataclasses.MISSING:
+            specs.append((f.name, hints[f.name], field(default_factory=f.default_factory)))
+        else:
+            specs.append((f.name, hints[f.name]))
+    cls = dataclasses.make_dataclass(name, specs, frozen=True)
+    cls.__module__ = module
+    cls.__doc__ = doc or source.__doc__
+    return cls
 
 
 # -- OpenAPI -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from playwright.sync_api import Page
 
 from server.storage.people import People
 from server.web import state
+from server.workflow.checkins import YES_NO_QUESTIONS
 from tests.browser.conftest import LiveServer, Shots
 from tests.browser.helpers import first_login, login, no_horizontal_scroll, no_raw_codes, pick_region, student
 
@@ -24,8 +25,8 @@ def fill_checkin(page: Page, live: LiveServer, temperature: str, symptom: str) -
     for box in page.locator("input[name=symptoms]").all():
         box.uncheck()
     page.locator(f"input[name=symptoms][value={symptom}]").check()
-    page.locator("input[name=case_contact_14d][value=no]").check()
-    page.locator("input[name=risk_area_14d][value=no]").check()
+    for question in YES_NO_QUESTIONS:
+        page.locator(f"input[name={question}][value=no]").check()
     page.locator("input[name=attest]").check()
     page.click("form[action='/checkin'] button[type=submit]")
     page.wait_for_load_state("load")
@@ -36,14 +37,14 @@ def make_green(live: LiveServer, who: dict[str, Any]) -> None:
     it through the pages)."""
     async def run() -> None:
         app = live.app
-        people = People(app[state.DB])
+        people = People(app[state.SERVICES].db)
         person = await people.by_number(str(who["number"]))
         counsellor = next(a for a in live.layout.accounts
                           if a["role"] == "counsellor" and a["department"] == who["department"])
         c = await people.by_number(str(counsellor["number"]))
         assert person is not None and c is not None
-        service, now = app[state.PASS_SERVICE], live.clock.now()
-        async with app[state.DB].transaction() as conn:
+        service, now = app[state.SERVICES].passes, live.clock.now()
+        async with app[state.SERVICES].db.transaction() as conn:
             await service.approved(conn, person.id, None, now)
             await service.arrived(conn, person.id, c.id, now, method="number")
     live.run(run())

@@ -6,25 +6,17 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
+from server.workflow.checkins import YES_NO_QUESTIONS
+from tests.server.conftest import CSRF_FIELD as _CSRF
+from tests.server.conftest import csrf
 from tests.workflow.conftest import Login, application_body, checkin_body
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def csrf(c: TestClient, path: str) -> str:
-    r = await c.get(path)
-    assert r.status == 200, await r.text()
-    m = _CSRF.search(await r.text())
-    assert m is not None
-    return m.group(1)
 
 
 def checkin_form(token: str, **overrides: str) -> dict[str, str]:
     form = {"csrf_token": token, "location_kind": "other_province", "region_code": "420102",
-            "temperature_c": "36.5", "symptoms": "none", "case_contact_14d": "no", "risk_area_14d": "no",
-            "case_status": "none", "remarks": "", "attest": "yes"}
+            "temperature_c": "36.5", "symptoms": "none", "case_status": "none", "remarks": "", "attest": "yes",
+            **{question: "no" for question in YES_NO_QUESTIONS}}
     form.update(overrides)
     return form
 
@@ -139,10 +131,10 @@ async def test_withdraw_from_home(login: Login) -> None:
 
 
 def test_every_state_and_refusal_is_translated() -> None:
-    from server.web import checkin_i18n, i18n
+    from server.web.catalogue import Catalogue
     from server.workflow.applications import TRANSITIONS, illegal_code
 
-    checkin_i18n.install()
+    texts = Catalogue.load()
     states = {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values())
     codes = {illegal_code(s, a) for s in states for a in ("dept_approve", "school_approve", "withdraw", "amend",
                                                           "arrive", "revoke", "expire")}
@@ -150,7 +142,7 @@ def test_every_state_and_refusal_is_translated() -> None:
               "temperature_out_of_range", "none_exclusive", "region_not_6_digits", "region_unknown_province",
               "attest_required", "planned_date_out_of_range", "arrives_before_departure"}
     for lang in ("zh-CN", "en"):
-        missing = [k for k in sorted({f"state_{s}" for s in states} | codes) if k not in i18n.MESSAGES[lang]]
+        missing = [k for k in sorted({f"state_{s}" for s in states} | codes) if k not in texts.texts[lang]]
         assert missing == [], (lang, missing)
 
 
