@@ -7,7 +7,10 @@ Prints, measured in one run:
    validation → one transaction: the check-in upsert and the pass status it implies), against a bare aiohttp handler doing one SQLite INSERT
    (aiosqlite, WAL, same pragmas, its own file), and the ratio. These sessions were used within
    the last minute, so the session is not touched; in the rush below every session is older and
-   its first use also writes ``last_seen_at``, as a real morning check-in does.
+   its first use also writes ``last_seen_at``, as a real morning check-in does. Beside the
+   throughput, each server process's CPU time (user + system, from ``/proc/PID/stat``) per
+   request: on a machine shared with other work the throughput ratio swings with the load, the
+   CPU cost per request much less, so compare commits by the CPU ratio.
 2. The 08:00 rush of a university of ``--students`` (default 30,000): every student checks in
    within 30 minutes, with a peak minute at 10x the mean rate (mean 1,000/min → peak 10,000/min,
    167/s). Open loop (requests are sent on schedule whether or not earlier ones finished;
@@ -168,7 +171,16 @@ async def closed_loop(send: Any, total: int) -> float:
     return total / (time.perf_counter() - t0)
 
 
-async def throughput(base: str, bare: str, tokens: list[str]) -> tuple[float, float]:
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(base: str, bare: str, tokens: list[str], app_pid: int, bare_pid: int
+                     ) -> tuple[float, float, float, float]:
+    """Closed-loop requests per second of the check-in server and the bare server, and each
+    one's CPU milliseconds per request: ``(checkin_rps, bare_rps, checkin_cpu_ms, bare_cpu_ms)``."""
     rng = random.Random(1)
     bodies = [body(rng) for _ in tokens]
     conn = aiohttp.TCPConnector(limit=CONCURRENCY)
@@ -191,9 +203,13 @@ async def throughput(base: str, bare: str, tokens: list[str]) -> tuple[float, fl
 
         await closed_loop(bare_post, 300)  # warm-up
         await closed_loop(checkin, warm)  # warm-up on the first people
+        cpu0 = cpu_s(bare_pid)
         bare_rps = await closed_loop(bare_post, len(tokens))
+        bare_cpu_ms = (cpu_s(bare_pid) - cpu0) * 1000 / len(tokens)
+        cpu0 = cpu_s(app_pid)
         checkin_rps = await closed_loop(checkin_rest, len(tokens) - warm)
-    return checkin_rps, bare_rps
+        checkin_cpu_ms = (cpu_s(app_pid) - cpu0) * 1000 / (len(tokens) - warm)
+    return checkin_rps, bare_rps, checkin_cpu_ms, bare_cpu_ms
 
 
 def split(n: int) -> tuple[int, int]:
@@ -291,10 +307,12 @@ def main() -> None:
                                 "--host", "127.0.0.1", "--port", "0"])
         bare_proc, bare = start([sys.executable, __file__, "--serve-bare", str(Path(tmp) / "bare.db")])
         try:
-            checkin_rps, bare_rps = asyncio.run(throughput(base, bare, tp_tokens))
-            print(f"bare aiohttp + one SQLite INSERT:     {bare_rps:8.0f} req/s")
+            checkin_rps, bare_rps, checkin_cpu, bare_cpu = asyncio.run(
+                throughput(base, bare, tp_tokens, app_proc.pid, bare_proc.pid))
+            print(f"bare aiohttp + one SQLite INSERT:     {bare_rps:8.0f} req/s   server CPU {bare_cpu:.2f} ms/request")
             print(f"POST /api/v1/checkins/today:          {checkin_rps:8.0f} req/s   ratio to bare"
                   f" {checkin_rps / bare_rps:.2f}   (concurrency {CONCURRENCY}, {os.cpu_count()} cores)")
+            print(f"  server CPU {checkin_cpu:.2f} ms/request; CPU ratio bare/check-in {bare_cpu / checkin_cpu:.2f}")
             r = asyncio.run(rush(base, rush_tokens, peak_s, offpeak_s))
         finally:
             for p in (app_proc, bare_proc):

@@ -20,8 +20,10 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
 import sqlite3
+import urllib.parse
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -92,8 +94,18 @@ def _serialised(
 
 log = logging.getLogger(__name__)
 
-Connect = Callable[[str], aiosqlite.Connection]
-"""Opens the SQLite connection (default ``aiosqlite.connect``): the storage seam of tests."""
+Connect = Callable[..., aiosqlite.Connection]
+"""Opens the SQLite connection (default ``aiosqlite.connect``; called as ``connect(path)`` or
+``connect(uri, uri=True)``): the storage seam of tests."""
+
+
+class _OpenFault(Exception):
+    """Opening the database read-write met a storage fault (``kind`` as
+    :func:`edge.storage_health.storage_fault_kind`)."""
+
+    def __init__(self, kind: str, exc: BaseException) -> None:
+        super().__init__(kind)
+        self.kind, self.exc = kind, exc
 
 
 class StoreError(CampusPassError):
@@ -144,6 +156,25 @@ async def _check(conn: aiosqlite.Connection, *, full: bool) -> list[str]:
     async with conn.execute("PRAGMA integrity_check(20)" if full else "PRAGMA quick_check(20)") as cur:
         rows = [str(r[0]) for r in await cur.fetchall()]
     return [] if rows == ["ok"] else rows
+
+
+def _refuses_writes(folder: Path) -> bool:
+    """The folder's filesystem is mounted read-only, or this process may not write in it
+    (SQLite says only "unable to open database file" for both)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+async def _refuse_pending_migrations(conn: aiosqlite.Connection, path: Path) -> None:
+    """On a read-only filesystem nothing can be migrated: a database at another schema version
+    than this campuspass's is refused (``bad_database``) rather than read in a shape it is not."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    if (int(row[0]) if row else 0) != SCHEMA_VERSION:
+        raise StoreError(f"the node database {path} needs a migration and its filesystem is read-only",
+                         code="bad_database")
 
 
 async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
@@ -199,6 +230,9 @@ class NodeStore:
         self._pending_floor_s = 0
         self._dropped_recorded = 0
         self._lock = asyncio.Lock()
+        #: Set when the database was opened read-only (its filesystem refused writes at start):
+        #: opens it read-write again, tried before each write-back.
+        self._reopen: Callable[[], Awaitable[aiosqlite.Connection]] | None = None
 
     @classmethod
     async def open(cls, path: Path, root_public: bytes, *, synchronous: str = "FULL",
@@ -224,28 +258,75 @@ class NodeStore:
         if synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ValueError(f"synchronous = {synchronous!r}; expected FULL, NORMAL or OFF")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if file_size(path) == 0:
-                raise StoreError(f"the node database {path} is empty (0 bytes)", code="damaged_database")
-            conn = await connect(str(path))
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the node database {path}: {exc}", code="bad_database") from None
+            return await cls._open(path, root_public, synchronous=synchronous, reserve_bytes=reserve_bytes,
+                                   queue_max=queue_max, connect=connect, check=check)
+        except _OpenFault as fault:
+            if file_size(path) is None:  # nothing to read the trust data from
+                raise StoreError(f"the node database {path} cannot be used: {fault.exc}",
+                                 code="bad_database") from None
+            store = await cls._open(path, root_public, synchronous=synchronous, reserve_bytes=reserve_bytes,
+                                    queue_max=queue_max, connect=connect, check=check, read_only=True)
+            store._reopen = functools.partial(cls._connect_rw, path, synchronous, connect)
+            await store._note_fault("read_only" if _refuses_writes(path.parent) else fault.kind, fault.exc)
+            return store
+
+    @staticmethod
+    async def _connect_rw(path: Path, synchronous: str, connect: Connect) -> aiosqlite.Connection:
+        conn = await connect(str(path))
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute(f"PRAGMA synchronous={synchronous}")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    @classmethod
+    async def _open(cls, path: Path, root_public: bytes, *, synchronous: str, reserve_bytes: int,
+                    queue_max: int, connect: Connect, check: str, read_only: bool = False) -> NodeStore:
+        """:meth:`open`'s work. ``read_only``: open the file immutable and read-only (its
+        filesystem refuses writes) and write nothing. Raises :class:`_OpenFault` when the
+        read-write open meets a storage fault."""
+        try:
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            if file_size(path) == 0:
+                raise StoreError(f"the node database {path} is empty (0 bytes)", code="damaged_database")
+            if read_only:
+                conn = await connect(f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1", uri=True)
+            else:
+                conn = await connect(str(path))
+        except OSError as exc:
+            kind = storage_fault_kind(exc)
+            if kind is not None and not read_only:
+                raise _OpenFault(kind, exc) from None
+            raise StoreError(f"cannot open the node database {path}: {exc}", code="bad_database") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the node database {path}: {exc}", code="bad_database") from None
+        try:
+            if not read_only:
+                await conn.execute("PRAGMA journal_mode=WAL")
+                await conn.execute(f"PRAGMA synchronous={synchronous}")
             if check != "none":
                 problems = await _check(conn, full=check == "full")
                 if problems:
                     raise StoreError(f"the node database {path} is damaged: {'; '.join(problems[:3])}",
                                      code="damaged_database")
-            await _migrate(conn, path)
+            if read_only:
+                await _refuse_pending_migrations(conn, path)
+            else:
+                await _migrate(conn, path)
             reserve = SpaceReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
             store = cls(conn, root_public, reserve=reserve, queue_max=queue_max)
             await store._load()
-            store.health.reserve = await asyncio.to_thread(reserve.ensure)
+            if not read_only:
+                store.health.reserve = await asyncio.to_thread(reserve.ensure)
         except sqlite3.DatabaseError as exc:
             await conn.close()
-            if storage_fault_kind(exc) is not None:
+            kind = storage_fault_kind(exc)
+            if kind is not None and not read_only:
+                raise _OpenFault(kind, exc) from None
+            if kind is not None:
                 raise StoreError(f"the node database {path} cannot be used: {exc}", code="bad_database") from None
             raise StoreError(f"the node database {path} is damaged: {exc}", code="damaged_database") from None
         except (KeyError, TypeError, ValueError) as exc:  # meta or documents unreadable
@@ -635,6 +716,21 @@ class NodeStore:
             await self._rollback()
             log.debug("storage fault not recorded in the database: %s", exc2)
 
+    async def _reopen_rw(self) -> bool:
+        """Swap the read-only connection for a read-write one once the filesystem takes writes."""
+        assert self._reopen is not None
+        try:
+            conn = await self._reopen()
+        except (sqlite3.Error, OSError) as exc:
+            if storage_fault_kind(exc) is None:
+                raise
+            self.health.error = str(exc)
+            return False
+        await self._conn.close()
+        self._conn, self._reopen = conn, None
+        log.warning("the node database's filesystem takes writes again: reopened read-write")
+        return True
+
     @property
     def pending(self) -> int:
         """Decisions held in memory (not yet in the database)."""
@@ -647,6 +743,8 @@ class NodeStore:
         Called every ``storage.retry_s`` by the node while :attr:`health` says ``fault``.
         """
         async with self._lock:
+            if self._reopen is not None and not await self._reopen_rw():
+                return False
             held = list(self._pending)
             if held:
                 dropped = self.health.dropped - self._dropped_recorded

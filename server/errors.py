@@ -11,13 +11,17 @@ and a :class:`Category`. The web layer maps a category to an HTTP status in one 
     ├── DomainError                         bad_request     bad_request
     │   ├── BadRequest                      bad_request     bad_request
     │   ├── InvalidField                    invalid_field   invalid
-    │   │   └── InvalidAnswers              invalid_field   invalid      (server.workflow.checkins; fields[])
+    │   │   ├── InvalidAnswers              invalid_field   invalid      (server.workflow.checkins; fields[])
+    │   │   └── PeriodError                 invalid_field   invalid      (server.presence)
     │   ├── NotLoggedIn                     not_logged_in   unauthenticated
     │   ├── Forbidden                       forbidden       forbidden
     │   │   ├── OutOfScope                  department_scope forbidden   (server.scope)
     │   │   ├── NotYours                    department_scope forbidden   (server.arrivals)
+    │   │   ├── NotPermitted                forbidden       forbidden    (server.presence)
     │   │   └── HoldClearRefused            hold_needs_higher_role forbidden (server.pass_status)
     │   ├── NotFound                        not_found       not_found
+    │   │   ├── UnknownPerson               unknown_person  not_found    (server.presence)
+    │   │   └── UnknownBuilding             not_found       not_found    (server.presence)
     │   ├── Conflict                        conflict        conflict
     │   │   ├── IllegalTransition           dept_stage_pending | already_decided | already_arrived |
     │   │   │                               not_active | not_rejected | not_approved   (workflow)

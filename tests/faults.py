@@ -1,9 +1,15 @@
-"""Real storage faults for the node tests: a full filesystem.
+"""Real storage faults for the node tests: a full filesystem and a read-only one.
 
 As root (CI) :class:`FullDisk` mounts a small tmpfs and fills it with a file: SQLite then gets
 ``ENOSPC`` from the kernel, as on a full SD card. Without root it limits the database's page
 count through the store's ``connect`` seam (SQLite's own ``max_page_count``), which makes SQLite
 answer ``SQLITE_FULL`` at the same places. Either way the node sees the same error.
+
+A filesystem turning read-only under a running node (the kernel's ``errors=remount-ro`` after SD
+card I/O errors) cannot be staged with a plain remount: the kernel refuses ``remount,ro`` while
+the database is open for writing. ``PRAGMA query_only`` through the same seam makes SQLite refuse
+writes with ``SQLITE_READONLY``, the code the node gets from a read-only filesystem. A filesystem already
+read-only when the node starts is real: :meth:`FullDisk.set_read_only_at_rest`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import errno
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -43,9 +50,9 @@ class FullDisk:
         self._conns: list[aiosqlite.Connection] = []
         self._filler = self.folder / "filler.bin"
 
-    def connect(self, path: str) -> aiosqlite.Connection:
+    def connect(self, path: str, **kwargs: Any) -> aiosqlite.Connection:
         """The store's ``connect`` seam: remembers the connection (for the page-count limit)."""
-        conn = aiosqlite.connect(path)
+        conn = aiosqlite.connect(path, **kwargs)
         self._conns.append(conn)
         return conn
 
@@ -77,6 +84,28 @@ class FullDisk:
             return
         for conn in self._conns:
             await conn.execute("PRAGMA max_page_count = 1073741823")
+
+    async def read_only(self) -> None:
+        """Refuse every write from now on, as a filesystem remounted read-only does."""
+        for conn in self._conns:
+            await conn.execute("PRAGMA query_only = 1")
+
+    async def writable(self) -> None:
+        """Accept writes again."""
+        for conn in self._conns:
+            await conn.execute("PRAGMA query_only = 0")
+
+    def set_read_only_at_rest(self, read_only: bool) -> None:
+        """Make the whole data folder read-only (or writable again) while no database is open,
+        as a filesystem fsck remounted read-only at boot: as root the tmpfs is remounted;
+        otherwise the folder and its files lose their write permission (which binds a user
+        who is not root just the same)."""
+        if self.real:
+            mode = "ro" if read_only else "rw"
+            subprocess.run(["mount", "-o", f"remount,{mode}", str(self.folder)], check=True, capture_output=True)
+            return
+        for path in [self.folder, *self.folder.rglob("*")]:
+            path.chmod((0o555 if path.is_dir() else 0o444) if read_only else (0o755 if path.is_dir() else 0o644))
 
     def close(self) -> None:
         """Unmount (root)."""

@@ -144,9 +144,10 @@ class PassStatusStore:
 
     @staticmethod
     async def get_in(conn: aiosqlite.Connection, person_id: int) -> StatusRow:
-        """Like :meth:`get`, inside the caller's transaction."""
-        async with conn.execute(f"SELECT {_COLUMNS} FROM pass_status WHERE person_id = ?", (person_id,)) as cur:
-            r = await cur.fetchone()
+        """Like :meth:`get`, inside the caller's transaction (one round trip to the database
+        thread: every check-in of a person with a pass reads this row)."""
+        rows = await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM pass_status WHERE person_id = ?", (person_id,))
+        r = next(iter(rows), None)
         return _row(r) if r is not None else StatusRow(person_id)
 
     @staticmethod

@@ -15,7 +15,7 @@ from aiohttp import web
 from server.presence.occupancy import CAPACITY_ROLES, BuildingOccupancy, Occupancy
 from server.web import auth, state
 from server.web.registry import Routes
-from server.web.tracing_api import iso, presence_errors
+from server.web.tracing_api import iso
 
 routes = Routes(tag="occupancy")
 
@@ -78,6 +78,5 @@ async def set_capacity(request: web.Request, body: CapacityBody) -> web.Response
     """404 ``not_found`` for an unknown building; 422 ``invalid_field`` outside 1–1,000,000."""
     user = await auth.require_user(request)
     code = request.match_info["code"]
-    with presence_errors():
-        await service(request).set_capacity(user.person, code, body.capacity, auth.client_address(request))
+    await service(request).set_capacity(user.person, code, body.capacity, auth.client_address(request))
     return web.json_response({"code": code, "capacity": body.capacity})

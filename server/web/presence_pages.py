@@ -25,7 +25,6 @@ from server.web.pages import form_error, render
 from server.web.registry import Routes
 from server.web.tracing_api import (
     csv_response,
-    presence_errors,
     result_csv,
     result_out,
     run_query,
@@ -99,9 +98,8 @@ async def capacity_form(request: web.Request) -> web.StreamResponse:
     try:
         if text and not (text.isascii() and text.isdigit() and len(text) <= 7):
             raise InvalidField(f"capacity {text[:20]!r} is not a whole number")
-        with presence_errors():
-            await occupancy_service(request).set_capacity(user.person, code, int(text) if text else None,
-                                                          auth.client_address(request))
+        await occupancy_service(request).set_capacity(user.person, code, int(text) if text else None,
+                                                      auth.client_address(request))
     except ApiError as exc:
         raise web.HTTPSeeOther(f"/occupancy?msg={exc.code}") from None
     raise web.HTTPSeeOther("/occupancy?msg=capacity_saved")

@@ -10,8 +10,6 @@ file (UTF-8 with BOM). School admins only; every query is audited with its reaso
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,11 +17,10 @@ from typing import Any
 from aiohttp import web
 
 from server.dashboards.exports import csv_bytes
-from server.presence.errors import NotPermitted, PeriodError, PresenceError, UnknownBuilding, UnknownPerson
 from server.presence.tracing import TRACING_ROLES, CoPresence, TracingResult
 from server.storage.presence import PresenceStore
 from server.web import auth, state
-from server.web.errors import ApiError, Forbidden, InvalidField, NotFound
+from server.web.errors import InvalidField
 from server.web.headers import attachment
 from server.web.registry import Routes
 from shared.campus_time import CAMPUS_TZ, day_start, local
@@ -124,23 +121,6 @@ class TracingOut:
     departments: list[DepartmentOut]
 
 
-@contextmanager
-def presence_errors() -> Iterator[None]:
-    """Translate presence errors to HTTP errors (the one place they are mapped)."""
-    try:
-        yield
-    except NotPermitted as exc:
-        raise Forbidden(exc.message) from None
-    except PeriodError as exc:
-        raise InvalidField(exc.message) from None
-    except UnknownPerson as exc:
-        raise NotFound(exc.message, code="unknown_person") from None
-    except UnknownBuilding as exc:
-        raise NotFound(exc.message) from None
-    except PresenceError as exc:
-        raise ApiError(exc.message, code=exc.code) from None
-
-
 def parse_instant(text: str | None, name: str, *, end: bool) -> int | None:
     """Unix ms of a ``from``/``to`` value: ``YYYY-MM-DD`` is a local day (its start, or with
     ``end`` its last millisecond); an ISO 8601 time without offset is Asia/Shanghai.
@@ -188,15 +168,15 @@ async def run_query(request: web.Request, number: str, from_text: str | None, to
     """Parse the period and run (and audit) the query for the logged-in user.
 
     Raises:
-        InvalidField, Forbidden, NotFound: see :func:`presence_errors`.
+        InvalidField, Forbidden, NotFound: from :meth:`server.presence.tracing.CoPresence.query`
+            (the error middleware maps them by category).
     """
     user = await auth.require_user(request)
     from_ms = parse_instant(from_text, "from", end=False)
     to_ms = parse_instant(to_text, "to", end=True)
-    with presence_errors():
-        return await service(request).query(user.person, number.strip(), from_ms=from_ms, to_ms=to_ms,
-                                            min_overlap_min=min_overlap_min, reason=reason,
-                                            address=auth.client_address(request))
+    return await service(request).query(user.person, number.strip(), from_ms=from_ms, to_ms=to_ms,
+                                        min_overlap_min=min_overlap_min, reason=reason,
+                                        address=auth.client_address(request))
 
 
 def _minutes(ms: int) -> float:

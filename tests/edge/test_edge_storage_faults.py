@@ -24,6 +24,7 @@ from edge.outputs import Indication, NodeStatus
 from edge.status import make_status_app
 from edge.store import NodeStore, StoreError
 from shared.clock import FakeClock
+from shared.pass_format import PassStatus
 from tests.faults import FullDisk
 
 from .helpers import Campus, make_bundle_dir
@@ -191,3 +192,71 @@ async def test_other_writes_on_a_full_disk_raise_storage_fault_not_sqlite_errors
     finally:
         node.outputs.close()
         await store.close()
+
+
+async def test_read_only_filesystem_keeps_the_door_deciding_and_writes_back_when_writable(
+    full_node: tuple[Node, MockFactory], campus: Campus, clock: FakeClock, disk: FullDisk, aiohttp_client
+) -> None:
+    """The filesystem under the node database turns read-only (the kernel's answer to SD card I/O
+    errors): valid passes still open the door, the decisions wait in the chained queue, the fault
+    is reported as ``read_only``, and all of it is written in order once the disk is writable."""
+    node, factory = full_node
+    client: TestClient = await aiohttp_client(make_status_app(node))
+    assert await scan(node, clock, campus.pass_text()) is Indication.ACCEPT  # written normally
+    await disk.read_only()
+    for _ in range(3):
+        assert await scan(node, clock, campus.pass_text()) is Indication.ACCEPT
+        assert factory.pin(RELAY).state
+    assert node.store.health.state == "fault" and node.store.health.kind == "read_only"
+    assert node.store.pending == 3
+    node.refresh_status()
+    assert node.outputs.status is NodeStatus.STORAGE_FAULT
+    health = await client.get("/healthz")
+    assert health.status == 503 and (await health.json())["storage"] == "fault"
+    await disk.writable()
+    assert await node.store.write_back()
+    assert node.store.health.state == "ok" and node.store.pending == 0
+    assert await node.store.check_integrity() == []
+    rows = stored(node.config)
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert all(rows[i][1] == rows[i - 1][2] for i in range(1, len(rows)))
+
+
+async def test_a_node_started_on_a_read_only_filesystem_decides_and_writes_back_once_writable(
+    tmp_path: Path, campus: Campus, clock: FakeClock, disk: FullDisk
+) -> None:
+    """The data folder's filesystem is read-only at start (fsck remounted it after I/O errors; the
+    old node exited with ``bad_database`` and systemd restarted it into the same failure, door
+    locked): the node opens its database read-only, decides from the trust data it holds, holds
+    decisions in the chained queue and reports ``read_only``; once the filesystem takes writes
+    again the database is reopened read-write and the queue written in order."""
+    cfg = on_disk(tmp_path, campus, disk)
+    store = await open_on(cfg, disk)
+    node = Node(cfg, store, pin_factory=MockFactory(), clock=clock)
+    assert await scan(node, clock, campus.pass_text()) is Indication.ACCEPT
+    node.outputs.close()
+    await store.close()
+    disk.set_read_only_at_rest(True)
+    try:
+        store = await NodeStore.open(cfg.db_path, read_root_public(cfg.path(cfg.files.root_pub)),
+                                     reserve_bytes=cfg.storage.reserve_bytes, connect=disk.connect)
+        node = Node(cfg, store, pin_factory=MockFactory(), clock=clock)
+        try:
+            assert store.health.state == "fault" and store.health.kind == "read_only"
+            node.refresh_status()
+            assert node.outputs.status is NodeStatus.STORAGE_FAULT
+            assert await scan(node, clock, campus.pass_text()) is Indication.ACCEPT
+            assert await scan(node, clock, campus.pass_text(status=PassStatus.BLACK)) is Indication.NOT_CLEARED
+            assert store.pending == 2
+            assert not await store.write_back()  # still read-only
+        finally:
+            disk.set_read_only_at_rest(False)
+        assert await store.write_back()
+        assert store.health.state == "ok" and store.pending == 0
+        assert await store.check_integrity() == []
+    finally:
+        node.outputs.close()
+        await store.close()
+    rows = stored(cfg)
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert all(rows[i][1] == rows[i - 1][2] for i in range(1, len(rows)))
