@@ -15,7 +15,10 @@ Printed, measured in one run, with ratios against ``sqlite``:
 
 1. Throughput: check-ins per second, closed loop at 16 requests in flight (the harness of
    ``bench/workflow_checkins.py``), in rounds of 500 per server taking turns, so load from
-   elsewhere on the machine falls on all three alike.
+   elsewhere on the machine falls on all three alike; and the CPU milliseconds per check-in of
+   the server's processes and of the PostgreSQL server's processes (user + system, from
+   ``/proc``): on a shared machine the figure that swings least, and the one a capacity
+   estimate multiplies (docs/deploy.md).
 2. The 08:00 rush of ``bench/workflow_checkins.py`` (every student within 30 minutes, the peak
    minute at 10x the mean, open loop, latency from the scheduled send time): the off-peak
    check-ins compressed, then the peak minute at its real rate, each played in slices with the
@@ -53,6 +56,7 @@ from workflow_checkins import (  # noqa: E402
     body,
     closed_loop,
     count_checkins,
+    cpu_s,
     pct,
     play,
     seed,
@@ -69,12 +73,40 @@ ROUND = 500  # check-ins per server per turn in the throughput rounds
 SLICES = 3  # each rush phase is played in this many slices per server, the servers taking turns
 
 
-async def throughput(bases: dict[str, str], tokens: dict[str, list[str]]) -> dict[str, float]:
-    """Check-ins per second of each server: rounds of ROUND at CONCURRENCY, taking turns."""
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and every live descendant (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, total = {pid}, 0.0
+    changed = True
+    while changed:
+        grown = {p for p, parent in parents.items() if parent in tree} - tree
+        changed = bool(grown)
+        tree |= grown
+    for p in tree:
+        try:
+            total += cpu_s(p)
+        except OSError:
+            pass
+    return total
+
+
+async def throughput(bases: dict[str, str], tokens: dict[str, list[str]], pids: dict[str, int], pg_pid: int
+                     ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Check-ins per second of each server (rounds of ROUND at CONCURRENCY, taking turns), and the
+    CPU milliseconds per check-in of its processes and of PostgreSQL's:
+    ``({server: rate}, {server: app_cpu_ms}, {server: pg_cpu_ms})``."""
     rng = random.Random(1)
     total = len(next(iter(tokens.values())))
     bodies = [body(rng) for _ in range(total)]
     spent = dict.fromkeys(bases, 0.0)
+    app_cpu = dict.fromkeys(bases, 0.0)
+    pg_cpu = dict.fromkeys(bases, 0.0)
     conn = aiohttp.TCPConnector(limit=CONCURRENCY * len(bases))
     async with aiohttp.ClientSession(connector=conn, cookie_jar=aiohttp.DummyCookieJar()) as http:
         for start_i in range(0, total, ROUND):
@@ -86,11 +118,15 @@ async def throughput(bases: dict[str, str], tokens: dict[str, list[str]]) -> dic
                         assert r.status == 200, await r.text()
                         await r.read()
 
+                app0, pg0 = tree_cpu_s(pids[name]), tree_cpu_s(pg_pid)
                 rate = await closed_loop(checkin, n)
                 if start_i > 0:  # the first round warms each server up
                     spent[name] += n / rate
+                    app_cpu[name] += tree_cpu_s(pids[name]) - app0
+                    pg_cpu[name] += tree_cpu_s(pg_pid) - pg0
     measured = total - min(ROUND, total)
-    return {name: measured / s for name, s in spent.items()}
+    return ({name: measured / s for name, s in spent.items()}, {name: 1000 * c / measured for name, c in app_cpu.items()},
+            {name: 1000 * c / measured for name, c in pg_cpu.items()})
 
 
 async def rush(bases: dict[str, str], tokens: dict[str, list[str]], peak_s: float, offpeak_s: float
@@ -150,6 +186,7 @@ def main() -> None:
                 print(f"set-up {name}: {students + tp_n} accounts and sessions through the storage layer"
                       f" in {time.perf_counter() - t0:.1f} s")
             bases: dict[str, str] = {}
+            pids: dict[str, int] = {}
             for name in SETUPS:
                 cmd = [sys.executable, "-m", "campuspass", "server", "run", "--data", str(dirs[name].root),
                        "--host", "127.0.0.1", "--port", "0"]
@@ -159,12 +196,18 @@ def main() -> None:
                     cmd += ["--workers", str(workers)]
                 proc, bases[name] = start(cmd, listening=workers)
                 procs.append(proc)
+                pids[name] = proc.pid
 
-            rates = asyncio.run(throughput(bases, tp_tokens))
+            rates, app_ms, pg_ms = asyncio.run(throughput(bases, tp_tokens, pids, cluster.process.pid))
             print(f"throughput, closed loop at {CONCURRENCY} in flight, servers taking turns"
-                  f" ({tp_n - ROUND} measured check-ins each):")
+                  f" ({tp_n - ROUND} measured check-ins each); CPU per check-in of the server's processes and of"
+                  " PostgreSQL's (its idle work included):")
             for name in SETUPS:
-                print(f"  {name:7s} {rates[name]:7.0f} check-ins/s   ratio to sqlite {rates[name] / rates['sqlite']:.2f}")
+                cpu = app_ms[name] + (pg_ms[name] if name != "sqlite" else 0.0)
+                print(f"  {name:7s} {rates[name]:7.0f} check-ins/s   ratio to sqlite {rates[name] / rates['sqlite']:.2f}"
+                      f"   CPU: server {app_ms[name]:5.2f} ms + PostgreSQL"
+                      f" {pg_ms[name] if name != 'sqlite' else 0.0:5.2f} ms = {cpu:5.2f} ms"
+                      f"   ratio to sqlite {cpu / app_ms['sqlite']:.2f}")
             r = asyncio.run(rush(bases, tokens, peak_s, offpeak_s))
             for proc in procs:
                 proc.terminate()
