@@ -49,7 +49,7 @@ from server.storage import Database
 from server.storage.buildings import Buildings
 from server.storage.nodes import Nodes
 from server.storage.scans import INSERT_SQL
-from server.sync import Heartbeat, SyncService, check_records
+from server.sync import SyncService, read_request
 from shared.clock import SystemClock
 from shared.keys import generate_key, public_key_bytes
 from shared.node_auth import sign_request
@@ -156,7 +156,7 @@ async def main(args: argparse.Namespace, tmp: Path, dd: DataDir) -> None:
     remote = chain("bench-http", args.scans, now_ms)
     node = await nodes.get("bench-local")
     assert node is not None
-    hb = Heartbeat(**heartbeat(now_ms))
+    hb = heartbeat(now_ms)
     app = create_app(dd, clock=clock, run_sms_sender=False)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -170,8 +170,8 @@ async def main(args: argparse.Namespace, tmp: Path, dd: DataDir) -> None:
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
             for i in range(0, args.scans, BATCH):
                 t0 = time.perf_counter()
-                records = check_records(local[i:i + BATCH], node.id, 1000)
-                await svc.upload(node, records, hb, int(clock.now().timestamp() * 1000))
+                request = read_request({"heartbeat": hb, "records": local[i:i + BATCH]}, node.id, 1000)
+                await svc.upload(node, request.records, request.heartbeat, int(clock.now().timestamp() * 1000))
                 local_s += time.perf_counter() - t0
 
                 t0 = time.perf_counter()

@@ -81,11 +81,7 @@ def _serialised(
             try:
                 return await fn(self, *args, **kwargs)
             except (sqlite3.Error, OSError) as exc:
-                kind = storage_fault_kind(exc)
-                if kind is None:
-                    raise
-                await self._rollback()
-                await self._note_fault(kind, exc)
+                kind = await self._enter_fault(exc)
                 raise StoreError(f"the node database cannot be written ({kind}): {exc}",
                                  code="storage_fault") from exc
 
@@ -664,11 +660,7 @@ class NodeStore:
             await self._raise_floor_sql(floor_s)
             await self._conn.commit()
         except (sqlite3.Error, OSError) as exc:
-            kind = storage_fault_kind(exc)
-            if kind is None:
-                raise
-            await self._rollback()
-            await self._note_fault(kind, exc)
+            await self._enter_fault(exc)
             self._hold(record, floor_s)
             return record
         self._last_seq, self._last_hash = record.seq, record.hash
@@ -693,6 +685,16 @@ class NodeStore:
     async def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error, OSError, ValueError):
             await self._conn.rollback()
+
+    async def _enter_fault(self, exc: sqlite3.Error | OSError) -> str:
+        """Roll back the failed write and enter the fault state (:meth:`_note_fault`); returns
+        the fault's kind. Raises ``exc`` again when it is not a storage fault (a bug, not the disk)."""
+        kind = storage_fault_kind(exc)
+        if kind is None:
+            raise exc
+        await self._rollback()
+        await self._note_fault(kind, exc)
+        return kind
 
     async def _note_fault(self, kind: str, exc: BaseException) -> None:
         """Enter the fault state (logged once per fault); on a full disk release the reserve

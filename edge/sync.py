@@ -26,9 +26,9 @@ import gzip
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -41,12 +41,15 @@ from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey
 from shared.node_auth import body_sha256, new_nonce, sign_request
 from shared.scanlog import ScanRecord
-from shared.sync_answer import AnswerError, VerifiedAnswer, verify_answer
+from shared.sync_answer import AnswerError, verify_answer
+from shared.sync_contract import Heartbeat, SyncAnswer, SyncRequest
 
 if TYPE_CHECKING:
     from edge.node import Node
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 GZIP_MIN_BYTES = 1024
 
@@ -118,10 +121,9 @@ def _plain_body(request: httpx.Request) -> bytes:
     return gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body
 
 
-def _encode(records: list[ScanRecord], heartbeat: dict[str, Any], documents: bool) -> tuple[bytes, bytes | None]:
+def _encode(request: SyncRequest) -> tuple[bytes, bytes | None]:
     """``(plain JSON body, gzip body or None)``; runs in a worker thread."""
-    body = json.dumps({"heartbeat": heartbeat, "records": [r.to_json() for r in records], "documents": documents},
-                      separators=(",", ":")).encode("utf-8")
+    body = request.to_bytes()
     return body, (gzip.compress(body, compresslevel=1) if len(body) >= GZIP_MIN_BYTES else None)
 
 
@@ -199,28 +201,28 @@ class SyncClient:
 
     # ---- one request ------------------------------------------------------------------------
 
-    def _heartbeat(self, queue_depth: int, oldest_unsynced_at_ms: int | None) -> dict[str, Any]:
+    def _heartbeat(self, queue_depth: int, oldest_unsynced_at_ms: int | None) -> Heartbeat:
         s = self.store
         health = self.health()
-        return {
-            "node_time_ms": int(self.clock.now().timestamp() * 1000),
-            "queue_depth": queue_depth,
-            "oldest_unsynced_at_ms": oldest_unsynced_at_ms,
-            "clock_offset_s": round(self.offset_s, 3) if self._offset_loaded else None,
-            "software_version": __version__,
-            "trust_version": s.trust_bundle.version if s.trust_bundle else 0,
-            "revocation_version": s.revocations.version,
-            "policy_version": s.policies.version if s.policies else 0,
-            "camera": str(health.get("camera", "")),
-            "decoder": str(health.get("decoder", "")),
-            "uptime_s": round(self.clock.monotonic() - self._started_mono, 1),
-            "clock_trusted": bool(health.get("clock_trusted", True)),
-            "storage": str(s.health.state),
-            "storage_queued": s.health.queued,
-            "storage_dropped": s.health.dropped,
-            "bad_answers": self.bad_answers,
-            "chain_epoch": s.epoch,
-        }
+        return Heartbeat(
+            node_time_ms=int(self.clock.now().timestamp() * 1000),
+            queue_depth=queue_depth,
+            oldest_unsynced_at_ms=oldest_unsynced_at_ms,
+            clock_offset_s=round(self.offset_s, 3) if self._offset_loaded else None,
+            software_version=__version__,
+            trust_version=s.trust_bundle.version if s.trust_bundle else 0,
+            revocation_version=s.revocations.version,
+            policy_version=s.policies.version if s.policies else 0,
+            camera=str(health.get("camera", "")),
+            decoder=str(health.get("decoder", "")),
+            uptime_s=round(self.clock.monotonic() - self._started_mono, 1),
+            clock_trusted=bool(health.get("clock_trusted", True)),
+            storage=str(s.health.state),
+            storage_queued=s.health.queued,
+            storage_dropped=s.health.dropped,
+            bad_answers=self.bad_answers,
+            chain_epoch=s.epoch,
+        )
 
     async def _prepare(self, after: int | None, queue: int, first: bool) -> _Batch:
         """Read the next batch (after ``after``; None: the oldest unsynced) and encode its request
@@ -231,10 +233,10 @@ class SyncClient:
         last = len(records) < batch
         heartbeat = self._heartbeat(queue, records[0].at_ms if records else None)
         # Documents (signed by the server on each request) only at the start and end of a round.
-        body, zipped = await asyncio.to_thread(_encode, records, heartbeat, first or last)
+        body, zipped = await asyncio.to_thread(_encode, SyncRequest(heartbeat, tuple(records), first or last))
         return _Batch(records, last, body, zipped)
 
-    async def _post(self, body: bytes, zipped: bytes | None) -> VerifiedAnswer:
+    async def _post(self, body: bytes, zipped: bytes | None) -> SyncAnswer:
         """Send one signed sync request; returns the answer once its signature is verified.
 
         The whole exchange has one deadline (``sync.request_deadline_s``): a reply dripped a byte
@@ -276,7 +278,7 @@ class SyncClient:
                 try:
                     answer = verify_answer(doc, node_id=self.config.node.id, nonce=nonce,
                                            body_sha256=body_sha256(body), held=self.store.trust_bundle,
-                                           pinned_root=self.store.root_public)
+                                           pinned_root=self.store.root_public).answer
                 except AnswerError as exc:
                     self.bad_answers += 1
                     log.warning("ignored a sync answer that does not verify (%d so far): %s",
@@ -299,38 +301,39 @@ class SyncClient:
                              f"{str(error.get('message', ''))[:200]}", code="refused")
         raise SyncFailed("server refused the sync twice for its timestamp", code="refused")
 
-    async def _apply_time(self, answer: VerifiedAnswer) -> None:
+    async def _apply_time(self, answer: SyncAnswer) -> None:
         """Take the (verified) server time: the trusted-time floor follows it (down too, when
         poisoned), the anchor for the node's clock checks and the clock offset are kept
         (:meth:`NodeStore.apply_server_time`)."""
         anchor = TimeAnchor(answer.server_time_ms / 1000, self.clock.monotonic(), self.boot_id)
         await self.store.apply_server_time(anchor, self.offset_s)
 
-    async def _apply(self, answer: VerifiedAnswer, first: bool) -> None:
-        """Apply documents from a verified answer (each verified again by the store before use)."""
-        bundle = answer.trust_bundle
-        if isinstance(bundle, dict):
-            try:
-                new = await self.store.replace_trust_bundle(bundle)
-                log.info("trust bundle v%d from the server", new.version)
-            except CampusPassError as exc:
-                log.error("refused the server's trust bundle: %s", exc)
+    async def _apply(self, answer: SyncAnswer, first: bool) -> None:
+        """Apply documents from a verified answer (each verified again by the store before use;
+        a document the store refuses is logged and the others are still applied)."""
+        if answer.trust_bundle is not None:
+            bundle = await self._take("trust bundle", self.store.replace_trust_bundle(answer.trust_bundle))
+            if bundle is not None:
+                log.info("trust bundle v%d from the server", bundle.version)
         delta = answer.revocations
-        if isinstance(delta, dict) and (first or int(delta.get("version", 0)) > self.store.revocations.version):
-            try:
-                before = self.store.revocations.version
-                revs = await self.store.apply_revocation_delta(delta)
-                if revs.version != before:
-                    log.info("revocations v%d -> v%d", before, revs.version)
-            except CampusPassError as exc:
-                log.error("refused the server's revocation delta: %s", exc)
-        policy = answer.policy
-        if isinstance(policy, dict):
-            try:
-                p = await self.store.replace_policy(policy)
-                log.info("policy v%d from the server", p.version)
-            except CampusPassError as exc:
-                log.error("refused the server's policy: %s", exc)
+        before = self.store.revocations.version
+        if delta is not None and (first or int(delta.get("version", 0)) > before):
+            revs = await self._take("revocation delta", self.store.apply_revocation_delta(delta))
+            if revs is not None and revs.version != before:
+                log.info("revocations v%d -> v%d", before, revs.version)
+        if answer.policy is not None:
+            policy = await self._take("policy", self.store.replace_policy(answer.policy))
+            if policy is not None:
+                log.info("policy v%d from the server", policy.version)
+
+    @staticmethod
+    async def _take(what: str, applying: Awaitable[T]) -> T | None:
+        """The result of applying one document, or None (logged) when the store refused it."""
+        try:
+            return await applying
+        except CampusPassError as exc:
+            log.error("refused the server's %s: %s", what, exc)
+            return None
 
     # ---- a round ----------------------------------------------------------------------------
 
@@ -361,7 +364,7 @@ class SyncClient:
                 sent += len(current.records)
                 ack = answer.ack_seq
                 duplicates += answer.duplicates
-                gaps += answer.gaps
+                gaps += [(g.from_seq, g.to_seq) for g in answer.gaps]
                 if requests == 1 or current.last:  # the time bound and offset: start and end of a round
                     await self._apply_time(answer)
                 await self._apply(answer, requests == 1)

@@ -11,9 +11,7 @@ node's: trust bundle, revocation delta since its version, building policy.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from server.config import SyncServerConfig
@@ -32,276 +30,27 @@ from server.storage.database import Database
 from server.storage.nodes import NodeRow
 from server.storage.passes import Passes
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
-from shared.config import bounds
-from shared.errors import CampusPassError
-from shared.scanlog import GENESIS_HASH, record_hash
-
-_MAX_INT = 2**53
-_RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,
-    "text_sha256": str, "verdict": str, "reason": str, "direction": str, "prev_hash": str, "hash": str,
-}
-_OPTIONAL_HEX = ("serial", "subject")
-_HEX64_FIELDS = ("text_sha256", "prev_hash", "hash")
-_REASON = re.compile(r"^[a-z_]{1,32}$")
+from shared.errors import WireFormatError
+from shared.scanlog import ChainHead, ScanRecord, walk_chain
+from shared.sync_contract import Gap, Heartbeat, SyncRequest
 
 SYNC_MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest sync request body accepted, decoded (413 ``body_too_large`` beyond)."""
 
 
-class SyncError(CampusPassError):
-    """A sync request body is unusable (422). Codes: ``bad_record``, ``batch_too_large``."""
-
-    code = "bad_record"
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """What a node reports with every sync request.
-
-    Attributes:
-        node_time_ms: the node's own clock when it built the request (Unix ms; the server
-            compares it with its clock: the skew).
-        queue_depth: records not yet acknowledged.
-        oldest_unsynced_at_ms: decision time of the oldest of them (None: none).
-        clock_offset_s: last offset the node measured (server − node, seconds; None: never).
-        software_version: the node's campuspass version.
-        trust_version, revocation_version, policy_version: versions of the documents it holds.
-        camera: camera health (``ok``, ``starting``, ``down``, ``ended``).
-        decoder: decoder name in use.
-        uptime_s: seconds since the node process started.
-        clock_trusted: whether the node's clock is at or above its trusted lower bound.
-        storage: the node database's disk (``ok``; ``fault``: decisions held in memory).
-        storage_queued: decisions held in the node's memory, not yet on its disk.
-        storage_dropped: scans the node denied unrecorded because that memory was full.
-        bad_answers: sync answers the node ignored since it started because they did not verify
-            (forged or damaged on the way: docs/security.md).
-        chain_epoch: the chain epoch of the node's database (0 for its first; a node whose
-            database was replaced starts the next epoch at seq 1).
-    """
-
-    node_time_ms: int = field(metadata=bounds(minimum=0, maximum=_MAX_INT))
-    queue_depth: int = field(metadata=bounds(minimum=0, maximum=_MAX_INT))
-    software_version: str = field(metadata=bounds(max_length=64))
-    trust_version: int = field(metadata=bounds(minimum=0, maximum=2**31 - 1))
-    revocation_version: int = field(metadata=bounds(minimum=0, maximum=2**31 - 1))
-    policy_version: int = field(metadata=bounds(minimum=0, maximum=2**31 - 1))
-    oldest_unsynced_at_ms: int | None = field(default=None, metadata=bounds(minimum=0, maximum=_MAX_INT))
-    clock_offset_s: float | None = field(default=None, metadata=bounds(minimum=-1e10, maximum=1e10))
-    camera: str = field(default="", metadata=bounds(max_length=32))
-    decoder: str = field(default="", metadata=bounds(max_length=32))
-    uptime_s: float = field(default=0.0, metadata=bounds(minimum=0, maximum=1e10))
-    clock_trusted: bool = True
-    storage: str = field(default="ok", metadata=bounds(max_length=32))
-    storage_queued: int = field(default=0, metadata=bounds(minimum=0, maximum=_MAX_INT))
-    storage_dropped: int = field(default=0, metadata=bounds(minimum=0, maximum=_MAX_INT))
-    bad_answers: int = field(default=0, metadata=bounds(minimum=0, maximum=_MAX_INT))
-    chain_epoch: int = field(default=0, metadata=bounds(minimum=0, maximum=2**31 - 1))
-
-
-@dataclass(frozen=True)
-class SyncRequestDoc:
-    """The body of ``POST /api/v1/nodes/{node_id}/sync`` (records: ``ScanRecord.to_json`` objects;
-    ``documents`` false: the node does not want documents in this answer, e.g. mid-way through a
-    catch-up)."""
-
-    heartbeat: Heartbeat
-    records: list[dict[str, Any]]
-    documents: bool = True
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Sequence numbers ``from_seq..to_seq`` never received (deleted on the node)."""
-
-    from_seq: int
-    to_seq: int
-
-
-@dataclass(frozen=True)
-class AnswerBinding:
-    """The request a sync answer belongs to (its node, nonce and body hash)."""
-
-    node_id: str
-    nonce: str
-    body_sha256: str
-
-
-@dataclass(frozen=True)
-class SyncAnswer:
-    """The answer to a sync request, signed as a whole (:mod:`shared.sync_answer`).
-
-    Attributes:
-        ack_seq: every record with ``seq ≤ ack_seq`` is held (or recorded as a gap): the node
-            marks them synced.
-        received, inserted, duplicates: records in the batch / newly stored / already held.
-        gaps: gaps found in this batch.
-        server_time_ms: the server clock when answering (Unix ms).
-        trust_bundle, revocations, policy: documents newer than the node's, else None.
-        key_id, request, signature: added by :func:`shared.sync_answer.sign_answer`: the issuer
-            key that signed, the request answered, the Ed25519 signature over the rest.
-    """
-
-    ack_seq: int
-    received: int
-    inserted: int
-    duplicates: int
-    gaps: list[Gap]
-    server_time_ms: int
-    trust_bundle: dict[str, Any] | None = None
-    revocations: dict[str, Any] | None = None
-    policy: dict[str, Any] | None = None
-    key_id: int = 0
-    request: AnswerBinding | None = None
-    signature: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON answer before signing (without ``key_id``, ``request``, ``signature``)."""
-        doc = asdict(self)
-        for name in ("key_id", "request", "signature"):
-            del doc[name]
-        return doc
-
-
-def check_records(records: list[Any], node_id: str, max_batch: int) -> list[dict[str, Any]]:
-    """Check the shape of every record (hashes are checked by :func:`walk_chain`).
+def read_request(doc: Any, node_id: str, max_batch: int) -> SyncRequest:
+    """The typed request of node ``node_id`` (:meth:`SyncRequest.from_json`), every record its own.
 
     Raises:
-        SyncError: ``batch_too_large``, or ``bad_record`` naming the record index and member.
+        WireFormatError: ``invalid_field``, ``batch_too_large``, ``bad_record`` (also: a record
+            of another node than the one that signed the request).
     """
-    if len(records) > max_batch:
-        raise SyncError(f"batch of {len(records)} records; at most {max_batch}", code="batch_too_large")
-    for i, rec in enumerate(records):
-        if _well_formed(rec, node_id):
-            continue
-        if not isinstance(rec, dict):
-            raise SyncError(f"records[{i}] is {type(rec).__name__}; expected an object")
-        for name, kind in _RECORD_TYPES.items():
-            value = rec.get(name)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise SyncError(f"records[{i}].{name} = {value!r}; expected {getattr(kind, '__name__', kind)}")
-        for name in _OPTIONAL_HEX:
-            value = rec.get(name)
-            if value is not None and (not isinstance(value, str) or len(value) != 16
-                                      or not _HEX16.issuperset(value)):
-                raise SyncError(f"records[{i}].{name} = {value!r}; expected 16 lowercase hex digits or null")
-        if rec["node_id"] != node_id:
-            raise SyncError(f"records[{i}].node_id = {rec['node_id']!r}; this request is signed by {node_id}")
-        if rec["verdict"] not in ("accept", "deny") or rec["direction"] not in ("entry", "exit"):
-            raise SyncError(f"records[{i}]: verdict {rec['verdict']!r} / direction {rec['direction']!r} unknown")
-        if not 1 <= rec["seq"] < _MAX_INT or len(rec["scan_id"]) != 36:
-            raise SyncError(f"records[{i}]: seq {rec['seq']} / scan_id {rec['scan_id'][:40]!r} out of range")
-        for name in ("at_ms", "mono_ms"):
-            if not 0 <= rec[name] < _MAX_INT:
-                raise SyncError(f"records[{i}].{name} = {rec[name]}; expected 0..2^53")
-        for name in _HEX64_FIELDS:
-            if len(rec[name]) != 64 or not _HEX16.issuperset(rec[name]):
-                raise SyncError(f"records[{i}].{name} = {rec[name][:70]!r}; expected 64 lowercase hex digits")
-        if not _REASON.match(rec["reason"]):
-            raise SyncError(f"records[{i}].reason = {rec['reason'][:40]!r}; expected a reason code (a-z, _)")
-        epoch = rec.get("epoch", 0)
-        if type(epoch) is not int or not 0 <= epoch < 2**31:
-            raise SyncError(f"records[{i}].epoch = {epoch!r}; expected an integer 0..2147483647")
-        if type(rec.get("trust_stale", False)) is not bool:
-            raise SyncError(f"records[{i}].trust_stale = {rec.get('trust_stale')!r}; expected true or false")
-        raise SyncError(f"records[{i}] is not a scan record")
-    return records
-
-
-_HEX16 = frozenset("0123456789abcdef")
-
-
-def _well_formed(rec: Any, node_id: str) -> bool:
-    """The fast path of :func:`check_records` (exact types; a batch of 500 is checked often)."""
-    try:  # exact types, unrolled: bool must not pass as int
-        if not (type(rec["seq"]) is int and type(rec["scan_id"]) is str and type(rec["node_id"]) is str
-                and type(rec["at_ms"]) is int and type(rec["mono_ms"]) is int
-                and type(rec["clock_trusted"]) is bool and type(rec["text_sha256"]) is str
-                and type(rec["verdict"]) is str and type(rec["reason"]) is str and type(rec["direction"]) is str
-                and type(rec["prev_hash"]) is str and type(rec["hash"]) is str):
-            return False
-        serial, subject = rec["serial"], rec["subject"]
-    except (KeyError, TypeError):
-        return False
-    epoch = rec.get("epoch", 0)
-    return (
-        type(epoch) is int and 0 <= epoch < 2**31 and type(rec.get("trust_stale", False)) is bool
-        and (serial is None or (type(serial) is str and len(serial) == 16 and _HEX16.issuperset(serial)))
-        and (subject is None or (type(subject) is str and len(subject) == 16 and _HEX16.issuperset(subject)))
-        and rec["node_id"] == node_id and rec["verdict"] in ("accept", "deny")
-        and rec["direction"] in ("entry", "exit") and 1 <= rec["seq"] < _MAX_INT and len(rec["scan_id"]) == 36
-        and 0 <= rec["at_ms"] < _MAX_INT and 0 <= rec["mono_ms"] < _MAX_INT
-        and len(rec["text_sha256"]) == 64 and len(rec["prev_hash"]) == 64 and len(rec["hash"]) == 64
-        and _HEX16.issuperset(rec["text_sha256"]) and _HEX16.issuperset(rec["prev_hash"])
-        and _HEX16.issuperset(rec["hash"]) and _REASON.match(rec["reason"]) is not None
-    )
-
-
-@dataclass(frozen=True)
-class ChainHead:
-    """Where the server holds a node's chain: epoch, the highest sequence held contiguously in
-    it (recorded gaps count as held) and that record's hash."""
-
-    epoch: int
-    seq: int
-    hash: str
-
-
-def walk_chain(head: ChainHead, records: list[dict[str, Any]], node_id: str, now_s: int, node_epoch: int = 0
-               ) -> tuple[ChainHead, list[Anomaly], list[dict[str, Any]]]:
-    """Move the node's head along ``records`` (ascending epoch, then ``seq``).
-
-    A node whose database was replaced starts a new chain epoch at seq 1: the first sign of it
-    (a record of a higher epoch, or ``node_epoch`` from the heartbeat) records a
-    ``chain_epoch`` anomaly naming the old epoch's lost tail, and the head moves to the new
-    epoch. Records of an epoch below the head's are refused (``old_epoch``). Within the epoch,
-    records at or below the head are retransmissions (stored only if new by scan id and
-    sequence number: see :data:`server.storage.scans.INSERT_SQL`). A record above
-    ``head + 1`` means the records between are gone: a ``chain_gap`` anomaly, and the head
-    moves past it. A ``prev_hash`` that is not the head's hash is a ``bad_link``; a record whose
-    hash does not match its content is ``bad_hash``.
-
-    Returns ``(new head, anomalies, records to store)``.
-    """
-    anomalies: list[Anomaly] = []
-    keep: list[dict[str, Any]] = []
-    old_epoch_seen = False
-
-    def new_epoch(epoch: int) -> ChainHead:
-        anomalies.append(Anomaly(
-            node_id, "chain_epoch", now_s, head.seq + 1, None,
-            f"the node's database was replaced: chain epoch {head.epoch} ends at record {head.seq} "
-            f"(any records of it after {head.seq} are lost); epoch {epoch} starts at record 1"))
-        return ChainHead(epoch, 0, GENESIS_HASH)
-
-    if node_epoch > head.epoch:
-        head = new_epoch(node_epoch)
-    for rec in records:
-        epoch = rec.get("epoch", 0)
-        if epoch < head.epoch:
-            if not old_epoch_seen:
-                anomalies.append(Anomaly(node_id, "old_epoch", now_s, rec["seq"], None,
-                                         f"records of chain epoch {epoch} after epoch {head.epoch} began: "
-                                         "not stored (an old copy of the node's database?)"))
-                old_epoch_seen = True
-            continue
-        if epoch > head.epoch:
-            head = new_epoch(epoch)
-        keep.append(rec)
-        seq = rec["seq"]
-        if seq <= head.seq:
-            continue
-        if record_hash(rec) != rec["hash"]:
-            anomalies.append(Anomaly(node_id, "bad_hash", now_s, seq, seq,
-                                     f"record {seq} does not match its hash: altered on the node"))
-        if seq > head.seq + 1:
-            anomalies.append(Anomaly(node_id, "chain_gap", now_s, head.seq + 1, seq - 1,
-                                     f"records {head.seq + 1}..{seq - 1} missing from the node's log"))
-        elif rec["prev_hash"] != head.hash:
-            anomalies.append(Anomaly(node_id, "bad_link", now_s, seq, seq,
-                                     f"record {seq} does not link to record {head.seq}"))
-        head = ChainHead(head.epoch, seq, rec["hash"])
-    return head, anomalies, keep
+    request = SyncRequest.from_json(doc, max_batch)
+    for i, rec in enumerate(request.records):
+        if rec.node_id != node_id:
+            raise WireFormatError(f"records[{i}].node_id = {rec.node_id[:40]!r}; this request is signed by {node_id}",
+                                  code="bad_record")
+    return request
 
 
 def impossible_travel(
@@ -339,14 +88,14 @@ def impossible_travel(
     return out
 
 
-def _row(rec: dict[str, Any], building: str, now_s: int, skew_ms: int, min_skew_ms: int) -> ScanRow:
-    serial, subject = rec.get("serial"), rec.get("subject")
+def _row(rec: ScanRecord, building: str, now_s: int, skew_ms: int, min_skew_ms: int) -> ScanRow:
+    serial, subject = rec.serial, rec.subject
     return (
-        rec["scan_id"], rec["node_id"], rec["seq"], building, rec["direction"],
-        corrected_at_ms(rec["at_ms"], rec["clock_trusted"], skew_ms, min_skew_ms),
-        int(rec["clock_trusted"]), None if serial is None else bytes.fromhex(serial),
-        None if subject is None else bytes.fromhex(subject), rec["text_sha256"], rec["verdict"], rec["reason"],
-        rec["hash"], now_s, rec.get("epoch", 0), int(rec.get("trust_stale", False)), rec["at_ms"], 0,
+        rec.scan_id, rec.node_id, rec.seq, building, rec.direction,
+        corrected_at_ms(rec.at_ms, rec.clock_trusted, skew_ms, min_skew_ms),
+        int(rec.clock_trusted), None if serial is None else bytes.fromhex(serial),
+        None if subject is None else bytes.fromhex(subject), rec.text_sha256, rec.verdict, rec.reason,
+        rec.hash, now_s, rec.epoch, int(rec.trust_stale), rec.at_ms, 0,
     )
 
 
@@ -406,38 +155,35 @@ class SyncService:
         self.datadir = datadir
         self.config = config
 
-    async def upload(self, node: NodeRow, records: list[dict[str, Any]], heartbeat: Heartbeat, now_ms: int
+    async def upload(self, node: NodeRow, records: Sequence[ScanRecord], heartbeat: Heartbeat, now_ms: int
                      ) -> tuple[int, int, list[Gap]]:
         """Store one batch and the heartbeat in one transaction.
 
         Args:
             node: the authenticated node.
-            records: checked records (:func:`check_records`), any order.
+            records: the records of the node's request (:func:`read_request`), any order.
             heartbeat: the node's heartbeat.
             now_ms: server time, Unix milliseconds.
 
         Returns:
             ``(ack_seq, inserted, gaps)``.
-
-        Raises:
-            ValueError: a serial or subject is not hex (the caller turns it into ``bad_record``).
         """
         now_s = now_ms // 1000
-        records = sorted(records, key=lambda r: (r.get("epoch", 0), r["seq"]))
+        records = sorted(records, key=lambda r: (r.epoch, r.seq))
         skew_ms = now_ms - heartbeat.node_time_ms
         skew_s = skew_ms / 1000
         async with self.db.transaction() as conn:
             epoch, seq, hash_ = await ScanLog.head(conn, node.id)
-            head, anomalies, keep = walk_chain(ChainHead(epoch, seq, hash_), records, node.id, now_s,
-                                               heartbeat.chain_epoch)
-            retransmitted = [r for r in keep if r["seq"] <= seq and r.get("epoch", 0) == epoch]
+            head, events, keep = walk_chain(ChainHead(epoch, seq, hash_), records, heartbeat.chain_epoch)
+            anomalies = [Anomaly(node.id, e.kind, now_s, e.seq_from, e.seq_to, e.detail) for e in events]
+            retransmitted = [r for r in keep if r.seq <= seq and r.epoch == epoch]
             if retransmitted:  # one sequence number never names two records
-                held = await ScanLog.stored_hashes(conn, node.id, epoch, [r["seq"] for r in retransmitted])
+                held = await ScanLog.stored_hashes(conn, node.id, epoch, [r.seq for r in retransmitted])
                 for r in retransmitted:
-                    if held.get(r["seq"], r["hash"]) != r["hash"]:
+                    if held.get(r.seq, r.hash) != r.hash:
                         anomalies.append(Anomaly(
-                            node.id, "seq_conflict", now_s, r["seq"], r["seq"],
-                            f"record {r['seq']} of epoch {epoch} differs from the one stored: not stored "
+                            node.id, "seq_conflict", now_s, r.seq, r.seq,
+                            f"record {r.seq} of epoch {epoch} differs from the one stored: not stored "
                             "(a node database restarted without a new epoch?)"))
                         keep.remove(r)
             min_skew_ms = self.config.skew_correct_min_s * 1000
@@ -473,7 +219,7 @@ class SyncService:
                                for a in anomalies
                                if a.kind in ("chain_gap", "bad_link", "bad_hash", "chain_epoch", "old_epoch",
                                              "seq_conflict"))
-            hb = asdict(heartbeat)
+            hb = heartbeat.to_json()
             # The acknowledgement is in the node's own epoch: a node still sending an older epoch
             # gets 0 (nothing of it is held), never a sequence number of another chain.
             ack = head.seq if heartbeat.chain_epoch == head.epoch else 0
@@ -495,7 +241,8 @@ class SyncService:
         """The documents a new node's bundle needs (trust bundle, revocations since 0, policy),
         as :meth:`documents` gives them to a node holding nothing (provisioning writes them
         into the node bundle next to ``root.pub``; the policy is None before any building exists)."""
-        return await self.documents(Heartbeat(0, 0, "", 0, 0, 0), now_s)
+        return await self.documents(Heartbeat(node_time_ms=0, queue_depth=0, software_version="", trust_version=0,
+                                              revocation_version=0, policy_version=0), now_s)
 
     async def documents(self, heartbeat: Heartbeat, now_s: int) -> dict[str, dict[str, Any] | None]:
         """Documents for a node holding the versions in ``heartbeat``: the trust bundle when

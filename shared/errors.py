@@ -85,3 +85,16 @@ class ConfigError(CampusPassError):
     """A configuration file is invalid: unknown key, wrong type or value. Code ``bad_config``."""
 
     code = "bad_config"
+
+
+class WireFormatError(CampusPassError):
+    """A sync message does not match the node ↔ server contract (:mod:`shared.sync_contract`,
+    docs/sync-protocol.md). The message names the member, the bad value and what was expected.
+
+    Codes: ``invalid_field`` (the request body or its heartbeat: a member unknown, missing or of
+    a wrong type or range), ``bad_record`` (a scan record of the batch, named by its index),
+    ``batch_too_large`` (more records than the server takes in one request), ``bad_answer``
+    (a sync answer, read by the node).
+    """
+
+    code = "invalid_field"

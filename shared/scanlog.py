@@ -2,8 +2,11 @@
 
 Every door decision becomes one :class:`ScanRecord`. Records form a chain: each carries the
 SHA-256 of the previous record (``prev_hash``) and its own ``hash`` over its canonical bytes,
-so a deleted or edited record breaks the chain. The server's sync side checks continuity
-with :func:`verify_chain` on the records it receives (as ``to_json`` dictionaries).
+so a deleted or edited record breaks the chain. The server checks each upload's continuity
+with :func:`walk_chain` (typed records, chain epochs, its held position); the node and
+``campuspass edge verify-log`` check a stored log with :func:`verify_chain` (``to_json``
+dictionaries). :meth:`ScanRecord.from_json` is the strict reader of the wire shape (the sync
+contract, :mod:`shared.sync_contract`; golden vectors in docs/sync-vectors/scan-records.json).
 
 Canonical bytes of a record: ``json.dumps(body, sort_keys=True, separators=(",", ":"),
 ensure_ascii=True)`` of :meth:`ScanRecord.body` (every member except ``hash``), UTF-8.
@@ -21,9 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from shared.errors import WireFormatError
 
 GENESIS_HASH = "0" * 64
 
@@ -123,21 +129,122 @@ class ScanRecord:
         """The record as a JSON object (the sync wire shape)."""
         return {**self.body(), "hash": self.hash}
 
+    def computed_hash(self) -> str:
+        """SHA-256 hex of this record's canonical bytes (what ``hash`` must be; see the module
+        docstring)."""
+        return hashlib.sha256(_CANONICAL.encode(self.body()).encode("ascii")).hexdigest()
+
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ScanRecord:
-        """Parse a record object (hash not checked; use :func:`verify_chain`).
+    def from_json(cls, doc: Any, where: str = "record") -> ScanRecord:
+        """Parse a record object strictly (the hash is not checked: :func:`walk_chain`,
+        :func:`verify_chain`).
+
+        Every member of :meth:`to_json` must be there with its JSON type (``epoch`` and
+        ``trust_stale`` may be left out: their defaults), and no other member: a member this
+        code does not know would not be covered by its hash check. Values: ``seq`` 1..2^53-1;
+        ``at_ms``, ``mono_ms`` 0..2^53-1; ``scan_id`` 36 characters; ``serial``, ``subject`` 16
+        lowercase hex digits or null; ``text_sha256``, ``prev_hash``, ``hash`` 64 lowercase hex
+        digits; ``verdict`` ``accept``/``deny``; ``direction`` ``entry``/``exit``; ``reason`` a code
+        of 1..32 characters a-z and ``_``; ``epoch`` 0..2^31-1.
+
+        Args:
+            doc: the parsed JSON value.
+            where: how error messages name the record (``records[3]``).
 
         Raises:
-            KeyError, TypeError: a member is missing.
+            WireFormatError: code ``bad_record``, naming ``where``, the member and the bad value.
         """
-        return cls(**{k: doc[k] for k in (*_FIELDS, "hash")}, epoch=int(doc.get("epoch", 0)),
-                   trust_stale=bool(doc.get("trust_stale", False)))
+        if _well_formed(doc):
+            return cls(doc["seq"], doc["scan_id"], doc["node_id"], doc["at_ms"], doc["mono_ms"],
+                       doc["clock_trusted"], doc["serial"], doc["subject"], doc["text_sha256"], doc["verdict"],
+                       doc["reason"], doc["direction"], doc["prev_hash"], doc["hash"], doc.get("epoch", 0),
+                       doc.get("trust_stale", False))
+        raise WireFormatError(_what_is_wrong(doc, where), code="bad_record")
 
 
 _FIELDS = (
     "seq", "scan_id", "node_id", "at_ms", "mono_ms", "clock_trusted", "serial", "subject",
     "text_sha256", "verdict", "reason", "direction", "prev_hash",
 )
+
+# The wire members of a record: required (with their exact JSON types) and optional.
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "seq": int, "scan_id": str, "node_id": str, "at_ms": int, "mono_ms": int, "clock_trusted": bool,
+    "serial": (str, type(None)), "subject": (str, type(None)), "text_sha256": str, "verdict": str, "reason": str,
+    "direction": str, "prev_hash": str, "hash": str,
+}
+_OPTIONAL = {"epoch": int, "trust_stale": bool}
+_MEMBERS = frozenset(_TYPES) | frozenset(_OPTIONAL)
+_HEX = frozenset("0123456789abcdef")
+_REASON = re.compile(r"^[a-z_]{1,32}$")
+_MAX_INT = 2**53
+
+
+def _well_formed(doc: Any) -> bool:
+    """The fast path of :meth:`ScanRecord.from_json`: exact types, unrolled (the server checks
+    every record of every batch; ``bool`` must not pass as ``int``)."""
+    try:
+        if not (type(doc["seq"]) is int and type(doc["scan_id"]) is str and type(doc["node_id"]) is str
+                and type(doc["at_ms"]) is int and type(doc["mono_ms"]) is int
+                and type(doc["clock_trusted"]) is bool and type(doc["text_sha256"]) is str
+                and type(doc["verdict"]) is str and type(doc["reason"]) is str and type(doc["direction"]) is str
+                and type(doc["prev_hash"]) is str and type(doc["hash"]) is str and doc.keys() <= _MEMBERS):
+            return False
+        serial, subject = doc["serial"], doc["subject"]
+    except (KeyError, TypeError, AttributeError):
+        return False
+    epoch = doc.get("epoch", 0)
+    return (
+        type(epoch) is int and 0 <= epoch < 2**31 and type(doc.get("trust_stale", False)) is bool
+        and (serial is None or (type(serial) is str and len(serial) == 16 and _HEX.issuperset(serial)))
+        and (subject is None or (type(subject) is str and len(subject) == 16 and _HEX.issuperset(subject)))
+        and doc["verdict"] in ("accept", "deny") and doc["direction"] in ("entry", "exit")
+        and 1 <= doc["seq"] < _MAX_INT and len(doc["scan_id"]) == 36
+        and 0 <= doc["at_ms"] < _MAX_INT and 0 <= doc["mono_ms"] < _MAX_INT
+        and len(doc["text_sha256"]) == 64 and len(doc["prev_hash"]) == 64 and len(doc["hash"]) == 64
+        and _HEX.issuperset(doc["text_sha256"]) and _HEX.issuperset(doc["prev_hash"])
+        and _HEX.issuperset(doc["hash"]) and _REASON.match(doc["reason"]) is not None
+    )
+
+
+def _what_is_wrong(doc: Any, where: str) -> str:
+    """The message for a record :func:`_well_formed` refused: its first fault."""
+    if not isinstance(doc, dict):
+        return f"{where} is {type(doc).__name__}; expected an object"
+    unknown = sorted(set(doc) - _MEMBERS)
+    if unknown:
+        return f"{where} has the unknown member {unknown[0][:40]!r}; expected only {sorted(_MEMBERS)}"
+    for name, kind in (*_TYPES.items(), *_OPTIONAL.items()):
+        if name not in doc:
+            if name in _OPTIONAL:
+                continue
+            return f"{where}.{name} is missing"
+        value = doc[name]
+        if not isinstance(value, kind) or (value is True or value is False) and kind is not bool:
+            expected = "null or a string" if isinstance(kind, tuple) else {
+                int: "an integer", str: "a string", bool: "true or false"}[kind]
+            return f"{where}.{name} = {str(value)[:40]!r}; expected {expected}"
+    for name in ("serial", "subject"):
+        value = doc[name]
+        if value is not None and (len(value) != 16 or not _HEX.issuperset(value)):
+            return f"{where}.{name} = {value[:40]!r}; expected 16 lowercase hex digits or null"
+    if doc["verdict"] not in ("accept", "deny") or doc["direction"] not in ("entry", "exit"):
+        return (f"{where}: verdict {doc['verdict'][:20]!r} / direction {doc['direction'][:20]!r} unknown; "
+                "expected accept or deny / entry or exit")
+    if not 1 <= doc["seq"] < _MAX_INT or len(doc["scan_id"]) != 36:
+        return f"{where}: seq {doc['seq']} / scan_id {doc['scan_id'][:40]!r} out of range"
+    for name in ("at_ms", "mono_ms"):
+        if not 0 <= doc[name] < _MAX_INT:
+            return f"{where}.{name} = {doc[name]}; expected 0..2^53"
+    for name in ("text_sha256", "prev_hash", "hash"):
+        if len(doc[name]) != 64 or not _HEX.issuperset(doc[name]):
+            return f"{where}.{name} = {doc[name][:70]!r}; expected 64 lowercase hex digits"
+    if not _REASON.match(doc["reason"]):
+        return f"{where}.reason = {doc['reason'][:40]!r}; expected a reason code (a-z, _)"
+    epoch = doc.get("epoch", 0)
+    if not 0 <= epoch < 2**31:
+        return f"{where}.epoch = {epoch!r}; expected an integer 0..2147483647"
+    return f"{where} is not a scan record"
 
 
 # The encoder json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True) builds on every
@@ -191,3 +298,81 @@ def verify_chain(records: list[dict[str, Any]], prev_hash: str | None = None, pr
             breaks.append(ChainBreak(seq, "bad_hash"))
         prev_hash, prev_seq = doc["hash"], seq
     return breaks
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where a reader holds a node's chain: the epoch, the highest sequence number held
+    contiguously in it (recorded gaps count as held) and that record's hash."""
+
+    epoch: int
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEvent:
+    """Something :func:`walk_chain` found: ``kind`` is ``chain_gap``, ``bad_link``, ``bad_hash``,
+    ``chain_epoch`` or ``old_epoch``; the sequence numbers it concerns (``seq_to`` None: from
+    ``seq_from`` on, or a single record); ``detail`` says it in words (never a person)."""
+
+    kind: str
+    seq_from: int
+    seq_to: int | None
+    detail: str
+
+
+def walk_chain(head: ChainHead, records: list[ScanRecord], node_epoch: int = 0
+               ) -> tuple[ChainHead, list[ChainEvent], list[ScanRecord]]:
+    """Move a node's head along ``records`` (ascending epoch, then ``seq``): the server's
+    continuity check of an upload (docs/sync-protocol.md, "Idempotency and acknowledgement",
+    "Chain epochs").
+
+    A node whose database was replaced starts a new chain epoch at seq 1: the first sign of it
+    (a record of a higher epoch, or ``node_epoch`` from the heartbeat) is a ``chain_epoch``
+    event naming the old epoch's lost tail, and the head moves to the new epoch at 0. Records of
+    an epoch below the head's are left out (one ``old_epoch`` event). Within the epoch, records
+    at or below the head are retransmissions (kept, not checked: the caller stores them only if
+    new). A record above ``head + 1`` means the records between are gone: ``chain_gap``, and the
+    head moves past it. A ``prev_hash`` that is not the head's hash is ``bad_link``; a record
+    whose hash does not match its content is ``bad_hash``.
+
+    Returns:
+        ``(new head, events, records to keep)``.
+    """
+    events: list[ChainEvent] = []
+    keep: list[ScanRecord] = []
+    old_epoch_seen = False
+
+    def new_epoch(epoch: int) -> ChainHead:
+        events.append(ChainEvent(
+            "chain_epoch", head.seq + 1, None,
+            f"the node's database was replaced: chain epoch {head.epoch} ends at record {head.seq} "
+            f"(any records of it after {head.seq} are lost); epoch {epoch} starts at record 1"))
+        return ChainHead(epoch, 0, GENESIS_HASH)
+
+    if node_epoch > head.epoch:
+        head = new_epoch(node_epoch)
+    for rec in records:
+        if rec.epoch < head.epoch:
+            if not old_epoch_seen:
+                events.append(ChainEvent("old_epoch", rec.seq, None,
+                                         f"records of chain epoch {rec.epoch} after epoch {head.epoch} began: "
+                                         "not stored (an old copy of the node's database?)"))
+                old_epoch_seen = True
+            continue
+        if rec.epoch > head.epoch:
+            head = new_epoch(rec.epoch)
+        keep.append(rec)
+        seq = rec.seq
+        if seq <= head.seq:
+            continue
+        if rec.computed_hash() != rec.hash:
+            events.append(ChainEvent("bad_hash", seq, seq, f"record {seq} does not match its hash: altered on the node"))
+        if seq > head.seq + 1:
+            events.append(ChainEvent("chain_gap", head.seq + 1, seq - 1,
+                                     f"records {head.seq + 1}..{seq - 1} missing from the node's log"))
+        elif rec.prev_hash != head.hash:
+            events.append(ChainEvent("bad_link", seq, seq, f"record {seq} does not link to record {head.seq}"))
+        head = ChainHead(head.epoch, seq, rec.hash)
+    return head, events, keep

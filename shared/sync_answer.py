@@ -6,8 +6,9 @@ key that signs passes and revocation lists), under the domain ``campuspass/sync-
 
 * ``key_id``: the issuer key that signed; the node finds its public key in its trust bundle,
   which is signed by the root key pinned at provisioning (docs/keys.md);
-* ``request``: ``{"node_id", "nonce", "body_sha256"}`` of the request it answers, so a recorded
-  answer cannot be replayed to another request or another node.
+* ``request``: ``{"node_id", "nonce", "body_sha256"}`` of the request it answers
+  (:class:`shared.sync_contract.AnswerBinding`), so a recorded answer cannot be replayed to
+  another request or another node.
 
 An answer may bring a newer trust bundle (after a key rotation the node missed); that bundle is
 self-authenticating (root-signed), so it is tried first to find the signing key. Nothing else of
@@ -17,81 +18,54 @@ not ``server_time_ms`` (raises the trusted-time floor).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.errors import CampusPassError
 from shared.keys import Ed25519PrivateKey
-from shared.signed_doc import sign_document, verify_document
+from shared.signed_doc import canonical_bytes, sign_document, verify_document
+from shared.sync_contract import AnswerBinding, AnswerError, SyncAnswer
 from shared.trust import TrustBundle
 
 DOMAIN = "sync-answer/v1"
-_MAX_INT = 2**53
 
-
-class AnswerError(CampusPassError):
-    """A sync answer cannot be believed: unsigned, signed by an unknown key, bound to another
-    request, or of a wrong shape. Code ``bad_answer``."""
-
-    code = "bad_answer"
+__all__ = ["DOMAIN", "AnswerError", "VerifiedAnswer", "sign_answer", "signed_bytes", "verify_answer"]
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedAnswer:
-    """The members of a verified answer (see ``server.sync.SyncAnswer``).
+    """A sync answer whose signature verified.
 
     Attributes:
-        ack_seq: records with ``seq ≤ ack_seq`` are held by the server.
-        received, inserted, duplicates: counts of the batch.
-        gaps: ``(from_seq, to_seq)`` ranges the server recorded as missing.
-        server_time_ms: the server clock when it answered (Unix ms).
-        trust_bundle, revocations, policy: documents (each also verified by the node store).
-        bundle: the trust bundle whose issuer key verified the answer.
+        answer: its members (:class:`shared.sync_contract.SyncAnswer`); the documents in it are
+            verified again by the node store before use.
+        bundle: the trust bundle whose issuer key verified it.
     """
 
-    ack_seq: int
-    received: int
-    inserted: int
-    duplicates: int
-    gaps: tuple[tuple[int, int], ...]
-    server_time_ms: int
-    trust_bundle: dict[str, Any] | None
-    revocations: dict[str, Any] | None
-    policy: dict[str, Any] | None
+    answer: SyncAnswer
     bundle: TrustBundle
 
 
-def binding(node_id: str, nonce: str, body_sha256: str) -> dict[str, str]:
-    """The ``request`` member: which signed request an answer belongs to."""
-    return {"node_id": node_id, "nonce": nonce, "body_sha256": body_sha256}
+def sign_answer(answer: SyncAnswer, binding: AnswerBinding, *, key_id: int, key: Ed25519PrivateKey) -> SyncAnswer:
+    """``answer`` bound to the request it answers and signed (Ed25519, RFC 8032) by issuer key
+    ``key_id``; its :meth:`~shared.sync_contract.SyncAnswer.to_json` is the wire document."""
+    bound = replace(answer, key_id=key_id, request=binding, signature="")
+    signed = sign_document(DOMAIN, bound.to_json(), key)
+    return replace(bound, signature=signed["signature"])
 
 
-def sign_answer(answer: dict[str, Any], *, node_id: str, nonce: str, body_sha256: str, key_id: int,
-                key: Ed25519PrivateKey) -> dict[str, Any]:
-    """``answer`` with ``key_id``, ``request`` and ``signature`` (Ed25519, RFC 8032) added."""
-    doc = dict(answer)
-    doc["key_id"] = key_id
-    doc["request"] = binding(node_id, nonce, body_sha256)
-    return sign_document(DOMAIN, doc, key)
+def signed_bytes(doc: dict[str, Any]) -> bytes:
+    """The bytes an answer's signature covers: every member but ``signature``, canonical
+    (:mod:`shared.signed_doc`), after ``campuspass/sync-answer/v1\\n``."""
+    return canonical_bytes(DOMAIN, doc)
 
 
-def _int(doc: dict[str, Any], name: str) -> int:
-    value = doc.get(name)
-    if type(value) is not int or not 0 <= value < _MAX_INT:
-        raise AnswerError(f"answer member {name} = {str(value)[:40]!r}; expected an integer 0..2^53")
-    return value
-
-
-def _doc(doc: dict[str, Any], name: str) -> dict[str, Any] | None:
-    value = doc.get(name)
-    if value is not None and not isinstance(value, dict):
-        raise AnswerError(f"answer member {name} is {type(value).__name__}; expected an object or null")
-    return value
-
-
-def verify_answer(doc: Any, *, node_id: str, nonce: str, body_sha256: str, held: TrustBundle | None,
+def verify_answer(doc: object, *, node_id: str, nonce: str, body_sha256: str, held: TrustBundle | None,
                   pinned_root: bytes) -> VerifiedAnswer:
     """Check a sync answer before any of it is used.
+
+    The signature is checked over the document as received (members this node does not know
+    included: a newer server may add some), then its known members are read.
 
     Args:
         doc: the parsed JSON answer.
@@ -108,14 +82,13 @@ def verify_answer(doc: Any, *, node_id: str, nonce: str, body_sha256: str, held:
     key_id = doc.get("key_id")
     if type(key_id) is not int or not isinstance(doc.get("signature"), str):
         raise AnswerError("answer carries no key_id and signature: not signed by the server")
-    if doc.get("request") != binding(node_id, nonce, body_sha256):
+    answer = SyncAnswer.from_json(doc)
+    if answer.request != AnswerBinding(node_id, nonce, body_sha256):
         raise AnswerError("answer belongs to another request (replayed or mixed up)")
-    server_time_ms = _int(doc, "server_time_ms")
     candidates: list[TrustBundle] = []
-    offered = doc.get("trust_bundle")
-    if isinstance(offered, dict):
+    if answer.trust_bundle is not None:
         try:
-            candidates.append(TrustBundle.load(offered, pinned_root))
+            candidates.append(TrustBundle.load(answer.trust_bundle, pinned_root))
         except CampusPassError:
             pass  # not root-signed: worthless, the held bundle decides
     if held is not None:
@@ -123,20 +96,10 @@ def verify_answer(doc: Any, *, node_id: str, nonce: str, body_sha256: str, held:
     errors = []
     for bundle in candidates:
         try:
-            key = bundle.issuer_key(key_id, server_time_ms // 1000)
+            key = bundle.issuer_key(key_id, answer.server_time_ms // 1000)
             verify_document(DOMAIN, doc, key)
         except CampusPassError as exc:
             errors.append(exc.message)
             continue
-        gaps_json = doc.get("gaps")
-        if not isinstance(gaps_json, list):
-            raise AnswerError("answer member gaps is not a list")
-        gaps = []
-        for g in gaps_json:
-            if not isinstance(g, dict):
-                raise AnswerError("answer gap is not an object")
-            gaps.append((_int(g, "from_seq"), _int(g, "to_seq")))
-        return VerifiedAnswer(_int(doc, "ack_seq"), _int(doc, "received"), _int(doc, "inserted"),
-                              _int(doc, "duplicates"), tuple(gaps), server_time_ms, _doc(doc, "trust_bundle"),
-                              _doc(doc, "revocations"), _doc(doc, "policy"), bundle)
+        return VerifiedAnswer(answer, bundle)
     raise AnswerError(f"answer signature does not verify: {'; '.join(errors) or 'no trust bundle held'}")

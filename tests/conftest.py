@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults import FullDisk
 from tests.pg import PgCluster, start_cluster
 from tests.pg import use_database as use_database  # where the suite imports it from
 
@@ -38,3 +39,14 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
     finally:
         cluster.drop_database(url)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[FullDisk]:
+    """A data folder that can be made full and freed again (:class:`tests.faults.FullDisk`: a real
+    tmpfs when running as root), released at the end of the test."""
+    d = FullDisk(tmp_path)
+    try:
+        yield d
+    finally:
+        d.close()

@@ -17,24 +17,16 @@ from aiohttp import web
 from server.storage.nodes import NodeRow, Nodes
 from server.storage.people import People
 from server.storage.scans import ScanLog, ScanView
-from server.sync import (
-    SYNC_MAX_BODY_BYTES,
-    Heartbeat,
-    SyncAnswer,
-    SyncError,
-    SyncRequestDoc,
-    SyncService,
-    check_records,
-)
+from server.sync import SYNC_MAX_BODY_BYTES, SyncService, read_request
 from server.web import auth, state
 from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound, TooLarge
 from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
 from shared.clock import from_unix, to_unix
-from shared.config import from_mapping
-from shared.errors import CampusPassError, ConfigError
+from shared.errors import CampusPassError, WireFormatError
 from shared.keys import public_key_from_bytes
 from shared.node_auth import NodeAuthError, body_sha256, parse_headers, verify_request
 from shared.sync_answer import sign_answer
+from shared.sync_contract import AnswerBinding, SyncAnswer, SyncRequest
 
 routes = Routes(tag="nodes")
 
@@ -113,7 +105,7 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
     return node, body, signed.nonce
 
 
-@routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequestDoc, response=SyncAnswer,
+@routes.api("POST", "/api/v1/nodes/{node_id}/sync", roles=PUBLIC, body=SyncRequest, response=SyncAnswer,
             raw_body=True, max_body_bytes=SYNC_MAX_BODY_BYTES, summary="Node sync: upload a batch of scans with a heartbeat, download newer documents")
 async def node_sync(request: web.Request) -> web.Response:
     """Signed by the node (headers in docs/sync-protocol.md); gzip bodies accepted. Scans are stored
@@ -134,31 +126,21 @@ async def node_sync(request: web.Request) -> web.Response:
 
 async def _sync(request: web.Request) -> tuple[NodeRow, SyncAnswer, dict[str, Any]]:
     node, raw, nonce = await authenticate_node(request)
-    data = decode_json(raw)
-    if (not isinstance(data, dict) or not {"heartbeat", "records"} <= set(data) <= {"heartbeat", "records", "documents"}
-            or not isinstance(data["records"], list) or not isinstance(data.get("documents", True), bool)):
-        raise InvalidField("body must be an object with heartbeat (object), records (array) and optionally "
-                           "documents (boolean)")
     svc = service(request)
     try:
-        heartbeat = from_mapping(Heartbeat, data["heartbeat"], "heartbeat")
-        records = check_records(data["records"], node.id, svc.config.max_batch)
-    except ConfigError as exc:
-        raise InvalidField(exc.message) from None
-    except SyncError as exc:
+        body = read_request(decode_json(raw), node.id, svc.config.max_batch)
+    except WireFormatError as exc:
         raise InvalidField(exc.message, code=exc.code) from None
     now_ms = _now_ms(request)
-    try:
-        ack, inserted, gaps = await svc.upload(node, records, heartbeat, now_ms)
-    except ValueError as exc:
-        raise InvalidField(f"a serial or subject is not hex: {exc}", code="bad_record") from None
-    docs = await svc.documents(heartbeat, now_ms // 1000) if data.get("documents", True) else {}
-    answer = SyncAnswer(ack, len(records), inserted, len(records) - inserted, gaps, now_ms,
+    ack, inserted, gaps = await svc.upload(node, body.records, body.heartbeat, now_ms)
+    docs = await svc.documents(body.heartbeat, now_ms // 1000) if body.documents else {}
+    received = len(body.records)
+    answer = SyncAnswer(ack, received, inserted, received - inserted, tuple(gaps), now_ms,
                         trust_bundle=docs.get("trust_bundle"), revocations=docs.get("revocations"),
                         policy=docs.get("policy"))
     signer = request.app[state.DATADIR].current_signer(from_unix(now_ms // 1000))
-    return node, answer, sign_answer(answer.to_json(), node_id=node.id, nonce=nonce, body_sha256=body_sha256(raw),
-                                     key_id=signer.key_id, key=signer.key)
+    signed = sign_answer(answer, AnswerBinding(node.id, nonce, body_sha256(raw)), key_id=signer.key_id, key=signer.key)
+    return node, answer, signed.to_json()
 
 
 # ---- admins --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,13 +32,14 @@ from .helpers import Campus, make_bundle_dir
 RELAY = 23
 
 
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[FullDisk]:
-    d = FullDisk(tmp_path)
+def meta_value(db_path: Path, key: str) -> str | None:
+    """A value of the node database's ``meta`` table, read directly (None: no such key)."""
+    conn = sqlite3.connect(db_path)
     try:
-        yield d
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     finally:
-        d.close()
+        conn.close()
+    return None if row is None else str(row[0])
 
 
 def on_disk(tmp_path: Path, campus: Campus, disk: FullDisk, **storage: object) -> NodeConfig:
@@ -127,12 +128,7 @@ async def test_full_disk_keeps_admitting_valid_passes_and_writes_them_back_in_or
     rows = stored(node.config)
     assert [r[0] for r in rows] == list(range(1, len(shown) + 5))
     assert all(rows[i][1] == rows[i - 1][2] for i in range(1, len(rows)))
-    conn = sqlite3.connect(node.config.db_path)
-    try:
-        faults = conn.execute("SELECT value FROM meta WHERE key = 'storage_faults'").fetchone()
-    finally:
-        conn.close()
-    assert faults == ("1",)
+    assert meta_value(node.config.db_path, "storage_faults") == "1"
 
 
 async def test_full_queue_denies_and_counts_every_unrecorded_scan(
@@ -160,12 +156,7 @@ async def test_full_queue_denies_and_counts_every_unrecorded_scan(
     finally:
         node.outputs.close()
         await store.close()
-    conn = sqlite3.connect(cfg.db_path)
-    try:
-        dropped = conn.execute("SELECT value FROM meta WHERE key = 'dropped_decisions'").fetchone()
-    finally:
-        conn.close()
-    assert dropped == ("1",)
+    assert meta_value(cfg.db_path, "dropped_decisions") == "1"
 
 
 async def test_other_writes_on_a_full_disk_raise_storage_fault_not_sqlite_errors(

@@ -17,11 +17,12 @@ from aiohttp.test_utils import TestClient
 from server.storage.buildings import Buildings
 from server.storage.nodes import Nodes
 from server.storage.people import People
-from server.sync import Heartbeat, SyncService
+from server.sync import SyncService
 from server.web import state
 from shared.campus_time import CAMPUS_TZ
 from shared.clock import FakeClock
-from shared.scanlog import GENESIS_HASH, seal, uuid7
+from shared.scanlog import GENESIS_HASH, ScanRecord, seal, uuid7
+from shared.sync_contract import Heartbeat
 from tests.server.conftest import activate, add_person, app, client, clock, datadir  # noqa: F401
 
 __all__ = ["Campus", "activate", "add_person", "local_ms"]
@@ -97,7 +98,7 @@ class Campus:
         hb = Heartbeat(node_time_ms=now_ms, queue_depth=0, software_version="test", trust_version=1,
                        revocation_version=1, policy_version=1)
         service = SyncService(self.app[state.DB], self.app[state.DATADIR], self.app[state.CONFIG].sync)
-        _ack, inserted, _gaps = await service.upload(node, list(batch), hb, now_ms)
+        _ack, inserted, _gaps = await service.upload(node, [ScanRecord.from_json(r) for r in batch], hb, now_ms)
         if records is None:
             feed.sent.extend(feed.pending)
             feed.pending = []

@@ -1,5 +1,6 @@
 """Fixtures of the sync tests: a FakeClock shared by server and node, a real data directory, and
-the server running on 127.0.0.1 with buildings D7 and LIB."""
+the server running on 127.0.0.1 with buildings D7 and LIB, and a node d7-east enrolled there with
+its database open."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from edge.store import NodeStore
 from provisioning.init import init_data_dir
 from server.datadir import DataDir
 from shared.clock import FakeClock
 from tests.conftest import use_database
 
-from .helpers import START, LoopbackServer, add_buildings
+from .helpers import START, EnrolledNode, LoopbackServer, add_buildings, enrol_node, open_node_store
 
 
 @pytest.fixture
@@ -36,3 +38,19 @@ async def server(datadir: DataDir, clock: FakeClock) -> AsyncIterator[LoopbackSe
         yield srv
     finally:
         await srv.stop()
+
+
+@pytest.fixture
+async def node(tmp_path: Path, server: LoopbackServer) -> EnrolledNode:
+    """Node ``d7-east`` at building D7, enrolled on ``server``, its bundle in ``tmp_path/node``."""
+    return await enrol_node(server, tmp_path / "node")
+
+
+@pytest.fixture
+async def store(node: EnrolledNode) -> AsyncIterator[NodeStore]:
+    """The database of ``node``, seeded from its bundle (closed after the test)."""
+    opened = await open_node_store(node.config)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -41,6 +41,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def serve(app: web.Application, port: int) -> web.AppRunner:
+    """Run ``app`` on 127.0.0.1:``port``; returns its runner (:func:`stop` stops it)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def stop(runner: web.AppRunner | None) -> None:
+    """Stop what :func:`serve` started (nothing when None); returns None, the runner's new value."""
+    if runner is not None:
+        await runner.cleanup()
+
+
 class LoopbackServer:
     """The campuspass server app on 127.0.0.1:``port``, stoppable and restartable (a new app on
     the same data directory each start, like a process restart)."""
@@ -61,16 +75,11 @@ class LoopbackServer:
         return self.runner.app
 
     async def start(self) -> None:
-        app = create_app(self.datadir, clock=self.clock, hasher=PasswordHasher(FAST_TEST_PARAMS),
-                         run_sms_sender=False, run_jobs=False)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.runner = await serve(create_app(self.datadir, clock=self.clock, hasher=PasswordHasher(FAST_TEST_PARAMS),
+                                             run_sms_sender=False, run_jobs=False), self.port)
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
+        self.runner = await stop(self.runner)
 
     async def scan_count(self, node_id: str | None = None) -> int:
         row = await self.app[state.DB].fetch_one(

@@ -69,8 +69,10 @@ async def test_sync_routes_are_in_the_openapi_document(server: LoopbackServer) -
                 "/api/v1/scans"} <= set(doc["paths"])
         sync = doc["paths"]["/api/v1/nodes/{node_id}/sync"]["post"]
         assert sync["requestBody"]["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/SyncRequestDoc"}
-        assert "Heartbeat" in doc["components"]["schemas"]
+            "$ref": "#/components/schemas/SyncRequest"}
+        schemas = doc["components"]["schemas"]
+        assert {"Heartbeat", "ScanRecord", "SyncAnswer", "Gap", "AnswerBinding"} <= set(schemas)
+        assert schemas["SyncRequest"]["properties"]["records"]["items"] == {"$ref": "#/components/schemas/ScanRecord"}
         # Unauthenticated: each in the one envelope.
         r = await client.get("/api/v1/nodes")
         assert r.status_code == 401 and r.json()["error"]["code"] == "not_logged_in"

@@ -21,7 +21,7 @@ from edge.store import NodeStore
 from edge.sync import SyncClient
 from shared.clock import FakeClock
 
-from .helpers import LoopbackServer, enrol_node, free_port, offline_scans, open_node_store
+from .helpers import LoopbackServer, enrol_node, free_port, offline_scans, open_node_store, serve, stop
 
 
 @dataclass
@@ -84,13 +84,10 @@ class Proxy:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.runner = await serve(app, self.port)
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+        self.runner = await stop(self.runner)
 
 
 @pytest.fixture

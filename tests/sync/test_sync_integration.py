@@ -10,36 +10,41 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge.store import NodeStore
 from edge.sync import DropResponses, SyncClient, SyncFailed
 from server.storage.scans import ScanLog
 from server.web import state
 from shared.clock import FakeClock
 
-from .helpers import LoopbackServer, active_person, enrol_node, login, offline_scans, open_node_store
+from .helpers import (
+    EnrolledNode,
+    LoopbackServer,
+    active_person,
+    enrol_node,
+    login,
+    offline_scans,
+    open_node_store,
+)
 
 
-async def test_ten_thousand_offline_scans_sync_completely(tmp_path: Path, server: LoopbackServer,
-                                                          clock: FakeClock) -> None:
-    node = await enrol_node(server, tmp_path / "node")  # catch-up batches of 1000, then 500
-    store = await open_node_store(node.config)
-    try:
-        await server.stop()  # made while the server is down
-        made = await offline_scans(store, "d7-east", 10_000, clock)
-        client = SyncClient(store, node.config, node.key, clock=clock)
-        assert await client.run_once() is None
-        assert client.online is False
-        assert (await store.stats()).unsynced == 10_000
+async def test_ten_thousand_offline_scans_sync_completely(server: LoopbackServer, clock: FakeClock,
+                                                          node: EnrolledNode, store: NodeStore) -> None:
+    # catch-up batches of 1000, then 500
+    await server.stop()  # made while the server is down
+    made = await offline_scans(store, "d7-east", 10_000, clock)
+    client = SyncClient(store, node.config, node.key, clock=clock)
+    assert await client.run_once() is None
+    assert client.online is False
+    assert (await store.stats()).unsynced == 10_000
 
-        await server.start()
-        result = await client.run_once()
-        assert result is not None and client.online is True
-        assert result.acked_seq == made[-1].seq == 10_000
-        assert result.requests == 12  # 9 catch-up batches of 1000, 2 of 500, then the empty tail
-        assert await server.scan_count("d7-east") == 10_000
-        assert (await store.stats()).unsynced == 0
-        await client.aclose()
-    finally:
-        await store.close()
+    await server.start()
+    result = await client.run_once()
+    assert result is not None and client.online is True
+    assert result.acked_seq == made[-1].seq == 10_000
+    assert result.requests == 12  # 9 catch-up batches of 1000, 2 of 500, then the empty tail
+    assert await server.scan_count("d7-east") == 10_000
+    assert (await store.stats()).unsynced == 0
+    await client.aclose()
 
 
 async def test_reply_lost_after_commit_then_retried_gives_exactly_once(tmp_path: Path, server: LoopbackServer,
@@ -93,79 +98,69 @@ async def _resend(server: LoopbackServer, request: httpx.Request, content: bytes
                               content=request.content if content is None else content)
 
 
-async def test_batch_replayed_by_an_attacker_is_refused(tmp_path: Path, server: LoopbackServer,
-                                                        clock: FakeClock) -> None:
-    node = await enrol_node(server, tmp_path / "node")
-    store = await open_node_store(node.config)
-    try:
-        await offline_scans(store, "d7-east", 40, clock)
-        wire = Recorder()
-        client = SyncClient(store, node.config, node.key, clock=clock, transport=wire)
-        assert await client.run_once() is not None
-        captured = wire.requests[0]
-        count = await server.scan_count()
+async def test_batch_replayed_by_an_attacker_is_refused(server: LoopbackServer, clock: FakeClock, node: EnrolledNode,
+                                                        store: NodeStore) -> None:
+    await offline_scans(store, "d7-east", 40, clock)
+    wire = Recorder()
+    client = SyncClient(store, node.config, node.key, clock=clock, transport=wire)
+    assert await client.run_once() is not None
+    captured = wire.requests[0]
+    count = await server.scan_count()
 
-        r = await _resend(server, captured)  # at once: the nonce was used
-        assert r.status_code == 401 and r.json()["error"]["code"] == "replayed_nonce"
-        clock.advance(3600)  # an hour later: the timestamp is out of the window
-        r = await _resend(server, captured)
-        assert r.status_code == 401 and r.json()["error"]["code"] == "stale_timestamp"
-        assert await server.scan_count() == count
-        syncs = await ScanLog(server.app[state.DB]).sync_log("d7-east")
-        assert [s.errors for s in syncs[:2]] == ["refused: stale_timestamp", "refused: replayed_nonce"]
-        await client.aclose()
-    finally:
-        await store.close()
+    r = await _resend(server, captured)  # at once: the nonce was used
+    assert r.status_code == 401 and r.json()["error"]["code"] == "replayed_nonce"
+    clock.advance(3600)  # an hour later: the timestamp is out of the window
+    r = await _resend(server, captured)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "stale_timestamp"
+    assert await server.scan_count() == count
+    syncs = await ScanLog(server.app[state.DB]).sync_log("d7-east")
+    assert [s.errors for s in syncs[:2]] == ["refused: stale_timestamp", "refused: replayed_nonce"]
+    await client.aclose()
 
 
-async def test_forged_signature_unknown_and_disabled_nodes_are_refused(tmp_path: Path, server: LoopbackServer,
-                                                                       clock: FakeClock) -> None:
+async def test_forged_signature_unknown_and_disabled_nodes_are_refused(
+        tmp_path: Path, server: LoopbackServer, clock: FakeClock, node: EnrolledNode, store: NodeStore) -> None:
     from server.storage.nodes import Nodes
     from shared.keys import generate_key
 
-    node = await enrol_node(server, tmp_path / "node")
-    store = await open_node_store(node.config)
-    try:
-        await offline_scans(store, "d7-east", 10, clock)
-        forger = SyncClient(store, node.config, generate_key(), clock=clock)  # right id, wrong key
-        assert await forger.run_once() is None
-        assert await server.scan_count() == 0
-        wire = Recorder()
-        honest = SyncClient(store, node.config, node.key, clock=clock, transport=wire)
-        assert await honest.run_once() is not None
-        assert await server.scan_count() == 10
+    await offline_scans(store, "d7-east", 10, clock)
+    forger = SyncClient(store, node.config, generate_key(), clock=clock)  # right id, wrong key
+    assert await forger.run_once() is None
+    assert await server.scan_count() == 0
+    wire = Recorder()
+    honest = SyncClient(store, node.config, node.key, clock=clock, transport=wire)
+    assert await honest.run_once() is not None
+    assert await server.scan_count() == 10
 
-        captured = wire.requests[0]
-        plain = gzip.decompress(captured.content)
-        r = await _resend(server, captured, content=plain.replace(b'"accept"', b'"deny"', 1))
-        assert r.status_code == 401 and r.json()["error"]["code"] == "bad_node_signature"
-        r = await _resend(server, captured, content=plain)  # the body is fine, the nonce is spent
-        assert r.json()["error"]["code"] == "replayed_nonce"
-        headers = {k: v for k, v in captured.headers.items() if k != "content-length"}
-        async with httpx.AsyncClient() as raw:  # a body that cannot be decompressed: 400, not 500
-            r = await raw.post(str(captured.url), headers=headers, content=b"\x1f\x8b not gzip")
-        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_encoding"
-        headers.pop("x-campuspass-signature")
-        async with httpx.AsyncClient() as raw:
-            r = await raw.post(str(captured.url), headers=headers, content=captured.content)
-        assert r.status_code == 401 and r.json()["error"]["code"] == "node_auth_missing"
+    captured = wire.requests[0]
+    plain = gzip.decompress(captured.content)
+    r = await _resend(server, captured, content=plain.replace(b'"accept"', b'"deny"', 1))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_node_signature"
+    r = await _resend(server, captured, content=plain)  # the body is fine, the nonce is spent
+    assert r.json()["error"]["code"] == "replayed_nonce"
+    headers = {k: v for k, v in captured.headers.items() if k != "content-length"}
+    async with httpx.AsyncClient() as raw:  # a body that cannot be decompressed: 400, not 500
+        r = await raw.post(str(captured.url), headers=headers, content=b"\x1f\x8b not gzip")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_encoding"
+    headers.pop("x-campuspass-signature")
+    async with httpx.AsyncClient() as raw:
+        r = await raw.post(str(captured.url), headers=headers, content=captured.content)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "node_auth_missing"
 
-        await Nodes(server.app[state.DB]).set_enabled("d7-east", False)
-        await offline_scans(store, "d7-east", 1, clock)
-        assert await honest.run_once() is None
-        codes = [s.errors for s in await ScanLog(server.app[state.DB]).sync_log("d7-east")]
-        assert codes[0] == "refused: node_disabled"
-        assert "refused: bad_node_signature" in codes
+    await Nodes(server.app[state.DB]).set_enabled("d7-east", False)
+    await offline_scans(store, "d7-east", 1, clock)
+    assert await honest.run_once() is None
+    codes = [s.errors for s in await ScanLog(server.app[state.DB]).sync_log("d7-east")]
+    assert codes[0] == "refused: node_disabled"
+    assert "refused: bad_node_signature" in codes
 
-        other = await enrol_node(server, tmp_path / "other", node_id="lib-1", building="LIB")
-        stranger_cfg = replace(other.config, node=replace(other.config.node, id="nobody"))
-        stranger = SyncClient(store, stranger_cfg, other.key, clock=clock)
-        with pytest.raises(SyncFailed, match="unknown_node"):
-            await stranger.sync_round()
-        for c in (forger, honest, stranger):
-            await c.aclose()
-    finally:
-        await store.close()
+    other = await enrol_node(server, tmp_path / "other", node_id="lib-1", building="LIB")
+    stranger_cfg = replace(other.config, node=replace(other.config.node, id="nobody"))
+    stranger = SyncClient(store, stranger_cfg, other.key, clock=clock)
+    with pytest.raises(SyncFailed, match="unknown_node"):
+        await stranger.sync_round()
+    for c in (forger, honest, stranger):
+        await c.aclose()
 
 
 async def test_deleted_record_shows_as_a_gap_on_the_sync_log_page(tmp_path: Path, server: LoopbackServer,

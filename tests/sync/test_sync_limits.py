@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 
+from edge.store import NodeStore
 from server.sync import SYNC_MAX_BODY_BYTES
 from shared.clock import FakeClock, to_unix
 from shared.keys import Ed25519PrivateKey
 from shared.node_auth import sign_request
 from shared.scanlog import ScanRecord
 
-from .helpers import LoopbackServer, enrol_node, offline_scans, open_node_store
+from .helpers import EnrolledNode, LoopbackServer, enrol_node, offline_scans
 
 HEARTBEAT = {"node_time_ms": 0, "queue_depth": 0, "software_version": "test", "trust_version": 1,
              "revocation_version": 0, "policy_version": 0}
@@ -54,14 +55,9 @@ async def test_a_body_over_two_mib_is_refused_plain_or_gzip(tmp_path: Path, serv
     assert status == 200
 
 
-async def test_record_and_heartbeat_fields_are_bounded(tmp_path: Path, server: LoopbackServer,
-                                                       clock: FakeClock) -> None:
-    node = await enrol_node(server, tmp_path / "node")
-    store = await open_node_store(node.config)
-    try:
-        [rec] = await offline_scans(store, "d7-east", 1, clock)
-    finally:
-        await store.close()
+async def test_record_and_heartbeat_fields_are_bounded(server: LoopbackServer, clock: FakeClock,
+                                                       node: EnrolledNode, store: NodeStore) -> None:
+    [rec] = await offline_scans(store, "d7-east", 1, clock)
     good = ScanRecord.to_json(rec)
     for name, value in (("reason", "x" * 5000), ("reason", "Accepted!"), ("text_sha256", "ab" * 5000),
                         ("hash", "z" * 64), ("prev_hash", "0" * 63), ("at_ms", 2**60), ("mono_ms", -1),

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.bundle import read_bundle, read_root_public
@@ -23,15 +22,6 @@ from shared.clock import FakeClock
 from tests.faults import FullDisk
 
 from .helpers import LoopbackServer, enrol_node, green_pass
-
-
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[FullDisk]:
-    d = FullDisk(tmp_path)
-    try:
-        yield d
-    finally:
-        d.close()
 
 
 async def eventually(cond: Callable[[], bool], timeout_s: float = 15.0) -> None:
