@@ -55,13 +55,14 @@ from server.web import region_pages as region_pages
 from server.web.application_api import routes as application_routes
 from server.web.application_pages import routes as application_page_routes
 from server.web.application_setup import install_workflow
+from server.web.catalogue import Catalogue
 from server.web.checkin_api import routes as checkin_routes
 from server.web.checkin_pages import routes as checkin_page_routes
 from server.web.dashboard_setup import install_dashboards
 from server.web.errors import make_error_middleware
 from server.web.pass_pages import log_reconciliation
 from server.web.presence_setup import install_presence
-from server.web.registry import PUBLIC, ROUTES_KEY, Routes, openapi_document
+from server.web.registry import PUBLIC, Routes, openapi_document
 from server.web.review_api import routes as review_routes
 from server.web.review_pages import routes as review_page_routes
 from shared.clock import Clock, SystemClock, to_unix
@@ -77,7 +78,7 @@ _meta = Routes(tag="meta")
 @_meta.api("GET", "/api/v1/openapi.json", roles=PUBLIC, summary="This API's OpenAPI 3.1 document")
 async def openapi(request: web.Request) -> web.Response:
     """Built from the route registry: every declared API route appears here."""
-    doc = openapi_document(request.app[ROUTES_KEY], title="campuspass API", version=__version__)
+    doc = openapi_document(request.app[state.ROUTES], title="campuspass API", version=__version__)
     return web.json_response(doc)
 
 
@@ -122,7 +123,7 @@ def create_app(
         config: server configuration (default ``DATA/server.toml``).
         hasher: password hashing (default Argon2id with production parameters).
         run_sms_sender: run the background outbox sender (tests may drive
-            ``app[state.SMS_SENDER].run_once()`` by hand instead).
+            ``app[state.SERVICES].sms_sender.run_once()`` by hand instead).
         run_jobs: run the periodic jobs (:func:`server.services.jobs`) on ``clock``; tests that
             advance a FakeClock may turn them off and call ``app[state.JOBS].run_once(name)``.
 
@@ -143,6 +144,7 @@ def create_app(
     app[state.CLOCK] = clock
     app[state.DATADIR] = dd
     app[state.CONFIG] = config
+    app[state.TEXTS] = Catalogue.load()
     app[state.HASHER] = hasher or PasswordHasher()
     app[state.SMS_GATEWAY] = sms_gateway or sms_gateway_from_config(config, dd, clock)
 
@@ -153,7 +155,7 @@ def create_app(
     )
     app.router.add_static("/static/", HERE / "static", name="static")
     security_headers.install(app)
-    app[ROUTES_KEY] = []
+    app[state.ROUTES] = []
     for feature in FEATURES:
         feature.register(app)
     app.cleanup_ctx.append(_services(run_sms_sender, run_jobs))
@@ -176,12 +178,6 @@ def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-
                                   app[state.SMS_GATEWAY], app[state.HASHER],
                                   on_sms_outcome=app[state.METRICS].observe_sms)
         app[state.SERVICES] = services
-        # the keys the feature modules read, each the one service built above
-        app[state.DB] = db
-        app[state.SMS_SENDER] = services.sms_sender
-        app[state.ACCOUNTS] = services.accounts
-        app[state.SESSION_TOUCHES] = services.session_touches
-        app[state.PASS_SERVICE] = services.passes
         await log_reconciliation(services.passes, app[state.CLOCK].now())
         leases, holder = JobLeases(db), f"{socket.gethostname()}:{os.getpid()}"
 

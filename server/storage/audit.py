@@ -23,7 +23,8 @@ ACTIONS: frozenset[str] = frozenset({
     "enrolment_token_cancelled", "node_enabled", "node_disabled", "scan_retention", "doctor_repair",
 })
 """Every action the audit log records: a closed set, so that the admin pages can show each one
-in words (``server/web/admin_texts.py`` has a text for each in every language, pinned by a test).
+in words (``audit_action`` of the text catalogue, ``server/texts/``, has a text for each in every language,
+pinned by a test).
 A new kind of entry is added here first; :meth:`AuditLog.add` refuses any other."""
 
 

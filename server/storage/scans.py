@@ -47,6 +47,12 @@ def _full_row(r: tuple[Any, ...]) -> tuple[Any, ...]:
     return full[:16] + (full[5] if full[16] is None else full[16], full[17])
 
 
+ANOMALY_KINDS: tuple[str, ...] = ("chain_gap", "bad_link", "bad_hash", "clock_skew", "impossible_travel",
+                                  "chain_epoch", "old_epoch", "seq_conflict", "admitted_revoked")
+"""Every kind of stored anomaly (:class:`Anomaly`); the admin pages show each in words (``anomaly_kind``
+of the text catalogue)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Anomaly:
     """Something admins should look at.

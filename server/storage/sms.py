@@ -14,6 +14,9 @@ import aiosqlite
 
 from server.storage.database import Database
 
+SMS_STATUSES: tuple[str, ...] = ("pending", "sending", "sent", "failed", "unknown")
+"""Every state of an outbox row (the admin page shows each in words: ``sms_status`` of the text catalogue)."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:

@@ -101,7 +101,7 @@ async def list_people(request: web.Request) -> web.Response:
         departments: tuple[str, ...] | None = (dept,)
     else:
         departments = scope
-    people = await People(request.app[state.DB]).in_departments(
+    people = await People(request.app[state.SERVICES].db).in_departments(
         departments, limit=_int_query(request, "limit", 100, 1, 500),
         offset=_int_query(request, "offset", 0, 0, 10**9))
     return web.json_response(asdict(PeopleOut([user_out(p) for p in people])))
@@ -113,7 +113,7 @@ async def get_person(request: web.Request) -> web.Response:
     """403 ``department_scope`` for people outside the caller's departments (the same answer
     whether or not the number exists)."""
     user = await auth.require_user(request)
-    target = await People(request.app[state.DB]).by_number(request.match_info["number"])
+    target = await People(request.app[state.SERVICES].db).by_number(request.match_info["number"])
     person = auth.require_person_access(user.person, target)
     return web.json_response(asdict(user_out(person)))
 
@@ -123,10 +123,10 @@ async def get_person(request: web.Request) -> web.Response:
 async def reset_password(request: web.Request) -> web.Response:
     """The person must set a new password at next login; their sessions end."""
     user = await auth.require_user(request)
-    target = await People(request.app[state.DB]).by_number(request.match_info["number"])
+    target = await People(request.app[state.SERVICES].db).by_number(request.match_info["number"])
     if target is None:
         raise NotFound(f"no person with number {request.match_info['number']}")
-    await request.app[state.ACCOUNTS].reset_password(user.person, target, auth.client_address(request))
+    await request.app[state.SERVICES].accounts.reset_password(user.person, target, auth.client_address(request))
     return web.json_response({"ok": True})
 
 
@@ -163,7 +163,7 @@ async def sms_outbox(request: web.Request) -> web.Response:
     if status is not None and status not in ("pending", "sending", "sent", "failed", "unknown"):
         raise InvalidField(f"status {status!r}; expected pending, sending, sent, failed or unknown")
     user = await auth.require_user(request)
-    rows = await SmsOutboxStore(request.app[state.DB]).recent(_int_query(request, "limit", 100, 1, 500), status)
+    rows = await SmsOutboxStore(request.app[state.SERVICES].db).recent(_int_query(request, "limit", 100, 1, 500), status)
     return web.json_response(asdict(OutboxListOut([outbox_out(m, user.role) for m in rows])))
 
 
@@ -174,10 +174,10 @@ async def sms_retry(request: web.Request) -> web.Response:
     app = request.app
     now_s = to_unix(app[state.CLOCK].now())
     message_id = request.match_info["id"]
-    if not await SmsOutboxStore(app[state.DB]).retry(message_id, now_s):
+    if not await SmsOutboxStore(app[state.SERVICES].db).retry(message_id, now_s):
         raise NotFound(f"no failed or unknown SMS with id {message_id}")
     await audit.record_now(request, "sms_retry", detail={"id": message_id})
-    app[state.SMS_SENDER].wake()
+    app[state.SERVICES].sms_sender.wake()
     return web.json_response({"ok": True})
 
 
@@ -188,11 +188,11 @@ async def audit_log(request: web.Request) -> web.Response:
     app = request.app
     target_id = None
     if "person" in request.query:
-        target = await People(app[state.DB]).by_number(request.query["person"])
+        target = await People(app[state.SERVICES].db).by_number(request.query["person"])
         if target is None:
             raise NotFound(f"no person with number {request.query['person']}")
         target_id = target.id
-    entries = await AuditLog(app[state.DB]).recent(limit=_int_query(request, "limit", 100, 1, 500),
+    entries = await AuditLog(app[state.SERVICES].db).recent(limit=_int_query(request, "limit", 100, 1, 500),
                                                    target_person_id=target_id, action=request.query.get("action"))
     out = [AuditOut(e.id, e.at_s, e.actor_number, e.action, e.target_person_id, e.detail, e.address)
            for e in entries]
@@ -239,7 +239,7 @@ async def run_roster_import(request: web.Request, data: bytes, skip_bad_rows: bo
 
     user = await auth.require_user(request)
     app = request.app
-    result = await import_roster(app[state.DB], app[state.HASHER], data, now_s=to_unix(app[state.CLOCK].now()),
+    result = await import_roster(app[state.SERVICES].db, app[state.HASHER], data, now_s=to_unix(app[state.CLOCK].now()),
                                  actor_number=user.person.number, actor_id=user.id, skip_bad_rows=skip_bad_rows,
                                  address=auth.client_address(request))
     return ImportOut(result.created, result.updated, result.departments,

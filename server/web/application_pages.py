@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from server.storage.applications import ReturnApplication
-from server.web import auth, checkin_i18n, form_drafts, state
+from server.web import auth, form_drafts, state
 from server.web.application_api import STAGE_OF_STATE
 from server.web.application_state import application_service, checkin_service
 from server.web.errors import ApiError, NotFound, status_of
@@ -25,7 +25,6 @@ from server.workflow.applications import CONFIRMATION_KEYS, MODES, ApplicationIn
 from server.workflow.checkins import InvalidAnswers
 from shared.campus_time import checkin_day
 
-checkin_i18n.install()
 routes = Routes(tag="application-pages")
 
 APPLICANT_ROLES = ("student", "staff")

@@ -40,7 +40,7 @@ MAX_IDENTIFY_BYTES = MAX_PHOTO_BYTES * 4 // 3 + 4096
 
 
 def _arrivals(request: web.Request) -> Arrivals:
-    return Arrivals(request.app[state.PASS_SERVICE])
+    return Arrivals(request.app[state.SERVICES].passes)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ async def photo_api(request: web.Request) -> web.Response:
 async def pending_api(request: web.Request) -> web.Response:
     """School admins see every department."""
     user = await auth.require_user(request)
-    rows = await request.app[state.PASS_SERVICE].store.pending_arrivals(auth.visible_departments(user.person))
+    rows = await request.app[state.SERVICES].passes.store.pending_arrivals(auth.visible_departments(user.person))
     return web.json_response(asdict(PendingOut(
         [ArrivalPersonOut(r.number, r.name, r.department, r.class_name) for r in rows])))
 
@@ -186,18 +186,18 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     pending = None
     if user.role in CONFIRMERS:
         scope = auth.visible_departments(user.person)
-        pending = len(await request.app[state.PASS_SERVICE].store.pending_arrivals(scope))
+        pending = len(await request.app[state.SERVICES].passes.store.pending_arrivals(scope))
     return "arrival_home.html", {"pending": pending, "buildings": user.role in ADMINS}
 
 
 async def _form_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     user = await auth.require_user(request)
     scope = auth.visible_departments(user.person)
-    pending = await request.app[state.PASS_SERVICE].store.pending_arrivals(scope)
+    pending = await request.app[state.SERVICES].passes.store.pending_arrivals(scope)
     arrived = None
     number = request.query.get("who", "") if request.query.get("msg") == "arrival_confirmed" else ""
     if number:  # name the student just confirmed, if the counsellor may see them
-        person = await People(request.app[state.DB]).by_number(number)
+        person = await People(request.app[state.SERVICES].db).by_number(number)
         if person is not None and (scope is None or person.department in scope):
             arrived = person
     context: dict[str, Any] = {"pending": pending, "error": error, "arrived": arrived}

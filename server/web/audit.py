@@ -39,5 +39,5 @@ async def record_now(
     request: web.Request, action: str, *, target_person_id: int | None = None, detail: dict[str, Any] | None = None
 ) -> None:
     """:func:`record` in its own transaction (for reads such as viewing health data)."""
-    async with request.app[state.DB].transaction() as conn:
+    async with request.app[state.SERVICES].db.transaction() as conn:
         await record(request, conn, action, target_person_id=target_person_id, detail=detail)

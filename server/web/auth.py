@@ -91,16 +91,16 @@ async def current_user(request: web.Request) -> CurrentUser | None:
     if token:
         app = request.app
         now_s = to_unix(app[state.CLOCK].now())
-        found = await People(app[state.DB]).by_session(token_hash(token), now_s)
+        found = await People(app[state.SERVICES].db).by_session(token_hash(token), now_s)
         if found is not None:
             person, row = found
             user = CurrentUser(person, token, row["csrf_token"])
             if now_s - int(row["last_seen_at"]) >= TOUCH_EVERY_S:
                 expires_s = now_s + app[state.CONFIG].auth.session_hours * 3600
                 if int(row["expires_at"]) - now_s > TOUCH_INLINE_WITHIN_S:
-                    app[state.SESSION_TOUCHES].note(token_hash(token), now_s, expires_s)
+                    app[state.SERVICES].session_touches.note(token_hash(token), now_s, expires_s)
                 else:  # close to expiry: slide it now, so it cannot lapse before the next flush
-                    await Sessions(app[state.DB]).touch(token, now_s, expires_s)
+                    await Sessions(app[state.SERVICES].db).touch(token, now_s, expires_s)
     request[_USER] = user
     return user
 
@@ -228,7 +228,7 @@ async def start_session(request: web.Request, person: Person) -> CurrentUser:
     """Create a session for ``person`` (ending this request's old one); then call
     :func:`set_session_cookie` on the response."""
     app = request.app
-    sessions = Sessions(app[state.DB])
+    sessions = Sessions(app[state.SERVICES].db)
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await sessions.delete(old)
@@ -253,6 +253,6 @@ async def end_session(request: web.Request, response: web.StreamResponse) -> Non
     """End this request's session and clear its cookie."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await Sessions(request.app[state.DB]).delete(token)
+        await Sessions(request.app[state.SERVICES].db).delete(token)
     response.del_cookie(SESSION_COOKIE, path="/")
     request[_USER] = None

@@ -113,7 +113,7 @@ async def login(request: web.Request, body: LoginBody) -> web.Response:
     is checked (429 ``login_slowed`` / ``login_blocked``); 401 ``bad_credentials`` for a wrong
     number or password. With ``sms_code`` (from ``/api/v1/auth/login/code``) a throttled account's
     owner gets past the throttle: 403 ``wrong_code`` / 410 ``code_expired`` for a bad code."""
-    person = await request.app[state.ACCOUNTS].login(body.username, body.password, auth.client_address(request),
+    person = await request.app[state.SERVICES].accounts.login(body.username, body.password, auth.client_address(request),
                                                      body.sms_code)
     user = await auth.start_session(request, person)
     resp = web.json_response(session_out(user))
@@ -127,7 +127,7 @@ async def login_code(request: web.Request, body: LoginCodeBody) -> web.Response:
     """Always the same answer (``phone`` empty), so it reveals nothing about the account; a code
     is sent only when password logins to it from this address are throttled and it has a verified
     phone, at most one a minute and five an hour. The code expires in 5 minutes."""
-    sent = await request.app[state.ACCOUNTS].send_login_code(body.username, auth.client_address(request))
+    sent = await request.app[state.SERVICES].accounts.send_login_code(body.username, auth.client_address(request))
     return web.json_response(asdict(CodeSentOut(sent.phone, sent.expires_in_s, sent.resend_in_s)))
 
 
@@ -152,7 +152,7 @@ async def change_password(request: web.Request, body: PasswordBody) -> web.Respo
     """Policy: 8-128 characters, not the number, not the initial password (422 ``weak_password``);
     403 ``wrong_password`` when ``old_password`` is wrong. Other sessions of the account end."""
     user = await auth.require_user(request)
-    person = await request.app[state.ACCOUNTS].change_password(
+    person = await request.app[state.SERVICES].accounts.change_password(
         user.person, body.old_password, body.new_password, keep_session=user.token)
     return web.json_response(session_out(auth.CurrentUser(person, user.token, user.csrf_token)))
 
@@ -163,7 +163,7 @@ async def phone_code(request: web.Request, body: PhoneCodeBody) -> web.Response:
     """The code expires in 5 minutes and allows 5 tries; one code a minute, five an hour
     (429 ``code_resend_wait`` / ``code_send_limit``)."""
     user = await auth.require_user(request)
-    sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, body.phone)
+    sent = await request.app[state.SERVICES].accounts.send_phone_code(user.person, body.phone)
     return web.json_response(asdict(CodeSentOut(sent.phone, sent.expires_in_s, sent.resend_in_s)))
 
 
@@ -173,5 +173,5 @@ async def phone_verify(request: web.Request, body: PhoneVerifyBody) -> web.Respo
     """403 ``wrong_code`` (with ``tries_left``), 410 ``code_expired``, 429 ``code_exhausted``,
     404 ``no_code``."""
     user = await auth.require_user(request)
-    person = await request.app[state.ACCOUNTS].verify_phone(user.person, body.phone, body.code)
+    person = await request.app[state.SERVICES].accounts.verify_phone(user.person, body.phone, body.code)
     return web.json_response(session_out(auth.CurrentUser(person, user.token, user.csrf_token)))

@@ -133,7 +133,7 @@ async def buildings_out(repo: Buildings) -> BuildingsOut:
 
 async def _audit(request: web.Request, action: str, detail: dict[str, Any]) -> None:
     user = await auth.require_user(request)
-    async with request.app[state.DB].transaction() as conn:
+    async with request.app[state.SERVICES].db.transaction() as conn:
         await AuditLog.add(conn, at_s=to_unix(request.app[state.CLOCK].now()), actor_id=user.id,
                            actor_number=user.person.number, action=action, detail=detail,
                            address=auth.client_address(request))
@@ -142,14 +142,14 @@ async def _audit(request: web.Request, action: str, detail: dict[str, Any]) -> N
 @routes.api("GET", "/api/v1/buildings", roles=ADMINS, response=BuildingsOut,
             summary="Building groups, buildings and the policy version")
 async def list_buildings(request: web.Request) -> web.Response:
-    return web.json_response(asdict(await buildings_out(Buildings(request.app[state.DB]))))
+    return web.json_response(asdict(await buildings_out(Buildings(request.app[state.SERVICES].db))))
 
 
 @routes.api("POST", "/api/v1/buildings", roles=ADMINS, body=BuildingBody, response=BuildingsOut,
             summary="Add or update a building")
 async def add_building(request: web.Request, body: BuildingBody) -> web.Response:
     """400 ``bad_building_code`` for a code that is not 1-32 letters, digits, '-' or '_'."""
-    repo = Buildings(request.app[state.DB])
+    repo = Buildings(request.app[state.SERVICES].db)
     name = check_name("name", body.name, 100)
     group, _, _ = validate_rules(body.group, ["green"], [])
     await repo.add_building(body.code.strip(), name, group)
@@ -162,7 +162,7 @@ async def add_building(request: web.Request, body: BuildingBody) -> web.Response
 async def set_group(request: web.Request, body: GroupBody) -> web.Response:
     """Statuses admitted and opening hours of the group's doors (422 ``invalid_field``)."""
     name, statuses, hours = validate_rules(body.name, body.allowed_statuses, body.hours)
-    repo = Buildings(request.app[state.DB])
+    repo = Buildings(request.app[state.SERVICES].db)
     await repo.ensure_group(name, statuses, hours)
     await _audit(request, "building_group_set", {"name": name, "allowed_statuses": statuses, "hours": hours})
     return web.json_response(asdict(await buildings_out(repo)))
@@ -173,14 +173,14 @@ async def policy_document(request: web.Request) -> web.Response:
     """Exactly what door nodes receive (shape in ``shared/policy.py``), signed by the current issuer key."""
     now = request.app[state.CLOCK].now()
     signer = request.app[state.DATADIR].current_signer(now)
-    doc = await signed_policy_document(Buildings(request.app[state.DB]), signer.key, signer.key_id, to_unix(now))
+    doc = await signed_policy_document(Buildings(request.app[state.SERVICES].db), signer.key, signer.key_id, to_unix(now))
     return web.json_response(doc)
 
 
 # -- pages ----------------------------------------------------------------------------------
 
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    out = await buildings_out(Buildings(request.app[state.DB]))
+    out = await buildings_out(Buildings(request.app[state.SERVICES].db))
     names = {g.id: g.name for g in out.groups}
     return await render(request, "buildings.html", {"data": out, "group_names": names, "error": error},
                         status=status)
@@ -198,7 +198,7 @@ async def add_building_page(request: web.Request) -> web.StreamResponse:
     try:
         name = check_name("name", name, 100)
         group, _, _ = validate_rules(str(form.get("group", "") or "campus"), ["green"], [])
-        await Buildings(request.app[state.DB]).add_building(code, name, group)
+        await Buildings(request.app[state.SERVICES].db).add_building(code, name, group)
         await _audit(request, "building_add", {"code": code, "name": name, "group": group})
     except CampusPassError as exc:
         return await _page(request, exc.code, status_of(exc))
@@ -212,7 +212,7 @@ async def set_group_page(request: web.Request) -> web.StreamResponse:
     hours = [h for h in str(form.get("hours", "")).replace("，", ",").split(",")]
     try:
         name, statuses, hours = validate_rules(str(form.get("name", "")), statuses, hours)
-        await Buildings(request.app[state.DB]).ensure_group(name, statuses, hours)
+        await Buildings(request.app[state.SERVICES].db).ensure_group(name, statuses, hours)
         await _audit(request, "building_group_set", {"name": name, "allowed_statuses": statuses, "hours": hours})
     except ApiError as exc:
         return await _page(request, form_error(exc), status_of(exc))

@@ -16,7 +16,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from server.storage.checkins import Checkin, ReplacedAnswers
 from server.storage.pass_status import StatusRow
-from server.web import auth, checkin_i18n, form_drafts, state
+from server.web import auth, form_drafts, state
 from server.web.application_state import checkin_service
 from server.web.errors import ApiError, status_of
 from server.web.pages import render
@@ -25,7 +25,6 @@ from server.web.registry import Routes
 from server.workflow.checkins import CASE_STATUSES, LOCATION_KINDS, SYMPTOMS, InvalidAnswers
 from shared.campus_time import checkin_day
 
-checkin_i18n.install()
 routes = Routes(tag="checkin-pages")
 
 CHECKIN_ROLES = ("student", "staff")
@@ -79,7 +78,7 @@ async def _form(request: web.Request, *, values: dict[str, Any] | None = None, e
     if any(c.revisions > 1 for c in history):
         for r in await service.replaced(user.id, today - timedelta(days=13), today):
             replaced.setdefault(r.day.isoformat(), []).append(r)
-    pass_row = await request.app[state.PASS_SERVICE].store.get(user.id)
+    pass_row = await request.app[state.SERVICES].passes.store.get(user.id)
     return await render(request, "checkin.html", {
         "today": today.isoformat(), "current": current, "yesterday": yesterday, "history": history,
         "replaced": replaced, "hold_stays": _hold_stays(request, pass_row),
@@ -134,7 +133,7 @@ def _hold_stays(request: web.Request, status: StatusRow) -> str | None:
     None when the person is not on such a hold."""
     if status.status != "hold" or status.hold_kind != "abnormal_checkin":
         return None
-    return "checkin_saved_hold_stays_later" if request.app[state.PASS_SERVICE].later_day_clears \
+    return "checkin_saved_hold_stays_later" if request.app[state.SERVICES].passes.later_day_clears \
         else "checkin_saved_hold_stays"
 
 

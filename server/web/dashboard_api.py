@@ -18,7 +18,6 @@ from server.dashboards.figures import MAX_RANGE_DAYS, day_range
 from server.storage.dashboard import DashboardStore
 from server.web import audit, auth, state
 from server.web.checkin_api import parse_day
-from server.web.dashboard_state import FIGURES, REMINDERS
 from server.web.errors import InvalidField
 from server.web.registry import Routes
 from shared.campus_time import checkin_day
@@ -198,7 +197,7 @@ async def missing(request: web.Request) -> web.Response:
     day = day_param(request, "date", today)
     department = request.query.get("department") or None
     scope = scope_of(user, department)
-    store = DashboardStore(request.app[state.DB])
+    store = DashboardStore(request.app[state.SERVICES].db)
     rows = await store.missing(scope, day, limit=_int_query(request, "limit", 500, 5000),
                                offset=_int_query(request, "offset", 0, 10**9))
     total = len(await store.missing_ids(scope, day))
@@ -215,7 +214,7 @@ async def remind(request: web.Request, body: RemindBody) -> web.Response:
     403 ``department_scope`` when any id is outside the caller's departments (nothing is sent);
     422 ``invalid_field`` for neither or both."""
     user = await auth.require_user(request)
-    service = request.app[REMINDERS]
+    service = request.app[state.SERVICES].reminders
     if body.all_missing == (body.user_ids is not None):
         raise InvalidField("send either user_ids or all_missing: true")
     if body.all_missing:
@@ -242,7 +241,7 @@ async def reminders(request: web.Request) -> web.Response:
     user = await auth.require_user(request)
     today = checkin_day(request.app[state.CLOCK].now())
     day = day_param(request, "date", today)
-    store = DashboardStore(request.app[state.DB])
+    store = DashboardStore(request.app[state.SERVICES].db)
     rows = await store.reminders(scope_of(user, request.query.get("department") or None), day)
     run = await store.auto_run_of(day)
     return web.json_response(asdict(RemindersOut(day.isoformat(), _iso(run[0]) if run else None, [
@@ -261,7 +260,7 @@ async def stats_checkins(request: web.Request) -> web.Response:
     today = checkin_day(now)
     first, last = range_params(request, today)
     scope = scope_of(user, request.query.get("department") or None)
-    rows = await DashboardStore(request.app[state.DB]).daily(scope, first, last, today=today, now_s=to_unix(now))
+    rows = await DashboardStore(request.app[state.SERVICES].db).daily(scope, first, last, today=today, now_s=to_unix(now))
     return web.json_response(asdict(StatsOut(first.isoformat(), last.isoformat(), [
         StatRow(r.day.isoformat(), r.department, r.expected, r.done, r.abnormal) for r in rows])))
 
@@ -272,7 +271,7 @@ async def stats_campus(request: web.Request) -> web.Response:
     """``checkins_today`` per department; ``days``: campus totals per day; ``applications``
     per state; ``arrivals`` per day; ``passes`` per status; ``scans`` per building and local hour
     (24 numbers) today. Recomputed at most once a minute (``computed_at``, ISO 8601 UTC)."""
-    f = await request.app[FIGURES].get()
+    f = await request.app[state.SERVICES].figures.get()
     return web.json_response({
         "today": f.today.isoformat(),
         "computed_at": f.computed_at.astimezone(UTC).isoformat(),

@@ -25,16 +25,14 @@ from server.storage.applications import Applications
 from server.storage.checkins import Checkins
 from server.storage.dashboard import DashboardStore
 from server.storage.people import People
-from server.web import audit, auth, dashboard_i18n, i18n, presence_pages, state
+from server.web import audit, auth, i18n, presence_pages, state
 from server.web.application_state import application_service
 from server.web.checkin_api import parse_day
-from server.web.dashboard_state import FIGURES, REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import form_ids, render
 from server.web.registry import Routes
 from shared.campus_time import checkin_day, local
 
-dashboard_i18n.install()
 routes = Routes(tag="dashboard-pages")
 
 MISSING_SHOWN = 200
@@ -57,7 +55,7 @@ def _local_hhmm(at_s: int | None) -> str:
 @routes.page("GET", "/dashboard", roles=("counsellor",), summary="counsellor home")
 async def counsellor_home(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
-    db = request.app[state.DB]
+    db = request.app[state.SERVICES].db
     now = request.app[state.CLOCK].now()
     today = checkin_day(now)
     scope = auth.visible_departments(user.person)
@@ -84,7 +82,7 @@ async def counsellor_home(request: web.Request) -> web.StreamResponse:
     approved.sort(key=lambda item: (item.application.planned_return_date, item.number))
     reminded = await store.reminders(scope, today, limit=500)
     chart = charts.bar_chart([(p.class_name or p.department, p.done / p.expected if p.expected else 0.0)
-                              for p in progress], title=i18n.translate(i18n.lang_of(request), "progress_title"),
+                              for p in progress], title=i18n.translate(request, "progress_title"),
                              unit="%")
     return await render(request, "dashboard.html", {
         "today": today, "progress": progress, "total": total, "chart": chart,
@@ -100,7 +98,7 @@ async def counsellor_home(request: web.Request) -> web.StreamResponse:
 async def remind(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     form = await auth.read_form(request)
-    service = request.app[REMINDERS]
+    service = request.app[state.SERVICES].reminders
     back = "/dashboard" if user.role == "counsellor" else "/dashboard/school"
     ids = form_ids(form.getall("person_id", []), 2000)
     try:
@@ -119,9 +117,8 @@ async def remind(request: web.Request) -> web.StreamResponse:
 
 @routes.page("GET", "/dashboard/school", roles=("school_admin",), summary="school admin home")
 async def school_home(request: web.Request) -> web.StreamResponse:
-    db = request.app[state.DB]
-    lang = i18n.lang_of(request)
-    f = await request.app[FIGURES].get()
+    db = request.app[state.SERVICES].db
+    f = await request.app[state.SERVICES].figures.get()
     departments = {d.code: d.name for d in await People(db).departments()}
     dept_filter = request.query.get("department", "")
     if dept_filter and dept_filter not in departments:
@@ -133,22 +130,22 @@ async def school_home(request: web.Request) -> web.StreamResponse:
     queue, queue_total = await DashboardStore(db).queue_rows([dept_filter] if dept_filter else None, "dept_approved",
                                                              planned_by=planned_by, limit=QUEUE_SHOWN)
     days = f.days
-    t = dashboard_i18n.texts(lang)
+    t = i18n.page_texts(request)
     charts_ = {
         "by_department": charts.bar_chart(
             [(r.department, r.done / r.expected if r.expected else 0.0) for r in f.by_department],
-            title=t["rate_by_department"], unit="%"),
-        "days": charts.column_chart([(d.day.isoformat()[5:], d.rate) for d in days], title=t["rate_by_day"], unit="%"),
+            title=t("rate_by_department"), unit="%"),
+        "days": charts.column_chart([(d.day.isoformat()[5:], d.rate) for d in days], title=t("rate_by_day"), unit="%"),
         "abnormal": charts.column_chart([(d.day.isoformat()[5:], float(d.abnormal)) for d in days],
-                                        title=t["abnormal_by_day"]),
-        "applications": charts.bar_chart([(i18n.translate(lang, "state_" + s), float(n))
-                                          for s, n in f.applications.items()], title=t["applications_by_state"]),
+                                        title=t("abnormal_by_day")),
+        "applications": charts.bar_chart([(t("state_" + s), float(n))
+                                          for s, n in f.applications.items()], title=t("applications_by_state")),
         "arrivals": charts.column_chart([(d.isoformat()[5:], float(n)) for d, n in f.arrivals],
-                                        title=t["arrivals_by_day"]),
-        "passes": charts.bar_chart([(i18n.translate(lang, "dash_pass_" + s), float(n)) for s, n in f.passes.items()],
-                                   title=t["passes_by_status"]),
+                                        title=t("arrivals_by_day")),
+        "passes": charts.bar_chart([(t("dash_pass_" + s), float(n)) for s, n in f.passes.items()],
+                                   title=t("passes_by_status")),
         "scans": charts.heatmap([(f.buildings.get(b, b), hours) for b, hours in f.scans.items()],
-                                title=t["scans_by_hour"]),
+                                title=t("scans_by_hour")),
     }
     return await render(request, "dashboard_school.html", {
         "f": f, "days": days, "charts": charts_, "queue": queue, "queue_total": queue_total, "departments": departments,
@@ -164,7 +161,7 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     if user is None or user.role not in ("counsellor", "school_admin") or not user.person.is_active:
         return None
     today = checkin_day(request.app[state.CLOCK].now())
-    progress = await DashboardStore(request.app[state.DB]).progress(auth.visible_departments(user.person), today)
+    progress = await DashboardStore(request.app[state.SERVICES].db).progress(auth.visible_departments(user.person), today)
     expected = sum(p.expected for p in progress)
     done = sum(p.done for p in progress)
     return "dashboard_home.html", {"expected": expected, "done": done, "missing": expected - done,

@@ -51,7 +51,7 @@ def as_api_error(exc: CampusPassError) -> ApiError:
 
 async def _audit(request: web.Request, action: str, detail: dict[str, Any], now_s: int) -> None:
     user = await auth.current_user(request)
-    async with request.app[state.DB].transaction() as conn:
+    async with request.app[state.SERVICES].db.transaction() as conn:
         await AuditLog.add(conn, at_s=now_s, actor_id=user.id if user else None,
                            actor_number=user.person.number if user else "node", action=action,
                            detail=detail, address=auth.client_address(request))
@@ -105,7 +105,7 @@ async def enroll(request: web.Request, body: EnrolBody) -> web.Response:
         raise InvalidField("body.public_key is not base64url", code="bad_key") from None
     now = request.app[state.CLOCK].now()
     try:
-        result = await enrol_with_token(request.app[state.DATADIR], request.app[state.DB], token=body.token,
+        result = await enrol_with_token(request.app[state.DATADIR], request.app[state.SERVICES].db, token=body.token,
                                         public_key=public_key, now=now, address=auth.client_address(request))
     except (EnrolError, NodeRegistrationError) as exc:
         raise as_api_error(exc) from None
@@ -183,7 +183,7 @@ async def make_token(request: web.Request, body: TokenBody) -> NewTokenOut:
         raise InvalidField(f"ttl_hours = {body.ttl_hours}; expected more than 0 and at most 720", code="bad_ttl")
     dd = request.app[state.DATADIR]
     try:
-        new = await create_token(dd, request.app[state.DB], name=body.name.strip(),
+        new = await create_token(dd, request.app[state.SERVICES].db, name=body.name.strip(),
                                  building=body.building.strip(), direction=body.direction, now=now,
                                  ttl_s=round(body.ttl_hours * 3600), created_by=user.person.number,
                                  node_id=(body.node_id or "").strip() or None)
@@ -208,7 +208,7 @@ async def tokens_create(request: web.Request, body: TokenBody) -> web.Response:
 async def tokens_list(request: web.Request) -> web.Response:
     """The newest 100 tokens with their state (never their text)."""
     now_s = to_unix(request.app[state.CLOCK].now())
-    rows = await EnrolmentTokens(request.app[state.DB]).recent()
+    rows = await EnrolmentTokens(request.app[state.SERVICES].db).recent()
     return web.json_response(asdict(TokensOut([token_info(r, now_s) for r in rows])))
 
 
@@ -221,7 +221,7 @@ async def cancel_token(request: web.Request, token_id: str) -> None:
     now_s = to_unix(request.app[state.CLOCK].now())
     # ASCII digits only: str.isdigit() also accepts '²', which int() refuses; 18 digits fit SQLite's INTEGER
     valid = token_id.isascii() and token_id.isdigit() and len(token_id) <= 18
-    if not valid or not await EnrolmentTokens(request.app[state.DB]).cancel(int(token_id), now_s):
+    if not valid or not await EnrolmentTokens(request.app[state.SERVICES].db).cancel(int(token_id), now_s):
         raise NotFound(f"no unused enrolment token {token_id!r}", code="unknown_token")
     await _audit(request, "enrolment_token_cancelled", {"token_id": int(token_id)}, now_s)
 
@@ -252,7 +252,7 @@ async def switch_node(request: web.Request, node_id: str, enabled: bool) -> Node
         ApiError: 404 ``unknown_node``.
     """
     try:
-        row = await set_node_enabled(request.app[state.DB], node_id, enabled)
+        row = await set_node_enabled(request.app[state.SERVICES].db, node_id, enabled)
     except EnrolError as exc:
         raise as_api_error(exc) from None
     await _audit(request, "node_enabled" if enabled else "node_disabled", {"node_id": node_id},

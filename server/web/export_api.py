@@ -58,7 +58,7 @@ async def export_missing(request: web.Request) -> web.Response:
     user = await auth.require_user(request)
     day = day_param(request, "date", checkin_day(request.app[state.CLOCK].now()))
     department = request.query.get("department") or None
-    rows = await DashboardStore(request.app[state.DB]).missing(scope_of(user, department), day, limit=1_000_000)
+    rows = await DashboardStore(request.app[state.SERVICES].db).missing(scope_of(user, department), day, limit=1_000_000)
     body = csv_bytes(MISSING_HEADER, [(m.number, m.name, m.department, m.class_name, phone_for(user.role, m.phone),
                                        _local(m.reminded_at_s)) for m in rows])
     await audit.record_now(request, "export", detail={"kind": "missing", "day": day.isoformat(),
@@ -74,7 +74,7 @@ async def export_applications(request: web.Request) -> web.Response:
     user = await auth.require_user(request)
     first, last = range_params(request, checkin_day(request.app[state.CLOCK].now()))
     department = request.query.get("department") or None
-    rows = await DashboardStore(request.app[state.DB]).applications_between(scope_of(user, department), first, last)
+    rows = await DashboardStore(request.app[state.SERVICES].db).applications_between(scope_of(user, department), first, last)
     body = csv_bytes(APPLICATIONS_HEADER, [(
         r["id"], r["number"], r["name"], r["department"], r["class_name"], r["version"], r["state"],
         r["planned_return_date"], r["departure_region_code"], REGIONS.full_name(r["departure_region_code"]), _local(r["created_at"]), _local(r["dept_decided_at"]),
@@ -93,7 +93,7 @@ async def export_arrivals(request: web.Request) -> web.Response:
     user = await auth.require_user(request)
     first, last = range_params(request, checkin_day(request.app[state.CLOCK].now()))
     department = request.query.get("department") or None
-    rows = await DashboardStore(request.app[state.DB]).arrivals_between(
+    rows = await DashboardStore(request.app[state.SERVICES].db).arrivals_between(
         scope_of(user, department), to_unix(day_start(first)), to_unix(day_start(last + timedelta(days=1))))
     body = csv_bytes(ARRIVALS_HEADER, [(
         r["number"], r["name"], r["department"], r["class_name"], phone_for(user.role, r["phone"]), _local(r["at"]),

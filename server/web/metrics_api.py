@@ -54,7 +54,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     now = app[state.CLOCK].now()
     now_s = to_unix(now)
     window_s = app[state.CONFIG].metrics.recent_scans_window_s
-    gauges = await GaugeQueries(app[state.DB]).read(checkin_day(now).isoformat(), (now_s - window_s) * 1000)
+    gauges = await GaugeQueries(app[state.SERVICES].db).read(checkin_day(now).isoformat(), (now_s - window_s) * 1000)
     m = app[state.METRICS]
     m.refresh(gauges, now_s)
     return web.Response(body=m.exposition(), headers={"Content-Type": CONTENT_TYPE})
@@ -77,5 +77,5 @@ async def readiness(db: Database) -> tuple[int, str]:
 
 @routes.page("GET", "/readyz", roles=PUBLIC, summary="Readiness: the database can be read")
 async def readyz(request: web.Request) -> web.StreamResponse:
-    status, text = await readiness(request.app[state.DB])
+    status, text = await readiness(request.app[state.SERVICES].db)
     return web.Response(text=text, content_type="text/plain", status=status)

@@ -36,7 +36,7 @@ _STATUS = {"node_disabled": 403}
 def service(request: web.Request) -> SyncService:
     """The sync service of this app."""
     app = request.app
-    return SyncService(app[state.DB], app[state.DATADIR], app[state.CONFIG].sync)
+    return SyncService(app[state.SERVICES].db, app[state.DATADIR], app[state.CONFIG].sync)
 
 
 def _now_ms(request: web.Request) -> int:
@@ -77,7 +77,7 @@ async def authenticate_node(request: web.Request) -> tuple[NodeRow, bytes, str]:
     now_ms = _now_ms(request)
     now_s = now_ms // 1000
     window_s = request.app[state.CONFIG].sync.timestamp_window_s
-    nodes = Nodes(request.app[state.DB])
+    nodes = Nodes(request.app[state.SERVICES].db)
     node: NodeRow | None = None
     try:
         signed = parse_headers(request.headers)
@@ -183,9 +183,9 @@ async def fleet(request: web.Request) -> list[FleetNode]:
     ``offline`` (not seen for ``silent_after_s``, or never): offline counts as a ``silent`` anomaly."""
     cfg = request.app[state.CONFIG].sync
     now_s = to_unix(request.app[state.CLOCK].now())
-    counts = await ScanLog(request.app[state.DB]).anomaly_counts()
+    counts = await ScanLog(request.app[state.SERVICES].db).anomaly_counts()
     out = []
-    for n in await Nodes(request.app[state.DB]).all():
+    for n in await Nodes(request.app[state.SERVICES].db).all():
         age = None if n.last_seen_at_s is None else now_s - n.last_seen_at_s
         status = ("offline" if age is None or age > cfg.silent_after_s
                   else "online" if age <= cfg.online_within_s else "late")
@@ -277,7 +277,7 @@ async def sync_log_doc(request: web.Request, node_id: str) -> SyncLogOut:
         raise InvalidField(f"only = {only[:20]!r}; expected one of {list(SYNC_LOG_ONLY)}")
     limit = _int_param(q, "limit", 50, 1, 500) or 50
     before = _int_param(q, "before", None, 0, 2**62)
-    log = ScanLog(request.app[state.DB])
+    log = ScanLog(request.app[state.SERVICES].db)
     rows = await log.sync_log(node_id, limit + 1, before_id=before, only=only)
     syncs = [SyncLogEntry(s.at_s, s.received, s.inserted, s.duplicates, s.acked_seq, s.gaps, s.errors,
                           s.clock_skew_s, s.queue_depth, s.id) for s in rows[:limit]]
@@ -365,11 +365,11 @@ async def query_scans(request: web.Request, query: Any = None) -> list[ScanView]
     if number:
         if not with_person:
             raise Forbidden("system admins cannot search scans by person")
-        person = await People(request.app[state.DB]).by_number(number)
+        person = await People(request.app[state.SERVICES].db).by_number(number)
         if person is None:
             return []
         subject = person.subject
-    return await ScanLog(request.app[state.DB]).search(
+    return await ScanLog(request.app[state.SERVICES].db).search(
         building=q.get("building") or None, from_ms=_instant_ms("from", q.get("from")),
         to_ms=_instant_ms("to", q.get("to")), verdict=verdict, subject=subject, departments=departments,
         with_person=with_person, limit=limit, node_id=q.get("node") or None,

@@ -54,7 +54,7 @@ class CapacityBody:
 
 def service(request: web.Request) -> Occupancy:
     """The occupancy service of this app."""
-    return Occupancy(request.app[state.DB], request.app[state.CLOCK], request.app[state.CONFIG].presence)
+    return Occupancy(request.app[state.SERVICES].db, request.app[state.CLOCK], request.app[state.CONFIG].presence)
 
 
 def building_out(b: BuildingOccupancy) -> BuildingOccupancyOut:

@@ -6,7 +6,6 @@ the error's HTTP status. Success redirects (303) with ``?msg=<catalogue key>``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -57,7 +56,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
     ``?msg=``) added to ``context``. Every page handler of every feature renders through this."""
     context = {**await i18n.page_context(request), **context}
     msg = request.query.get("msg")
-    if msg and msg in i18n.MESSAGES["en"]:
+    if msg and i18n.catalogue(request).has(msg):
         context.setdefault("notice", msg)
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     auth.set_csrf_cookie(request, response)
@@ -68,7 +67,7 @@ async def render_error(request: web.Request, status: int, code: str, message: st
     """The error page (used by the error middleware for non-API paths)."""
     if status in (301, 302, 303, 307, 308):
         raise web.HTTPSeeOther("/")
-    text = i18n.translate(i18n.lang_of(request), code, message)
+    text = i18n.translate(request, code, message)
     return await render(request, "error.html", {"status": status, "code": code, "message": text}, status=status)
 
 
@@ -87,24 +86,22 @@ def wait_text(lang: str, wait_s: object) -> str:
     return f"{wait_s} 秒" if wait_s < 60 else f"{minutes} 分钟"
 
 
-HomeSection = Callable[[web.Request], Awaitable[tuple[str, dict[str, Any]] | None]]
-HOME_SECTIONS = web.AppKey("home_sections", list)  # list[tuple[int, HomeSection]]
 
 
-def add_home_section(app: web.Application, provider: HomeSection, order: int) -> None:
+def add_home_section(app: web.Application, provider: state.HomeSection, order: int) -> None:
     """Show a feature's card on the home page (call before the app starts).
 
     ``provider(request)`` returns ``(template, context)`` or None (nothing to show for this
     user); the template is included with ``section`` = context. Cards are shown by ``order``,
     following the university's guide: check-in 20, return application 30, pass 50.
     """
-    app.setdefault(HOME_SECTIONS, []).append((order, provider))
+    app.setdefault(state.HOME_SECTIONS, []).append((order, provider))
 
 
 @routes.page("GET", "/", roles=ANY_USER, summary="home")
 async def home(request: web.Request) -> web.StreamResponse:
     sections = []
-    providers: list[tuple[int, HomeSection]] = request.app.get(HOME_SECTIONS) or []
+    providers: list[tuple[int, state.HomeSection]] = request.app.get(state.HOME_SECTIONS) or []
     for _order, provider in sorted(providers, key=lambda item: item[0]):
         section = await provider(request)
         if section is not None:
@@ -112,7 +109,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     user = await auth.current_user(request)
     department_name = None
     if user is not None and user.person.department:
-        names = {d.code: d.name for d in await People(request.app[state.DB]).departments()}
+        names = {d.code: d.name for d in await People(request.app[state.SERVICES].db).departments()}
         department_name = names.get(user.person.department)
     return await render(request, "home.html", {"sections": sections, "department_name": department_name})
 
@@ -152,7 +149,7 @@ async def login_cas(request: web.Request) -> web.StreamResponse:
             cas_user = await cas.validate(ticket, service)
         except CasError as exc:
             raise directory_refusal(exc) from None
-        person = await request.app[state.ACCOUNTS].directory_person(cas_user.number)
+        person = await request.app[state.SERVICES].accounts.directory_person(cas_user.number)
     except ApiError as exc:
         return await render(request, "login.html", login_context(
             request, next=nxt, error=form_error(exc), error_message=exc.message, detail=exc.message),
@@ -169,7 +166,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     number, password = str(form.get("username", "")), str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "/")))
     try:
-        person = await request.app[state.ACCOUNTS].login(number, password, auth.client_address(request),
+        person = await request.app[state.SERVICES].accounts.login(number, password, auth.client_address(request),
                                                          str(form.get("sms_code", "")) or None)
     except ApiError as exc:
         wait_s = exc.detail.get("retry_after_s")
@@ -219,7 +216,7 @@ async def setup_password(request: web.Request) -> web.StreamResponse:
     try:
         if new != str(form.get("repeat_password", "")):
             raise InvalidField("the new passwords differ", code="passwords_differ")
-        await request.app[state.ACCOUNTS].change_password(
+        await request.app[state.SERVICES].accounts.change_password(
             user.person, str(form.get("old_password", "")), new, keep_session=user.token)
     except ApiError as exc:
         target = "setup.html" if not user.person.is_active else "password.html"
@@ -234,7 +231,7 @@ async def setup_phone_code(request: web.Request) -> web.StreamResponse:
     form = await auth.read_form(request)
     phone = str(form.get("phone", ""))
     try:
-        sent = await request.app[state.ACCOUNTS].send_phone_code(user.person, phone)
+        sent = await request.app[state.SERVICES].accounts.send_phone_code(user.person, phone)
     except ApiError as exc:
         return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
     # the number waits in a short-lived cookie for the next step, never in the URL (logs, history)
@@ -250,7 +247,7 @@ async def setup_phone_verify(request: web.Request) -> web.StreamResponse:
     form = await auth.read_form(request)
     phone = str(form.get("phone", ""))
     try:
-        person = await request.app[state.ACCOUNTS].verify_phone(user.person, phone, str(form.get("code", "")))
+        person = await request.app[state.SERVICES].accounts.verify_phone(user.person, phone, str(form.get("code", "")))
     except ApiError as exc:
         return await render(request, "setup.html", {"error": form_error(exc), "error_message": exc.message, "phone": phone}, status=status_of(exc))
     raise web.HTTPSeeOther("/?msg=phone_bound" if person.is_active else "/setup?msg=phone_bound")

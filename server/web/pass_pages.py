@@ -11,7 +11,7 @@ Staff (a counsellor for their own departments, school/system admins for everyone
 cleared only by a role at least as high as the one that placed it (403
 ``hold_needs_higher_role``; :mod:`server.pass_status`).
 
-The pass service lives in ``app[state.PASS_SERVICE]`` (built once with the app's other services;
+The pass service lives in ``app[state.SERVICES].passes`` (built once with the app's other services;
 its missed check-in job runs on the app's job runner).
 """
 
@@ -73,14 +73,14 @@ async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
         return None
     now = request.app[state.CLOCK].now()
     view = await service_of(request).view(user.person, now)
-    checked_in = await Checkins(request.app[state.DB]).for_day(user.id, checkin_day(now)) is not None
+    checked_in = await Checkins(request.app[state.SERVICES].db).for_day(user.id, checkin_day(now)) is not None
     return "pass_home.html", {"status": view.status, "has_pass": view.pass_text is not None,
                               "reason_code": view.reason_code, "checked_in": checked_in}
 
 
 def service_of(request: web.Request) -> PassService:
     """The app's pass service."""
-    return request.app[state.PASS_SERVICE]
+    return request.app[state.SERVICES].passes
 
 
 # -- holder ---------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def _note(request: web.Request, actor: Person) -> AuditNote:
 
 async def _audit(request: web.Request, action: str, target: Person, detail: dict[str, Any]) -> None:
     user = await auth.require_user(request)
-    db = request.app[state.DB]
+    db = request.app[state.SERVICES].db
     async with db.transaction() as conn:
         await AuditLog.add(conn, at_s=to_unix(request.app[state.CLOCK].now()), actor_id=user.id,
                            actor_number=user.person.number, action=action, target_person_id=target.id,

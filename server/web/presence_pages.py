@@ -18,7 +18,7 @@ from server.dashboards import charts
 from server.presence.occupancy import BuildingOccupancy
 from server.presence.tracing import TRACING_ROLES
 from server.storage.presence import PresenceStore
-from server.web import auth, i18n, presence_i18n, state
+from server.web import auth, i18n, state
 from server.web.errors import ApiError, InvalidField, status_of
 from server.web.occupancy_api import service as occupancy_service
 from server.web.pages import form_error, render
@@ -31,7 +31,6 @@ from server.web.tracing_api import (
 )
 from shared.campus_time import checkin_day, local
 
-presence_i18n.install()
 routes = Routes(tag="presence-pages")
 
 FORM_FIELDS = ("number", "from", "to", "min_overlap_min", "reason")
@@ -68,7 +67,7 @@ async def tracing_run(request: web.Request) -> web.StreamResponse:
         return await render(request, "tracing.html", {"form": values, "result": None, "error": form_error(exc),
                                                       "error_message": exc.message}, status=status_of(exc))
     if form.get("export") == "csv":
-        names = {b.code: b.name for b in await PresenceStore(request.app[state.DB]).buildings()}
+        names = {b.code: b.name for b in await PresenceStore(request.app[state.SERVICES].db).buildings()}
         mask = request.app[state.CONFIG].presence.mask_numbers_in_export
         return csv_response(result_csv(result, mask=mask, building_names=names), result.subject.number)
     out = await result_out(request, result)
@@ -84,7 +83,7 @@ async def occupancy_page(request: web.Request) -> web.StreamResponse:
     names = {b.code: b.name for b in buildings}
     chart = charts.heatmap([(names.get(code, code), counts + [0] * (24 - len(counts)))
                             for code, counts in hours.items()],
-                           title=i18n.translate(i18n.lang_of(request), "occupancy_today"))
+                           title=i18n.translate(request, "occupancy_today"))
     return await render(request, "occupancy.html", {"buildings": buildings, "chart": chart, "hours": hours,
                                                     "now": local_time(now_ms), "fmt": local_time})
 

@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from aiohttp import web
 
-from server.web import auth
+from server.web import auth, state
 from server.web.errors import BadRequest, InvalidField, TooLarge
 from shared.config import from_mapping
 from shared.errors import ConfigError
@@ -50,9 +50,6 @@ MAX_JSON_BYTES = 256 * 1024
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 T = TypeVar("T")
-
-ROUTES_KEY = web.AppKey("route_specs", list)  # list[RouteSpec], every registered route
-
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -149,10 +146,10 @@ class Routes:
 
     def register(self, app: web.Application) -> None:
         """Add every declared route to ``app`` (wrapped with the role, CSRF and body checks)."""
-        specs = app.get(ROUTES_KEY)
+        specs = app.get(state.ROUTES)
         if specs is None:
             specs = []
-            app[ROUTES_KEY] = specs
+            app[state.ROUTES] = specs
         for spec in self.specs:
             app.router.add_route(spec.method, spec.path, _wrap(spec))
             specs.append(spec)

@@ -174,8 +174,8 @@ async def abnormal(request: web.Request) -> web.Response:
     user = await auth.require_user(request)
     now = request.app[state.CLOCK].now()
     day = parse_day(request.query.get("day"), "day") or checkin_day(now)
-    rows = await Checkins(request.app[state.DB]).abnormal_in_departments(auth.visible_departments(user.person), day)
-    async with request.app[state.DB].transaction() as conn:
+    rows = await Checkins(request.app[state.SERVICES].db).abnormal_in_departments(auth.visible_departments(user.person), day)
+    async with request.app[state.SERVICES].db.transaction() as conn:
         await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
                            action="health_view", detail={"list": "abnormal_checkins", "day": day.isoformat(),
                                                          "people": [r.number for r in rows]},

@@ -18,9 +18,8 @@ from aiohttp import web
 
 from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
-from server.web import auth, checkin_i18n, i18n, state
+from server.web import auth, i18n, state
 from server.web.application_state import application_service, checkin_service
-from server.web.dashboard_state import REMINDERS
 from server.web.errors import ApiError
 from server.web.pages import form_ids, render
 from server.web.registry import Routes
@@ -28,7 +27,6 @@ from server.workflow.applications import CONFIRMATION_KEYS, TRANSITIONS, when_lo
 from shared.campus_time import checkin_day
 from shared.clock import to_unix
 
-checkin_i18n.install()
 routes = Routes(tag="review-pages")
 
 REVIEWERS = ("counsellor", "school_admin")
@@ -66,7 +64,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
     error = request.query.get("error", "")
     now = request.app[state.CLOCK].now()
     today = checkin_day(now)
-    checkins = Checkins(request.app[state.DB])
+    checkins = Checkins(request.app[state.SERVICES].db)
     abnormal = await checkins.abnormal_in_departments(auth.visible_departments(user.person), today)
     cards: list[dict[str, Any]] = []
     for item in items:
@@ -76,16 +74,15 @@ async def review_page(request: web.Request) -> web.StreamResponse:
                       "dept": dept, "dept_at": when_local(dept.at_s) if dept else ""})
     viewed = [a.number for a in abnormal] + [c["item"].number for c in cards if c["checkin"] is not None]
     if viewed:
-        async with request.app[state.DB].transaction() as conn:
+        async with request.app[state.SERVICES].db.transaction() as conn:
             await AuditLog.add(conn, at_s=to_unix(now), actor_id=user.id, actor_number=user.person.number,
                                action="health_view", detail={"list": "review", "page": "/review",
                                                              "people": sorted(set(viewed))},
                                address=auth.client_address(request))
     missing = await checkin_service(request.app).missing(auth.visible_departments(user.person))
-    lang = i18n.lang_of(request)
-    confirmation_texts = {k: i18n.translate(lang, "confirm_" + k) for k in CONFIRMATION_KEYS}
+    confirmation_texts = {k: i18n.translate(request, "confirm_" + k) for k in CONFIRMATION_KEYS}
     done, failed = _count(request.query.get("done")), _count(request.query.get("failed"))
-    known_error = error if error in i18n.MESSAGES["en"] else None
+    known_error = error if error and i18n.catalogue(request).has(error) else None
     return await render(request, "review.html", {
         "missing": len(missing), "cards": cards, "page": page, "more": more,
         "items": items, "stage": stage or ("dept" if user.role == "counsellor" else "school"), "status": status,
@@ -133,7 +130,7 @@ async def review_approve_one(request: web.Request) -> web.StreamResponse:
 async def review_remind(request: web.Request) -> web.StreamResponse:
     user = await auth.require_user(request)
     # the same service as the dashboards: one reminder per person per day, whoever asks
-    await request.app[REMINDERS].remind_all_missing(user.person)
+    await request.app[state.SERVICES].reminders.remind_all_missing(user.person)
     raise web.HTTPSeeOther("/review?msg=reminders_sent")
 
 

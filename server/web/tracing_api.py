@@ -160,7 +160,7 @@ def mask_number(number: str) -> str:
 
 def service(request: web.Request) -> CoPresence:
     """The co-presence service of this app."""
-    return CoPresence(request.app[state.DB], request.app[state.CLOCK], request.app[state.CONFIG].presence)
+    return CoPresence(request.app[state.SERVICES].db, request.app[state.CLOCK], request.app[state.CONFIG].presence)
 
 
 async def run_query(request: web.Request, number: str, from_text: str | None, to_text: str | None,
@@ -185,7 +185,7 @@ def _minutes(ms: int) -> float:
 
 async def result_out(request: web.Request, result: TracingResult) -> TracingOut:
     """The API shape of a result."""
-    store = PresenceStore(request.app[state.DB])
+    store = PresenceStore(request.app[state.SERVICES].db)
     names = {b.code: b.name for b in await store.buildings()}
     departments = await store.department_names()
     groups: dict[str | None, list[int]] = {}
@@ -240,7 +240,7 @@ async def tracing_query(request: web.Request, body: Any) -> web.Response:
         raise InvalidField(f"format {fmt[:20]!r}; expected json or csv")
     result = await run_query(request, body.number, getattr(body, "from"), body.to, body.min_overlap_min, body.reason)
     if fmt == "csv":
-        names = {b.code: b.name for b in await PresenceStore(request.app[state.DB]).buildings()}
+        names = {b.code: b.name for b in await PresenceStore(request.app[state.SERVICES].db).buildings()}
         mask = request.app[state.CONFIG].presence.mask_numbers_in_export
         return csv_response(result_csv(result, mask=mask, building_names=names), result.subject.number)
     return web.json_response(asdict(await result_out(request, result)))

@@ -77,7 +77,7 @@ class LiveServer:
 
     def send_sms(self) -> None:
         """Deliver the SMS outbox now (the file gateway writes ``sms-outbox.jsonl``)."""
-        self.run(self.app[state.SMS_SENDER].run_once())
+        self.run(self.app[state.SERVICES].sms_sender.run_once())
 
     def stop(self) -> None:
         """Stop serving and close the loop."""

@@ -36,14 +36,14 @@ def make_green(live: LiveServer, who: dict[str, Any]) -> None:
     it through the pages)."""
     async def run() -> None:
         app = live.app
-        people = People(app[state.DB])
+        people = People(app[state.SERVICES].db)
         person = await people.by_number(str(who["number"]))
         counsellor = next(a for a in live.layout.accounts
                           if a["role"] == "counsellor" and a["department"] == who["department"])
         c = await people.by_number(str(counsellor["number"]))
         assert person is not None and c is not None
-        service, now = app[state.PASS_SERVICE], live.clock.now()
-        async with app[state.DB].transaction() as conn:
+        service, now = app[state.SERVICES].passes, live.clock.now()
+        async with app[state.SERVICES].db.transaction() as conn:
             await service.approved(conn, person.id, None, now)
             await service.arrived(conn, person.id, c.id, now, method="number")
     live.run(run())

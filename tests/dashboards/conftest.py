@@ -23,7 +23,7 @@ async def add_people(app: web.Application, rows: Sequence[tuple[str, str, str | 
     """Insert people straight into storage: ``(number, department, class_name, phone)`` each
     (name ``Name <number>``; the initial password is never used here)."""
     now_s = to_unix(app[state.CLOCK].now())
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         for number, dept, class_name, phone in rows:
             await People.upsert_department(conn, dept, f"Dept {dept}")
             await People.upsert(conn, NewPerson(number, f"Name {number}", role, dept, class_name,  # type: ignore[arg-type]
@@ -31,7 +31,7 @@ async def add_people(app: web.Application, rows: Sequence[tuple[str, str, str | 
 
 
 async def person(app: web.Application, number: str) -> Person:  # noqa: F811
-    found = await People(app[state.DB]).by_number(number)
+    found = await People(app[state.SERVICES].db).by_number(number)
     assert found is not None, number
     return found
 
@@ -56,7 +56,7 @@ async def add_application(app: web.Application, number: str, state_: str, planne
     leg = ItineraryLeg("rail", "G1", "420102", "110108", f"{planned}T08:00+08:00", f"{planned}T12:00+08:00")
     new = NewApplication(p.id, p.department, date.fromisoformat(planned), "420102", (leg,), "返校", "v1",
                          {"no_risk_area": "x"}, None, now_s + 30 * 86400)
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         app_id = await Applications.insert(conn, new, state=state_, now_s=now_s)
         if arrived_at_s is not None:
             await Applications.move(conn, app_id, state_, state_, now_s=now_s, arrived_at=arrived_at_s)

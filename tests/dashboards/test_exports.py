@@ -43,7 +43,7 @@ async def test_missing_export_counsellor_and_admin(login: Login, app: web.Applic
     rows = read_csv(await r.read())
     assert [(row[0], row[4]) for row in rows[1:]] == [("S3", ""), ("S1", "139****0001"), ("E1", "139****0011")]
 
-    entries = await AuditLog(app[state.DB]).recent(action="export")
+    entries = await AuditLog(app[state.SERVICES].db).recent(action="export")
     assert [(e.actor_number, e.detail["kind"], e.detail["rows"]) for e in entries] == [
         ("A1", "missing", 3), ("C1", "missing", 2)]
 
@@ -61,7 +61,7 @@ async def test_applications_and_arrivals_exports(login: Login, app: web.Applicat
         ("S1", "submitted", "2026-03-05", "420102", "湖北省 武汉市 江岸区", "2026-03-02 08:00")]
 
     counsellor = await person(app, "C1")
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         from server.storage.pass_status import PassStatusStore
 
         await PassStatusStore.add_arrival(conn, person_id=(await person(app, "S1")).id, counsellor_id=counsellor.id,
@@ -72,7 +72,7 @@ async def test_applications_and_arrivals_exports(login: Login, app: web.Applicat
     assert rows[1:] == [["S1", "Name S1", "CS", "CS-1", "13900000001", "2026-03-02 10:00", "photo", "Person C1"]]
     r = await c.get("/api/v1/exports/arrivals.csv?from=2026-03-03&to=2026-03-03")
     assert read_csv(await r.read()) == [list(ARRIVALS_HEADER)]
-    kinds = [e.detail["kind"] for e in await AuditLog(app[state.DB]).recent(action="export")]
+    kinds = [e.detail["kind"] for e in await AuditLog(app[state.SERVICES].db).recent(action="export")]
     assert kinds == ["arrivals", "arrivals", "applications"]
 
 

@@ -40,7 +40,7 @@ async def build(app: web.Application, clock: FakeClock) -> None:
     await add_application(app, "E1", "approved", "2026-03-04")
     await add_application(app, "E2", "arrived", "2026-03-02", arrived_at_s=utc("2026-03-02T10:00"))
     counsellor = await person(app, "C1")
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     async with db.transaction() as conn:
         for number, at in (("E2", "2026-03-02T10:00"), ("S3", "2026-03-03T09:00")):
             await PassStatusStore.add_arrival(conn, person_id=(await person(app, number)).id,

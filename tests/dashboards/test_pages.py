@@ -37,7 +37,7 @@ async def test_counsellor_reminds_from_the_page(login: Login, app: web.Applicati
         assert r.status == 303
     r = await c.post("/dashboard/remind", data={"csrf_token": token, "all": "1"}, allow_redirects=False)
     assert r.headers["Location"] == "/dashboard?msg=reminders_sent&sent=1"
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     assert sorted(m["phone"] for m in sent_sms(app[state.DATADIR]) if "健康打卡" in m["body"]) == [
         "13900000001", "13900000002"]
     html = await (await c.get("/dashboard")).text()

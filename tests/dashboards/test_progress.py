@@ -66,8 +66,8 @@ async def test_closed_days_are_kept_by_the_background_step(login: Login, app: we
     await add_people(app, ROSTER)
     await checkin(app, "S1")
     clock.advance(86400)  # 2026-03-03 08:00
-    await close_past_days(app[state.DB], clock.now())
-    row = await app[state.DB].fetch_one("SELECT COUNT(*), MIN(day), MAX(day) FROM checkin_stat_days")
+    await close_past_days(app[state.SERVICES].db, clock.now())
+    row = await app[state.SERVICES].db.fetch_one("SELECT COUNT(*), MIN(day), MAX(day) FROM checkin_stat_days")
     assert row is not None and tuple(row) == (13, "2026-02-18", "2026-03-02")
     # a roster change later does not rewrite a closed day; today follows the roster
     await add_people(app, [("S4", "CS", "CS-2", None)])

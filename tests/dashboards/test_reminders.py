@@ -9,7 +9,6 @@ from datetime import timedelta
 from aiohttp import web
 
 from server.web import state
-from server.web.dashboard_state import REMINDERS
 from shared.campus_time import checkin_day
 from shared.clock import FakeClock
 from tests.dashboards.conftest import Login, add_people, checkin, person, sent_sms
@@ -20,7 +19,7 @@ ROSTER = [("S1", "CS", "CS-1", "13900000001"), ("S2", "CS", "CS-1", "13900000002
 
 async def reminders_to(app: web.Application) -> dict[str, int]:
     """``{phone: reminder SMS delivered}`` after running the outbox sender."""
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     counts: dict[str, int] = {}
     for m in sent_sms(app[state.DATADIR]):
         if "健康打卡" in m["body"] and m["phone"].startswith("139"):
@@ -65,7 +64,7 @@ async def test_automatic_reminder_at_14_once_per_non_reporter(login: Login, app:
     await add_people(app, ROSTER)
     await add_people(app, [("S9", "CS", "CS-2", None)])  # no phone: cannot be texted
     await checkin(app, "S1")
-    service = app[REMINDERS]
+    service = app[state.SERVICES].reminders
     clock.advance(timedelta(hours=5, minutes=59).total_seconds())  # 13:59 Asia/Shanghai
     assert await service.run_auto() is None
     clock.advance(60)  # 14:00
@@ -124,12 +123,12 @@ async def test_the_app_runs_the_automatic_reminder(aiohttp_client, datadir) -> N
                      run_sms_sender=False)
     await aiohttp_client(app)
     await add_people(app, ROSTER)
-    run = await app[REMINDERS].store.auto_run_of(checkin_day(clock.now()))
+    run = await app[state.SERVICES].reminders.store.auto_run_of(checkin_day(clock.now()))
     assert run is None  # no look before the first interval has passed on the app's clock
     for _ in range(100):  # the first look comes one interval (1 s of the fake clock) after start
         clock.advance(1)
         await asyncio.sleep(0.05)
-        run = await app[REMINDERS].store.auto_run_of(checkin_day(clock.now()))
+        run = await app[state.SERVICES].reminders.store.auto_run_of(checkin_day(clock.now()))
         if run is not None and run[1] == 4:
             break
     assert run is not None and run[1] == 4

@@ -48,7 +48,7 @@ async def test_other_department_refused(login: Login, app: web.Application) -> N
         r = await call
         assert r.status == 403, r.url
         assert (await r.json())["error"]["code"] == "department_scope"
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     assert [m for m in sent_sms(app[state.DATADIR]) if m["phone"] == "13900000011"] == []
 
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 from aiohttp import web
 
 from server.web import state
-from server.web.dashboard_state import REMINDERS
 from tests.dashboards.conftest import add_people, checkin, sent_sms
 from tests.workflow.conftest import Login
 
@@ -29,7 +28,7 @@ async def test_counsellor_figures_and_remind_all_are_of_students(login: Login, a
 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     await c.post("/dashboard/remind", data={"csrf_token": token, "all": "1"})
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     phones = {m["phone"] for m in sent_sms(app[state.DATADIR]) if "健康打卡" in m["body"]}
     assert phones == {"13900000001", "13900000002"}
 
@@ -40,9 +39,9 @@ async def test_the_automatic_reminder_calls_staff_老师(app: web.Application, l
     await add_people(app, STAFF, role="staff")
     clock = app[state.CLOCK]
     clock.advance(timedelta(hours=12).total_seconds())  # past the automatic reminder's time
-    outcome = await app[REMINDERS].run_auto()
+    outcome = await app[state.SERVICES].reminders.run_auto()
     assert outcome is not None and len(outcome.reminded) == 3
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     bodies = {m["phone"]: m["body"] for m in sent_sms(app[state.DATADIR]) if "健康打卡" in m["body"]}
     assert "老师" in bodies["13700000001"] and "同学" not in bodies["13700000001"]
     assert "同学" in bodies["13900000001"]

@@ -27,7 +27,7 @@ PASSWORD = "correct-horse-9"
 
 async def person(app: web.Application, number: str) -> Person:
     """The stored person ``number``."""
-    p = await People(app[state.DB]).by_number(number)
+    p = await People(app[state.SERVICES].db).by_number(number)
     assert p is not None, number
     return p
 
@@ -40,8 +40,8 @@ async def publish(app: web.Application, kind: str, number: str, *, actor: str | 
     p = await person(app, number)
     actor_id = (await person(app, actor)).id if actor else None
     now = at or app[state.CLOCK].now()
-    service = app[state.PASS_SERVICE]
-    async with app[state.DB].transaction() as conn:
+    service = app[state.SERVICES].passes
+    async with app[state.SERVICES].db.transaction() as conn:
         if kind == "application_approved":
             await service.approved(conn, p.id, actor_id, now)
         elif kind in ("application_withdrawn", "application_expired", "application_revoked"):
@@ -55,8 +55,8 @@ async def publish(app: web.Application, kind: str, number: str, *, actor: str | 
 async def arrive(app: web.Application, number: str, counsellor: str) -> None:
     """The pass status part of an arrival confirmed by ``counsellor`` (no application needed)."""
     p, c = await person(app, number), await person(app, counsellor)
-    async with app[state.DB].transaction() as conn:
-        await app[state.PASS_SERVICE].arrived(conn, p.id, c.id, app[state.CLOCK].now(), method="number")
+    async with app[state.SERVICES].db.transaction() as conn:
+        await app[state.SERVICES].passes.arrived(conn, p.id, c.id, app[state.CLOCK].now(), method="number")
 
 
 async def checkin(app: web.Application, number: str, abnormal: bool = False) -> None:

@@ -43,7 +43,7 @@ async def black_student(client: TestClient, number: str = "s1") -> str:
     app = client.server.app
     assert app is not None
     await approve(client, number)
-    view = await app[state.PASS_SERVICE].view(await person(app, number), app[state.CLOCK].now())
+    view = await app[state.SERVICES].passes.view(await person(app, number), app[state.CLOCK].now())
     assert view.status == "black" and view.pass_text is not None
     return view.pass_text
 
@@ -84,13 +84,13 @@ async def test_photo_upload_page_identifies_then_confirms(client: TestClient, cl
     assert "（s1）到校" in done  # the message names who was confirmed
 
     s1 = await person(app, "s1")
-    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    row = await app[state.SERVICES].passes.store.get(s1.id)
     assert row.status == "green"
     assert row.current_text is not None
     assert decode_pass(row.current_text).fields.status is PassStatus.GREEN
     c1 = await person(app, "c1")
-    assert [(by, how) for _, by, how in await app[state.PASS_SERVICE].store.arrivals_of(s1.id)] == [(c1.id, "photo")]
-    audit = await AuditLog(app[state.DB]).recent(action="arrival_confirmed")
+    assert [(by, how) for _, by, how in await app[state.SERVICES].passes.store.arrivals_of(s1.id)] == [(c1.id, "photo")]
+    audit = await AuditLog(app[state.SERVICES].db).recent(action="arrival_confirmed")
     assert [(e.actor_number, e.target_person_id, e.detail) for e in audit] == [("c1", s1.id, {"method": "photo"})]
 
 
@@ -116,7 +116,7 @@ async def test_photo_api_base64_and_confirm_by_text(client: TestClient) -> None:
     assert body["status"] == "green" and body["arrived"] is True
     # the workflow's application moved approved -> arrived in the same transaction
     s1 = await person(app, "s1")
-    (application,) = await Applications(app[state.DB]).of_person(s1.id)
+    (application,) = await Applications(app[state.SERVICES].db).of_person(s1.id)
     c1 = await person(app, "c1")
     assert (application.state, application.arrived_by) == ("arrived", c1.id)
     # a second confirmation is refused; the old black pass is still a valid pass of the same person
@@ -149,7 +149,7 @@ async def test_other_department_refused_without_the_name(client: TestClient) -> 
     page = await r.text()
     assert r.status == 403 and "Li Si" not in page
     o1 = await person(app, "o1")
-    assert (await app[state.PASS_SERVICE].store.get(o1.id)).status == "black"
+    assert (await app[state.SERVICES].passes.store.get(o1.id)).status == "black"
     # and the pending list shows only the counsellor's own department
     r = await client.get("/api/v1/arrivals/pending")
     assert (await r.json()) == {"students": []}
@@ -208,7 +208,7 @@ async def test_pick_from_pending_list(client: TestClient) -> None:
     r = await client.get("/api/v1/arrivals/pending")
     assert (await r.json())["students"] == []
     s1 = await person(app, "s1")
-    assert [how for _, _, how in await app[state.PASS_SERVICE].store.arrivals_of(s1.id)] == ["list"]
+    assert [how for _, _, how in await app[state.SERVICES].passes.store.arrivals_of(s1.id)] == ["list"]
     # without CSRF the form is refused
     r = await client.post("/arrivals/confirm", data={"number": "s1"})
     assert r.status == 403

@@ -92,7 +92,7 @@ async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeCloc
     app = client.server.app
     assert app is not None
     await people(client)
-    repo = Buildings(app[state.DB])
+    repo = Buildings(app[state.SERVICES].db)
     await repo.add_building("D7", "Dormitory 7", "dorm-east")
     await repo.add_building("D9", "Dormitory 9", "dorm-west")
     await repo.add_building("LIB", "Main Library", "library")
@@ -106,8 +106,8 @@ async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeCloc
     for number in ("s1", "o1"):
         await approve(client, number)
         p, c1 = await person(app, number), await person(app, "c1")
-        await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(p.id, c1, clock.now(), method="number")
-        row = await app[state.PASS_SERVICE].store.get(p.id)
+        await Arrivals(app[state.SERVICES].passes).confirm_arrival(p.id, c1, clock.now(), method="number")
+        row = await app[state.SERVICES].passes.store.get(p.id)
         assert row.current_text
         texts.append(row.current_text)
     resident, other = texts
@@ -118,7 +118,7 @@ async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeCloc
     assert len(resident) == 154 and qr_version(resident) <= MAX_VERSION
 
     async def at(text: str, building: str) -> Reason:
-        v = await check_online(app[state.DATADIR], Passes(app[state.DB]), repo, text, clock.now(), building)
+        v = await check_online(app[state.DATADIR], Passes(app[state.SERVICES].db), repo, text, clock.now(), building)
         return v.reason
 
     assert await at(resident, "D7") is Reason.ACCEPTED
@@ -127,7 +127,7 @@ async def test_dormitory_scope_and_version_6(client: TestClient, clock: FakeCloc
     assert await at(other, "LIB") is Reason.ACCEPTED
 
     # every pass the server issued fits version 6-M
-    rows = await app[state.DB].fetch_all("SELECT COUNT(*) FROM passes")
+    rows = await app[state.SERVICES].db.fetch_all("SELECT COUNT(*) FROM passes")
     assert rows[0][0] >= 4
     for text in texts:
         assert qr_version(text) <= MAX_VERSION

@@ -40,16 +40,16 @@ async def test_doctor_finds_and_repairs_a_planted_inconsistency(client: TestClie
     await approve(client, "s1")  # black, with today's pass
     await approve(client, "o1")
     o1, c2 = await person(app, "o1"), await person(app, "c2")
-    green = await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(o1.id, c2, clock.now(), method="number")
+    green = await Arrivals(app[state.SERVICES].passes).confirm_arrival(o1.id, c2, clock.now(), method="number")
     assert green.status == "green" and green.current_text
     s1 = await person(app, "s1")
-    service = app[state.PASS_SERVICE]
+    service = app[state.SERVICES].passes
     assert await find_differences(service, clock.now()) == []
 
     # plant what an older version left: s1's approval without its status (the event was
     # dropped), o1's application revoked while o1 keeps a green status and a valid pass
     data = app[state.DATADIR]
-    async with app[state.DB].transaction() as raw:  # plain SQL, past the domain (either backend)
+    async with app[state.SERVICES].db.transaction() as raw:  # plain SQL, past the domain (either backend)
         await raw.execute("DELETE FROM pass_status WHERE person_id = ?", (s1.id,))
         await raw.execute("DELETE FROM pass_status_history WHERE person_id = ?", (s1.id,))
         await raw.execute("UPDATE return_applications SET state = 'revoked' WHERE person_id = ?", (o1.id,))
@@ -65,11 +65,11 @@ async def test_doctor_finds_and_repairs_a_planted_inconsistency(client: TestClie
     s1_row, o1_row = await service.store.get(s1.id), await service.store.get(o1.id)
     assert s1_row.status == "black" and s1_row.current_text  # today's check-in was normal: a pass
     assert o1_row.status == "none" and o1_row.current_text is None
-    verdict = await check_online(data, Passes(app[state.DB]), Buildings(app[state.DB]), green.current_text,
+    verdict = await check_online(data, Passes(app[state.SERVICES].db), Buildings(app[state.SERVICES].db), green.current_text,
                                  clock.now())
     assert verdict.reason is Reason.REVOKED  # the revoked person's pass no longer opens anything
     assert [h.cause for h in await service.store.history(o1.id)][0] == "doctor"
-    audit = await AuditLog(app[state.DB]).recent(action="doctor_repair")
+    audit = await AuditLog(app[state.SERVICES].db).recent(action="doctor_repair")
     assert {e.target_person_id for e in audit} == {s1.id, o1.id} and all(e.actor_number == "doctor" for e in audit)
 
     assert await find_differences(service, clock.now()) == []

@@ -36,12 +36,12 @@ async def green(client: TestClient, number: str = "s1") -> None:
     assert app is not None
     await approve(client, number)
     p, c1 = await person(app, number), await person(app, "c1")
-    row = await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
+    row = await Arrivals(app[state.SERVICES].passes).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
     assert row.status == "green" and row.current_text
 
 
 async def count(app: web.Application, sql: str, *params: object) -> int:
-    row = await app[state.DB].fetch_one(sql, params)
+    row = await app[state.SERVICES].db.fetch_one(sql, params)
     assert row is not None
     return int(row[0])
 
@@ -154,7 +154,7 @@ async def test_a_later_days_normal_checkin_clears_only_where_configured(later_cl
     await people(client)
     await green(client)
     s1 = await person(app, "s1")
-    svc = app[state.PASS_SERVICE]
+    svc = app[state.SERVICES].passes
     student = await as_person(client, "s1")
     try:
         await student.post("/api/v1/checkins/today", json={**NORMAL_CHECKIN, **FEVER})
@@ -200,7 +200,7 @@ async def test_approval_after_an_edited_fever_holds_at_once(client: TestClient) 
     finally:
         await student.session.close()
     await approve(client, "s1")  # checks in normal again today, then both approvals
-    row = await app[state.PASS_SERVICE].store.get((await person(app, "s1")).id)
+    row = await app[state.SERVICES].passes.store.get((await person(app, "s1")).id)
     assert (row.status, row.base, row.hold_kind, row.hold_by_role) == ("hold", "black", "abnormal_checkin", "system")
 
 
@@ -212,7 +212,7 @@ async def test_a_counsellor_cannot_clear_a_school_admins_hold(client: TestClient
     await people(client)
     await green(client)
     s1 = await person(app, "s1")
-    svc = app[state.PASS_SERVICE]
+    svc = app[state.SERVICES].passes
     await login(client, "a1")
     r = await client.post("/api/v1/people/s1/pass/hold", json={"reason": "close contact (city notice)"})
     body = await r.json()
@@ -229,7 +229,7 @@ async def test_a_counsellor_cannot_clear_a_school_admins_hold(client: TestClient
     row = await svc.store.get(s1.id)
     assert (row.status, row.hold_by_role) == ("hold", "school_admin")
     assert await count(app, "SELECT COUNT(*) FROM pass_status_history WHERE person_id = ?", s1.id) == history
-    assert "pass_hold_cleared" not in [e.action for e in await AuditLog(app[state.DB]).recent(target_person_id=s1.id)]
+    assert "pass_hold_cleared" not in [e.action for e in await AuditLog(app[state.SERVICES].db).recent(target_person_id=s1.id)]
 
     # ... and through the page: no clear button, and a clear zh-CN answer to a stale form
     page = await (await client.get("/passes?number=s1")).text()
@@ -301,7 +301,7 @@ async def test_the_domain_refuses_whatever_the_caller(client: TestClient, clock:
     await people(client)
     await green(client)
     s1, a1, c1 = await person(app, "s1"), await person(app, "a1"), await person(app, "c1")
-    svc = app[state.PASS_SERVICE]
+    svc = app[state.SERVICES].passes
     await svc.hold(s1.id, "school hold", a1.id, clock.now(), actor_role="school_admin")
     with pytest.raises(HoldClearRefused) as refused:
         await svc.clear_hold(s1.id, "x", c1.id, clock.now(), actor_role="counsellor")
@@ -325,8 +325,8 @@ async def test_a_clear_and_a_checkin_edit_are_each_one_transaction(client: TestC
     await green(client)
     s1, c1 = await person(app, "s1"), await person(app, "c1")
     config = load_server_config(datadir.config_path)
-    broken = PassService(app[state.DB], datadir, replace(config.passes, campus_groups=[]), clock)
-    db = app[state.DB]
+    broken = PassService(app[state.SERVICES].db, datadir, replace(config.passes, campus_groups=[]), clock)
+    db = app[state.SERVICES].db
 
     async def snapshot() -> tuple[object, ...]:
         row = await broken.store.get(s1.id)
@@ -347,7 +347,7 @@ async def test_a_clear_and_a_checkin_edit_are_each_one_transaction(client: TestC
     assert await snapshot() == before
 
     # a counsellor's clear of their hold signs a fresh pass: it fails, nothing is kept
-    await app[state.PASS_SERVICE].hold(s1.id, "see me", c1.id, clock.now(), actor_role="counsellor")
+    await app[state.SERVICES].passes.hold(s1.id, "see me", c1.id, clock.now(), actor_role="counsellor")
     before = await snapshot()
     with pytest.raises(PassStatusError) as failed:
         await broken.clear_hold(s1.id, "fine", c1.id, clock.now(), actor_role="counsellor")

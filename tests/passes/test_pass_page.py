@@ -50,7 +50,7 @@ async def green_student(client: TestClient) -> None:
     await people(client)
     await approve(client, "s1")
     s1, c1 = await person(app, "s1"), await person(app, "c1")
-    await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(s1.id, c1, app[state.CLOCK].now(), method="number")
+    await Arrivals(app[state.SERVICES].passes).confirm_arrival(s1.id, c1, app[state.CLOCK].now(), method="number")
 
 
 @pytest.mark.parametrize("decoder_name", ["zxing", "pyzbar"])

@@ -57,14 +57,14 @@ async def test_full_path_none_black_green_hold_and_back(client: TestClient, cloc
     assert black.status is PassStatus.BLACK
     assert black.subject == s1.subject
     assert s1.number.encode() not in body["pass_text"].encode()
-    campus = (await Buildings(app[state.DB]).group_ids(["campus"]))[0]
+    campus = (await Buildings(app[state.SERVICES].db).group_ids(["campus"]))[0]
     assert black.scope == (campus,)
     assert black.valid_from_s == to_unix(clock.now())
     # START is 08:00 Shanghai on 2026-03-02: the pass runs to 12:00 on 03-03
     assert black.valid_until == datetime(2026, 3, 3, 12, 0, tzinfo=CAMPUS_TZ)
     assert body["valid_until"] == "2026-03-03T04:00:00Z" and body["valid_until_local"] == "2026-03-03 12:00"
     assert_fits(body["pass_text"])
-    verdict = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]),
+    verdict = await check_online(app[state.DATADIR], Passes(app[state.SERVICES].db), Buildings(app[state.SERVICES].db),
                                  body["pass_text"], clock.now())
     assert verdict.reason is Reason.NOT_CLEARED  # a black pass opens no door
 
@@ -78,22 +78,22 @@ async def test_full_path_none_black_green_hold_and_back(client: TestClient, cloc
     assert body["status"] == "green" and green.status is PassStatus.GREEN
     assert green.serial != black.serial and green.subject == s1.subject
     assert_fits(body["pass_text"])
-    verdict = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]),
+    verdict = await check_online(app[state.DATADIR], Passes(app[state.SERVICES].db), Buildings(app[state.SERVICES].db),
                                  body["pass_text"], clock.now())
     assert verdict.accepted
 
     # abnormal check-in the next day: hold, passes revoked, reason and next step shown
     clock.advance(86400)
-    version_before = await Passes(app[state.DB]).revocation_version()
+    version_before = await Passes(app[state.SERVICES].db).revocation_version()
     await checkin(app, "s1", abnormal=True)
     body = await my_pass(client)
     assert body["status"] == "hold" and body["pass_text"] is None
     assert body["reason_code"] == "abnormal_checkin" and "counsellor" in body["next_step"]
-    delta = await signed_revocation_delta(app[state.DATADIR], Passes(app[state.DB]), version_before, clock.now())
+    delta = await signed_revocation_delta(app[state.DATADIR], Passes(app[state.SERVICES].db), version_before, clock.now())
     parsed = verify_delta(delta, app[state.DATADIR].trust_bundle(), to_unix(clock.now()))
     assert green.serial in {e.serial for e in parsed.entries}
     assert parsed.since == version_before and parsed.version > version_before
-    verdict = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]),
+    verdict = await check_online(app[state.DATADIR], Passes(app[state.SERVICES].db), Buildings(app[state.SERVICES].db),
                                  green_text, clock.now())
     assert verdict.reason is Reason.REVOKED
 
@@ -131,13 +131,13 @@ async def test_checkin_of_a_none_person_is_not_written_and_approval_reads_it(cli
     await people(client)
     s1 = await person(app, "s1")
     await real_checkin(client, "s1")
-    assert await app[state.DB].fetch_one("SELECT 1 FROM pass_status WHERE person_id = ?", (s1.id,)) is None
+    assert await app[state.SERVICES].db.fetch_one("SELECT 1 FROM pass_status WHERE person_id = ?", (s1.id,)) is None
     today = clock.now().astimezone(CAMPUS_TZ).date().isoformat()
     await login(client, "c1")
     staff = await (await client.get("/api/v1/people/s1/pass")).json()
     assert staff["status"] == "none" and staff["last_checkin_day"] == today  # read from the check-ins
     await publish(app, "application_approved", "s1", actor="a1")
-    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    row = await app[state.SERVICES].passes.store.get(s1.id)
     assert row.status == "black" and row.last_checkin_day == today and not row.last_checkin_abnormal
     assert row.current_text is not None
     fields = decode_pass(row.current_text).fields
@@ -153,9 +153,9 @@ async def test_abnormal_checkin_before_approval_gives_hold(client: TestClient, c
     await people(client)
     s1 = await person(app, "s1")
     await real_checkin(client, "s1", temperature_c=38.2)
-    assert await app[state.DB].fetch_one("SELECT 1 FROM pass_status WHERE person_id = ?", (s1.id,)) is None
+    assert await app[state.SERVICES].db.fetch_one("SELECT 1 FROM pass_status WHERE person_id = ?", (s1.id,)) is None
     await publish(app, "application_approved", "s1", actor="a1")
-    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    row = await app[state.SERVICES].passes.store.get(s1.id)
     assert row.status == "hold" and row.base == "black" and row.hold_kind == "abnormal_checkin"
     assert row.current_text is None and row.last_checkin_abnormal
     await login(client, "s1")

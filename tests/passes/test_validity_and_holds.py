@@ -27,7 +27,7 @@ async def green(client: TestClient, number: str = "s1") -> str:
     assert app is not None
     await approve(client, number)
     p, c1 = await person(app, number), await person(app, "c1")
-    row = await Arrivals(app[state.PASS_SERVICE]).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
+    row = await Arrivals(app[state.SERVICES].passes).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
     assert row.status == "green" and row.current_text
     return row.current_text
 
@@ -35,7 +35,7 @@ async def green(client: TestClient, number: str = "s1") -> str:
 async def verdict(client: TestClient, text: str) -> Reason:
     app = client.server.app
     assert app is not None
-    v = await check_online(app[state.DATADIR], Passes(app[state.DB]), Buildings(app[state.DB]), text,
+    v = await check_online(app[state.DATADIR], Passes(app[state.SERVICES].db), Buildings(app[state.SERVICES].db), text,
                            app[state.CLOCK].now())
     return v.reason
 
@@ -44,7 +44,7 @@ async def revoked_since(client: TestClient, version: int) -> set[bytes]:
     app = client.server.app
     assert app is not None
     now = app[state.CLOCK].now()
-    doc = await signed_revocation_delta(app[state.DATADIR], Passes(app[state.DB]), version, now)
+    doc = await signed_revocation_delta(app[state.DATADIR], Passes(app[state.SERVICES].db), version, now)
     delta = verify_delta(doc, app[state.DATADIR].trust_bundle(), to_unix(now))
     return {e.serial for e in delta.entries if e.serial is not None}
 
@@ -65,7 +65,7 @@ async def test_issued_at_2300_valid_at_0700_expired_after_deadline(client: TestC
     await login(client, "s1")
     body = await (await client.get("/api/v1/pass")).json()
     assert body["status"] == "green" and body["pass_text"] == text
-    assert await app[state.PASS_SERVICE].sweep_missed_checkins(clock.now()) == 0  # before the deadline
+    assert await app[state.SERVICES].passes.sweep_missed_checkins(clock.now()) == 0  # before the deadline
 
     clock.set_wall(datetime(2026, 3, 3, 11, 59, 59, tzinfo=CAMPUS_TZ))
     assert await verdict(client, text) is Reason.ACCEPTED
@@ -80,7 +80,7 @@ async def test_missed_checkin_job_holds_and_a_checkin_clears(client: TestClient,
     assert app is not None
     await people(client)
     text = await green(client)  # 08:00 on 03-02, valid to 12:00 on 03-03
-    svc = app[state.PASS_SERVICE]
+    svc = app[state.SERVICES].passes
     clock.set_wall(datetime(2026, 3, 3, 12, 5, tzinfo=CAMPUS_TZ))
     assert await svc.sweep_missed_checkins(clock.now()) == 1
     assert await svc.sweep_missed_checkins(clock.now()) == 0  # idempotent
@@ -106,7 +106,7 @@ async def test_staff_hold_and_clear_recorded_with_who_and_why(client: TestClient
     await people(client)
     text = await green(client)
     await green(client, "o1")
-    version = await Passes(app[state.DB]).revocation_version()
+    version = await Passes(app[state.SERVICES].db).revocation_version()
     await login(client, "c1")
     r = await client.post("/api/v1/people/s1/pass/hold", json={"reason": "close contact reported by the city"})
     body = await r.json()
@@ -127,7 +127,7 @@ async def test_staff_hold_and_clear_recorded_with_who_and_why(client: TestClient
     clock.advance(600)
     await checkin(app, "s1")
     s1 = await person(app, "s1")
-    assert (await app[state.PASS_SERVICE].store.get(s1.id)).status == "hold"
+    assert (await app[state.SERVICES].passes.store.get(s1.id)).status == "hold"
 
     r = await client.post("/api/v1/people/s1/pass/clear", json={"reason": "test negative"})
     body = await r.json()
@@ -138,11 +138,11 @@ async def test_staff_hold_and_clear_recorded_with_who_and_why(client: TestClient
         "hold", "green", "hold_cleared", "test negative", c1.id)
     r = await client.post("/api/v1/people/s1/pass/clear", json={"reason": "again"})
     assert r.status == 409 and (await r.json())["error"]["code"] == "not_on_hold"
-    actions = [(e.action, e.detail) for e in await AuditLog(app[state.DB]).recent(target_person_id=s1.id)]
+    actions = [(e.action, e.detail) for e in await AuditLog(app[state.SERVICES].db).recent(target_person_id=s1.id)]
     assert ("pass_hold", {"reason": "close contact reported by the city"}) in actions
     assert ("health_view", {"view": "pass_status"}) not in actions
     await client.get("/api/v1/people/s1/pass")
-    actions = [(e.action, e.detail) for e in await AuditLog(app[state.DB]).recent(target_person_id=s1.id)]
+    actions = [(e.action, e.detail) for e in await AuditLog(app[state.SERVICES].db).recent(target_person_id=s1.id)]
     assert ("health_view", {"view": "pass_status"}) in actions
     assert ("pass_hold_cleared", {"reason": "test negative"}) in actions
 
@@ -152,7 +152,7 @@ async def test_admin_revoke_puts_serials_on_the_list(client: TestClient) -> None
     assert app is not None
     await people(client)
     text = await green(client)
-    version = await Passes(app[state.DB]).revocation_version()
+    version = await Passes(app[state.SERVICES].db).revocation_version()
     await login(client, "c1")
     r = await client.post("/api/v1/people/s1/pass/revoke", json={"reason": "lost phone"})
     assert r.status == 403  # school admins only
@@ -170,7 +170,7 @@ async def test_withdraw_expire_revoke_drop_to_none_and_revoke(client: TestClient
     app = client.server.app
     assert app is not None
     await people(client)
-    svc = app[state.PASS_SERVICE]
+    svc = app[state.SERVICES].passes
     s1 = await person(app, "s1")
 
     await publish(app, "application_approved", "s1", actor="a1")
@@ -178,7 +178,7 @@ async def test_withdraw_expire_revoke_drop_to_none_and_revoke(client: TestClient
     await checkin(app, "s1")
     black = (await svc.store.get(s1.id)).current_text
     assert black and decode_pass(black).fields.status is PassStatus.BLACK
-    version = await Passes(app[state.DB]).revocation_version()
+    version = await Passes(app[state.SERVICES].db).revocation_version()
     await publish(app, "application_withdrawn", "s1", actor="s1")
     row = await svc.store.get(s1.id)
     assert row.status == "none" and row.current_text is None
@@ -193,7 +193,7 @@ async def test_withdraw_expire_revoke_drop_to_none_and_revoke(client: TestClient
     text = await green(client)
     await publish(app, "application_withdrawn", "s1", actor="s1")  # after arrival: no effect
     assert (await svc.store.get(s1.id)).status == "green"
-    version = await Passes(app[state.DB]).revocation_version()
+    version = await Passes(app[state.SERVICES].db).revocation_version()
     await publish(app, "application_revoked", "s1", actor="a1", reason="false itinerary")
     row = await svc.store.get(s1.id)
     assert (row.status, row.reason) == ("none", "false itinerary")
@@ -213,7 +213,7 @@ async def test_abnormal_checkin_before_arrival_holds_black(client: TestClient) -
     await people(client)
     await approve(client, "s1")
     await real_checkin(client, "s1", temperature_c=38.2)  # the same day, corrected: fever
-    svc = app[state.PASS_SERVICE]
+    svc = app[state.SERVICES].passes
     s1 = await person(app, "s1")
     row = await svc.store.get(s1.id)
     assert (row.status, row.base) == ("hold", "black")
@@ -266,7 +266,7 @@ async def test_staff_pass_page_hold_clear_revoke(client: TestClient) -> None:
                           allow_redirects=False)
     assert r.status == 303
     o1 = await person(app, "o1")
-    assert (await app[state.PASS_SERVICE].store.get(o1.id)).hold_kind == "admin"
+    assert (await app[state.SERVICES].passes.store.get(o1.id)).hold_kind == "admin"
 
 
 async def test_job_purges_expired_revocations(client: TestClient, clock: FakeClock) -> None:
@@ -274,25 +274,25 @@ async def test_job_purges_expired_revocations(client: TestClient, clock: FakeClo
     assert app is not None
     await people(client)
     text = await green(client)
-    version = await Passes(app[state.DB]).revocation_version()
+    version = await Passes(app[state.SERVICES].db).revocation_version()
     c1 = await person(app, "c1")
-    await app[state.PASS_SERVICE].hold((await person(app, "s1")).id, "test", c1.id, clock.now(),
+    await app[state.SERVICES].passes.hold((await person(app, "s1")).id, "test", c1.id, clock.now(),
                                        actor_role="counsellor")
     assert decode_pass(text).fields.serial in await revoked_since(client, version)
     clock.set_wall(decode_pass(text).fields.valid_until)  # the pass would have expired now
     clock.advance(1)
-    before = await Passes(app[state.DB]).revocation_version()
-    held, purged = await app[state.PASS_SERVICE].run_once(clock.now())
+    before = await Passes(app[state.SERVICES].db).revocation_version()
+    held, purged = await app[state.SERVICES].passes.run_once(clock.now())
     # expired: no node gets the serial entries any more, but the server keeps them a while to
     # check late uploads of offline doors against them
     assert (held, purged) == (0, 0)
     assert decode_pass(text).fields.serial not in await revoked_since(client, version)
     clock.advance(REVOCATION_HISTORY_S + SUBJECT_ENTRY_S)
-    held, purged = await app[state.PASS_SERVICE].run_once(clock.now())
+    held, purged = await app[state.SERVICES].passes.run_once(clock.now())
     # the black and the green pass were revoked by serial, then the person by subject (the newest
     # row, which keeps the version)
     assert (held, purged) == (0, 2)
-    assert await Passes(app[state.DB]).revocation_version() == before
+    assert await Passes(app[state.SERVICES].db).revocation_version() == before
     assert await revoked_since(client, version) == set()
 
 
@@ -304,7 +304,7 @@ async def test_no_issuer_key_still_changes_status(client: TestClient, clock: Fak
     clock.advance(500 * 86400)  # the issuer certificate (400 days) has run out; nobody rotated
     await checkin(app, "s1")
     s1 = await person(app, "s1")
-    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    row = await app[state.SERVICES].passes.store.get(s1.id)
     assert row.status == "black" and row.last_checkin_day is not None
     await login(client, "s1")
     body = await (await client.get("/api/v1/pass")).json()

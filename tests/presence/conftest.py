@@ -62,16 +62,16 @@ class Campus:
         self.subjects: dict[str, bytes] = {}
 
     async def build(self, people: dict[str, str]) -> None:
-        b = Buildings(self.app[state.DB])
+        b = Buildings(self.app[state.SERVICES].db)
         await b.add_building("D1", "Dormitory 1", "dorms")
         await b.add_building("LIB", "Library", "library")
         await b.add_building("CAN", "Canteen", "canteens")
         for node_id, (building, direction) in NODES.items():
-            await Nodes(self.app[state.DB]).register(node_id, building=building, public_key=os.urandom(32),
+            await Nodes(self.app[state.SERVICES].db).register(node_id, building=building, public_key=os.urandom(32),
                                                      now_s=int(self.clock.now().timestamp()), direction=direction)
         for number, dept in people.items():
             await add_person(self.app, number, department=dept, name=f"Name {number}")
-            person = await People(self.app[state.DB]).by_number(number)
+            person = await People(self.app[state.SERVICES].db).by_number(number)
             assert person is not None
             self.subjects[number] = person.subject
 
@@ -92,12 +92,12 @@ class Campus:
         """Upload the node's pending records (or ``records`` again); returns how many were new."""
         feed = self.feeds[node_id]
         batch = feed.pending if records is None else records
-        node = await Nodes(self.app[state.DB]).get(node_id)
+        node = await Nodes(self.app[state.SERVICES].db).get(node_id)
         assert node is not None
         now_ms = int(self.clock.now().timestamp() * 1000)
         hb = Heartbeat(node_time_ms=now_ms, queue_depth=0, software_version="test", trust_version=1,
                        revocation_version=1, policy_version=1)
-        service = SyncService(self.app[state.DB], self.app[state.DATADIR], self.app[state.CONFIG].sync)
+        service = SyncService(self.app[state.SERVICES].db, self.app[state.DATADIR], self.app[state.CONFIG].sync)
         _ack, inserted, _gaps = await service.upload(node, [ScanRecord.from_json(r) for r in batch], hb, now_ms)
         if records is None:
             feed.sent.extend(feed.pending)

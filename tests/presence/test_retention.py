@@ -22,7 +22,7 @@ async def test_old_scans_are_deleted_in_batches_and_counted_in_the_audit_log(cli
     c.advance_to(4, "13:00")
     await c.upload("can-in")
     app = c.app
-    db, config = app[state.DB], app[state.CONFIG].presence
+    db, config = app[state.SERVICES].db, app[state.CONFIG].presence
     assert await purge_old_scans(db, app[state.CLOCK], config) == 0
     assert await AuditLog(db).recent(action="scan_retention") == []
     # 28 days after day 3's lunch (plus an hour): days 2 and 3 go, day 4 stays

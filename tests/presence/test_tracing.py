@@ -105,7 +105,7 @@ async def test_every_query_leaves_one_audit_entry_with_the_reason(client: TestCl
     c = await build(campus)
     c.advance_to(3, "14:00")
     await login_as(client, "ADM", "school_admin")
-    audit = AuditLog(c.app[state.DB])
+    audit = AuditLog(c.app[state.SERVICES].db)
     before = len(await audit.recent(action="tracing_query"))
     await query(client, reason="case 2026-031 reported at 13:10")
     await query(client, reason="second look, narrower", min_overlap_min=60)
@@ -126,7 +126,7 @@ async def test_every_query_leaves_one_audit_entry_with_the_reason(client: TestCl
 
 async def test_counsellor_student_and_system_admin_are_refused(client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
     c = await build(campus)
-    audit = AuditLog(c.app[state.DB])
+    audit = AuditLog(c.app[state.SERVICES].db)
     for number, role, dept in (("C1", "counsellor", "CS"), ("ST1", "student", "CS"), ("SYS", "system_admin", None)):
         await login_as(client, number, role, dept)
         r = await client.post("/api/v1/tracing/queries", json={"number": "SP", "reason": "just curious"})
@@ -167,7 +167,7 @@ async def test_occupancy_counts_people_inside_with_a_cut_off_for_those_never_bad
     assert r.status == 404
     r = await client.put("/api/v1/buildings/LIB/capacity", json={"capacity": 0})
     assert r.status == 422
-    entries = await AuditLog(c.app[state.DB]).recent(action="building_capacity")
+    entries = await AuditLog(c.app[state.SERVICES].db).recent(action="building_capacity")
     assert [e.detail for e in entries] == [{"building": "LIB", "capacity": 1}]
 
 

@@ -43,7 +43,7 @@ def app(dd: DataDir, clock: FakeClock) -> web.Application:
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, app: web.Application) -> TestClient:
     client = await aiohttp_client(app)
-    await Buildings(app[state.DB]).add_building("D7", "Dormitory 7", "dorms")
+    await Buildings(app[state.SERVICES].db).add_building("D7", "Dormitory 7", "dorms")
     return client
 
 
@@ -79,7 +79,7 @@ async def test_provisioned_node_signs_requests_the_server_accepts(
     app = client.server.app
     assert app is not None
     out = tmp_path / "bundle"
-    result = await provision_node(dd, app[state.DB], name="d7-east-1", building="D7", direction="entry",
+    result = await provision_node(dd, app[state.SERVICES].db, name="d7-east-1", building="D7", direction="entry",
                                   server_url="https://pass.example.edu/", out=out, now=clock.now())
     assert result.node.id == "d7-east-1"
     assert sorted(p.name for p in out.iterdir()) == [
@@ -89,7 +89,7 @@ async def test_provisioned_node_signs_requests_the_server_accepts(
     assert (config.node.id, config.node.building, config.node.direction, config.node.server_url) == (
         "d7-east-1", "D7", "entry", "https://pass.example.edu")
     key = load_node_key(config)
-    node = await Nodes(app[state.DB]).get("d7-east-1")
+    node = await Nodes(app[state.SERVICES].db).get("d7-east-1")
     assert node is not None and node.public_key == public_key_bytes(key)
     assert (out / "root.pub").read_text().strip() == b64u_encode(dd.root_public())
 
@@ -107,7 +107,7 @@ async def test_provision_node_refuses_unknown_building_and_taken_id(
 ) -> None:
     app = client.server.app
     assert app is not None
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     with pytest.raises(Exception) as err:
         await provision_node(dd, db, name="x1", building="NOPE", direction="entry", server_url="", out=tmp_path / "a",
                              now=clock.now())
@@ -154,7 +154,7 @@ async def test_token_enrolment_end_to_end_over_http(client: TestClient, dd: Data
     key = load_node_key(config)
     assert public_key_bytes(key) == enrolled.public_key
     assert mode(out / "node.key") == 0o600
-    node = await Nodes(app[state.DB]).get("d7-east-2")
+    node = await Nodes(app[state.SERVICES].db).get("d7-east-2")
     assert node is not None and node.public_key == public_key_bytes(key)
 
     status, doc = await signed_sync(client, "d7-east-2", key, clock)
@@ -170,7 +170,7 @@ async def test_token_enrolment_end_to_end_over_http(client: TestClient, dd: Data
     assert [(t["node_id"], t["state"]) for t in listing["tokens"]] == [("d7-east-2", "used")]
     # only the hash is stored
     assert token.encode() not in dd.db_path.read_bytes()
-    rows = await app[state.DB].fetch_all("SELECT token_hash FROM enrolment_tokens")
+    rows = await app[state.SERVICES].db.fetch_all("SELECT token_hash FROM enrolment_tokens")
     assert [r[0] for r in rows] == [hash_token(token)]
 
 
@@ -178,7 +178,7 @@ async def test_expired_unknown_and_cancelled_tokens_are_refused(client: TestClie
                                                                  clock: FakeClock, tmp_path: Path) -> None:
     app = client.server.app
     assert app is not None
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     url = str(client.make_url("/"))
     expiring = await create_token(dd, db, name="d7-a", building="D7", direction="entry", now=clock.now(),
                                   ttl_s=3600)
@@ -214,7 +214,7 @@ async def test_a_wrong_pinned_root_refuses_the_server(client: TestClient, dd: Da
                                                       tmp_path: Path) -> None:
     app = client.server.app
     assert app is not None
-    new = await create_token(dd, app[state.DB], name="d7-c", building="D7", direction="entry", now=clock.now())
+    new = await create_token(dd, app[state.SERVICES].db, name="d7-c", building="D7", direction="entry", now=clock.now())
     with pytest.raises(Exception) as err:
         await enroll(str(client.make_url("/")), new.token, tmp_path / "b", pinned_root=bytes(32))
     assert getattr(err.value, "code", "") == "root_mismatch"
@@ -226,7 +226,7 @@ async def test_a_wrong_pinned_root_refuses_the_server(client: TestClient, dd: Da
 async def test_token_creation_checks(client: TestClient, dd: DataDir, clock: FakeClock) -> None:
     app = client.server.app
     assert app is not None
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     for kwargs, code in (
         ({"building": "NOPE"}, "unknown_building"),
         ({"ttl_s": 10}, "bad_ttl"),
@@ -259,7 +259,7 @@ async def test_a_disabled_node_is_refused_until_enabled(client: TestClient, dd: 
                                                         tmp_path: Path) -> None:
     app = client.server.app
     assert app is not None
-    await provision_node(dd, app[state.DB], name="d7-west", building="D7", direction="exit",
+    await provision_node(dd, app[state.SERVICES].db, name="d7-west", building="D7", direction="exit",
                          server_url="http://127.0.0.1:8080", out=tmp_path / "b", now=clock.now())
     key = load_node_key(load_node_config(tmp_path / "b" / "node.toml"))
     assert (await signed_sync(client, "d7-west", key, clock))[0] == 200
@@ -276,7 +276,7 @@ async def test_a_disabled_node_is_refused_until_enabled(client: TestClient, dd: 
 
     resp = await client.post("/api/v1/nodes/nobody/disable", json={})
     assert (resp.status, (await resp.json())["error"]["code"]) == (404, "unknown_node")
-    audit = await app[state.DB].fetch_all("SELECT action FROM audit_log ORDER BY id")
+    audit = await app[state.SERVICES].db.fetch_all("SELECT action FROM audit_log ORDER BY id")
     assert [r[0] for r in audit if r[0].startswith("node_")] == ["node_disabled", "node_enabled"]
 
 
@@ -329,7 +329,7 @@ async def test_enrolment_page_makes_a_token_shown_once(client: TestClient, dd: D
     assert resp.status == 303
     app = client.server.app
     assert app is not None
-    node = await Nodes(app[state.DB]).get(enrolled.node_id)
+    node = await Nodes(app[state.SERVICES].db).get(enrolled.node_id)
     assert node is not None and not node.enabled
 
 
@@ -341,7 +341,7 @@ async def test_two_nodes_racing_with_one_token_enrol_once(client: TestClient, dd
 
     app = client.server.app
     assert app is not None
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     new = await create_token(dd, db, name="d7-race", building="D7", direction="entry", now=clock.now())
     keys = [public_key_bytes(generate_key()) for _ in range(2)]
     results = await asyncio.gather(
@@ -368,7 +368,7 @@ async def test_the_door_nodes_own_sync_client_runs_on_an_enrolled_bundle(
 
     app = client.server.app
     assert app is not None
-    new = await create_token(dd, app[state.DB], name="d7-node", building="D7", direction="entry",
+    new = await create_token(dd, app[state.SERVICES].db, name="d7-node", building="D7", direction="entry",
                              now=clock.now())
     await enroll(str(client.make_url("/")), new.token, tmp_path / "b", pinned_root=dd.root_public())
     config = load_node_config(tmp_path / "b" / "node.toml")
@@ -377,7 +377,7 @@ async def test_the_door_nodes_own_sync_client_runs_on_an_enrolled_bundle(
     try:
         result = await sync.sync_round()
         assert result.requests == 1
-        node = await Nodes(app[state.DB]).get("d7-node")
+        node = await Nodes(app[state.SERVICES].db).get("d7-node")
         assert node is not None and node.last_seen_at_s == to_unix(clock.now())
 
         await login_system_admin(client)
@@ -409,7 +409,7 @@ async def test_concurrent_token_requests_for_one_node_make_one_token(client: Tes
 
     app = client.server.app
     assert app is not None
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     results = await asyncio.gather(*[
         create_token(dd, db, name="d7-race", building="D7", direction="entry", now=clock.now(), node_id="d7-race")
         for _ in range(6)], return_exceptions=True)
@@ -428,15 +428,15 @@ async def test_plain_http_to_another_machine_is_refused_unless_allowed(
     app = client.server.app
     assert app is not None
     with pytest.raises(BundleError) as err:
-        await provision_node(dd, app[state.DB], name="d7-plain", building="D7", direction="entry",
+        await provision_node(dd, app[state.SERVICES].db, name="d7-plain", building="D7", direction="entry",
                              server_url="http://10.20.0.5:8080", out=tmp_path / "plain", now=clock.now())
     assert err.value.code == "plain_http" and "https://" in err.value.message
-    assert not (tmp_path / "plain").exists() and await Nodes(app[state.DB]).get("d7-plain") is None
+    assert not (tmp_path / "plain").exists() and await Nodes(app[state.SERVICES].db).get("d7-plain") is None
     with pytest.raises(BundleError) as err:
         await enroll("http://pass.example.edu", "token", tmp_path / "plain2")
     assert err.value.code == "plain_http"
 
-    await provision_node(dd, app[state.DB], name="d7-plain", building="D7", direction="entry",
+    await provision_node(dd, app[state.SERVICES].db, name="d7-plain", building="D7", direction="entry",
                          server_url="http://10.20.0.5:8080", out=tmp_path / "plain", now=clock.now(),
                          allow_plain_http=True)
     config = load_node_config(tmp_path / "plain" / "node.toml")

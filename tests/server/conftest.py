@@ -49,7 +49,7 @@ async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], app: web.
 async def add_person(app: web.Application, number: str, *, role: str = "student", department: str | None = "CS",
                      id_last6: str = "12345X", name: str = "", departments: tuple[str, ...] = ()) -> None:
     """Insert a person straight into storage (initial password = ``id_last6``)."""
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     phc = await app[state.HASHER].hash(id_last6.upper())
     async with db.transaction() as conn:
         for code in {*(departments or ()), *([department] if department else [])}:
@@ -86,6 +86,6 @@ async def activate(client: TestClient, number: str, id_last6: str = "12345X", *,
     assert r.status == 200, await r.text()
     r = await client.post("/api/v1/auth/phone/code", json={"phone": phone})
     assert r.status == 200, await r.text()
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     r = await client.post("/api/v1/auth/phone/verify", json={"phone": phone, "code": last_code(app[state.DATADIR])})
     assert r.status == 200, await r.text()

@@ -58,6 +58,6 @@ async def test_forwarded_address_is_believed_only_from_trusted_proxies(aiohttp_c
         r = await client.post(f"/api/v1/admin/people/S{number}/reset-password", json={},
                               headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
         assert r.status == 200
-        rows = await AuditLog(app[state.DB]).recent(action="password_reset")
+        rows = await AuditLog(app[state.SERVICES].db).recent(action="password_reset")
         assert rows[0].address == expected
         await client.close()

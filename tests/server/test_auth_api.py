@@ -46,7 +46,7 @@ async def test_first_login_path_through_the_api(client: TestClient, clock: FakeC
     assert (await r.json())["phone"] == "13800138000"
     r = await client.post("/api/v1/auth/phone/code", json={"phone": "13800138000"})
     assert r.status == 429 and (await r.json())["error"]["code"] == "code_resend_wait"
-    assert await app[state.SMS_SENDER].run_once() == 1
+    assert await app[state.SERVICES].sms_sender.run_once() == 1
     assert sent_sms(app[state.DATADIR])[0]["phone"] == "13800138000"
     code = last_code(app[state.DATADIR])
     wrong = "000000" if code != "000000" else "111111"
@@ -75,7 +75,7 @@ async def test_phone_code_expires_and_allows_five_tries(client: TestClient, cloc
     await add_person(app, "2021002")
     await client.post("/api/v1/auth/login", json={"username": "2021002", "password": "12345X"})
     await client.post("/api/v1/auth/phone/code", json={"phone": "13900139000"})
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     code = last_code(app[state.DATADIR])
     clock.advance(301)
     r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13900139000", "code": code})
@@ -83,7 +83,7 @@ async def test_phone_code_expires_and_allows_five_tries(client: TestClient, cloc
 
     r = await client.post("/api/v1/auth/phone/code", json={"phone": "13900139000"})
     assert r.status == 200
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     code = last_code(app[state.DATADIR])
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
@@ -161,7 +161,7 @@ async def test_phone_code_resend_is_throttled(client: TestClient, clock: FakeClo
     clock.advance(3600)
     r = await client.post("/api/v1/auth/phone/code", json={"phone": "13600136000"})
     assert r.status == 200
-    assert await app[state.SMS_SENDER].run_once() == 6
+    assert await app[state.SERVICES].sms_sender.run_once() == 6
 
 
 async def test_login_upgrades_a_hash_made_with_old_parameters(client: TestClient) -> None:
@@ -172,11 +172,11 @@ async def test_login_upgrades_a_hash_made_with_old_parameters(client: TestClient
     assert app is not None
     await add_person(app, "S6")
     await activate(client, "S6", new_password="upgrade-me-1")
-    people = People(app[state.DB])
+    people = People(app[state.SERVICES].db)
     person = await people.by_number("S6")
     assert person is not None
     old = PasswordHasher(Argon2Params(memory_kib=32, iterations=1, lanes=1)).hash_sync("upgrade-me-1")
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         await People.rehash_password(conn, person.id, person.password_hash, old)
     r = await client.post("/api/v1/auth/login", json={"username": "S6", "password": "upgrade-me-1"})
     assert r.status == 200
@@ -189,7 +189,7 @@ async def test_session_touches_are_batched_and_slide_the_expiry(client: TestClie
     assert app is not None
     await add_person(app, "S9")
     await activate(client, "S9")
-    db, hours = app[state.DB], app[state.CONFIG].auth.session_hours
+    db, hours = app[state.SERVICES].db, app[state.CONFIG].auth.session_hours
 
     async def stored() -> tuple[int, int]:
         row = await db.fetch_one("SELECT last_seen_at, expires_at FROM sessions s JOIN people p"
@@ -201,15 +201,15 @@ async def test_session_touches_are_batched_and_slide_the_expiry(client: TestClie
     clock.advance(hours * 1800)  # half the lifetime: the touch is remembered, not written yet
     now_s = to_unix(clock.now())
     assert (await client.get("/api/v1/me")).status == 200
-    assert (await stored())[0] == created_s and len(app[state.SESSION_TOUCHES]) == 1
-    assert await app[state.SESSION_TOUCHES].flush() == 1
+    assert (await stored())[0] == created_s and len(app[state.SERVICES].session_touches) == 1
+    assert await app[state.SERVICES].session_touches.flush() == 1
     assert await stored() == (now_s, now_s + hours * 3600)
 
     # Without the flush, the session still lives on its stored expiry; close to it, the touch is written at once.
     clock.advance(hours * 3600 - 300)
     now_s = to_unix(clock.now())
     assert (await client.get("/api/v1/me")).status == 200
-    assert await stored() == (now_s, now_s + hours * 3600) and len(app[state.SESSION_TOUCHES]) == 0
+    assert await stored() == (now_s, now_s + hours * 3600) and len(app[state.SERVICES].session_touches) == 0
     clock.advance(hours * 3600 - 1)
     assert (await client.get("/api/v1/me")).status == 200
 
@@ -222,7 +222,7 @@ async def test_remembered_session_touches_are_written_on_shutdown(client: TestCl
     clock.advance(3600)
     now_s = to_unix(clock.now())
     assert (await client.get("/api/v1/me")).status == 200
-    assert len(app[state.SESSION_TOUCHES]) == 1
+    assert len(app[state.SERVICES].session_touches) == 1
     datadir = app[state.DATADIR]
     await client.close()  # runs the app's cleanup: the background flush stops, the touches are written
     db = await datadir.open_database()

@@ -152,7 +152,7 @@ async def test_ldap_login_through_the_page_forces_only_phone_binding(slapd: Slap
     assert (await client.get("/api/v1/checkins/today")).status == 403  # setup first
     r = await client.post("/api/v1/auth/phone/code", json={"phone": "13800138002"})
     assert r.status == 200
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13800138002", "code": last_code(app[state.DATADIR])})
     assert r.status == 200 and (await r.json())["user"]["number"] == "2026002"
     me = await (await client.get("/api/v1/me")).json()

@@ -110,7 +110,7 @@ async def test_escalations_are_refused(aiohttp_client: Callable[..., Awaitable[T
     for path in ("/api/v1/people", "/api/v1/people/R-T", "/api/v1/people/R-T/pass"):
         assert (await sy.get(path)).status == 403, path
     # A roster grants no admin role and changes no admin account.
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     header = "number,name,id_last6,department_code,department_name,role\n"
     try:
         await import_roster(db, app[state.HASHER], (header + "X1,Eve,123456,CS,CS,school_admin\n").encode(),
@@ -138,7 +138,7 @@ async def test_sms_pages_mask_one_time_codes(aiohttp_client: Callable[..., Await
     assert r.status == 200
     r = await other.post("/api/v1/auth/phone/code", json={"phone": "13912345678"})
     assert r.status == 200
-    rows = await SmsOutboxStore(app[state.DB]).recent()
+    rows = await SmsOutboxStore(app[state.SERVICES].db).recent()
     live = next(m for m in rows if m.phone == "13912345678")
     code = re.search(r"\d{6}", live.body)
     assert code is not None

@@ -6,7 +6,8 @@ import re
 
 from aiohttp.test_utils import TestClient
 
-from server.web.registry import ROUTES_KEY, UNSAFE_METHODS
+from server.web.registry import UNSAFE_METHODS
+from server.web.state import ROUTES
 from tests.server.conftest import activate, add_person
 
 BAD_BODIES = [
@@ -39,7 +40,7 @@ async def test_every_api_route_refuses_malformed_bodies_with_the_envelope(client
     app = client.server.app
     assert app is not None
     await add_person(app, "A1", role="system_admin", department=None)
-    specs = [s for s in app[ROUTES_KEY] if s.kind == "api" and s.method in UNSAFE_METHODS]
+    specs = [s for s in app[ROUTES] if s.kind == "api" and s.method in UNSAFE_METHODS]
     assert len(specs) >= 6
     for logged_in in (False, True):
         if logged_in:
@@ -76,7 +77,7 @@ async def test_openapi_documents_every_api_route(client: TestClient) -> None:
     r = await client.get("/api/v1/openapi.json")
     doc = await r.json()
     assert doc["openapi"].startswith("3.")
-    for spec in app[ROUTES_KEY]:
+    for spec in app[ROUTES]:
         if spec.kind == "api":
             assert spec.method.lower() in doc["paths"][spec.path], spec.path
     login = doc["paths"]["/api/v1/auth/login"]["post"]
@@ -89,7 +90,7 @@ async def test_every_api_route_answers_anonymous_callers_with_the_envelope(clien
 
     app = client.server.app
     assert app is not None
-    for spec in app[ROUTES_KEY]:
+    for spec in app[ROUTES]:
         if spec.kind != "api" or spec.roles == PUBLIC:
             continue
         r = await client.request(spec.method, _concrete(spec.path), json={} if spec.method in UNSAFE_METHODS else None)
@@ -145,7 +146,7 @@ async def test_openapi_keeps_same_named_dataclasses_of_different_modules_apart(c
     r = await client.get("/api/v1/openapi.json")
     doc = await r.json()
     schemas = doc["components"]["schemas"]
-    for spec in app[ROUTES_KEY]:
+    for spec in app[ROUTES]:
         if spec.kind != "api":
             continue
         op = doc["paths"][re.sub(r"\{([a-zA-Z_]\w*)(?::[^}]*)?\}", r"{\1}", spec.path)][spec.method.lower()]

@@ -78,14 +78,14 @@ async def test_the_app_declares_its_jobs_and_runs_them_on_its_clock(client: Test
     assert {"missed-checkin-holds", "application-expiry", "checkin-reminders", "scan-retention",
             "account-housekeeping", "session-touches"} <= names
     await add_person(app, "S1")
-    s1 = await People(app[state.DB]).by_number("S1")
+    s1 = await People(app[state.SERVICES].db).by_number("S1")
     assert s1 is not None
-    async with app[state.DB].transaction() as conn:  # approved yesterday, no check-in today
+    async with app[state.SERVICES].db.transaction() as conn:  # approved yesterday, no check-in today
         await PassStatusStore.put(conn, StatusRow(s1.id, status="black", last_checkin_day="2026-03-01"))
     await settle(clock, len(runner.jobs))
     clock.advance(5 * 3600)  # 13:00 local: past the check-in deadline; every job's period has passed
     await settle(clock, len(runner.jobs))
-    row = await app[state.PASS_SERVICE].store.get(s1.id)
+    row = await app[state.SERVICES].passes.store.get(s1.id)
     assert (row.status, row.hold_kind) == ("hold", "missed_checkin")
 
 

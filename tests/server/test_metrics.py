@@ -57,7 +57,7 @@ async def test_figures_from_the_database(client: TestClient, login: Login, clock
     assert (await student.post("/api/v1/checkins/today", json=checkin_body())).status in (200, 201)
     other = await login("2026002")
     assert (await other.post("/api/v1/checkins/today", json=checkin_body(temperature_c=38.2))).status in (200, 201)
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         await SmsOutboxStore.enqueue(conn, message_id="m-1", phone="13800000009", body="x", purpose="test",
                                      now_s=to_unix(clock.now()))
     clock.advance(400)
@@ -70,7 +70,7 @@ async def test_figures_from_the_database(client: TestClient, login: Login, clock
     assert samples[("campuspass_applications", (("state", "approved"),))] == 0
     assert samples[("campuspass_sms_sent_total", (("provider", "file"),))] == 2
 
-    await app[state.SMS_SENDER].run_once()  # delivers m-1
+    await app[state.SERVICES].sms_sender.run_once()  # delivers m-1
     samples = await scrape(client)
     assert samples[("campuspass_sms_outbox_oldest_pending_age_seconds", ())] == 0
     assert samples[("campuspass_sms_sent_total", (("provider", "file"),))] == 3

@@ -52,7 +52,7 @@ async def test_first_login_path_through_the_forms(client: TestClient) -> None:
     r = await client.post("/setup/phone/code", data={"csrf_token": token, "phone": "13700137000"},
                           allow_redirects=False)
     assert r.status == 303
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     r = await client.post("/setup/phone/verify", data={"csrf_token": token, "phone": "13700137000",
                                                        "code": last_code(app[state.DATADIR])}, allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/?msg=phone_bound"

@@ -73,7 +73,7 @@ def test_parse_refuses_full_width_id_digits_and_control_characters() -> None:
 async def test_import_is_all_or_nothing_unless_skipping(client: TestClient) -> None:
     app = client.server.app
     assert app is not None
-    db, hasher = app[state.DB], app[state.HASHER]
+    db, hasher = app[state.SERVICES].db, app[state.HASHER]
     now_s = to_unix(app[state.CLOCK].now())
     bad = (HEADER + GOOD + "2021009,坏,12,CS,计算机学院,student,,\n").encode()
     try:
@@ -93,7 +93,7 @@ async def test_import_is_all_or_nothing_unless_skipping(client: TestClient) -> N
 async def test_reimport_updates_people_but_not_passwords(client: TestClient) -> None:
     app = client.server.app
     assert app is not None
-    db, hasher = app[state.DB], app[state.HASHER]
+    db, hasher = app[state.SERVICES].db, app[state.HASHER]
     now_s = to_unix(app[state.CLOCK].now())
     await import_roster(db, hasher, (HEADER + GOOD).encode(), now_s=now_s, actor_number="test")
     before = await People(db).by_number("2021001")
@@ -119,7 +119,7 @@ async def test_reimport_updates_people_but_not_passwords(client: TestClient) -> 
 async def test_id_digits_are_never_stored(client: TestClient) -> None:
     app = client.server.app
     assert app is not None
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     await import_roster(db, app[state.HASHER], (HEADER + "2021777,甲,86420X,CS,计算机学院,student,,\n").encode(),
                         now_s=to_unix(app[state.CLOCK].now()), actor_number="test")
     stored = await db.fetch_all("SELECT * FROM people")
@@ -156,7 +156,7 @@ async def test_roster_import_from_the_admin_api_and_page(client: TestClient) -> 
                    filename="roster.csv", content_type="text/csv")
     r = await client.post("/admin/roster", data=form)
     assert r.status == 200 and "导入完成" in await r.text()
-    assert await People(app[state.DB]).by_number("2021100") is not None
+    assert await People(app[state.SERVICES].db).by_number("2021100") is not None
     r = await client.get("/api/v1/admin/audit", params={"action": "roster_import"})
     entries = (await r.json())["entries"]
     assert len(entries) == 2 and entries[0]["actor_number"] == "A1"
@@ -191,7 +191,7 @@ async def test_large_roster_through_the_api(client: TestClient) -> None:
 async def test_reimport_can_change_a_counsellor_role_and_departments(client: TestClient) -> None:
     app = client.server.app
     assert app is not None
-    db, hasher = app[state.DB], app[state.HASHER]
+    db, hasher = app[state.SERVICES].db, app[state.HASHER]
     now_s = to_unix(app[state.CLOCK].now())
     await import_roster(db, hasher, (HEADER + GOOD).encode(), now_s=now_s, actor_number="test")
     moved = GOOD.replace("T01,王老师,54321x,MATH,数学学院,counsellor,,\n", "")

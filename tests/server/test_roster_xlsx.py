@@ -171,7 +171,7 @@ async def test_xlsx_through_the_admin_api_and_upload_page(client: TestClient) ->
     r = await client.post("/admin/roster", data=form)
     html = await r.text()
     assert r.status == 422 and "<td>3</td><td>id_last6</td><td>1234567</td>" in html
-    assert await People(app[state.DB]).by_number("2021001") is None  # nothing imported
+    assert await People(app[state.SERVICES].db).by_number("2021001") is None  # nothing imported
 
     good = xlsx_of([header, [2021001, "张三", "31452X", "CS", "计算机学院", "student"]])
     form = FormData()
@@ -179,5 +179,5 @@ async def test_xlsx_through_the_admin_api_and_upload_page(client: TestClient) ->
     form.add_field("file", good, filename="名单.xlsx")
     r = await client.post("/admin/roster", data=form)
     assert r.status == 200 and "导入完成" in await r.text()
-    person = await People(app[state.DB]).by_number("2021001")
+    person = await People(app[state.SERVICES].db).by_number("2021001")
     assert person is not None and person.name == "张三"

@@ -46,7 +46,7 @@ async def test_outbox_survives_a_gateway_that_fails_twice(
     app = create_app(datadir, clock=clock, sms_gateway=gateway, hasher=PasswordHasher(FAST_TEST_PARAMS),
                      run_sms_sender=False, run_jobs=False)
     await aiohttp_client(app)
-    db, sender = app[state.DB], app[state.SMS_SENDER]
+    db, sender = app[state.SERVICES].db, app[state.SERVICES].sms_sender
     now_s = to_unix(clock.now())
 
     # Rolled back: never sent.
@@ -87,12 +87,12 @@ async def test_admin_sees_outbox_status_and_can_retry(
     client = await aiohttp_client(app)
     await add_person(app, "A1", role="school_admin", department=None)
     await activate(client, "A1")
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     async with db.transaction() as conn:
         await SmsOutboxStore.enqueue(conn, message_id="m-x", phone="13800138001", body="b", purpose="test",
                                      now_s=to_unix(clock.now()))
     gateway.failures, gateway.calls = 10**6, 0
-    sender = app[state.SMS_SENDER]
+    sender = app[state.SERVICES].sms_sender
     sender.max_attempts = 1
     await sender.run_once()
     r = await client.get("/api/v1/admin/sms", params={"status": "failed"})
@@ -117,13 +117,13 @@ async def test_interrupted_send_is_never_resent_automatically(
 
     assert isinstance(app, web.Application)
     await aiohttp_client(app)
-    store = SmsOutboxStore(app[state.DB])
-    async with app[state.DB].transaction() as conn:
+    store = SmsOutboxStore(app[state.SERVICES].db)
+    async with app[state.SERVICES].db.transaction() as conn:
         await SmsOutboxStore.enqueue(conn, message_id="m-crash", phone="13800138002", body="b", purpose="t",
                                      now_s=to_unix(clock.now()))
     assert [m.id for m in await store.claim_due(to_unix(clock.now()), 10)] == ["m-crash"]  # then "crash"
     assert await store.mark_interrupted() == 1
-    assert await app[state.SMS_SENDER].run_once() == 0
+    assert await app[state.SERVICES].sms_sender.run_once() == 0
     msg = await store.get("m-crash")
     assert msg is not None and msg.status == "unknown"
 

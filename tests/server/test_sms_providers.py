@@ -411,18 +411,18 @@ async def test_phone_binding_through_a_provider_and_the_admin_page_shows_failure
     r = await client.post("/api/v1/auth/password", json={"old_password": "12345X", "new_password": "correct-horse-9"})
     assert r.status == 200
     assert (await client.post("/api/v1/auth/phone/code", json={"phone": "13800138000"})).status == 200
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     sent = provider.accepted[-1]["body"]
     assert sent["TemplateId"] == "1001" and sent["PhoneNumberSet"] == ["+8613800138000"]
     code, minutes = sent["TemplateParamSet"]
     assert re.fullmatch(r"[0-9]{6}", code) and minutes == "5"
     r = await client.post("/api/v1/auth/phone/verify", json={"phone": "13800138000", "code": code})
     assert r.status == 200, await r.text()
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         await SmsOutboxStore.enqueue(conn, message_id="application_approved:9", phone="13800138001", body="x",
                                      purpose="application_approved", now_s=to_unix(clock.now()),
                                      params={"name": "张三", "date": "2026-03-05"})
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     page = await (await client.get("/admin/sms")).text()
     assert "FailedOperation.TemplateIncorrectOrUnapproved" in page
     assert "配置有误" in page and "服务商控制台" in page

@@ -104,8 +104,8 @@ async def test_guessing_from_many_addresses_blocks_passwords_but_the_owner_gets_
     app = client.server.app
     assert app is not None
     await add_person(app, "S6")
-    async with app[state.DB].transaction() as conn:
-        person = await People(app[state.DB]).by_number("S6")
+    async with app[state.SERVICES].db.transaction() as conn:
+        person = await People(app[state.SERVICES].db).by_number("S6")
         assert person is not None
         await People.set_verified_phone(conn, person.id, "13800138006", to_unix(clock.now()))
     total = app[state.CONFIG].auth.account_total_block_after
@@ -123,7 +123,7 @@ async def test_guessing_from_many_addresses_blocks_passwords_but_the_owner_gets_
     unknown = await client.post("/api/v1/auth/login/code", json={"username": "nobody"},
                                 headers={"X-Forwarded-For": "198.51.100.7"})
     assert await unknown.json() == await r.json()
-    sent = [m for m in await SmsOutboxStore(app[state.DB]).recent() if m.purpose == "login_code"]
+    sent = [m for m in await SmsOutboxStore(app[state.SERVICES].db).recent() if m.purpose == "login_code"]
     assert len(sent) == 1 and sent[0].phone == "13800138006"
     code = sent[0].body.split("验证码是 ")[1][:6]
 

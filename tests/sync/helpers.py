@@ -82,7 +82,7 @@ class LoopbackServer:
         self.runner = await stop(self.runner)
 
     async def scan_count(self, node_id: str | None = None) -> int:
-        row = await self.app[state.DB].fetch_one(
+        row = await self.app[state.SERVICES].db.fetch_one(
             "SELECT COUNT(*) FROM scans" + (" WHERE node_id = ?" if node_id else ""), (node_id,) if node_id else ())
         assert row is not None
         return int(row[0])
@@ -90,7 +90,7 @@ class LoopbackServer:
 
 async def add_buildings(server: LoopbackServer) -> dict[str, int]:
     """Buildings D7 (group dorms) and LIB (group library); returns ``{group name: id}``."""
-    b = Buildings(server.app[state.DB])
+    b = Buildings(server.app[state.SERVICES].db)
     await b.add_building("D7", "Dormitory 7", "dorms")
     await b.add_building("LIB", "Library", "library")
     return {g.name: g.id for g in await b.groups()}
@@ -109,9 +109,9 @@ async def enrol_node(server: LoopbackServer, folder: Path, node_id: str = "d7-ea
     app = server.app
     now_s = to_unix(server.clock.now())
     key = generate_key()
-    await Nodes(app[state.DB]).register(node_id, building=building, public_key=public_key_bytes(key), now_s=now_s,
+    await Nodes(app[state.SERVICES].db).register(node_id, building=building, public_key=public_key_bytes(key), now_s=now_s,
                                         name=f"{building} door")
-    docs = await SyncService(app[state.DB], server.datadir, app[state.CONFIG].sync).enrolment_documents(now_s)
+    docs = await SyncService(app[state.SERVICES].db, server.datadir, app[state.CONFIG].sync).enrolment_documents(now_s)
     data: dict[str, Any] = {
         "node": {"id": node_id, "name": node_id, "building": building, "data_dir": "data",
                  "server_url": server.url},
@@ -154,7 +154,7 @@ async def offline_scans(store: NodeStore, node_id: str, n: int, clock: FakeClock
 async def green_pass(server: LoopbackServer, group_id: int, subject: bytes | None = None) -> tuple[str, bytes]:
     """A green pass signed by the server for ``group_id``; returns ``(text, serial)``."""
     now = server.clock.now()
-    issued = await issue_pass(server.datadir, Passes(server.app[state.DB]), subject=subject or os.urandom(8),
+    issued = await issue_pass(server.datadir, Passes(server.app[state.SERVICES].db), subject=subject or os.urandom(8),
                               status=PassStatus.GREEN, scope=(group_id,), valid_from=now - timedelta(hours=1),
                               valid_until=now + timedelta(days=1), now=now, issued_by="test")
     return issued.text, issued.fields.serial
@@ -167,7 +167,7 @@ async def active_person(server: LoopbackServer, number: str, role: str, *, depar
     from server.storage.people import NewPerson, People
 
     app = server.app
-    db = app[state.DB]
+    db = app[state.SERVICES].db
     now_s = to_unix(server.clock.now())
     phc = await app[state.HASHER].hash(password)
     subject = subject or os.urandom(8)

@@ -82,7 +82,9 @@ async def test_scan_log_shows_recent_scans_at_once_and_reads_typed_local_times(
 
 def test_anomalies_read_in_chinese_from_the_sentences_the_server_writes() -> None:
     from server.sync import impossible_travel
-    from server.web.scan_texts import anomaly_text
+    from server.web.catalogue import Catalogue
+
+    anomaly_text = Catalogue.load().anomaly_text
 
     [travel] = impossible_travel([("s2", b"x" * 8, "LIB", 21_000)], [("s1", b"x" * 8, "D7", 0, "d7"),
                                                                       ("s2", b"x" * 8, "LIB", 21_000, "lib")],

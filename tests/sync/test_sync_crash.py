@@ -179,7 +179,7 @@ async def test_sigkill_at_random_points_loses_nothing_shown_and_uploads_once(tmp
 
         rows = node_rows(db)
         assert sorted(rows) == list(range(1, len(rows) + 1)), where
-        stored = await server.app[state.DB].fetch_all(
+        stored = await server.app[state.SERVICES].db.fetch_all(
             "SELECT seq, scan_id, verdict, reason FROM scans WHERE node_id = ? ORDER BY seq", ("d7-east",))
         assert [(int(r[0]), r[1], r[2], r[3]) for r in stored] == [(seq, *rows[seq]) for seq in sorted(rows)], where
         assert logged_total > 0, f"{where}: no run decided anything before its kill"

@@ -23,7 +23,7 @@ async def fresh_store(cfg: NodeConfig, name: str) -> NodeStore:
 
 
 async def anomalies(server: LoopbackServer, node_id: str) -> list[tuple[str, int | None, int | None]]:
-    rows = await server.app[state.DB].fetch_all(
+    rows = await server.app[state.SERVICES].db.fetch_all(
         "SELECT kind, seq_from, seq_to FROM node_anomalies WHERE node_id = ? ORDER BY id", (node_id,))
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -44,7 +44,7 @@ async def test_a_reseeded_database_without_a_new_epoch_never_overwrites_or_dupli
     assert (await client.run_once()) is not None
     await client.aclose()
     await second.close()
-    db = server.app[state.DB]
+    db = server.app[state.SERVICES].db
     rows = await db.fetch_all("SELECT seq, scan_id FROM scans WHERE node_id = 'd7-east' ORDER BY seq")
     assert [(r[0], r[1]) for r in rows] == [(r.seq, r.scan_id) for r in originals]  # nothing lost, no duplicate
     assert [a[0] for a in await anomalies(server, "d7-east")] == ["seq_conflict", "seq_conflict"]
@@ -72,7 +72,7 @@ async def test_a_new_epoch_is_stored_beside_the_old_chain_and_the_lost_range_rec
     assert result is not None and result.acked_seq == 3 and (await second.stats()).unsynced == 0
     await client.aclose()
     await second.close()
-    db = server.app[state.DB]
+    db = server.app[state.SERVICES].db
     rows = await db.fetch_all("SELECT chain_epoch, seq FROM scans WHERE node_id = 'd7-east' ORDER BY chain_epoch, seq")
     assert [(r[0], r[1]) for r in rows] == [(0, s) for s in range(1, 6)] + [(1_800_000_000, s) for s in (1, 2, 3)]
     assert [r.epoch for r in new] == [1_800_000_000] * 3

@@ -63,7 +63,7 @@ async def test_reply_lost_after_commit_then_retried_gives_exactly_once(tmp_path:
         assert lossy.dropped == 3
         assert await server.scan_count() == 10_000
         assert (await store.stats()).unsynced == 0
-        syncs = await ScanLog(server.app[state.DB]).sync_log("d7-east")
+        syncs = await ScanLog(server.app[state.SERVICES].db).sync_log("d7-east")
         assert sum(s.duplicates for s in syncs) == 1500  # three lost replies, each batch sent twice
         assert sum(s.inserted for s in syncs) == 10_000
         await client.aclose()
@@ -113,7 +113,7 @@ async def test_batch_replayed_by_an_attacker_is_refused(server: LoopbackServer, 
     r = await _resend(server, captured)
     assert r.status_code == 401 and r.json()["error"]["code"] == "stale_timestamp"
     assert await server.scan_count() == count
-    syncs = await ScanLog(server.app[state.DB]).sync_log("d7-east")
+    syncs = await ScanLog(server.app[state.SERVICES].db).sync_log("d7-east")
     assert [s.errors for s in syncs[:2]] == ["refused: stale_timestamp", "refused: replayed_nonce"]
     await client.aclose()
 
@@ -147,10 +147,10 @@ async def test_forged_signature_unknown_and_disabled_nodes_are_refused(
         r = await raw.post(str(captured.url), headers=headers, content=captured.content)
     assert r.status_code == 401 and r.json()["error"]["code"] == "node_auth_missing"
 
-    await Nodes(server.app[state.DB]).set_enabled("d7-east", False)
+    await Nodes(server.app[state.SERVICES].db).set_enabled("d7-east", False)
     await offline_scans(store, "d7-east", 1, clock)
     assert await honest.run_once() is None
-    codes = [s.errors for s in await ScanLog(server.app[state.DB]).sync_log("d7-east")]
+    codes = [s.errors for s in await ScanLog(server.app[state.SERVICES].db).sync_log("d7-east")]
     assert codes[0] == "refused: node_disabled"
     assert "refused: bad_node_signature" in codes
 

@@ -42,7 +42,7 @@ async def test_revocation_added_on_the_server_denies_the_next_scan(tmp_path: Pat
         await node.commit(first)
 
         now_s = to_unix(clock.now())
-        await Passes(server.app[state.DB]).revoke_serial(serial, now_s + 86400, "lost phone", "admin", now_s)
+        await Passes(server.app[state.SERVICES].db).revoke_serial(serial, now_s + 86400, "lost phone", "admin", now_s)
         result = await clients[0].run_once()
         assert result is not None and result.acked_seq == 1
         assert store.revocations.version == 1

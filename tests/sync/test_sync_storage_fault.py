@@ -76,7 +76,7 @@ async def test_sync_survives_a_full_disk_and_uploads_held_decisions_exactly_once
         assert node.tasks.running("sync") and node.tasks.health["sync"].restarts == 0
         assert node.tasks.running("writer") and node.tasks.running("storage")
         assert store.health.state == "fault"
-        db = server.app[state.DB]
+        db = server.app[state.SERVICES].db
         row = await db.fetch_one("SELECT heartbeat FROM nodes WHERE id = ?", (cfg.node.id,))
         assert row is not None and json.loads(row[0])["storage"] == "fault"
         await disk.free()

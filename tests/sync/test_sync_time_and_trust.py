@@ -38,7 +38,7 @@ async def test_open_mode_admission_on_stale_trust_is_flagged_in_the_server_scan_
         assert fresh.verdict.accepted and not fresh.trust_stale
         await node.commit(fresh)
         assert (await client.run_once()) is not None
-        scans = await ScanLog(server.app[state.DB]).search(with_person=False)
+        scans = await ScanLog(server.app[state.SERVICES].db).search(with_person=False)
         assert {s.seq: s.trust_stale for s in scans} == {1: True, 2: False}
     finally:
         await client.aclose()

@@ -30,7 +30,7 @@ NODE_ID = REQUESTS["node_id"]
 
 async def _enrol_vector_node(server: LoopbackServer, clock: FakeClock) -> None:
     assert to_unix(clock.now()) == REQUESTS["cases"][0]["signed"]["timestamp"], "the vectors' time"
-    await Nodes(server.app[state.DB]).register(NODE_ID, building="D7", public_key=public_key_bytes(NODE_KEY),
+    await Nodes(server.app[state.SERVICES].db).register(NODE_ID, building="D7", public_key=public_key_bytes(NODE_KEY),
                                                now_s=to_unix(clock.now()))
 
 
@@ -51,7 +51,7 @@ async def test_the_vector_requests_sync_byte_for_byte(server: LoopbackServer, cl
             assert (answer.received, answer.inserted, answer.duplicates, answer.ack_seq) == expected[case["name"]]
             assert answer.revocations is not None  # documents: asked for (the older node by leaving it out)
     assert await server.scan_count(NODE_ID) == 3
-    node = await Nodes(server.app[state.DB]).get(NODE_ID)
+    node = await Nodes(server.app[state.SERVICES].db).get(NODE_ID)
     assert node is not None and node.software_version == "0.0.9" and node.heartbeat["chain_epoch"] == 0
 
 

@@ -49,7 +49,7 @@ async def act(c: TestClient, app_id: int, verb: str, expect: int = 200, **body: 
 
 
 async def sms_with(app: web.Application, text: str) -> list[dict[str, Any]]:
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     return [m for m in sent_sms(app[state.DATADIR]) if text in m["body"]]
 
 
@@ -71,7 +71,7 @@ async def test_each_confirmation_is_required(people: dict[str, TestClient], app:
     del body["confirmations"]
     r = await people["student"].post("/api/v1/return-applications", json=body)
     assert len((await r.json())["error"]["missing"]) == 4
-    row = await app[state.DB].fetch_one("SELECT COUNT(*) FROM return_applications")
+    row = await app[state.SERVICES].db.fetch_one("SELECT COUNT(*) FROM return_applications")
     assert row is not None and row[0] == 0
 
 
@@ -118,16 +118,16 @@ async def test_full_path_with_exactly_one_sms(people: dict[str, TestClient], app
     assert err["error"]["code"] == "already_decided"
     messages = await sms_with(app, "已通过学校审批")
     assert len(messages) == 1 and messages[0]["phone"] == "13800000001" and "2026-03-05" in messages[0]["body"]
-    applicant = await People(app[state.DB]).by_number("S1")
+    applicant = await People(app[state.SERVICES].db).by_number("S1")
     assert applicant is not None
     # the approval's pass status committed with it: black, one history row caused by the approval
-    status = PassStatusStore(app[state.DB])
+    status = PassStatusStore(app[state.SERVICES].db)
     assert (await status.get(applicant.id)).status == "black"
     assert [(h.from_status, h.to_status, h.cause) for h in await status.history(applicant.id)] == [
         ("none", "black", "application_approved")]
     mine = await (await s.get("/api/v1/return-applications/mine")).json()
     assert mine["active"]["id"] == app_id and mine["active"]["state"] == "approved"
-    audit = await AuditLog(app[state.DB]).recent(target_person_id=applicant.id)
+    audit = await AuditLog(app[state.SERVICES].db).recent(target_person_id=applicant.id)
     assert sorted((e.actor_number, e.action) for e in audit if e.action.startswith("application_")) == [
         ("A1", "application_school_approve"), ("C1", "application_dept_approve")]
 
@@ -180,14 +180,14 @@ async def test_arrival_then_no_withdrawal(people: dict[str, TestClient], app: we
     assert early["error"]["code"] == "dept_stage_pending"
     await act(c, app_id, "approve")
     await act(a, app_id, "approve")
-    counsellor_row = await app[state.DB].fetch_one("SELECT id FROM people WHERE number = 'C1'")
+    counsellor_row = await app[state.SERVICES].db.fetch_one("SELECT id FROM people WHERE number = 'C1'")
     assert counsellor_row is not None
-    arrived = await mark_arrived(app[state.DB], app_id, actor_id=counsellor_row[0], actor_role="counsellor",
+    arrived = await mark_arrived(app[state.SERVICES].db, app_id, actor_id=counsellor_row[0], actor_role="counsellor",
                                  at=clock.now())
     assert arrived.state == "arrived" and arrived.arrived_by == counsellor_row[0]
     assert (await act(s, app_id, "withdraw", expect=409))["error"]["code"] == "already_arrived"
     with pytest.raises(Exception) as info:
-        await mark_arrived(app[state.DB], app_id, actor_id=counsellor_row[0], actor_role="counsellor", at=clock.now())
+        await mark_arrived(app[state.SERVICES].db, app_id, actor_id=counsellor_row[0], actor_role="counsellor", at=clock.now())
     assert getattr(info.value, "code", "") == "already_arrived"
 
 

@@ -18,7 +18,7 @@ from tests.workflow.conftest import Login, checkin_body
 
 
 async def count_rows(app: web.Application) -> int:
-    row = await app[state.DB].fetch_one("SELECT COUNT(*) FROM checkins")
+    row = await app[state.SERVICES].db.fetch_one("SELECT COUNT(*) FROM checkins")
     assert row is not None
     return int(row[0])
 
@@ -100,19 +100,19 @@ async def test_abnormal_alerts_counsellors_once_a_day(login: Login, app: web.App
     for temp in (38.2, 38.5):
         r = await s.post("/api/v1/checkins/today", json=checkin_body(temperature_c=temp))
         assert (await r.json())["checkin"]["abnormal"] is True
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     alerts = [m for m in sent_sms(app[state.DATADIR]) if "张三" in m["body"]]
     assert len(alerts) == 1 and alerts[0]["phone"] == "13800000001"  # the counsellor's phone
-    s1 = await People(app[state.DB]).by_number("S1")
+    s1 = await People(app[state.SERVICES].db).by_number("S1")
     assert s1 is not None
-    stored = await Checkins(app[state.DB]).for_day(s1.id, date(2026, 3, 2))
+    stored = await Checkins(app[state.SERVICES].db).for_day(s1.id, date(2026, 3, 2))
     assert stored is not None and stored.abnormal and not stored.same_as_yesterday
     r = await counsellor.get("/api/v1/review/checkins/abnormal")
     items = (await r.json())["items"]
     assert [(i["number"], i["checkin"]["temperature_c"]) for i in items] == [("S1", 38.5)]
     r = await other.get("/api/v1/review/checkins/abnormal")
     assert (await r.json())["items"] == []
-    audit = await AuditLog(app[state.DB]).recent(action="health_view")
+    audit = await AuditLog(app[state.SERVICES].db).recent(action="health_view")
     assert any(entry.detail.get("people") == ["S1"] and entry.actor_number == "C1" for entry in audit)
     r = await s.get("/api/v1/review/checkins/abnormal")
     assert r.status == 403
@@ -143,7 +143,7 @@ async def test_missing_list_and_reminders_once_a_day(login: Login, app: web.Appl
     for expected in (1, 0):
         r = await counsellor.post("/api/v1/reminders", json={"all_missing": True})
         assert len((await r.json())["reminded"]) == expected
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     reminders = [m for m in sent_sms(app[state.DATADIR]) if "尚未完成健康打卡" in m["body"]]
     assert len(reminders) == 1 and "钱七" in reminders[0]["body"]
 
@@ -164,5 +164,5 @@ async def test_retention_deletes_old_checkins(login: Login, app: web.Application
     clock.advance(181 * 86400)
     assert await service.purge_old(clock.now()) == 1
     assert await count_rows(app) == 0
-    row = await app[state.DB].fetch_one("SELECT checkin_id FROM return_applications")
+    row = await app[state.SERVICES].db.fetch_one("SELECT checkin_id FROM return_applications")
     assert row is not None and row[0] is None

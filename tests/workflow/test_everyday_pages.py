@@ -15,7 +15,7 @@ from tests.workflow.test_pages import apply_form, checkin_form, csrf
 async def test_home_numbers_each_step_once_names_the_department_and_drops_the_stale_hint(
         login: Login, app: web.Application) -> None:
     s = await login("S1", name="王五")
-    async with app[state.DB].transaction() as conn:
+    async with app[state.SERVICES].db.transaction() as conn:
         await People.upsert_department(conn, "CS", "计算机学院")
     home = await (await s.get("/")).text()
     assert "<dd>计算机学院</dd>" in home and "<dd>CS</dd>" not in home

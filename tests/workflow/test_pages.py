@@ -139,10 +139,10 @@ async def test_withdraw_from_home(login: Login) -> None:
 
 
 def test_every_state_and_refusal_is_translated() -> None:
-    from server.web import checkin_i18n, i18n
+    from server.web.catalogue import Catalogue
     from server.workflow.applications import TRANSITIONS, illegal_code
 
-    checkin_i18n.install()
+    texts = Catalogue.load()
     states = {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values())
     codes = {illegal_code(s, a) for s in states for a in ("dept_approve", "school_approve", "withdraw", "amend",
                                                           "arrive", "revoke", "expire")}
@@ -150,7 +150,7 @@ def test_every_state_and_refusal_is_translated() -> None:
               "temperature_out_of_range", "none_exclusive", "region_not_6_digits", "region_unknown_province",
               "attest_required", "planned_date_out_of_range", "arrives_before_departure"}
     for lang in ("zh-CN", "en"):
-        missing = [k for k in sorted({f"state_{s}" for s in states} | codes) if k not in i18n.MESSAGES[lang]]
+        missing = [k for k in sorted({f"state_{s}" for s in states} | codes) if k not in texts.texts[lang]]
         assert missing == [], (lang, missing)
 
 

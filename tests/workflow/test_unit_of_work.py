@@ -30,7 +30,7 @@ def app(datadir: DataDir, clock: FakeClock) -> web.Application:
 
 
 async def count(app: web.Application, sql: str, *params: object) -> int:
-    row = await app[state.DB].fetch_one(sql, params)
+    row = await app[state.SERVICES].db.fetch_one(sql, params)
     assert row is not None
     return int(row[0])
 
@@ -46,9 +46,9 @@ async def test_failing_pass_status_rolls_back_the_school_approval(login: Login, 
     app_id = (await r.json())["id"]
     r = await counsellor.post(f"/api/v1/return-applications/{app_id}/approve", json={})
     assert r.status == 200 and (await r.json())["state"] == "dept_approved"
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     sms_before = len(sent_sms(app[state.DATADIR]))
-    s1 = await People(app[state.DB]).by_number("S1")
+    s1 = await People(app[state.SERVICES].db).by_number("S1")
     assert s1 is not None
 
     r = await admin.post(f"/api/v1/return-applications/{app_id}/approve", json={})
@@ -65,7 +65,7 @@ async def test_failing_pass_status_rolls_back_the_school_approval(login: Login, 
     assert await count(app, "SELECT COUNT(*) FROM passes WHERE person_id = ?", s1.id) == 0
     assert await count(app, "SELECT COUNT(*) FROM sms_outbox WHERE purpose = 'application_approved'") == 0
     assert await count(app, "SELECT COUNT(*) FROM audit_log WHERE action = 'application_school_approve'") == 0
-    await app[state.SMS_SENDER].run_once()
+    await app[state.SERVICES].sms_sender.run_once()
     assert len(sent_sms(app[state.DATADIR])) == sms_before
     r = await student.get("/api/v1/pass")
     assert (await r.json())["status"] == "none"
