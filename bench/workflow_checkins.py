@@ -59,6 +59,7 @@ from provisioning.init import init_data_dir  # noqa: E402
 from server.datadir import DataDir  # noqa: E402
 from server.storage.people import NewPerson, People  # noqa: E402
 from server.storage.sessions import Sessions  # noqa: E402
+from server.workflow.checkins import NORMAL_ANSWERS  # noqa: E402
 from shared.clock import SystemClock, to_unix  # noqa: E402
 
 CONCURRENCY = 16
@@ -118,11 +119,10 @@ def body(rng: random.Random) -> dict[str, Any]:
     region = None if kind in ("on_campus", "abroad") else rng.choice(["420102", "110108", "310115", "440305"])
     abnormal = rng.random() < 0.02
     return {
-        "location_kind": kind, "region_code": region,
+        **NORMAL_ANSWERS, "location_kind": kind, "region_code": region,
         "temperature_c": round(rng.uniform(37.4, 38.6) if abnormal else rng.uniform(36.0, 37.1), 1),
         "symptoms": ["cough"] if abnormal and rng.random() < 0.5 else ["none"],
-        "case_contact_14d": False, "risk_area_14d": False, "case_status": "none",
-        "remarks": "" if rng.random() < 0.9 else "在家学习", "attest": True,
+        "remarks": "" if rng.random() < 0.9 else "在家学习",
     }
 
 

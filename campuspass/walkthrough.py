@@ -34,6 +34,7 @@ import numpy as np
 
 from campuspass.demo_photo import jpeg, photo_of
 from campuspass.demo_setup import REPEAT_WINDOW_S, DemoLayout, DemoNode
+from server.workflow.checkins import NORMAL_ANSWERS
 from shared.errors import CampusPassError
 
 NEW_PASSWORD = "walkthrough-Pass-1"
@@ -396,9 +397,7 @@ class Walkthrough:
     def checkin_and_apply(self, c: httpx.Client) -> None:
         """Steps 4-5: a normal check-in, then a return application with the four confirmations."""
         s = self.step("the student checks in (36.5 °C, no symptoms)")
-        done = self.call(s, c, "POST", "/api/v1/checkins/today", {
-            "location_kind": "on_campus", "temperature_c": 36.5, "symptoms": ["none"],
-            "case_contact_14d": False, "risk_area_14d": False, "case_status": "none", "attest": True})
+        done = self.call(s, c, "POST", "/api/v1/checkins/today", NORMAL_ANSWERS)
         self.expect(s, not done["checkin"]["abnormal"], f"check-in abnormal: {done['checkin']}")
         self.day = str(done["checkin"]["day"])
         self.note(f"check-in for {self.day} stored, normal")
@@ -489,9 +488,8 @@ class Walkthrough:
         self.note("(an edit of today's check-in stands in for \"the next day\": a same-day resubmission "
                   "updates the day's answers)")
         before = int(self.node_status(s)["trust"]["revocation_version"])
-        done = self.call(s, c, "POST", "/api/v1/checkins/today", {
-            "location_kind": "on_campus", "temperature_c": 38.6, "symptoms": ["fever"],
-            "case_contact_14d": False, "risk_area_14d": False, "case_status": "none", "attest": True})
+        done = self.call(s, c, "POST", "/api/v1/checkins/today",
+                         {**NORMAL_ANSWERS, "temperature_c": 38.6, "symptoms": ["fever"]})
         self.expect(s, done["checkin"]["abnormal"], f"check-in not abnormal: {done['checkin']}")
         p = self.call(s, c, "GET", "/api/v1/pass")
         self.expect(s, p["status"] == "hold", f"pass status {p['status']} after a fever")

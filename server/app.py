@@ -35,36 +35,33 @@ from server.sms import FileGateway, HttpGateway, SmsGateway
 from server.sms_providers import AliyunGateway, TencentGateway
 from server.storage import open_database
 from server.storage.leases import JobLeases
-from server.web import admin as admin_api
 from server.web import (
-    admin_pages,
-    auth_api,
-    enrol_api,
-    enrol_pages,
-    metrics_api,
-    nodes_api,
-    nodes_pages,
+    accounts,
+    admin,
+    applications,
+    arrivals,
+    buildings,
+    checkins,
+    dashboards,
+    enrolment,
+    exports,
+    home,
+    metrics,
+    nodes,
+    occupancy,
+    passes,
+    regions,
+    rendering,
+    review,
     state,
+    tracing,
 )
-from server.web import arrival_pages as arrival_pages
-from server.web import building_pages as building_pages
 from server.web import headers as security_headers
-from server.web import pages as pages
-from server.web import pass_pages as pass_pages
-from server.web import region_pages as region_pages
-from server.web.application_api import routes as application_routes
-from server.web.application_pages import routes as application_page_routes
-from server.web.application_setup import install_workflow
 from server.web.catalogue import Catalogue
-from server.web.checkin_api import routes as checkin_routes
-from server.web.checkin_pages import routes as checkin_page_routes
-from server.web.dashboard_setup import install_dashboards
 from server.web.errors import make_error_middleware
-from server.web.pass_pages import log_reconciliation
-from server.web.presence_setup import install_presence
+from server.web.passes import log_reconciliation
 from server.web.registry import PUBLIC, Routes, openapi_document
-from server.web.review_api import routes as review_routes
-from server.web.review_pages import routes as review_page_routes
+from server.workflow.checkins import YES_NO_QUESTIONS
 from shared.clock import Clock, SystemClock, to_unix
 from shared.errors import CampusPassError
 
@@ -82,13 +79,16 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
-FEATURES: tuple[Routes, ...] = (_meta, auth_api.routes, pages.routes, admin_api.routes, admin_pages.routes,
-                                nodes_api.routes, nodes_pages.routes, enrol_api.routes, enrol_pages.routes,
-                                checkin_routes, application_routes, review_routes,
-                                checkin_page_routes, application_page_routes, review_page_routes,
-                                pass_pages.routes, arrival_pages.routes, building_pages.routes, region_pages.routes,
-                                metrics_api.routes)
-"""Every feature module's routes, registered in this order."""
+FEATURES: tuple[Routes, ...] = (
+    _meta, accounts.routes, home.routes, admin.routes, nodes.routes, enrolment.routes,
+    checkins.routes, applications.routes, review.routes, passes.routes, arrivals.routes, buildings.routes,
+    regions.routes, metrics.routes, dashboards.routes, exports.routes, tracing.routes, occupancy.routes)
+"""Every resource module's routes (``server/web/<resource>.py``), registered in this order."""
+HOME_CARDS: tuple[tuple[state.HomeSection, int], ...] = (
+    (checkins.home_card, 20), (applications.home_card, 30), (dashboards.home_card, 35), (occupancy.home_card, 36),
+    (review.home_card, 40), (arrivals.home_card, 45), (passes.home_card, 50))
+"""The home page's card of each resource and its place (the university's guide's order: check-in
+first, then the return application, the reviewers' and admins' cards, the pass last)."""
 
 
 def sms_gateway_from_config(config: ServerConfig, datadir: DataDir, clock: Clock) -> SmsGateway:
@@ -136,7 +136,7 @@ def create_app(
     clock = clock or SystemClock()
     config = config or load_server_config(dd.config_path)
     metrics = ServerMetrics()
-    app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(pages.render_error)],
+    app = web.Application(middlewares=[make_metrics_middleware(metrics), make_error_middleware(rendering.render_error)],
                           client_max_size=24 * 1024 * 1024)
     app[state.METRICS] = metrics
     if config.auth.cas.enabled:
@@ -158,11 +158,10 @@ def create_app(
     app[state.ROUTES] = []
     for feature in FEATURES:
         feature.register(app)
+    for card, order in HOME_CARDS:
+        home.add_home_section(app, card, order)
+    aiohttp_jinja2.get_env(app).globals["yes_no_questions"] = YES_NO_QUESTIONS
     app.cleanup_ctx.append(_services(run_sms_sender, run_jobs))
-    pass_pages.install_passes(app)  # after _services: needs the database
-    install_workflow(app)  # after _services: needs the database
-    install_dashboards(app)  # after _services: needs the database
-    install_presence(app)  # after _services: needs the database
     return app
 
 

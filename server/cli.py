@@ -136,7 +136,7 @@ def _building_add(args: argparse.Namespace) -> int:
 
 def _building_group(args: argparse.Namespace) -> int:
     from server.errors import DomainError
-    from server.web.building_pages import validate_rules
+    from server.web.buildings import validate_rules
 
     statuses = args.statuses.split(",") if args.statuses is not None else None
     hours = None

@@ -73,3 +73,64 @@ def test_the_rule_refuses_what_it_must() -> None:
                  ("shared.clock", "server.config"), ("server.sync", "edge.store"),
                  ("edge.node", "server.passes")):
         assert layer(i) not in ALLOWED[layer(m)], (m, i)
+
+
+WEB = REPO / "server" / "web"
+
+
+def _handlers(tree: ast.Module) -> dict[str, str]:
+    """``{function name: "api" | "page"}`` of the route handlers a web module declares."""
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for deco in node.decorator_list:
+                if (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute)
+                        and deco.func.attr in ("api", "page")):
+                    found[node.name] = deco.func.attr
+    return found
+
+
+def _web_modules() -> dict[str, ast.Module]:
+    return {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"):
+            ast.parse(p.read_text(encoding="utf-8")) for p in WEB.rglob("*.py")}
+
+
+def test_no_page_handler_calls_an_api_handler() -> None:
+    # pages and the API of a resource share its data functions; a page never goes through an API
+    # handler (its JSON, its error envelope)
+    modules = _web_modules()
+    api = {name for tree in modules.values() for name, kind in _handlers(tree).items() if kind == "api"}
+    wrong = []
+    for module, tree in modules.items():
+        pages = {name for name, kind in _handlers(tree).items() if kind == "page"}
+        web_aliases = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                       and node.module == "server.web" for a in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in pages:
+                for call in ast.walk(node):
+                    if isinstance(call, ast.Call):
+                        f = call.func  # a function of this module, or of a web module by its name
+                        name = f.id if isinstance(f, ast.Name) else f.attr if (
+                            isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                            and f.value.id in web_aliases) else ""
+                        if name in api:
+                            wrong.append((module, node.name, name))
+    assert len(api) > 30
+    assert wrong == []
+
+
+def test_no_page_module_imports_an_api_module() -> None:
+    # a module serving pages computes its data itself (or through the domain); it never reaches
+    # into a module that only answers JSON
+    modules = _web_modules()
+    kinds = {m: set(_handlers(tree).values()) for m, tree in modules.items()}
+    api_only = {m for m, k in kinds.items() if k == {"api"}}
+    wrong = []
+    for module, tree in modules.items():
+        if "page" not in kinds[module]:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                named = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                wrong += [(module, n) for n in named if n in api_only]
+    assert wrong == []

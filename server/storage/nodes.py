@@ -2,7 +2,7 @@
 
 Provisioning registers a node with :meth:`Nodes.register` (``campuspass provision node`` /
 enrolment): its id, building, direction and Ed25519 public key. The sync API
-(:mod:`server.web.nodes_api`) reads it back to check request signatures, remembers nonces with
+(:mod:`server.web.nodes`) reads it back to check request signatures, remembers nonces with
 :meth:`Nodes.use_nonce`, and the sync transaction updates the node's acknowledged position and
 latest heartbeat (:mod:`server.storage.scans`).
 """

@@ -1,4 +1,7 @@
-"""People lookup (scoped by department) and admin tools: password reset, SMS outbox, audit log."""
+"""Admin tools, as JSON and as pages: people lookup (scoped by department), password reset,
+roster import, the SMS outbox with retry and the audit log. The API and the pages share the data
+functions (:func:`run_roster_import`, the storage reads); the pages show codes in words.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,23 @@ import base64
 import binascii
 import re
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from aiohttp import web
 
 from server.roster import MAX_BYTES as ROSTER_MAX_BYTES
-from server.storage.audit import AuditLog
+from server.roster import RosterError
+from server.storage.audit import AuditEntry, AuditLog
 from server.storage.people import People
-from server.storage.sms import SmsOutboxStore
-from server.web import audit, auth, state
-from server.web.auth_api import OkOut, UserOut, user_out
-from server.web.errors import BadRequest, InvalidField, NotFound
-from server.web.registry import ADMINS, DEPARTMENT_VIEWERS, Routes
-from shared.clock import to_unix
+from server.storage.sms import SMS_STATUSES, OutboxMessage, SmsOutboxStore
+from server.web import audit, auth, i18n, state
+from server.web.accounts import OkOut, UserOut, user_out
+from server.web.errors import ApiError, BadRequest, InvalidField, NotFound, status_of
+from server.web.query import int_query
+from server.web.registry import ADMINS, DEPARTMENT_VIEWERS, Routes, wire_shape
+from server.web.rendering import render
+from shared.campus_time import local
+from shared.clock import from_unix, to_unix
 
 routes = Routes(tag="admin")
 
@@ -29,62 +37,26 @@ class PeopleOut:
     people: list[UserOut]
 
 
-@dataclass(frozen=True)
-class OutboxOut:
-    """One SMS outbox message with its delivery status (times: Unix seconds)."""
-
-    id: str
-    phone: str
-    body: str
-    purpose: str
-    status: str
-    attempts: int
-    next_attempt_at_s: int
-    last_error: str
-    created_at_s: int
-    sent_at_s: int | None
-    error_class: str
-    """The last failure's class: retry, give_up, misconfigured, unknown ("" none; docs/sms.md)."""
+OutboxOut = wire_shape(OutboxMessage, "OutboxOut", module=__name__, drop=("person_id", "params"), doc=(
+    "One SMS outbox message with its delivery status (times: Unix seconds; error_class: the last failure's "
+    "class, retry, give_up, misconfigured, unknown, or empty; docs/sms.md)."))
 
 
 @dataclass(frozen=True)
 class OutboxListOut:
     """Newest outbox messages first."""
 
-    messages: list[OutboxOut]
+    messages: list[OutboxOut]  # type: ignore[valid-type]
 
 
-@dataclass(frozen=True)
-class AuditOut:
-    """One audit entry."""
-
-    id: int
-    at_s: int
-    actor_number: str
-    action: str
-    target_person_id: int | None
-    detail: dict[str, object]
-    address: str
+AuditOut = wire_shape(AuditEntry, "AuditOut", module=__name__, drop=("actor_id",), doc="One audit entry.")
 
 
 @dataclass(frozen=True)
 class AuditListOut:
     """Newest audit entries first."""
 
-    entries: list[AuditOut]
-
-
-def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidField(f"query {name}={raw!r} is not an integer") from None
-    if not lo <= value <= hi:
-        raise InvalidField(f"query {name}={value} is outside {lo}..{hi}")
-    return value
+    entries: list[AuditOut]  # type: ignore[valid-type]
 
 
 @routes.api("GET", "/api/v1/people", roles=DEPARTMENT_VIEWERS, response=PeopleOut,
@@ -102,8 +74,8 @@ async def list_people(request: web.Request) -> web.Response:
     else:
         departments = scope
     people = await People(request.app[state.SERVICES].db).in_departments(
-        departments, limit=_int_query(request, "limit", 100, 1, 500),
-        offset=_int_query(request, "offset", 0, 0, 10**9))
+        departments, limit=int_query(request, "limit", 100, 1, 500),
+        offset=int_query(request, "offset", 0, 0, 10**9))
     return web.json_response(asdict(PeopleOut([user_out(p) for p in people])))
 
 
@@ -139,11 +111,11 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
-def outbox_out(m: object, viewer_role: str = "school_admin") -> OutboxOut:
+def outbox_out(m: OutboxMessage, viewer_role: str = "school_admin") -> Any:
     """The API view of an outbox row. One-time codes are masked for every viewer (an admin
     page must not show a live code for someone else's phone or account); for the system admin
     (no personal data) the phone number is masked and other bodies are withheld."""
-    d = asdict(m)  # type: ignore[call-overload]
+    d = asdict(m)
     d.pop("person_id", None)
     d.pop("params", None)  # the template values repeat the body
     if d["purpose"] in CODE_PURPOSES:
@@ -160,10 +132,10 @@ def outbox_out(m: object, viewer_role: str = "school_admin") -> OutboxOut:
             summary="SMS outbox with delivery status")
 async def sms_outbox(request: web.Request) -> web.Response:
     status = request.query.get("status")
-    if status is not None and status not in ("pending", "sending", "sent", "failed", "unknown"):
+    if status is not None and status not in SMS_STATUSES:
         raise InvalidField(f"status {status!r}; expected pending, sending, sent, failed or unknown")
     user = await auth.require_user(request)
-    rows = await SmsOutboxStore(request.app[state.SERVICES].db).recent(_int_query(request, "limit", 100, 1, 500), status)
+    rows = await SmsOutboxStore(request.app[state.SERVICES].db).recent(int_query(request, "limit", 100, 1, 500), status)
     return web.json_response(asdict(OutboxListOut([outbox_out(m, user.role) for m in rows])))
 
 
@@ -192,10 +164,9 @@ async def audit_log(request: web.Request) -> web.Response:
         if target is None:
             raise NotFound(f"no person with number {request.query['person']}")
         target_id = target.id
-    entries = await AuditLog(app[state.SERVICES].db).recent(limit=_int_query(request, "limit", 100, 1, 500),
+    entries = await AuditLog(app[state.SERVICES].db).recent(limit=int_query(request, "limit", 100, 1, 500),
                                                    target_person_id=target_id, action=request.query.get("action"))
-    out = [AuditOut(e.id, e.at_s, e.actor_number, e.action, e.target_person_id, e.detail, e.address)
-           for e in entries]
+    out = [AuditOut(**{k: v for k, v in asdict(e).items() if k != "actor_id"}) for e in entries]
     return web.json_response(asdict(AuditListOut(out)))
 
 
@@ -265,3 +236,87 @@ async def roster_import(request: web.Request, body: RosterBody) -> web.Response:
         data = body.csv.encode("utf-8")
     out = await run_roster_import(request, data, body.skip_bad_rows)
     return web.json_response(asdict(out))
+
+
+def _local_time(at_s: int | None) -> str:
+    return local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M:%S") if at_s else ""
+
+
+@routes.page("GET", "/admin", roles=ADMINS, summary="admin home")
+async def admin_home(request: web.Request) -> web.StreamResponse:
+    people = People(request.app[state.SERVICES].db)
+    number = request.query.get("number", "").strip()
+    found = await people.by_number(number) if number else None
+    return await render(request, "admin.html", {"count": await people.count(), "number": number, "found": found,
+                                                "departments": await people.departments()})
+
+
+@routes.page("POST", "/admin/people/{number}/reset", roles=ADMINS, summary="reset a password")
+async def admin_reset(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    number = request.match_info["number"]
+    target = await People(request.app[state.SERVICES].db).by_number(number)
+    if target is None:
+        raise NotFound(f"no person with number {number}")
+    await request.app[state.SERVICES].accounts.reset_password(user.person, target, auth.client_address(request))
+    raise web.HTTPSeeOther(f"/admin?number={number}&msg=password_reset_done")
+
+
+@routes.page("GET", "/admin/roster", roles=ADMINS, summary="roster upload form")
+async def roster_form(request: web.Request) -> web.StreamResponse:
+    return await render(request, "admin_roster.html", {})
+
+
+@routes.page("POST", "/admin/roster", roles=ADMINS, summary="roster upload")
+async def roster_upload(request: web.Request) -> web.StreamResponse:
+    form = await auth.read_form(request)
+    upload = form.get("file")
+    skip = form.get("skip_bad_rows") == "on"
+    data = upload.file.read() if isinstance(upload, web.FileField) else b""
+    if not data:
+        return await render(request, "admin_roster.html", {"error": "roster_missing"}, status=400)
+    try:
+        result = await run_roster_import(request, data, skip)
+    except RosterError as exc:
+        return await render(request, "admin_roster.html", {"error": "bad_roster", "problems": exc.problems},
+                            status=status_of(exc))
+    except ApiError as exc:
+        return await render(request, "admin_roster.html", {"error": exc.code}, status=status_of(exc))
+    return await render(request, "admin_roster.html", {"result": result})
+
+
+@routes.page("GET", "/admin/sms", roles=ADMINS, summary="SMS outbox")
+async def sms_page(request: web.Request) -> web.StreamResponse:
+    user = await auth.require_user(request)
+    rows = await SmsOutboxStore(request.app[state.SERVICES].db).recent(200)
+    lang, texts = i18n.lang_of(request), i18n.catalogue(request)
+    return await render(request, "admin_sms.html", {
+        "messages": rows, "fmt": _local_time,
+        "show_phone": mask_phone if user.role == "system_admin" else str, "purpose_text": lambda p: texts.purpose_text(lang, p),
+        "status_text": lambda s, n: texts.sms_status_text(lang, s, n)})
+
+
+@routes.page("POST", "/admin/sms/{id}/retry", roles=ADMINS, summary="retry an SMS")
+async def sms_retry_page(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    message_id = request.match_info["id"]
+    if await SmsOutboxStore(app[state.SERVICES].db).retry(message_id, to_unix(app[state.CLOCK].now())):
+        await audit.record_now(request, "sms_retry", detail={"id": message_id})
+        app[state.SERVICES].sms_sender.wake()
+    raise web.HTTPSeeOther("/admin/sms")
+
+
+@routes.page("GET", "/admin/audit", roles=ADMINS, summary="audit log")
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    entries = await AuditLog(request.app[state.SERVICES].db).recent(limit=200)
+    people = People(request.app[state.SERVICES].db)
+    targets: dict[int, str] = {}
+    for e in entries:  # whom each action concerned, by number and name
+        if e.target_person_id is not None and e.target_person_id not in targets:
+            who = await people.by_id(e.target_person_id)
+            targets[e.target_person_id] = f"{who.number} {who.name}" if who else f"#{e.target_person_id}"
+    lang, texts = i18n.lang_of(request), i18n.catalogue(request)
+    return await render(request, "admin_audit.html", {
+        "entries": entries, "fmt": _local_time, "targets": targets,
+        "action_text": lambda a: texts.action_text(lang, a),
+        "detail_text": lambda d: texts.detail_text(lang, d)})

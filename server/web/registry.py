@@ -265,6 +265,35 @@ async def parse_body(request: web.Request, cls: type[T], limit_bytes: int = MAX_
         raise InvalidField(exc.message) from None
 
 
+def wire_shape(source: type, name: str, *, module: str, drop: tuple[str, ...] = (), doc: str | None = None) -> type:
+    """The API shape of a stored row whose JSON leaves some of its fields out: a frozen dataclass
+    named ``name`` with the fields of dataclass ``source`` (same names, types, defaults and order)
+    but ``drop``, so that the row is declared once (``module``: the declaring module, for the
+    OpenAPI component's name; ``doc``: its description, else ``source``'s).
+
+    Raises:
+        ValueError: ``drop`` names a field ``source`` does not have.
+    """
+    names = {f.name for f in dataclasses.fields(source)}
+    if not set(drop) <= names:
+        raise ValueError(f"{source.__name__} has no field {sorted(set(drop) - names)}")
+    hints = get_type_hints(source)
+    specs: list[Any] = []
+    for f in dataclasses.fields(source):
+        if f.name in drop:
+            continue
+        if f.default is not dataclasses.MISSING:
+            specs.append((f.name, hints[f.name], field(default=f.default)))
+        elif f.default_factory is not dataclasses.MISSING:
+            specs.append((f.name, hints[f.name], field(default_factory=f.default_factory)))
+        else:
+            specs.append((f.name, hints[f.name]))
+    cls = dataclasses.make_dataclass(name, specs, frozen=True)
+    cls.__module__ = module
+    cls.__doc__ = doc or source.__doc__
+    return cls
+
+
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 _PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}")

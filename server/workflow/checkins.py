@@ -67,6 +67,36 @@ MIN_TEMPERATURE_C = 34.0
 MAX_TEMPERATURE_C = 42.5
 FEVER_C = 37.3
 MAX_REMARKS = 500
+YES_NO_QUESTIONS = ("case_contact_14d", "risk_area_14d")
+"""The yes/no questions, in the order the form asks them; "yes" to any is abnormal. A new one is a
+line here, a field of :class:`CheckinBody` and of :class:`~server.storage.checkins.CheckinAnswers`
+(with its column), an entry of :data:`NORMAL_ANSWERS` and its text in each language file; the API,
+the form and the lists of abnormal answers follow from these."""
+
+NORMAL_ANSWERS: dict[str, Any] = {
+    "location_kind": "on_campus", "temperature_c": 36.5, "symptoms": ["none"], "case_contact_14d": False,
+    "risk_area_14d": False, "case_status": "none", "attest": True,
+}
+"""A complete check-in body with nothing to report (the walkthrough, the benchmark and the tests
+start from it)."""
+
+
+@dataclass(frozen=True)
+class CheckinBody:
+    """Today's answers as submitted (the API body; the page's form is read into it), or
+    ``{"same_as_yesterday": true}`` to copy yesterday's. Types are checked by the route registry,
+    everything else once by :func:`validate_answers`."""
+
+    location_kind: str | None = None
+    region_code: str | None = None
+    temperature_c: float | None = None
+    symptoms: list[str] | None = None
+    case_contact_14d: bool | None = None
+    risk_area_14d: bool | None = None
+    case_status: str | None = None
+    remarks: str = ""
+    attest: bool = False
+    same_as_yesterday: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +121,13 @@ class InvalidAnswers(InvalidField):
                                             for e in errors]})
 
 
-def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
+def validate_answers(raw: Mapping[str, Any] | CheckinBody) -> CheckinAnswers:
     """Check the answers of a check-in against the validation table (module docstring).
 
     Args:
-        raw: the JSON fields (``location_kind``, ``region_code``, ``temperature_c``, ``symptoms``,
-            ``case_contact_14d``, ``risk_area_14d``, ``case_status``, ``remarks``, ``attest``);
-            missing values may be absent or None.
+        raw: the body (:class:`CheckinBody`) or its JSON fields as a mapping (``location_kind``,
+            ``region_code``, ``temperature_c``, ``symptoms``, the :data:`YES_NO_QUESTIONS`,
+            ``case_status``, ``remarks``, ``attest``); missing values may be absent or None.
 
     Returns:
         The normalised answers (symptoms as a tuple, remarks stripped).
@@ -106,17 +136,18 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
         InvalidAnswers: every failing field at once.
     """
     errors: list[FieldError] = []
+    get = raw.get if isinstance(raw, Mapping) else (lambda name: getattr(raw, name, None))
 
     def bad(name: str, code: str, message: str) -> None:
         errors.append(FieldError(name, code, message))
 
-    kind = raw.get("location_kind")
+    kind = get("location_kind")
     if kind is None or kind == "":
         bad("location_kind", "required", f"location_kind is required; expected one of {list(LOCATION_KINDS)}")
     elif kind not in LOCATION_KINDS:
         bad("location_kind", "bad_choice", f"location_kind {kind!r} is not one of {list(LOCATION_KINDS)}")
 
-    region = raw.get("region_code")
+    region = get("region_code")
     if region in (None, ""):
         region = None
         if kind in REGION_REQUIRED:
@@ -130,7 +161,7 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
         elif problem is not None:
             bad("region_code", problem, f"region_code {region!r} is no division in the GB/T 2260 table")
 
-    temp = raw.get("temperature_c")
+    temp = get("temperature_c")
     if temp is None:
         bad("temperature_c", "required", "temperature_c is required (°C)")
     elif isinstance(temp, bool) or not isinstance(temp, (int, float)):
@@ -139,7 +170,7 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
         bad("temperature_c", "temperature_out_of_range",
             f"temperature_c {temp} °C is outside {MIN_TEMPERATURE_C}–{MAX_TEMPERATURE_C} °C")
 
-    symptoms = raw.get("symptoms")
+    symptoms = get("symptoms")
     if not symptoms:
         bad("symptoms", "required", 'symptoms is required; send ["none"] when there are none')
         symptoms = ()
@@ -155,41 +186,42 @@ def validate_answers(raw: Mapping[str, Any]) -> CheckinAnswers:
         elif "none" in symptoms and len(symptoms) > 1:
             bad("symptoms", "none_exclusive", f'symptoms {list(symptoms)}: "none" cannot be combined with a symptom')
 
-    for name in ("case_contact_14d", "risk_area_14d"):
-        if not isinstance(raw.get(name), bool):
+    for name in YES_NO_QUESTIONS:
+        if not isinstance(get(name), bool):
             bad(name, "required", f"{name} is required: true or false")
 
-    status = raw.get("case_status")
+    status = get("case_status")
     if status is None or status == "":
         bad("case_status", "required", f"case_status is required; expected one of {list(CASE_STATUSES)}")
     elif status not in CASE_STATUSES:
         bad("case_status", "bad_choice", f"case_status {status!r} is not one of {list(CASE_STATUSES)}")
 
-    remarks = raw.get("remarks") or ""
+    remarks = get("remarks") or ""
     if not isinstance(remarks, str):
         bad("remarks", "too_long", "remarks must be text")
         remarks = ""
     elif len(remarks) > MAX_REMARKS:
         bad("remarks", "too_long", f"remarks has {len(remarks)} characters; at most {MAX_REMARKS}")
 
-    if raw.get("attest") is not True:
+    if get("attest") is not True:
         bad("attest", "attest_required", "attest must be true: confirm that the answers are truthful")
 
     if errors:
         raise InvalidAnswers(errors)
     assert isinstance(temp, (int, float)) and isinstance(kind, str) and isinstance(status, str)
+    yes_no: dict[str, Any] = {name: bool(get(name)) for name in YES_NO_QUESTIONS}
     return CheckinAnswers(
         location_kind=kind, region_code=region, temperature_c=round(float(temp), 1), symptoms=tuple(symptoms),
-        case_contact_14d=bool(raw["case_contact_14d"]), risk_area_14d=bool(raw["risk_area_14d"]),
-        case_status=status, remarks=remarks.strip(),
+        case_status=status, remarks=remarks.strip(), **yes_no,
     )
 
 
 def is_abnormal(answers: CheckinAnswers) -> bool:
     """True when the answers need a counsellor's attention (docs/architecture.md §2.2): temperature
-    ≥ 37.3 °C, any symptom, case contact, a risk-area stay, or a case status other than none."""
-    return (answers.temperature_c >= FEVER_C or answers.symptoms != ("none",) or answers.case_contact_14d
-            or answers.risk_area_14d or answers.case_status != "none")
+    ≥ 37.3 °C, any symptom, "yes" to a yes/no question (case contact, a risk-area stay), or a case
+    status other than none."""
+    return (answers.temperature_c >= FEVER_C or answers.symptoms != ("none",)
+            or any(getattr(answers, name) for name in YES_NO_QUESTIONS) or answers.case_status != "none")
 
 
 async def todays_checkin(db: Database, person_id: int, now: datetime) -> Checkin | None:
@@ -259,7 +291,7 @@ class CheckinService:
         keep_from = checkin_day(now) - timedelta(days=self.config.workflow.checkin_retention_days)
         return await self.store.delete_before(keep_from)
 
-    async def submit(self, person: Person, raw: Mapping[str, Any]) -> CheckinResult:
+    async def submit(self, person: Person, raw: Mapping[str, Any] | CheckinBody) -> CheckinResult:
         """Validate and store today's check-in (a resubmission the same day replaces it).
 
         Raises:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Response
 
+from server.workflow.checkins import YES_NO_QUESTIONS
 from tests.browser.conftest import LiveServer, Shots
 from tests.browser.helpers import (
     NEW_PASSWORD,
@@ -23,8 +24,8 @@ def fill_checkin(page: Page, temperature: str, remarks: str) -> None:
     page.locator("input[name=location_kind][value=on_campus]").check()
     page.fill("input[name=temperature_c]", temperature)
     page.locator("input[name=symptoms][value=none]").check()
-    page.locator("input[name=case_contact_14d][value=no]").check()
-    page.locator("input[name=risk_area_14d][value=no]").check()
+    for question in YES_NO_QUESTIONS:
+        page.locator(f"input[name={question}][value=no]").check()
     page.fill("textarea[name=remarks]", remarks)
     page.locator("input[name=attest]").check()
 

@@ -12,6 +12,7 @@ from playwright.sync_api import Page
 
 from server.storage.people import People
 from server.web import state
+from server.workflow.checkins import YES_NO_QUESTIONS
 from tests.browser.conftest import LiveServer, Shots
 from tests.browser.helpers import first_login, login, no_horizontal_scroll, no_raw_codes, pick_region, student
 
@@ -24,8 +25,8 @@ def fill_checkin(page: Page, live: LiveServer, temperature: str, symptom: str) -
     for box in page.locator("input[name=symptoms]").all():
         box.uncheck()
     page.locator(f"input[name=symptoms][value={symptom}]").check()
-    page.locator("input[name=case_contact_14d][value=no]").check()
-    page.locator("input[name=risk_area_14d][value=no]").check()
+    for question in YES_NO_QUESTIONS:
+        page.locator(f"input[name={question}][value=no]").check()
     page.locator("input[name=attest]").check()
     page.click("form[action='/checkin'] button[type=submit]")
     page.wait_for_load_state("load")

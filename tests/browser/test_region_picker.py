@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
+from server.workflow.checkins import YES_NO_QUESTIONS
 from tests.browser.conftest import LiveServer, Shots
 from tests.browser.helpers import first_login, no_horizontal_scroll, student
 
@@ -45,8 +46,8 @@ def test_without_javascript_a_typed_name_is_accepted(browser_nojs_page: Page, li
     page.fill("input[name=region_code]", "海淀区")
     page.fill("input[name=temperature_c]", "36.5")
     page.locator("input[name=symptoms][value=none]").check()
-    page.locator("input[name=case_contact_14d][value=no]").check()
-    page.locator("input[name=risk_area_14d][value=no]").check()
+    for question in YES_NO_QUESTIONS:
+        page.locator(f"input[name={question}][value=no]").check()
     page.locator("input[name=attest]").check()
     page.click("form[action='/checkin'] button[type=submit]")
     page.goto(f"{live.url}/checkin")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from server.workflow.checkins import YES_NO_QUESTIONS
 from shared.campus_time import checkin_day
 from tests.browser.conftest import LiveServer, Shots
 from tests.browser.helpers import (
@@ -64,8 +65,8 @@ def test_student_story_to_a_green_pass_with_review_and_arrival(page: Page, phone
     pick_region(page, 0, "whja", "湖北省 武汉市 江岸区")
     page.fill("input[name=temperature_c]", "36.5")
     page.locator("input[name=symptoms][value=none]").check()
-    page.locator("input[name=case_contact_14d][value=no]").check()
-    page.locator("input[name=risk_area_14d][value=no]").check()
+    for question in YES_NO_QUESTIONS:
+        page.locator(f"input[name={question}][value=no]").check()
     page.locator("input[name=attest]").check()
     seen(page, shots, "checkin-filled")
     doc_shot(page, "checkin-zh")

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from server.storage.people import NewPerson, People, Person
 from server.web import state
-from server.web.application_state import checkin_service
 from shared.clock import to_unix
 from tests.server.conftest import START, app, client, clock, datadir, sent_sms  # noqa: F401
 from tests.workflow.conftest import Login, checkin_body, login, server_tz  # noqa: F401
@@ -39,7 +38,7 @@ async def person(app: web.Application, number: str) -> Person:  # noqa: F811
 async def checkin(app: web.Application, number: str, *, abnormal: bool = False) -> None:  # noqa: F811
     """Submit today's check-in of ``number`` through the check-in service (fever when abnormal)."""
     body = checkin_body(temperature_c=38.1 if abnormal else 36.5)
-    await checkin_service(app).submit(await person(app, number), body)
+    await app[state.SERVICES].checkins.submit(await person(app, number), body)
 
 
 async def add_application(app: web.Application, number: str, state_: str, planned: str,  # noqa: F811

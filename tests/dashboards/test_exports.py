@@ -10,7 +10,7 @@ from aiohttp import web
 
 from server.storage.audit import AuditLog
 from server.web import state
-from server.web.export_api import APPLICATIONS_HEADER, ARRIVALS_HEADER, MISSING_HEADER
+from server.web.exports import APPLICATIONS_HEADER, ARRIVALS_HEADER, MISSING_HEADER
 from tests.dashboards.conftest import Login, add_application, add_people, checkin, person
 
 ROSTER = [("S1", "CS", "CS-1", "13900000001"), ("S2", "CS", "CS-1", "13900000002"),

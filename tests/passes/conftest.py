@@ -10,8 +10,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server.arrivals import Arrivals
 from server.storage.people import People, Person
 from server.web import state
+from server.workflow.checkins import NORMAL_ANSWERS
 from shared.campus_time import checkin_day
 from tests.server import conftest as server_fixtures
 from tests.server.conftest import activate, add_person
@@ -85,10 +87,7 @@ async def people(client: TestClient) -> None:
         await activate(client, number, phone=f"1380013800{i}")
 
 
-NORMAL_CHECKIN = {
-    "location_kind": "other_province", "region_code": "420102", "temperature_c": 36.5, "symptoms": ["none"],
-    "case_contact_14d": False, "risk_area_14d": False, "case_status": "none", "remarks": "", "attest": True,
-}
+NORMAL_CHECKIN = {**NORMAL_ANSWERS, "location_kind": "other_province", "region_code": "420102", "remarks": ""}
 
 
 async def as_person(client: TestClient, number: str) -> TestClient:
@@ -138,3 +137,15 @@ async def approve(client: TestClient, number: str) -> int:
         finally:
             await c.session.close()
     return app_id
+
+
+async def green(client: TestClient, number: str = "s1") -> str:
+    """The real workflow up to a green pass (check-in, application, both approvals, arrival) for
+    ``number``; returns the green pass text."""
+    app = client.server.app
+    assert app is not None
+    await approve(client, number)
+    p, c1 = await person(app, number), await person(app, "c1")
+    row = await Arrivals(app[state.SERVICES].passes).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
+    assert row.status == "green" and row.current_text
+    return row.current_text

@@ -5,7 +5,6 @@ transaction."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -14,7 +13,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
-from server.arrivals import Arrivals
 from server.config import load_server_config
 from server.datadir import DataDir
 from server.errors import Forbidden
@@ -22,22 +20,15 @@ from server.pass_status import HoldClearRefused, PassService, PassStatusError
 from server.passwords import FAST_TEST_PARAMS, PasswordHasher
 from server.storage.audit import AuditLog
 from server.web import state
-from server.workflow.checkins import CheckinService
+from server.workflow.checkins import YES_NO_QUESTIONS, CheckinService
 from shared.clock import FakeClock
-from tests.passes.conftest import NORMAL_CHECKIN, approve, as_person, login, people, person
+from tests.passes.conftest import NORMAL_CHECKIN, approve, as_person, green, login, people, person
+from tests.server.conftest import CSRF_FIELD as _CSRF
+from tests.server.conftest import csrf
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FEVER = {"temperature_c": 38.6, "symptoms": ["fever"]}
 
 
-async def green(client: TestClient, number: str = "s1") -> None:
-    """The real workflow up to a green pass: check-in, application, both approvals, arrival."""
-    app = client.server.app
-    assert app is not None
-    await approve(client, number)
-    p, c1 = await person(app, number), await person(app, "c1")
-    row = await Arrivals(app[state.SERVICES].passes).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
-    assert row.status == "green" and row.current_text
 
 
 async def count(app: web.Application, sql: str, *params: object) -> int:
@@ -46,12 +37,6 @@ async def count(app: web.Application, sql: str, *params: object) -> int:
     return int(row[0])
 
 
-async def csrf(c: TestClient, path: str) -> str:
-    r = await c.get(path)
-    assert r.status == 200, await r.text()
-    m = _CSRF.search(await r.text())
-    assert m is not None
-    return m.group(1)
 
 
 # -- item 4: an abnormal check-in cannot be undone by the person -----------------------------------
@@ -121,8 +106,8 @@ async def test_the_pages_say_the_hold_stays_and_who_clears_it(client: TestClient
     await login(client, "s1")
     token = await csrf(client, "/checkin")
     form = {"csrf_token": token, "location_kind": "other_province", "region_code": "420102", "temperature_c": "38.4",
-            "symptoms": "fever", "case_contact_14d": "no", "risk_area_14d": "no", "case_status": "none",
-            "remarks": "", "attest": "yes"}
+            "symptoms": "fever", "case_status": "none", "remarks": "", "attest": "yes",
+            **{question: "no" for question in YES_NO_QUESTIONS}}
     r = await client.post("/checkin", data=form, allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/?msg=checkin_saved_abnormal"
     r = await client.post("/checkin", data={**form, "temperature_c": "36.4", "symptoms": "none"}, allow_redirects=False)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient
 
-from server.arrivals import Arrivals
 from server.passes import check_online, signed_revocation_delta
 from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
@@ -18,18 +17,7 @@ from shared.clock import FakeClock, to_unix
 from shared.decision import Reason
 from shared.pass_format import PassStatus, decode_pass
 from shared.revocation import verify_delta
-from tests.passes.conftest import approve, checkin, login, people, person, publish, real_checkin
-
-
-async def green(client: TestClient, number: str = "s1") -> str:
-    """Approve, check in and confirm the arrival of ``number``; returns the green pass text."""
-    app = client.server.app
-    assert app is not None
-    await approve(client, number)
-    p, c1 = await person(app, number), await person(app, "c1")
-    row = await Arrivals(app[state.SERVICES].passes).confirm_arrival(p.id, c1, app[state.CLOCK].now(), method="number")
-    assert row.status == "green" and row.current_text
-    return row.current_text
+from tests.passes.conftest import approve, checkin, green, login, people, person, publish, real_checkin
 
 
 async def verdict(client: TestClient, text: str) -> Reason:

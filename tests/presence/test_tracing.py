@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from server.storage.audit import AuditLog
 from server.web import state
-from server.web.tracing_api import iso
+from server.web.tracing import iso
 
 from .conftest import Campus, local_ms, login_as
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -89,3 +90,15 @@ async def activate(client: TestClient, number: str, id_last6: str = "12345X", *,
     await app[state.SERVICES].sms_sender.run_once()
     r = await client.post("/api/v1/auth/phone/verify", json={"phone": phone, "code": last_code(app[state.DATADIR])})
     assert r.status == 200, await r.text()
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def csrf(client: TestClient, path: str) -> str:
+    """The CSRF token of the form on the page at ``path`` (as the logged-in ``client`` sees it)."""
+    r = await client.get(path)
+    assert r.status == 200, await r.text()
+    m = CSRF_FIELD.search(await r.text())
+    assert m is not None
+    return m.group(1)

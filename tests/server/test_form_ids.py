@@ -2,7 +2,7 @@
 
 import pytest
 
-from server.web.pages import form_ids, parse_id
+from server.web.rendering import form_ids, parse_id
 
 
 @pytest.mark.parametrize(("text", "value"), [("7", 7), ("000123", 123), ("9" * 18, int("9" * 18))])

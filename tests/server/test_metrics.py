@@ -18,7 +18,7 @@ from server.passwords import FAST_TEST_PARAMS, PasswordHasher
 from server.storage import Database
 from server.storage.sms import SmsOutboxStore
 from server.web import state
-from server.web.metrics_api import readiness
+from server.web.metrics import readiness
 from shared.clock import FakeClock, to_unix
 from shared.errors import ConfigError
 from tests.workflow.conftest import Login, checkin_body, login  # noqa: F401

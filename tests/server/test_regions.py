@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.regions import REGIONS
-from server.web.region_pages import form_region
+from server.web.regions import form_region
 from server.workflow.regions import region_problem
 
 

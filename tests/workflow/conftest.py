@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server.workflow.checkins import NORMAL_ANSWERS
 from tests.server.conftest import START, activate, add_person, app, client, clock, datadir  # noqa: F401
 
 Login = Callable[..., Awaitable[TestClient]]
@@ -56,10 +57,8 @@ async def login(client: TestClient, app: web.Application) -> AsyncIterator[Login
 
 def checkin_body(**overrides: Any) -> dict[str, Any]:
     """A normal check-in from another province."""
-    body: dict[str, Any] = {
-        "location_kind": "other_province", "region_code": "420102", "temperature_c": 36.5, "symptoms": ["none"],
-        "case_contact_14d": False, "risk_area_14d": False, "case_status": "none", "remarks": "", "attest": True,
-    }
+    body: dict[str, Any] = {**NORMAL_ANSWERS, "location_kind": "other_province", "region_code": "420102",
+                            "remarks": ""}
     body.update(overrides)
     return body
 

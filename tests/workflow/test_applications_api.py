@@ -14,7 +14,6 @@ from server.storage.audit import AuditLog
 from server.storage.pass_status import PassStatusStore
 from server.storage.people import People
 from server.web import state
-from server.web.application_state import application_service
 from server.workflow.applications import TRANSITIONS, illegal_code, mark_arrived
 from shared.clock import FakeClock
 from tests.server.conftest import sent_sms
@@ -230,7 +229,7 @@ async def test_expiry_by_the_background_job(people: dict[str, TestClient], app: 
     s, c = people["student"], people["counsellor"]
     app_id = (await submit(s, planned="2026-03-03"))["id"]
     await act(c, app_id, "approve")
-    service = application_service(app)
+    service = app[state.SERVICES].applications
     # planned 03-03 + 2 grace days: expires at 2026-03-06 00:00 Asia/Shanghai = 03-05 16:00 UTC
     clock.set_wall(clock.now().replace(day=5, hour=15, minute=59, second=59))
     assert await service.expire_due(clock.now()) == []

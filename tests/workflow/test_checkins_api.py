@@ -149,7 +149,6 @@ async def test_missing_list_and_reminders_once_a_day(login: Login, app: web.Appl
 
 
 async def test_retention_deletes_old_checkins(login: Login, app: web.Application, clock: FakeClock) -> None:
-    from server.web.application_state import checkin_service
 
     s = await login("S1")
     await s.post("/api/v1/checkins/today", json=checkin_body())
@@ -159,7 +158,7 @@ async def test_retention_deletes_old_checkins(login: Login, app: web.Application
                        "depart_at": "2026-03-05T08:00", "arrive_at": "2026-03-05T18:00"}],
         "confirmations": {"no_risk_area": True, "no_case_contact": True, "no_symptoms": True,
                           "not_quarantined": True}})
-    service = checkin_service(app)
+    service = app[state.SERVICES].checkins
     assert await service.purge_old(clock.now()) == 0
     clock.advance(181 * 86400)
     assert await service.purge_old(clock.now()) == 1

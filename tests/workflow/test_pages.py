@@ -6,25 +6,17 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
+from server.workflow.checkins import YES_NO_QUESTIONS
+from tests.server.conftest import CSRF_FIELD as _CSRF
+from tests.server.conftest import csrf
 from tests.workflow.conftest import Login, application_body, checkin_body
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def csrf(c: TestClient, path: str) -> str:
-    r = await c.get(path)
-    assert r.status == 200, await r.text()
-    m = _CSRF.search(await r.text())
-    assert m is not None
-    return m.group(1)
 
 
 def checkin_form(token: str, **overrides: str) -> dict[str, str]:
     form = {"csrf_token": token, "location_kind": "other_province", "region_code": "420102",
-            "temperature_c": "36.5", "symptoms": "none", "case_contact_14d": "no", "risk_area_14d": "no",
-            "case_status": "none", "remarks": "", "attest": "yes"}
+            "temperature_c": "36.5", "symptoms": "none", "case_status": "none", "remarks": "", "attest": "yes",
+            **{question: "no" for question in YES_NO_QUESTIONS}}
     form.update(overrides)
     return form
 

@@ -32,7 +32,7 @@ from server.storage import Database
 from server.storage.applications import Applications
 from server.storage.people import NewPerson, People, Person
 from server.workflow.applications import ApplicationInput, ReturnApplications
-from server.workflow.checkins import CheckinService
+from server.workflow.checkins import NORMAL_ANSWERS, CheckinService
 from shared.campus_time import checkin_day, day_start, local
 from shared.clock import FakeClock, to_unix
 from shared.pass_format import PassStatus, decode_pass
@@ -40,8 +40,7 @@ from tests.conftest import BACKENDS, use_database
 from tests.pg import PgCluster
 
 ACTIVE = ("submitted", "dept_approved", "approved")
-NORMAL = {"location_kind": "other_province", "region_code": "420102", "temperature_c": 36.5, "symptoms": ["none"],
-          "case_contact_14d": False, "risk_area_14d": False, "case_status": "none", "remarks": "", "attest": True}
+NORMAL = {**NORMAL_ANSWERS, "location_kind": "other_province", "region_code": "420102", "remarks": ""}
 CONFIRMED = {"no_risk_area": True, "no_case_contact": True, "no_symptoms": True, "not_quarantined": True}
 
 

@@ -1,5 +1,7 @@
-"""Door node API: the signed sync protocol for nodes, and the fleet, sync log and scan log for
-admins (docs/architecture.md §8; docs/sync-protocol.md).
+"""Door nodes (docs/architecture.md §8; docs/sync-protocol.md): the signed sync protocol for
+nodes, and for admins the fleet, each node's sync log and the scan log, as JSON and as pages
+(zh-CN first, mobile-first tables) from the same data functions (:func:`fleet`,
+:func:`sync_log_doc`, :func:`query_scans`).
 
 Node routes are public in the session sense: they authenticate by request signature
 (:func:`authenticate_node`, :mod:`shared.node_auth`) instead of a cookie.
@@ -11,16 +13,29 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from server.storage.nodes import NodeRow, Nodes
 from server.storage.people import People
-from server.storage.scans import ScanLog, ScanView
+from server.storage.scans import ScanLog, ScanView, SyncLogRow
 from server.sync import SYNC_MAX_BODY_BYTES, SyncService, read_request
-from server.web import auth, state
-from server.web.errors import BadRequest, Forbidden, HttpError, InvalidField, NotFound, TooLarge
-from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json
+from server.web import auth, i18n, state
+from server.web.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    HttpError,
+    InvalidField,
+    NotFound,
+    TooLarge,
+    status_of,
+)
+from server.web.local_input import BadLocalTime, parse_local_instant
+from server.web.registry import ADMINS, PUBLIC, STAFF_ROLES, Routes, decode_json, wire_shape
+from server.web.rendering import render
+from shared.campus_time import local
 from shared.clock import from_unix, to_unix
 from shared.errors import CampusPassError, WireFormatError
 from shared.keys import public_key_from_bytes
@@ -207,20 +222,8 @@ async def nodes_list(request: web.Request) -> web.Response:
     return web.json_response(asdict(doc))
 
 
-@dataclass(frozen=True)
-class SyncLogEntry:
-    """One sync of a node."""
-
-    at_s: int
-    received: int
-    inserted: int
-    duplicates: int
-    acked_seq: int
-    gaps: int
-    errors: str
-    clock_skew_s: float | None
-    queue_depth: int | None
-    id: int  # paging key: ``?before=<id>`` answers the syncs older than this one
+SyncLogEntry = wire_shape(SyncLogRow, "SyncLogEntry", module=__name__, drop=("heartbeat",), doc=(
+    "One sync of a node (id: the paging key, ``?before=<id>`` answers the syncs older than this one)."))
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ class SyncLogOut:
     """``GET /api/v1/nodes/{node_id}/sync-log``."""
 
     node: FleetNode
-    syncs: list[SyncLogEntry]
+    syncs: list[SyncLogEntry]  # type: ignore[valid-type]
     anomalies: list[AnomalyOut]
     next_before: int | None  # ``?before=`` of the next (older) page; None on the last page
 
@@ -279,8 +282,7 @@ async def sync_log_doc(request: web.Request, node_id: str) -> SyncLogOut:
     before = _int_param(q, "before", None, 0, 2**62)
     log = ScanLog(request.app[state.SERVICES].db)
     rows = await log.sync_log(node_id, limit + 1, before_id=before, only=only)
-    syncs = [SyncLogEntry(s.at_s, s.received, s.inserted, s.duplicates, s.acked_seq, s.gaps, s.errors,
-                          s.clock_skew_s, s.queue_depth, s.id) for s in rows[:limit]]
+    syncs = [SyncLogEntry(**{k: v for k, v in asdict(s).items() if k != "heartbeat"}) for s in rows[:limit]]
     anomalies = [AnomalyOut(a.kind, a.at_s, a.seq_from, a.seq_to, a.detail) for a in await log.anomalies(node_id)]
     return SyncLogOut(node, syncs, anomalies, syncs[-1].id if len(rows) > limit else None)
 
@@ -414,3 +416,64 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value  # no formula injection into spreadsheets
     return "" if value is None else value
+
+
+def _context(request: web.Request) -> dict[str, Any]:
+    lang, texts = i18n.lang_of(request), i18n.catalogue(request)
+
+    def fmt(at_s: float | None) -> str:
+        return local(from_unix(int(at_s))).strftime("%Y-%m-%d %H:%M:%S") if at_s else ""
+
+    def fmt_ms(at_ms: int | None) -> str:
+        return local(from_unix(at_ms // 1000)).strftime("%Y-%m-%d %H:%M:%S") if at_ms else ""
+
+    return {"t": i18n.page_texts(request, "nodes"), "fmt": fmt, "fmt_ms": fmt_ms,
+            "reason_text": lambda code: texts.reason_text(lang, code),
+            "kind_text": lambda kind: texts.kind_text(lang, kind),
+            "anomaly_text": lambda a: texts.anomaly_text(lang, a.kind, a.detail, a.seq_from, a.seq_to)}
+
+
+@routes.page("GET", "/admin/nodes", roles=ADMINS, summary="door node fleet")
+async def fleet_page(request: web.Request) -> web.StreamResponse:
+    return await render(request, "admin_nodes.html", {**_context(request), "nodes": await fleet(request)})
+
+
+@routes.page("GET", "/admin/nodes/{node_id}", roles=ADMINS, summary="a node's sync log")
+async def node_page(request: web.Request) -> web.StreamResponse:
+    """One page of the node's syncs (``?only=scans|problems``, ``?before=<id>`` for older ones),
+    each sync that carried scans linking to them in the scan log."""
+    doc = await sync_log_doc(request, request.match_info["node_id"])
+    return await render(request, "admin_node.html", {**_context(request), "doc": doc,
+                                                     "only": request.query.get("only", "")})
+
+
+SCAN_PAGE_ROWS = 100
+
+
+@routes.page("GET", "/admin/scans", roles=STAFF_ROLES, summary="scan log")
+async def scans_page(request: web.Request) -> web.StreamResponse:
+    """The newest scans at once (100 a page, "earlier" pages back); the filter form takes local
+    times as people type them (:mod:`server.web.local_input`). A bad value shows the form again
+    with what was typed and a message, never an error page."""
+    typed = request.query
+    query = {k: v for k, v in typed.items() if k not in ("from", "to", "format")}
+    query.setdefault("limit", str(SCAN_PAGE_ROWS))
+    error, status, rows = None, 200, []
+    try:
+        for key in ("from", "to"):
+            at_s = parse_local_instant(typed.get(key, ""), end_of_day=key == "to")
+            if at_s is not None:
+                query[key] = str(at_s)
+        rows = await query_scans(request, query)
+    except BadLocalTime:
+        error, status = "bad_local_time", 422
+    except ApiError as exc:
+        error, status = exc.code, status_of(exc)
+    earlier = None
+    if len(rows) >= int(query["limit"]) and rows:
+        earlier = {**{k: v for k, v in typed.items() if k != "to"}, "to": str(rows[-1].at_ms // 1000)}
+    api_query = {k: v for k, v in query.items() if k != "limit"}
+    return await render(request, "admin_scans.html", {
+        **_context(request), "rows": rows, "q": typed, "error": error, "earlier": earlier,
+        "csv_url": "/api/v1/scans?" + urlencode({**api_query, "format": "csv"}),
+    }, status=status)

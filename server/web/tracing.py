@@ -1,10 +1,12 @@
-"""Co-presence tracing API (issue 19; docs/tracing.md).
+"""Contact tracing by co-presence (issue 19; docs/tracing.md), as JSON and as the school admin's
+page.
 
 ``POST /api/v1/tracing/queries`` with ``{"number", "from", "to", "min_overlap_min", "reason"}``
 answers the person's stays and the contacts (number, name, department, overlap minutes),
 ranked by total overlap and grouped by department; ``?format=csv`` answers the same as a CSV
-file (UTF-8 with BOM). School admins only; every query is audited with its reason
-(:mod:`server.presence.tracing`).
+file (UTF-8 with BOM). ``GET /tracing`` shows the query form; ``POST /tracing`` runs the same
+query (:func:`run_query`) and shows the stays and contacts, or with ``export=csv`` answers the
+CSV. School admins only; every query is audited with its reason (:mod:`server.presence.tracing`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from server.dashboards.exports import csv_bytes
 from server.presence.tracing import TRACING_ROLES, CoPresence, TracingResult
 from server.storage.presence import PresenceStore
 from server.web import auth, state
-from server.web.errors import InvalidField
+from server.web.errors import ApiError, InvalidField, status_of
 from server.web.headers import attachment
 from server.web.registry import Routes
+from server.web.rendering import form_error, render
 from shared.campus_time import CAMPUS_TZ, day_start, local
 
 routes = Routes(tag="tracing")
@@ -244,3 +247,44 @@ async def tracing_query(request: web.Request, body: Any) -> web.Response:
         mask = request.app[state.CONFIG].presence.mask_numbers_in_export
         return csv_response(result_csv(result, mask=mask, building_names=names), result.subject.number)
     return web.json_response(asdict(await result_out(request, result)))
+
+
+FORM_FIELDS = ("number", "from", "to", "min_overlap_min", "reason")
+
+
+def local_time(at: str | int | None) -> str:
+    """``YYYY-MM-DD HH:MM`` Asia/Shanghai of an ISO 8601 time or Unix ms ("" for none)."""
+    if at is None or at == "":
+        return ""
+    instant = datetime.fromisoformat(at) if isinstance(at, str) else datetime.fromtimestamp(at / 1000, UTC)
+    return local(instant).strftime("%Y-%m-%d %H:%M")
+
+
+@routes.page("GET", "/tracing", roles=TRACING_ROLES, summary="contact tracing form")
+async def tracing_form(request: web.Request) -> web.StreamResponse:
+    defaults = {"min_overlap_min": str(request.app[state.CONFIG].presence.min_overlap_min)}
+    return await render(request, "tracing.html", {"form": defaults, "result": None})
+
+
+@routes.page("POST", "/tracing", roles=TRACING_ROLES, summary="run a contact tracing query")
+async def tracing_run(request: web.Request) -> web.StreamResponse:
+    form = await auth.read_form(request)
+    values = {k: str(form.get(k, "")).strip() for k in FORM_FIELDS}
+    try:
+        threshold = None
+        if values["min_overlap_min"]:
+            if not (values["min_overlap_min"].isascii() and values["min_overlap_min"].isdigit()
+                    and len(values["min_overlap_min"]) <= 6):
+                raise InvalidField("min_overlap_min is not a whole number of minutes")
+            threshold = int(values["min_overlap_min"])
+        result = await run_query(request, values["number"], values["from"] or None, values["to"] or None, threshold,
+                                 values["reason"])
+    except ApiError as exc:
+        return await render(request, "tracing.html", {"form": values, "result": None, "error": form_error(exc),
+                                                      "error_message": exc.message}, status=status_of(exc))
+    if form.get("export") == "csv":
+        names = {b.code: b.name for b in await PresenceStore(request.app[state.SERVICES].db).buildings()}
+        mask = request.app[state.CONFIG].presence.mask_numbers_in_export
+        return csv_response(result_csv(result, mask=mask, building_names=names), result.subject.number)
+    out = await result_out(request, result)
+    return await render(request, "tracing.html", {"form": values, "result": out, "fmt": local_time})

@@ -28,16 +28,15 @@ from aiohttp import web
 from server.doctor import find_differences
 from server.pass_status import NEXT_STEPS, AuditNote, PassService, PassView
 from server.qr import qr_png, qr_svg
-from server.storage.audit import AuditLog
 from server.storage.checkins import Checkins
-from server.storage.pass_status import StatusRow
+from server.storage.pass_status import HistoryRow, StatusRow
 from server.storage.people import Person
-from server.web import arrival_pages, auth, state
+from server.web import audit, auth, state
 from server.web.errors import ApiError, Forbidden, InvalidField, NotFound, status_of
-from server.web.pages import add_home_section, render
-from server.web.registry import ANY_USER, DEPARTMENT_VIEWERS, Routes
+from server.web.registry import ANY_USER, DEPARTMENT_VIEWERS, Routes, wire_shape
+from server.web.rendering import render
 from shared.campus_time import checkin_day, local
-from shared.clock import from_unix, to_unix
+from shared.clock import from_unix
 from shared.config import bounds
 
 log = logging.getLogger(__name__)
@@ -58,12 +57,6 @@ async def log_reconciliation(service: PassService, now: datetime) -> None:
             log.warning("reconciliation check: %s", diff)
     else:
         log.info("reconciliation check: every pass status agrees with the workflow")
-
-
-def install_passes(app: web.Application) -> None:
-    """Plug the pass feature into the app factory: the home-page cards (pass 50, arrivals 45)."""
-    add_home_section(app, home_card, 50)
-    add_home_section(app, arrival_pages.home_card, 45)
 
 
 async def home_card(request: web.Request) -> tuple[str, dict[str, Any]] | None:
@@ -167,19 +160,10 @@ async def pass_page(request: web.Request) -> web.StreamResponse:
 
 # -- staff ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class HistoryOut:
-    """One status transition (time: Unix seconds; actor: ``people.id`` or None = system;
-    ``actor_role``: ``system``, ``self`` (the person), or the staff member's role; null for
-    transitions stored before roles were recorded)."""
-
-    at_s: int
-    from_status: str
-    to_status: str
-    cause: str
-    reason: str
-    actor_id: int | None
-    actor_role: str | None = None
+HistoryOut = wire_shape(HistoryRow, "HistoryOut", module=__name__, drop=("id", "person_id"), doc=(
+    "One status transition (time: Unix seconds; actor: ``people.id`` or None = system; ``actor_role``: "
+    "``system``, ``self`` (the person), or the staff member's role; null for transitions stored before "
+    "roles were recorded)."))
 
 
 @dataclass(frozen=True)
@@ -200,7 +184,7 @@ class PersonPassOut:
     current_serial: str | None
     valid_until_s: int | None
     dormitory_group: str | None
-    history: list[HistoryOut]
+    history: list[HistoryOut]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -233,7 +217,7 @@ def _reason(body: ReasonBody) -> str:
 async def person_pass_out(service: PassService, person: Person, row: StatusRow | None = None) -> PersonPassOut:
     """Staff view of ``person``'s status with the latest 50 transitions."""
     row = row or await service.store.get(person.id)
-    history = [HistoryOut(h.at_s, h.from_status, h.to_status, h.cause, h.reason, h.actor_id, h.actor_role)
+    history = [HistoryOut(**{k: v for k, v in asdict(h).items() if k not in ("id", "person_id")})
                for h in await service.store.history(person.id)]
     # The row of a person without an approved return does not follow their check-ins.
     latest = await Checkins(service.db).latest_day(person.id)
@@ -253,12 +237,7 @@ def _note(request: web.Request, actor: Person) -> AuditNote:
 
 
 async def _audit(request: web.Request, action: str, target: Person, detail: dict[str, Any]) -> None:
-    user = await auth.require_user(request)
-    db = request.app[state.SERVICES].db
-    async with db.transaction() as conn:
-        await AuditLog.add(conn, at_s=to_unix(request.app[state.CLOCK].now()), actor_id=user.id,
-                           actor_number=user.person.number, action=action, target_person_id=target.id,
-                           detail=detail, address=auth.client_address(request))
+    await audit.record_now(request, action, target_person_id=target.id, detail=detail)
 
 
 @routes.api("GET", "/api/v1/people/{number}/pass", roles=DEPARTMENT_VIEWERS, response=PersonPassOut,
@@ -271,16 +250,35 @@ async def person_pass(request: web.Request) -> web.Response:
     return web.json_response(asdict(await person_pass_out(service_of(request), target)))
 
 
+async def change_pass(request: web.Request, action: str, body: ReasonBody) -> tuple[Person, StatusRow]:
+    """Put the path's person on hold, clear their hold or revoke their passes (``action``: ``hold``,
+    ``clear``, ``revoke``) for the logged-in staff member; the API and the staff page both do it here.
+
+    Raises:
+        ApiError: see the API routes (``bad_status``, ``not_on_hold``, ``hold_needs_higher_role``, ...).
+    """
+    target = await _target(request)
+    user = await auth.require_user(request)
+    reason = _reason(body)
+    service, now, note = service_of(request), request.app[state.CLOCK].now(), _note(request, user.person)
+    if action == "hold":
+        row = await service.hold(target.id, reason, user.id, now, actor_role=user.role, audit=note)
+    elif action == "clear":
+        row = await service.clear_hold(target.id, reason, user.id, now, actor_role=user.role, audit=note)
+    else:
+        row = await service.revoke_passes(target.id, reason, user.id, now, actor_role=user.role, audit=note)
+    return target, row
+
+
+async def _pass_json(request: web.Request, target: Person, row: StatusRow) -> web.Response:
+    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+
+
 @routes.api("POST", "/api/v1/people/{number}/pass/hold", roles=DEPARTMENT_VIEWERS, body=ReasonBody,
             response=PersonPassOut, summary="Put a person's pass on hold")
 async def hold_pass(request: web.Request, body: ReasonBody) -> web.Response:
     """Revokes every unexpired pass of the person; 409 ``bad_status`` unless black or green."""
-    target = await _target(request)
-    user = await auth.require_user(request)
-    reason = _reason(body)
-    row = await service_of(request).hold(target.id, reason, user.id, request.app[state.CLOCK].now(),
-                                         actor_role=user.role, audit=_note(request, user.person))
-    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+    return await _pass_json(request, *await change_pass(request, "hold", body))
 
 
 @routes.api("POST", "/api/v1/people/{number}/pass/clear", roles=DEPARTMENT_VIEWERS, body=ReasonBody,
@@ -289,24 +287,14 @@ async def clear_hold(request: web.Request, body: ReasonBody) -> web.Response:
     """Back to black or green (a fresh pass when checked in today); 409 ``not_on_hold``; 403
     ``hold_needs_higher_role`` when the hold was placed by a higher role (a school admin's hold
     is cleared by a school admin only)."""
-    target = await _target(request)
-    user = await auth.require_user(request)
-    reason = _reason(body)
-    row = await service_of(request).clear_hold(target.id, reason, user.id, request.app[state.CLOCK].now(),
-                                               actor_role=user.role, audit=_note(request, user.person))
-    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+    return await _pass_json(request, *await change_pass(request, "clear", body))
 
 
 @routes.api("POST", "/api/v1/people/{number}/pass/revoke", roles=("school_admin",), body=ReasonBody,
             response=PersonPassOut, summary="Revoke a person's passes")
 async def revoke_pass(request: web.Request, body: ReasonBody) -> web.Response:
     """Every unexpired pass goes on the revocation list and the person is put on an admin hold."""
-    target = await _target(request)
-    user = await auth.require_user(request)
-    reason = _reason(body)
-    row = await service_of(request).revoke_passes(target.id, reason, user.id, request.app[state.CLOCK].now(),
-                                                  actor_role=user.role, audit=_note(request, user.person))
-    return web.json_response(asdict(await person_pass_out(service_of(request), target, row)))
+    return await _pass_json(request, *await change_pass(request, "revoke", body))
 
 
 @routes.api("POST", "/api/v1/people/{number}/dormitory", roles=("school_admin",),
@@ -354,15 +342,9 @@ async def staff_action(request: web.Request) -> web.StreamResponse:
     form = await auth.read_form(request)
     try:
         body = ReasonBody(str(form.get("reason", "")))
-        if action == "hold":
-            await hold_pass(request, body)
-        elif action == "clear":
-            await clear_hold(request, body)
-        else:
-            user = await auth.require_user(request)
-            if user.role != "school_admin":
-                raise Forbidden("only school admins revoke passes")
-            await revoke_pass(request, body)
+        if action == "revoke" and (await auth.require_user(request)).role != "school_admin":
+            raise Forbidden("only school admins revoke passes")
+        await change_pass(request, action, body)
     except ApiError as exc:
         return await _staff_page(request, number, exc.code, status_of(exc))
     raise web.HTTPSeeOther(f"/passes?number={quote(number)}&msg=saved")

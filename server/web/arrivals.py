@@ -29,8 +29,8 @@ from server.storage.pass_status import StatusRow
 from server.storage.people import People
 from server.web import auth, state
 from server.web.errors import ApiError, InvalidField, status_of
-from server.web.pages import form_error, render
 from server.web.registry import ADMINS, Routes
+from server.web.rendering import form_error, render
 
 routes = Routes(tag="arrivals")
 

@@ -16,12 +16,11 @@ from typing import Any
 from aiohttp import web
 
 from server.policy import signed_policy_document
-from server.storage.audit import AuditLog
 from server.storage.buildings import Buildings
-from server.web import auth, state
+from server.web import audit, state
 from server.web.errors import ApiError, InvalidField, status_of
-from server.web.pages import form_error, render
 from server.web.registry import ADMINS, Routes
+from server.web.rendering import form_error, render
 from shared.clock import to_unix
 from shared.errors import CampusPassError
 from shared.policy import parse_hours, parse_statuses
@@ -132,11 +131,7 @@ async def buildings_out(repo: Buildings) -> BuildingsOut:
 
 
 async def _audit(request: web.Request, action: str, detail: dict[str, Any]) -> None:
-    user = await auth.require_user(request)
-    async with request.app[state.SERVICES].db.transaction() as conn:
-        await AuditLog.add(conn, at_s=to_unix(request.app[state.CLOCK].now()), actor_id=user.id,
-                           actor_number=user.person.number, action=action, detail=detail,
-                           address=auth.client_address(request))
+    await audit.record_now(request, action, detail=detail)
 
 
 @routes.api("GET", "/api/v1/buildings", roles=ADMINS, response=BuildingsOut,

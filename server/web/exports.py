@@ -17,7 +17,7 @@ from server.dashboards.exports import csv_bytes, phone_for
 from server.regions import REGIONS
 from server.storage.dashboard import DashboardStore
 from server.web import audit, auth, state
-from server.web.dashboard_api import DASHBOARD_ROLES, day_param, range_params, scope_of
+from server.web.dashboards import DASHBOARD_ROLES, day_param, range_params, scope_of
 from server.web.headers import attachment
 from server.web.registry import Routes
 from shared.campus_time import checkin_day, day_start, local

@@ -1,10 +1,14 @@
-"""Door node enrolment API (issue 8; service in :mod:`server.enrolment`).
+"""Door node enrolment (issue 8; service in :mod:`server.enrolment`), as JSON and as the system
+admin's page.
 
 * ``POST /api/v1/nodes/enroll`` (no session: the one-time token is the credential) registers the
   node's public key and answers with its bundle documents.
 * System admins make, list and cancel enrolment tokens under ``/api/v1/admin/enrolment-tokens``.
 * Admins disable and re-enable nodes (``POST /api/v1/nodes/{node_id}/disable`` and ``/enable``); a
   disabled node's signed requests are refused with ``node_disabled``.
+* ``/admin/enrolment`` (system admins, zh-CN first): make a one-time token (shown once), see recent
+  tokens and cancel unused ones, disable or re-enable nodes, through the same functions
+  (:func:`make_token`, :func:`cancel_token`, :func:`switch_node`) as the API.
 
 Every change is written to the audit log.
 """
@@ -24,11 +28,13 @@ from server.enrolment import (
 )
 from server.storage.audit import AuditLog
 from server.storage.enrolment import EnrolmentTokens, TokenRow
-from server.storage.nodes import NodeRegistrationError
-from server.web import auth, state
-from server.web.errors import ApiError, HttpError, InvalidField, NotFound
+from server.storage.nodes import NodeRegistrationError, Nodes
+from server.web import auth, i18n, state
+from server.web.errors import ApiError, HttpError, InvalidField, NotFound, status_of
 from server.web.registry import ADMINS, PUBLIC, Routes
-from shared.clock import to_unix
+from server.web.rendering import render
+from shared.campus_time import local
+from shared.clock import from_unix, to_unix
 from shared.errors import CampusPassError
 from shared.keys import b64u_decode, b64u_encode
 
@@ -272,3 +278,52 @@ async def node_disable(request: web.Request) -> web.Response:
 async def node_enable(request: web.Request) -> web.Response:
     """Undo a disable (the node keeps its key)."""
     return web.json_response(asdict(await switch_node(request, request.match_info["node_id"], True)))
+
+
+async def _page(request: web.Request, extra: dict[str, Any], status: int = 200) -> web.StreamResponse:
+    def fmt(at_s: int | None) -> str:
+        return local(from_unix(at_s)).strftime("%Y-%m-%d %H:%M") if at_s else ""
+
+    db = request.app[state.SERVICES].db
+    now_s = to_unix(request.app[state.CLOCK].now())
+    tokens = [token_info(r, now_s) for r in await EnrolmentTokens(db).recent(50)]
+    server_url = f"{request.scheme}://{request.host}"
+    return await render(request, "admin_enrolment.html", {
+        "t": i18n.page_texts(request, "enrol"), "fmt": fmt, "tokens": tokens, "nodes": await Nodes(db).all(), "server_url": server_url,
+        "form": {}, **extra}, status=status)
+
+
+@routes.page("GET", "/admin/enrolment", roles=SYSTEM_ADMIN, summary="door node enrolment")
+async def enrolment_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, {})
+
+
+@routes.page("POST", "/admin/enrolment", roles=SYSTEM_ADMIN, summary="create an enrolment token")
+async def enrolment_create(request: web.Request) -> web.StreamResponse:
+    form = await auth.read_form(request)
+    values = {k: str(form.get(k, "")).strip() for k in ("name", "building", "direction", "node_id", "ttl_hours")}
+    try:
+        ttl = float(values["ttl_hours"] or "24")
+    except ValueError:
+        return await _page(request, {"error": "bad_ttl", "form": values}, status=422)
+    body = TokenBody(values["name"], values["building"], values["direction"], values["node_id"] or None, ttl)
+    try:
+        new = await make_token(request, body)
+    except ApiError as exc:
+        return await _page(request, {"error": exc.code, "error_message": exc.message, "form": values},
+                           status=status_of(exc))
+    return await _page(request, {"new": new})
+
+
+@routes.page("POST", "/admin/enrolment/tokens/{token_id}/cancel", roles=SYSTEM_ADMIN,
+             summary="cancel an enrolment token")
+async def enrolment_cancel(request: web.Request) -> web.StreamResponse:
+    await cancel_token(request, request.match_info["token_id"])
+    raise web.HTTPSeeOther("/admin/enrolment")
+
+
+@routes.page("POST", "/admin/enrolment/nodes/{node_id}/{action:disable|enable}", roles=SYSTEM_ADMIN,
+             summary="disable or enable a node")
+async def enrolment_switch(request: web.Request) -> web.StreamResponse:
+    await switch_node(request, request.match_info["node_id"], request.match_info["action"] == "enable")
+    raise web.HTTPSeeOther("/admin/enrolment")
