@@ -309,11 +309,13 @@ async def measure_queries(datadir: DataDir, numbers: list[str], now_ms: int, pg_
 def measure(datadir: DataDir, token: str, sample: list[str], now_ms: int, repeat: int,
             pg_pid: int | None) -> Measured:
     """In-process figures, then the pages over loopback HTTP from ``campuspass server run``
-    (started with this process's code: ``PYTHONPATH`` is set to it). ``pg_pid``: the PostgreSQL
-    postmaster, whose processes' CPU is counted too."""
+    (started with this process's code: from its folder, as ``python -m`` puts the working folder
+    first on the path, and with ``PYTHONPATH`` set to it). ``pg_pid``: the PostgreSQL postmaster,
+    whose processes' CPU is counted too."""
     out = asyncio.run(measure_queries(datadir, sample, now_ms, pg_pid))
     if CODE != REPO:  # the server process (started with this environment) runs the same code
         os.environ["PYTHONPATH"] = str(CODE)
+        os.chdir(CODE)
     proc, base = start([sys.executable, "-m", "campuspass", "server", "run", "--data", str(datadir.root),
                         "--host", "127.0.0.1", "--port", "0"])
     try:

@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
-
 from server.config import PresenceConfig
 from server.presence.errors import NotPermitted, PeriodError, UnknownBuilding
-from server.presence.overlaps import by_person, inside_counts, open_count
+from server.presence.overlaps import by_person, inside_counts, last_scan_entries
 from server.presence.tracing import rules_of
 from server.storage.audit import AuditLog
 from server.storage.database import Database
@@ -76,9 +74,6 @@ class Occupancy:
         """Buildings with exit nodes (only there can occupancy be known)."""
         return [b for b in await self.store.buildings() if b.has_exit]
 
-    async def _columns(self, code: str, lo_ms: int, hi_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return by_person(await self.store.building_scans(code, lo_ms, hi_ms))
-
     async def now(self) -> tuple[int, list[BuildingOccupancy]]:
         """``(now_ms, buildings)``: people inside each building with exit nodes, by code (each
         building's scans of the last ``open_stay_h`` read once)."""
@@ -103,10 +98,11 @@ class Occupancy:
         newest = await self.store.newest_scan_ms([b.code for b in buildings])
         out, hours = [], {}
         for b in buildings:
-            subj, at, is_exit = await self._columns(b.code, lo_ms, now_ms)
-            inside = open_count(subj, at, is_exit, rules=self.rules, now_ms=now_ms)
+            rows = await self.store.building_scans(b.code, lo_ms, now_ms)
+            inside = last_scan_entries(rows, now_ms - self.rules.open_stay_ms)
             out.append(BuildingOccupancy(b.code, b.name, inside, b.capacity, newest.get(b.code), b.oldest_node_seen_s))
             if day is not None:
+                subj, at, is_exit = by_person(rows)
                 hours[b.code] = inside_counts(subj, at, is_exit, marks, rules=self.rules, now_ms=now_ms)
         return now_ms, out, hours
 

@@ -21,7 +21,8 @@ Cost: a few vectorised passes over the window's scans and one per stay of the pe
 
 Occupancy uses the same pieces: :func:`inside_counts` counts the people inside a building with
 exit nodes at given instants (what :func:`server.presence.stays.inside_at` says person by
-person), and :func:`open_count` the people inside now.
+person), and :func:`open_count` (or :func:`last_scan_entries` straight from the rows) the
+people inside now.
 """
 
 from __future__ import annotations
@@ -129,6 +130,17 @@ def open_count(subjects: np.ndarray, at_ms: np.ndarray, is_exit: np.ndarray, *, 
     last = np.ones(len(at_ms), dtype=bool)
     last[:-1] = subjects[1:] != subjects[:-1]
     return int(np.count_nonzero(last & ~is_exit & (now_ms - at_ms <= rules.open_stay_ms)))
+
+
+def last_scan_entries(rows: Sequence[Sequence[Any]], since_ms: int) -> int:
+    """:func:`open_count` straight from one building's scans ``(subject, at_ms, direction)`` in
+    time order up to now (ties as stored), ``since_ms`` = now - cut-off: the people whose last
+    scan is an entry made since then (one pass in C: a dict keeps each person's last scan)."""
+    if not rows:
+        return 0
+    subject_col, time_col, direction_col = zip(*rows, strict=True)
+    last = dict(zip(subject_col, zip(time_col, direction_col, strict=True), strict=True))
+    return sum(1 for at_ms, direction in last.values() if direction == "entry" and at_ms >= since_ms)
 
 
 def inside_counts(subjects: np.ndarray, at_ms: np.ndarray, is_exit: np.ndarray, marks_ms: Sequence[int], *,

@@ -10,7 +10,14 @@ import random
 import numpy as np
 import pytest
 
-from server.presence.overlaps import by_person, inside_counts, open_count, overlap_totals, pieces
+from server.presence.overlaps import (
+    by_person,
+    inside_counts,
+    last_scan_entries,
+    open_count,
+    overlap_totals,
+    pieces,
+)
 from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, inside_at, overlap_ms
 
 M = MINUTE_MS
@@ -66,5 +73,6 @@ def test_people_inside_at_each_instant_match_the_stays() -> None:
         got = inside_counts(subj, at, is_exit, marks, rules=RULES, now_ms=now)
         stays = [build_stays("B", scans, has_exit=True, rules=RULES, now_ms=now) for scans in people]
         assert got == [sum(inside_at(theirs, mark) for theirs in stays) for mark in marks], (people, now)
-        assert open_count(subj, at, is_exit, rules=RULES, now_ms=now) == sum(
-            1 for theirs in stays if theirs and theirs[-1].ended == "open")
+        inside_now = sum(1 for theirs in stays if theirs and theirs[-1].ended == "open")
+        assert open_count(subj, at, is_exit, rules=RULES, now_ms=now) == inside_now
+        assert last_scan_entries([r for r in rows if r[1] <= now], now - RULES.open_stay_ms) == inside_now
