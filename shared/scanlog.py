@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import os
 import re
 import uuid
@@ -132,7 +133,16 @@ class ScanRecord:
     def computed_hash(self) -> str:
         """SHA-256 hex of this record's canonical bytes (what ``hash`` must be; see the module
         docstring)."""
-        return hashlib.sha256(_CANONICAL.encode(self.body()).encode("ascii")).hexdigest()
+        # The canonical JSON written out directly, members in sorted order (the server hashes
+        # every uploaded record; this is several times faster than the general encoder).
+        # Equal to record_hash(self.body()) for every record: a test holds them together.
+        q = _quote
+        text = _CANONICAL_TEMPLATE % (
+            self.at_ms, _JSON_BOOL[self.clock_trusted], q(self.direction),
+            f',"epoch":{self.epoch:d}' if self.epoch else "", self.mono_ms, q(self.node_id), q(self.prev_hash),
+            q(self.reason), q(self.scan_id), self.seq, _json_text(self.serial), _json_text(self.subject),
+            q(self.text_sha256), ',"trust_stale":true' if self.trust_stale else "", q(self.verdict))
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
 
     @classmethod
     def from_json(cls, doc: Any, where: str = "record") -> ScanRecord:
@@ -154,12 +164,10 @@ class ScanRecord:
         Raises:
             WireFormatError: code ``bad_record``, naming ``where``, the member and the bad value.
         """
-        if _well_formed(doc):
-            return cls(doc["seq"], doc["scan_id"], doc["node_id"], doc["at_ms"], doc["mono_ms"],
-                       doc["clock_trusted"], doc["serial"], doc["subject"], doc["text_sha256"], doc["verdict"],
-                       doc["reason"], doc["direction"], doc["prev_hash"], doc["hash"], doc.get("epoch", 0),
-                       doc.get("trust_stale", False))
-        raise WireFormatError(_what_is_wrong(doc, where), code="bad_record")
+        record = _parsed(doc)
+        if record is None:
+            raise WireFormatError(_what_is_wrong(doc, where), code="bad_record")
+        return record
 
 
 _FIELDS = (
@@ -180,35 +188,44 @@ _REASON = re.compile(r"^[a-z_]{1,32}$")
 _MAX_INT = 2**53
 
 
-def _well_formed(doc: Any) -> bool:
-    """The fast path of :meth:`ScanRecord.from_json`: exact types, unrolled (the server checks
-    every record of every batch; ``bool`` must not pass as ``int``)."""
+def _parsed(doc: Any) -> ScanRecord | None:
+    """The fast path of :meth:`ScanRecord.from_json`: the record, or None when anything is wrong
+    (then :func:`_what_is_wrong` says what). Each member is read once and its exact type
+    compared (``bool`` must not pass as ``int``): the server reads every record of every batch."""
     try:
-        if not (type(doc["seq"]) is int and type(doc["scan_id"]) is str and type(doc["node_id"]) is str
-                and type(doc["at_ms"]) is int and type(doc["mono_ms"]) is int
-                and type(doc["clock_trusted"]) is bool and type(doc["text_sha256"]) is str
-                and type(doc["verdict"]) is str and type(doc["reason"]) is str and type(doc["direction"]) is str
-                and type(doc["prev_hash"]) is str and type(doc["hash"]) is str and doc.keys() <= _MEMBERS):
-            return False
-        serial, subject = doc["serial"], doc["subject"]
+        seq, scan_id, node_id, at_ms = doc["seq"], doc["scan_id"], doc["node_id"], doc["at_ms"]
+        mono_ms, clock_trusted, serial, subject = doc["mono_ms"], doc["clock_trusted"], doc["serial"], doc["subject"]
+        text_sha256, verdict, reason, direction = doc["text_sha256"], doc["verdict"], doc["reason"], doc["direction"]
+        prev_hash, hash_ = doc["prev_hash"], doc["hash"]
+        if len(doc) == 14:  # no optional member
+            epoch, trust_stale = 0, False
+        elif doc.keys() <= _MEMBERS:
+            epoch, trust_stale = doc.get("epoch", 0), doc.get("trust_stale", False)
+        else:
+            return None
     except (KeyError, TypeError, AttributeError):
-        return False
-    epoch = doc.get("epoch", 0)
-    return (
-        type(epoch) is int and 0 <= epoch < 2**31 and type(doc.get("trust_stale", False)) is bool
+        return None
+    if not (
+        type(seq) is int and type(scan_id) is str and type(node_id) is str and type(at_ms) is int
+        and type(mono_ms) is int and type(clock_trusted) is bool and type(text_sha256) is str
+        and type(verdict) is str and type(reason) is str and type(direction) is str
+        and type(prev_hash) is str and type(hash_) is str and type(epoch) is int and type(trust_stale) is bool
+        and 0 <= epoch < 2**31
         and (serial is None or (type(serial) is str and len(serial) == 16 and _HEX.issuperset(serial)))
         and (subject is None or (type(subject) is str and len(subject) == 16 and _HEX.issuperset(subject)))
-        and doc["verdict"] in ("accept", "deny") and doc["direction"] in ("entry", "exit")
-        and 1 <= doc["seq"] < _MAX_INT and len(doc["scan_id"]) == 36
-        and 0 <= doc["at_ms"] < _MAX_INT and 0 <= doc["mono_ms"] < _MAX_INT
-        and len(doc["text_sha256"]) == 64 and len(doc["prev_hash"]) == 64 and len(doc["hash"]) == 64
-        and _HEX.issuperset(doc["text_sha256"]) and _HEX.issuperset(doc["prev_hash"])
-        and _HEX.issuperset(doc["hash"]) and _REASON.match(doc["reason"]) is not None
-    )
+        and (verdict == "accept" or verdict == "deny") and (direction == "entry" or direction == "exit")
+        and 1 <= seq < _MAX_INT and len(scan_id) == 36 and 0 <= at_ms < _MAX_INT and 0 <= mono_ms < _MAX_INT
+        and len(text_sha256) == 64 and len(prev_hash) == 64 and len(hash_) == 64
+        and _HEX.issuperset(text_sha256) and _HEX.issuperset(prev_hash) and _HEX.issuperset(hash_)
+        and _REASON.match(reason) is not None
+    ):
+        return None
+    return ScanRecord(seq, scan_id, node_id, at_ms, mono_ms, clock_trusted, serial, subject, text_sha256, verdict,
+                      reason, direction, prev_hash, hash_, epoch, trust_stale)
 
 
 def _what_is_wrong(doc: Any, where: str) -> str:
-    """The message for a record :func:`_well_formed` refused: its first fault."""
+    """The message for a record :func:`_parsed` refused: its first fault."""
     if not isinstance(doc, dict):
         return f"{where} is {type(doc).__name__}; expected an object"
     unknown = sorted(set(doc) - _MEMBERS)
@@ -250,6 +267,19 @@ def _what_is_wrong(doc: Any, where: str) -> str:
 # The encoder json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True) builds on every
 # call, built once: the server hashes every uploaded record.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+# ScanRecord.computed_hash's canonical text: the body's members in sorted key order, the two
+# optional ones (epoch, trust_stale) as whole members or nothing.
+_CANONICAL_TEMPLATE = (
+    '{"at_ms":%d,"clock_trusted":%s,"direction":%s%s,"mono_ms":%d,"node_id":%s,"prev_hash":%s,"reason":%s,'
+    '"scan_id":%s,"seq":%d,"serial":%s,"subject":%s,"text_sha256":%s%s,"verdict":%s}'
+)
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_JSON_BOOL = {True: "true", False: "false"}
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
 
 
 def record_hash(body: dict[str, Any]) -> str:

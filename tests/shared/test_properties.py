@@ -14,6 +14,7 @@ from shared.clock import from_unix
 from shared.decision import Reason, decide
 from shared.policy import BuildingPolicy
 from shared.revocation import RevocationSet
+from shared.scanlog import ScanRecord, record_hash
 from tests.conftest import CORPUS
 from tests.shared.helpers import NOON, bundle, make_text
 
@@ -79,3 +80,22 @@ FOREIGN = _foreign_texts()
 def test_foreign_codes_are_not_campus_passes(name: str, text: str) -> None:
     verdict = decide(text, TRUST, RevocationSet(), POLICY, NOW)
     assert verdict.reason is Reason.NOT_CAMPUS_PASS, name
+
+
+_HEX_TEXT = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+
+
+@settings(max_examples=300)
+@given(st.builds(
+    ScanRecord, seq=st.integers(1, 2**53 - 1), scan_id=st.text(min_size=36, max_size=36), node_id=st.text(max_size=40),
+    at_ms=st.integers(0, 2**53 - 1), mono_ms=st.integers(0, 2**53 - 1), clock_trusted=st.booleans(),
+    serial=st.none() | st.text(alphabet="0123456789abcdef", min_size=16, max_size=16),
+    subject=st.none() | st.text(alphabet="0123456789abcdef", min_size=16, max_size=16), text_sha256=_HEX_TEXT,
+    verdict=st.sampled_from(["accept", "deny"]), reason=st.from_regex(r"[a-z_]{1,32}", fullmatch=True),
+    direction=st.sampled_from(["entry", "exit"]), prev_hash=_HEX_TEXT, hash=_HEX_TEXT,
+    epoch=st.integers(0, 2**31 - 1), trust_stale=st.booleans()))
+def test_a_records_fast_hash_is_the_hash_of_its_canonical_json(record: ScanRecord) -> None:
+    # computed_hash writes the canonical JSON itself (the server's speed); record_hash is the
+    # definition (json.dumps, sorted keys): any text, quotes and non-ASCII included.
+    assert record.computed_hash() == record_hash(record.body())
+    assert ScanRecord.from_json(record.to_json()).computed_hash() == record.computed_hash()
