@@ -7,19 +7,26 @@ import re
 import subprocess
 
 
-def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
-    """Start ``cmd`` (a server that prints ``http://127.0.0.1:PORT/`` on its first line) and
-    return the process and that base URL.
+def start(cmd: list[str], listening: int = 1) -> tuple[subprocess.Popen[str], str]:
+    """Start ``cmd`` (a server that prints ``http://127.0.0.1:PORT/`` once it listens) and return
+    the process and that base URL, once ``listening`` such lines came (``--workers N``: one per
+    process; other lines before them are skipped).
 
     Raises:
-        SystemExit: the first line names no loopback address (the process is killed).
+        SystemExit: the process ended (or printed 50 lines) before that (it is killed).
     """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    return proc, m.group(1)
+    urls: list[str] = []
+    lines: list[str] = []
+    while len(urls) < listening:
+        line = proc.stdout.readline()
+        lines.append(line)
+        m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+        if m:
+            urls.append(m.group(1))
+        elif not line or len(lines) > 50:
+            proc.kill()
+            raise SystemExit(f"server did not start: {''.join(lines)!r}")
+    return proc, urls[0]

@@ -56,7 +56,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from harness import start  # noqa: E402
 
 from provisioning.init import init_data_dir  # noqa: E402
-from server.storage import Database  # noqa: E402
+from server.datadir import DataDir  # noqa: E402
 from server.storage.people import NewPerson, People  # noqa: E402
 from server.storage.sessions import Sessions  # noqa: E402
 from server.workflow.checkins import NORMAL_ANSWERS  # noqa: E402
@@ -71,11 +71,11 @@ RETRIES = 2  # ... and the student taps again, at most this many times
 NO_LOGIN_HASH = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hiZW5jaA$YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoYmVuYw"
 
 
-async def seed(db_path: Path, numbers: list[str]) -> list[str]:
+async def seed(dd: DataDir, numbers: list[str]) -> list[str]:
     """Create active students (own password, verified phone) in DEPARTMENTS departments, one
-    counsellor per department, and one session per student; returns the session tokens in the
-    order of ``numbers``."""
-    db = await Database.open(db_path)
+    counsellor per department, and one session per student, in ``dd``'s database (SQLite or
+    PostgreSQL, its ``server.toml``); returns the session tokens in the order of ``numbers``."""
+    db = await dd.open_database()
     now_s = to_unix(SystemClock().now())
     try:
         async with db.transaction() as conn:
@@ -102,9 +102,9 @@ async def seed(db_path: Path, numbers: list[str]) -> list[str]:
         await db.close()
 
 
-async def count_checkins(db_path: Path) -> tuple[int, int]:
-    """(rows, distinct people) in the check-in table."""
-    db = await Database.open(db_path, migrate=False)
+async def count_checkins(dd: DataDir) -> tuple[int, int]:
+    """(rows, distinct people) in the check-in table of ``dd``'s database."""
+    db = await dd.open_database(migrate=False)
     try:
         row = await db.fetch_one("SELECT COUNT(*), COUNT(DISTINCT person_id) FROM checkins")
         assert row is not None
@@ -299,7 +299,7 @@ def main() -> None:
         t0 = time.perf_counter()
         rush_numbers = [f"S{i:06d}" for i in range(students)]
         tp_numbers = [f"T{i:06d}" for i in range(tp_people)]
-        tokens = asyncio.run(seed(dd.db_path, rush_numbers + tp_numbers))
+        tokens = asyncio.run(seed(dd, rush_numbers + tp_numbers))
         rush_tokens, tp_tokens = tokens[:students], tokens[students:]
         print(f"set-up: {students + tp_people} accounts and sessions made through the storage layer"
               f" (no Argon2id logins) in {time.perf_counter() - t0:.1f} s")
@@ -318,7 +318,7 @@ def main() -> None:
             for p in (app_proc, bare_proc):
                 p.terminate()
                 p.wait(timeout=10)
-        rows, distinct = asyncio.run(count_checkins(dd.db_path))
+        rows, distinct = asyncio.run(count_checkins(dd))
     real_peak = 10 * students / 30 / 60
     print(f"08:00 rush: {students} students check in within 30 min, peak minute 10x the mean"
           f" ({real_peak:.0f}/s real, {students / 30 / 60:.0f}/s mean):")

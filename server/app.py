@@ -27,7 +27,7 @@ from campuspass import __version__
 from server.cas_login import CasClient
 from server.config import ServerConfig, load_server_config
 from server.datadir import DataDir
-from server.jobs import JobRunner
+from server.jobs import JobRunner, stop_task
 from server.metrics import ServerMetrics, make_metrics_middleware
 from server.passwords import PasswordHasher
 from server.services import build_services, housekeeping, jobs
@@ -191,9 +191,7 @@ def _services(run_sms_sender: bool, run_jobs: bool):  # type: ignore[no-untyped-
                 yield
         finally:
             if sender is not None:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sender
+                await stop_task(sender)
             with contextlib.suppress(CampusPassError):
                 await services.session_touches.flush()  # touches remembered since the last round
             await app[state.SMS_GATEWAY].close()

@@ -21,6 +21,31 @@ from shared.clock import Clock
 log = logging.getLogger(__name__)
 
 
+STOP_WAIT_S = 1.0
+"""How long :func:`stop_task` waits after each cancel before cancelling again (seconds)."""
+
+
+async def stop_task(task: asyncio.Task[object], tries: int = 10) -> bool:
+    """Cancel ``task`` and wait until it has ended; True when it did.
+
+    One ``cancel()`` is not always enough on Python 3.11: ``asyncio.wait_for`` (used by
+    psycopg_pool's connection wait, among others) can swallow a cancellation that arrives as the
+    awaited thing completes, and the task then carries on with its loop. So the cancel is
+    repeated every :data:`STOP_WAIT_S` seconds, ``tries`` times at most; a task that outlives
+    all of them is logged and left behind, so that shutting the server down never hangs on it.
+    Whatever the task raised on its way out (other than the cancellation) is logged.
+    """
+    for _ in range(tries):
+        task.cancel()
+        done, _pending = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        if done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("task %s ended with an error while stopping", task.get_name(), exc_info=task.exception())
+            return True
+    log.error("task %s did not stop after %d cancellations; left behind", task.get_name(), tries)
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One periodic job.
@@ -103,8 +128,4 @@ class JobRunner:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.gather(*(stop_task(task) for task in tasks))

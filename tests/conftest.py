@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from server.datadir import DataDir
 from tests.faults import FullDisk
 from tests.pg import PgCluster, start_cluster
+from tests.pg import use_database as use_database  # where the suite imports it from
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -40,16 +39,6 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
     finally:
         cluster.drop_database(url)
-
-
-def use_database(datadir: DataDir, url: str) -> DataDir:
-    """Point ``datadir``'s ``server.toml`` at ``url`` (``[database] url``); returns ``datadir``."""
-    if url:
-        text = datadir.config_path.read_text(encoding="utf-8")
-        text = re.sub(r'(?m)^(\[database\](?:\n#.*)*\n)url = ""$', lambda m: f'{m.group(1)}url = "{url}"', text)
-        assert url in text, "server.toml has no [database] url line"
-        datadir.config_path.write_text(text, encoding="utf-8")
-    return datadir
 
 
 @pytest.fixture

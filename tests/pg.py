@@ -12,6 +12,7 @@ import glob
 import itertools
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from campuspass.processes import free_port
+from server.datadir import DataDir
 
 TEMPLATE = "campuspass_template"
 
@@ -54,11 +56,14 @@ class PgCluster:
     def url(self, dbname: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self, *, empty: bool = False) -> str:
-        """A fresh copy of the migrated template (``empty``: a database with no tables); returns its URL."""
+    def create_database(self, *, empty: bool = False, copy_of: str | None = None) -> str:
+        """A fresh copy of the migrated template (``empty``: a database with no tables; ``copy_of``: a
+        copy of that database of this server, given by its URL, which nobody may be connected to);
+        returns its URL."""
         name = f"t{os.getpid()}_{next(self._names)}"
+        template = "template0" if empty else f'"{copy_of.rsplit("/", 1)[1]}"' if copy_of else TEMPLATE
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {"template0" if empty else TEMPLATE}')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {template}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
@@ -83,9 +88,17 @@ class PgCluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_cluster() -> PgCluster:
+def start_cluster(*, crash_safe: bool = False, shared_buffers_mb: int = 64) -> PgCluster:
     """initdb a cluster in a new temporary folder and start it on a free port; wait until it accepts
     connections (at most 30 s), create and migrate the template database.
+
+    Args:
+        crash_safe: keep ``fsync`` and full-page writes on (the benchmarks: the durability of the
+            server's SQLite file in WAL mode with ``synchronous=NORMAL``, which is committed
+            transactions survive a crash of the server process or of the operating system apart from
+            the last few). Commits are still not waited for (``synchronous_commit=off``, as SQLite's
+            NORMAL does not sync at commit). False (the tests): durability off.
+        shared_buffers_mb: PostgreSQL's page cache.
 
     Raises:
         RuntimeError: the binaries are missing or the server did not start (with its log).
@@ -107,8 +120,9 @@ def start_cluster() -> PgCluster:
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - the server writes it until stopped
     process = subprocess.Popen(
         [str(bindir / "postgres"), "-D", str(data), "-c", f"port={port}", "-c", "listen_addresses=127.0.0.1",
-         "-c", f"unix_socket_directories={folder}", "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "max_connections=400", "-c", "shared_buffers=64MB"],
+         "-c", f"unix_socket_directories={folder}", "-c", "synchronous_commit=off",
+         *(() if crash_safe else ("-c", "fsync=off", "-c", "full_page_writes=off")),
+         "-c", "max_connections=400", "-c", f"shared_buffers={shared_buffers_mb}MB"],
         cwd=folder, user=user, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     cluster = PgCluster(port, process, folder)
@@ -126,6 +140,16 @@ def start_cluster() -> PgCluster:
             time.sleep(0.1)
     asyncio.run(_migrate(cluster.url(TEMPLATE)))
     return cluster
+
+
+def use_database(datadir: DataDir, url: str) -> DataDir:
+    """Point ``datadir``'s ``server.toml`` at ``url`` (``[database] url``); returns ``datadir``."""
+    if url:
+        text = datadir.config_path.read_text(encoding="utf-8")
+        text = re.sub(r'(?m)^(\[database\](?:\n#.*)*\n)url = ""$', lambda m: f'{m.group(1)}url = "{url}"', text)
+        assert url in text, "server.toml has no [database] url line"
+        datadir.config_path.write_text(text, encoding="utf-8")
+    return datadir
 
 
 async def _migrate(url: str) -> None:

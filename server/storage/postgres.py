@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.adapt import Dumper, Loader
-from psycopg.pq import Format
+from psycopg.pq import ExecStatus, Format
 from psycopg.rows import RowMaker
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -53,6 +53,7 @@ POOL_MAX = 10  # connections per process; a transaction holds one for its whole 
 POOL_TIMEOUT_S = 30.0  # waiting longer for a free connection is an error, not a hang
 CLOSE_TIMEOUT_S = 5.0  # pool close: connections still out after this are closed anyway
 
+_TUPLES = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
 _current: ContextVar[tuple[PgDatabase, PgConnection] | None] = ContextVar("campuspass_pg_tx", default=None)
 
 
@@ -149,14 +150,30 @@ class PgRow(tuple):  # type: ignore[type-arg]
         return list(self._names)
 
 
+_ROW_CLASSES: dict[tuple[bytes | None, ...], type[PgRow]] = {}
+
+
+def _row_class(names: tuple[bytes | None, ...]) -> type[PgRow]:
+    """The :class:`PgRow` subclass of one column list (made once per distinct list: each query
+    shape has its own; the number of shapes is bounded by the repositories' SQL)."""
+    cls = _ROW_CLASSES.get(names)
+    if cls is None:
+        index = {(n or b"").decode(): i for i, n in enumerate(names)}
+        cls = _ROW_CLASSES[names] = type("PgRow", (PgRow,), {"_names": index, "__slots__": ()})
+    return cls
+
+
+def _returns_rows(cursor: Any) -> bool:
+    """Whether the current result has rows to fetch (psycopg's ``description is not None``,
+    without building its column objects)."""
+    res = cursor.pgresult
+    return bool(res and (res.nfields or res.status in _TUPLES))
+
+
 def _pg_row(cursor: Any) -> RowMaker[PgRow]:
-    names = {d.name: i for i, d in enumerate(cursor.description or ())}
-    cls = type("PgRow", (PgRow,), {"_names": names, "__slots__": ()})
-
-    def make(values: Sequence[Any]) -> PgRow:
-        return cast(PgRow, cls(values))
-
-    return make
+    res = cursor.pgresult
+    cls = _row_class(tuple(res.fname(i) for i in range(res.nfields)) if res else ())
+    return cast(RowMaker[PgRow], cls)
 
 
 class _NumericLoader(Loader):
@@ -195,12 +212,12 @@ class _Cursor:
         return self._cur.rowcount
 
     async def fetchone(self) -> PgRow | None:
-        if self._cur.description is None:
+        if not _returns_rows(self._cur):
             return None
         return cast(PgRow | None, await self._cur.fetchone())
 
     async def fetchall(self) -> list[PgRow]:
-        if self._cur.description is None:
+        if not _returns_rows(self._cur):
             return []
         return cast(list[PgRow], await self._cur.fetchall())
 
@@ -246,7 +263,7 @@ class PgConnection:
             await cur.close()
             raise_translated()
             raise
-        if cur.rowcount > 0 and cur.description is None:
+        if cur.rowcount > 0 and not _returns_rows(cur):
             self.total_changes += cur.rowcount
         return _Cursor(cast(AsyncClientCursor[Any], cur))
 

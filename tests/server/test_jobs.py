@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.datadir import DataDir
-from server.jobs import Job, JobRunner
+from server.jobs import Job, JobRunner, stop_task
 from server.passwords import FAST_TEST_PARAMS, PasswordHasher
 from server.storage import open_database
 from server.storage.leases import JobLeases
@@ -130,3 +130,42 @@ async def test_a_once_job_runs_once_per_period_across_processes(tmp_path: Path, 
     finally:
         for db in dbs:
             await db.close()
+
+
+async def test_stop_task_ends_a_task_that_swallowed_the_first_cancel() -> None:
+    """Python 3.11's wait_for can lose a cancellation (it arrives as the awaited thing finishes):
+    the task loops on. Stopping it cancels again until it has ended, so shutdown never hangs."""
+    swallowed = []
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                if not swallowed:  # lose the first cancellation, as wait_for can
+                    swallowed.append(True)
+                    continue
+                raise
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    assert await stop_task(task)
+    assert swallowed == [True] and task.cancelled()
+
+
+async def test_stop_task_gives_up_on_a_task_that_never_stops(caplog: pytest.LogCaptureFixture) -> None:
+    released = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not released.is_set():
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                continue
+
+    task = asyncio.create_task(stubborn(), name="stubborn")
+    await asyncio.sleep(0)
+    assert not await stop_task(task, tries=2)  # returns: the caller's shutdown goes on
+    assert "stubborn did not stop after 2 cancellations" in caplog.text and not task.done()
+    released.set()
+    await task

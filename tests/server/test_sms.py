@@ -40,7 +40,7 @@ class FlakyGateway:
 
 
 async def test_outbox_survives_a_gateway_that_fails_twice(
-    aiohttp_client: Callable[..., Awaitable[TestClient]], datadir: DataDir, clock: FakeClock
+    datadir: DataDir, clock: FakeClock, aiohttp_client: Callable[..., Awaitable[TestClient]]
 ) -> None:
     gateway = FlakyGateway(failures=2, inner=FileGateway(datadir.sms_outbox_path, clock))
     app = create_app(datadir, clock=clock, sms_gateway=gateway, hasher=PasswordHasher(FAST_TEST_PARAMS),
@@ -79,7 +79,7 @@ async def test_outbox_survives_a_gateway_that_fails_twice(
 
 
 async def test_admin_sees_outbox_status_and_can_retry(
-    aiohttp_client: Callable[..., Awaitable[TestClient]], datadir: DataDir, clock: FakeClock
+    datadir: DataDir, clock: FakeClock, aiohttp_client: Callable[..., Awaitable[TestClient]]
 ) -> None:
     gateway = FlakyGateway(failures=0, inner=FileGateway(datadir.sms_outbox_path, clock))
     app = create_app(datadir, clock=clock, sms_gateway=gateway, hasher=PasswordHasher(FAST_TEST_PARAMS),
@@ -184,7 +184,7 @@ async def test_http_gateway_gives_up_and_translates_errors() -> None:
 
 
 async def test_background_sender_delivers_right_after_commit(
-    aiohttp_client: Callable[..., Awaitable[TestClient]], datadir: DataDir, clock: FakeClock
+    datadir: DataDir, clock: FakeClock, aiohttp_client: Callable[..., Awaitable[TestClient]]
 ) -> None:
     import asyncio
 
