@@ -190,14 +190,14 @@ async def phone_verify(request: web.Request, body: PhoneVerifyBody) -> web.Respo
 
 # -- pages -------------------------------------------------------------------------------------
 
-def wait_text(lang: str, wait_s: object) -> str:
-    """How long to wait, as a person says it ("3 分钟", "40 seconds"); "" when not a number of seconds."""
-    if not isinstance(wait_s, int) or wait_s <= 0:
+def wait_text(request: web.Request, wait_s: object) -> str:
+    """How long to wait, as a person says it ("3 分钟", "40 seconds"; ``wait_*`` of the text
+    catalogue): seconds under a minute, else whole minutes rounded up; "" when not a number of seconds."""
+    if not isinstance(wait_s, int) or isinstance(wait_s, bool) or wait_s <= 0:
         return ""
     minutes = -(-wait_s // 60)
-    if lang == "en":
-        return f"{wait_s} seconds" if wait_s < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
-    return f"{wait_s} 秒" if wait_s < 60 else f"{minutes} 分钟"
+    key, n = ("wait_seconds", wait_s) if wait_s < 60 else ("wait_minute" if minutes == 1 else "wait_minutes", minutes)
+    return i18n.translate(request, key).replace("{n}", str(n))
 
 
 
@@ -260,7 +260,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         wait_s = exc.detail.get("retry_after_s")
         return await render(request, "login.html", login_context(
             request, next=nxt, error=form_error(exc), error_message=exc.message, username=number,
-            wait=wait_text(i18n.lang_of(request), wait_s),
+            wait=wait_text(request, wait_s),
             detail=exc.message if exc.code.startswith(("directory_", "not_on_roster")) else ""), status=status_of(exc))
     raise await _logged_in(request, person, nxt)
 

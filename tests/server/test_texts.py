@@ -76,3 +76,19 @@ def test_a_missing_file_is_refused_with_its_name(tmp_path: Path) -> None:
     (tmp_path / "zh-CN.toml").write_text('login = "登录"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="en.toml"):
         Catalogue.load(tmp_path)
+
+
+def test_how_long_to_wait_is_said_in_the_page_language() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from server.web import state
+    from server.web.accounts import wait_text
+
+    app = web.Application()
+    app[state.TEXTS] = TEXTS
+    en = make_mocked_request("GET", "/login", app=app, headers={"Cookie": "cp_lang=en"})
+    zh = make_mocked_request("GET", "/login", app=app)
+    assert [wait_text(en, s) for s in (40, 60, 61)] == ["40 seconds", "1 minute", "2 minutes"]
+    assert [wait_text(zh, s) for s in (40, 60, 61)] == ["40 秒", "1 分钟", "2 分钟"]
+    assert wait_text(zh, 0) == wait_text(zh, None) == wait_text(zh, True) == ""
