@@ -10,19 +10,18 @@ means the figure may miss an hour of that door).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from server.config import PresenceConfig
 from server.presence.errors import NotPermitted, PeriodError, UnknownBuilding
-from server.presence.stays import Stay, build_stays
+from server.presence.overlaps import by_person, inside_counts, last_scan_entries
 from server.presence.tracing import rules_of
 from server.storage.audit import AuditLog
 from server.storage.database import Database
 from server.storage.people import Person
 from server.storage.presence import BuildingInfo, PresenceStore
-from shared.campus_time import day_start
+from shared.campus_time import checkin_day, day_start
 from shared.clock import Clock, to_unix
 
 CAPACITY_ROLES: tuple[str, ...] = ("school_admin",)
@@ -75,41 +74,37 @@ class Occupancy:
         """Buildings with exit nodes (only there can occupancy be known)."""
         return [b for b in await self.store.buildings() if b.has_exit]
 
-    async def _stays(self, code: str, lo_ms: int, hi_ms: int, now_ms: int) -> list[list[Stay]]:
-        per_subject: dict[bytes, list[tuple[int, str]]] = defaultdict(list)
-        for subject, at_ms, direction in await self.store.building_scans(code, lo_ms, hi_ms):
-            per_subject[subject].append((at_ms, direction))
-        return [build_stays(code, scans, has_exit=True, rules=self.rules, now_ms=now_ms)
-                for scans in per_subject.values()]
-
     async def now(self) -> tuple[int, list[BuildingOccupancy]]:
-        """``(now_ms, buildings)``: people inside each building with exit nodes, by code."""
-        now_ms = to_unix(self.clock.now()) * 1000
-        buildings = await self.tracked_buildings()
-        newest = await self.store.newest_scan_ms([b.code for b in buildings])
-        out = []
-        for b in buildings:
-            stays = await self._stays(b.code, now_ms - self.rules.open_stay_ms, now_ms, now_ms)
-            inside = sum(1 for person in stays if person and person[-1].ended == "open")
-            out.append(BuildingOccupancy(b.code, b.name, inside, b.capacity, newest.get(b.code), b.oldest_node_seen_s))
+        """``(now_ms, buildings)``: people inside each building with exit nodes, by code (each
+        building's scans of the last ``open_stay_h`` read once)."""
+        now_ms, out, _hours = await self._read(None)
         return now_ms, out
 
-    async def day(self, day: date) -> dict[str, list[int]]:
-        """``{building: [people inside at 00:00, 01:00, ... local]}`` for ``day`` (Asia/Shanghai),
-        hours up to now only (a past day has 24 numbers, today fewer)."""
+    async def today(self) -> tuple[int, list[BuildingOccupancy], dict[str, list[int]]]:
+        """``(now_ms, buildings, hours)``: :meth:`now` and today's chart, ``{building: [people
+        inside at 00:00, 01:00, ... local]}`` for the full hours of today (Asia/Shanghai) up to
+        now, from one read of each building's scans (since ``open_stay_h`` before midnight)."""
+        return await self._read(checkin_day(self.clock.now()))
+
+    async def _read(self, day: date | None) -> tuple[int, list[BuildingOccupancy], dict[str, list[int]]]:
         now_ms = to_unix(self.clock.now()) * 1000
-        start_ms = to_unix(day_start(day)) * 1000
-        end_ms = min(to_unix(day_start(day + timedelta(days=1))) * 1000 - 1, now_ms)
-        marks = [start_ms + h * 3_600_000 for h in range(24) if start_ms + h * 3_600_000 <= end_ms]
-        out: dict[str, list[int]] = {}
-        for b in await self.tracked_buildings():
-            counts = [0] * len(marks)
-            for stays in await self._stays(b.code, start_ms - self.rules.open_stay_ms, end_ms, end_ms):
-                for i, mark in enumerate(marks):
-                    if any(s.start_ms <= mark < s.end_ms or (s.ended == "open" and mark == s.end_ms) for s in stays):
-                        counts[i] += 1
-            out[b.code] = counts
-        return out
+        lo_ms = now_ms - self.rules.open_stay_ms
+        marks: list[int] = []
+        if day is not None:
+            start_ms = to_unix(day_start(day)) * 1000
+            marks = [start_ms + h * 3_600_000 for h in range(24) if start_ms + h * 3_600_000 <= now_ms]
+            lo_ms = min(lo_ms, start_ms - self.rules.open_stay_ms)
+        buildings = await self.tracked_buildings()
+        newest = await self.store.newest_scan_ms([b.code for b in buildings])
+        out, hours = [], {}
+        for b in buildings:
+            rows = await self.store.building_scans(b.code, lo_ms, now_ms)
+            inside = last_scan_entries(rows, now_ms - self.rules.open_stay_ms)
+            out.append(BuildingOccupancy(b.code, b.name, inside, b.capacity, newest.get(b.code), b.oldest_node_seen_s))
+            if day is not None:
+                subj, at, is_exit = by_person(rows)
+                hours[b.code] = inside_counts(subj, at, is_exit, marks, rules=self.rules, now_ms=now_ms)
+        return now_ms, out, hours
 
     async def set_capacity(self, actor: Person, code: str, capacity: int | None, address: str = "") -> None:
         """Set (None: clear) a building's capacity, audited (``building_capacity``).

@@ -18,11 +18,18 @@ in time order (scans after ``now`` ignored), each scan gives at most one piece:
   - any other exit (tailgated in) gives ``[max(t - default, end of the previous piece), t)``.
 
 Cost: a few vectorised passes over the window's scans and one per stay of the person queried.
+
+Occupancy uses the same pieces: :func:`inside_counts` counts the people inside a building with
+exit nodes at given instants (what :func:`server.presence.stays.inside_at` says person by
+person), and :func:`open_count` (or :func:`last_scan_entries` straight from the rows) the
+people inside now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
+from typing import Any
 
 import numpy as np
 
@@ -94,4 +101,60 @@ def overlap_totals(piece_subjects: np.ndarray, starts: np.ndarray, ends: np.ndar
         hit = cover > 0
         if hit.any():
             out[row] = np.bincount(piece_subjects[hit], weights=cover[hit], minlength=people).astype(np.int64)
+    return out
+
+
+def by_person(rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One building's scans ``(subject, at_ms, direction)`` in time order as the columns
+    :func:`pieces` takes: ``(person int64, at_ms int64, is_exit bool)`` arrays (N,), grouped by
+    person (numbered from 0 in order of first scan), in time order within each (ties as given)."""
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    subject_col, time_col, direction_col = zip(*rows, strict=True)  # columns, transposed in C
+    index = {o: i for i, o in enumerate(dict.fromkeys(subject_col))}
+    subj = np.fromiter(map(index.get, subject_col, repeat(-1)), dtype=np.int64, count=len(rows))
+    at = np.fromiter(time_col, dtype=np.int64, count=len(rows))
+    is_exit = np.fromiter(map("exit".__eq__, direction_col), dtype=bool, count=len(rows))
+    order = np.lexsort((np.arange(len(at)), at, subj))
+    return subj[order], at[order], is_exit[order]
+
+
+def open_count(subjects: np.ndarray, at_ms: np.ndarray, is_exit: np.ndarray, *, rules: StayRules,
+               now_ms: int) -> int:
+    """People inside a building with exit nodes at ``now_ms``: those whose last scan up to then
+    (columns as for :func:`pieces`) is an entry no older than the cut-off (an ``open`` stay)."""
+    keep = at_ms <= now_ms
+    subjects, at_ms, is_exit = subjects[keep], at_ms[keep], is_exit[keep]
+    if len(at_ms) == 0:
+        return 0
+    last = np.ones(len(at_ms), dtype=bool)
+    last[:-1] = subjects[1:] != subjects[:-1]
+    return int(np.count_nonzero(last & ~is_exit & (now_ms - at_ms <= rules.open_stay_ms)))
+
+
+def last_scan_entries(rows: Sequence[Sequence[Any]], since_ms: int) -> int:
+    """:func:`open_count` straight from one building's scans ``(subject, at_ms, direction)`` in
+    time order up to now (ties as stored), ``since_ms`` = now - cut-off: the people whose last
+    scan is an entry made since then (one pass in C: a dict keeps each person's last scan)."""
+    if not rows:
+        return 0
+    subject_col, time_col, direction_col = zip(*rows, strict=True)
+    last = dict(zip(subject_col, zip(time_col, direction_col, strict=True), strict=True))
+    return sum(1 for at_ms, direction in last.values() if direction == "entry" and at_ms >= since_ms)
+
+
+def inside_counts(subjects: np.ndarray, at_ms: np.ndarray, is_exit: np.ndarray, marks_ms: Sequence[int], *,
+                  rules: StayRules, now_ms: int) -> list[int]:
+    """People inside a building with exit nodes at each instant of ``marks_ms`` (Unix ms, none
+    after ``now_ms``; columns as for :func:`pieces`). A person's pieces are disjoint, so the
+    pieces covering an instant are the people inside then; at ``now_ms`` itself an open stay
+    counts too (it covers its end), so that instant is :func:`open_count`."""
+    _subj, start, end = pieces(subjects, at_ms, is_exit, has_exit=True, rules=rules, now_ms=now_ms)
+    marks = np.asarray(marks_ms, dtype=np.int64)
+    counts = (np.searchsorted(np.sort(start), marks, side="right")
+              - np.searchsorted(np.sort(end), marks, side="right"))
+    out = [int(c) for c in counts]
+    for i, mark in enumerate(marks_ms):
+        if mark == now_ms:
+            out[i] = open_count(subjects, at_ms, is_exit, rules=rules, now_ms=now_ms)
     return out

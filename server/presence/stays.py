@@ -14,10 +14,13 @@ person's accepted scans *at that building only*, in time order (docs/tracing.md)
 * A stay still open at ``now_ms`` ends at ``now_ms`` and is ``open`` (the person is inside).
 
 Because each stay depends only on the scans since its own latest entry, the stays
-overlapping ``[a, b]`` are exactly those rebuilt from the scans in
-``[a - open_stay_ms, b + open_stay_ms]`` (``[a - default_stay_ms, b]`` for an entry-only
-building): :func:`scan_window` gives that window, which lets storage read one building's
-scans around a stay instead of a person's whole history.
+overlapping ``[a, b]`` are, within ``[a, b]``, exactly those rebuilt from the scans in
+``[a - open_stay_ms, b + default_stay_ms]`` (``[a - default_stay_ms, b]`` for an entry-only
+building): an entry up to the cut-off before ``a`` may still be open at ``a``; a stay that is
+open at ``b`` reaches ``b`` whatever scan later ends it, so later scans matter only as exits
+with no entry, whose inferred stay reaches back ``default_stay_ms``. :func:`scan_window`
+gives that window, which lets storage read one building's scans around a stay instead of a
+person's whole history.
 
 Only accepted scans count: a refused entry did not open the door. A refused exit is ignored
 too, so a stay then lasts longer (tracing errs towards including a contact, never towards
@@ -90,9 +93,9 @@ class Stay:
 
 def scan_window(start_ms: int, end_ms: int, has_exit: bool, rules: StayRules) -> tuple[int, int]:
     """``(lo_ms, hi_ms)``: the scans of one building to read so that every stay overlapping
-    ``[start_ms, end_ms]`` is rebuilt exactly (see the module docstring)."""
+    ``[start_ms, end_ms]`` is rebuilt exactly within it (see the module docstring)."""
     if has_exit:
-        return start_ms - rules.open_stay_ms, end_ms + rules.open_stay_ms
+        return start_ms - rules.open_stay_ms, end_ms + rules.default_stay_ms
     return start_ms - rules.default_stay_ms, end_ms
 
 

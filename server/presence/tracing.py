@@ -190,64 +190,92 @@ class CoPresence:
         own_stays.sort(key=lambda s: (s.start_ms, s.building))
 
         # Each building once, each merged window once: who overlapped which of the person's stays.
-        hits: dict[int, list[tuple[bytes, int]]] = defaultdict(list)  # stay index -> [(subject, ms)]
+        found: dict[bytes, int] = {}  # everyone found -> a dense number, in order of finding
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (stay index, who, overlap ms)
         for building in sorted({s.building for s in own_stays}):
             stays_here = [(i, s) for i, s in enumerate(own_stays) if s.building == building]
             has_exit = building in exits
             for lo, hi, members in _merged_windows(stays_here, has_exit, rules):
                 rows = await self.store.building_scans(building, lo, hi)
-                for index, other, ms in _window_hits(rows, subject_id, members, has_exit, rules, now_ms,
-                                                     threshold_ms):
-                    hits[index].append((other, ms))
+                part = _window_hits(rows, subject_id, members, has_exit, rules, now_ms, threshold_ms, found)
+                if part is not None:
+                    parts.append(part)
         # One lookup of everyone found (a contact is usually found in many windows).
-        people = await self.store.people_of_subjects(list({o for found in hits.values() for o, _ in found}))
-        traced: list[TracedStay] = []
-        totals: dict[bytes, list[int]] = {}  # subject -> [overlap_ms, stays]
-        for index, stay in enumerate(own_stays):
-            found = hits.get(index, [])
-            here = [StayContact(people[o], ms) for o, ms in found if o in people]
-            here.sort(key=lambda c: (-c.overlap_ms, c.person.number))
-            traced.append(TracedStay(stay, here, len(found) - len(here)))
-            for o, ms in found:
-                if o in people:
-                    total = totals.get(o)
-                    if total is None:
-                        totals[o] = [ms, 1]
-                    else:
-                        total[0] += ms
-                        total[1] += 1
-        contacts = [Contact(people[o], t[0], t[1]) for o, t in totals.items()]
-        contacts.sort(key=lambda c: (-c.overlap_ms, c.person.department or "", c.person.number))
-        return TracingResult(subject, start, end, threshold_ms, traced, contacts, clamped)
+        people = await self.store.people_of_subjects(list(found))
+        refs = [people.get(o) for o in found]
+        stays, contacts = _rank(own_stays, parts, refs)
+        return TracingResult(subject, start, end, threshold_ms, stays, contacts, clamped)
+
+
+def _rank(own_stays: list[Stay], parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+          refs: list[PersonRef | None]) -> tuple[list[TracedStay], list[Contact]]:
+    """The answer from the overlaps found: each stay's contacts (longest overlap first, then by
+    number) and passes of nobody counted, and every contact's total over all stays (most first,
+    then by department and number). ``parts`` are ``(stay index, found number, overlap ms)``
+    arrays; ``refs[found number]`` is that person, or None for a pass of nobody."""
+    empty = np.zeros(0, dtype=np.int64)
+    stay_at = np.concatenate([p[0] for p in parts]) if parts else empty
+    who = np.concatenate([p[1] for p in parts]) if parts else empty
+    ms = np.concatenate([p[2] for p in parts]) if parts else empty
+    known = np.fromiter((r is not None for r in refs), dtype=bool, count=len(refs))
+    # ranks of the sort keys (numbers are unique; nobody's passes sort anywhere, they are dropped)
+    number_rank = np.unique(np.array([r.number if r else "" for r in refs], dtype=str), return_inverse=True)[1]
+    dept_rank = np.unique(np.array([(r.department or "") if r else "" for r in refs], dtype=str),
+                          return_inverse=True)[1]
+    order = np.lexsort((number_rank[who], -ms, stay_at)) if len(who) else empty
+    stay_at, who, ms = stay_at[order], who[order], ms[order]
+    person = known[who]
+    unidentified = np.bincount(stay_at[~person], minlength=len(own_stays))
+    stay_at, who, ms = stay_at[person], who[person], ms[person]
+    bounds = np.searchsorted(stay_at, np.arange(len(own_stays) + 1)).tolist()
+    who_list, ms_list = who.tolist(), ms.tolist()
+    traced = [TracedStay(stay, [StayContact(refs[o], m)  # type: ignore[arg-type]  # known: not None
+                                for o, m in zip(who_list[bounds[i]:bounds[i + 1]], ms_list[bounds[i]:bounds[i + 1]],
+                                                strict=True)], int(unidentified[i]))
+              for i, stay in enumerate(own_stays)]
+    total = np.bincount(who, weights=ms, minlength=len(refs)).astype(np.int64)  # exact: sums far below 2**53
+    shared = np.bincount(who, minlength=len(refs))
+    present = np.nonzero(shared)[0]
+    ranked = present[np.lexsort((number_rank[present], dept_rank[present], -total[present]))]
+    contacts = [Contact(refs[o], int(total[o]), int(shared[o])) for o in ranked.tolist()]  # type: ignore[arg-type]
+    return traced, contacts
 
 
 def _window_hits(
     rows: Sequence[Sequence[Any]], subject_id: bytes, members: list[tuple[int, Stay]], has_exit: bool,
-    rules: StayRules, now_ms: int, threshold_ms: int,
-) -> list[tuple[int, bytes, int]]:
-    """``[(stay index, other subject, overlap ms)]`` with at least ``threshold_ms`` of overlap, from
-    one building window's scans ``(subject, at_ms, direction)`` in time order."""
+    rules: StayRules, now_ms: int, threshold_ms: int, found: dict[bytes, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(stay index, found number, overlap ms)`` arrays of everyone overlapping a stay of
+    ``members`` by at least ``threshold_ms``, from one building window's scans ``(subject,
+    at_ms, direction)`` in time order; people are numbered in ``found`` (added as found).
+    None when nobody overlapped."""
     if not rows:
-        return []
+        return None
     subject_col, time_col, direction_col = zip(*rows, strict=True)  # columns, transposed in C
     index = {o: i for i, o in enumerate(dict.fromkeys(subject_col))}
     me = index.pop(subject_id, None)
     if not index:
-        return []
+        return None
     if me is not None:  # keep the numbering dense without the person queried
         index = {o: i for i, o in enumerate(index)}
     subj = np.fromiter(map(index.get, subject_col, repeat(-1)), dtype=np.int64, count=len(rows))
     at = np.fromiter(time_col, dtype=np.int64, count=len(rows))
-    exit_ = np.array(direction_col) == "exit"
+    exit_ = np.fromiter(map("exit".__eq__, direction_col), dtype=bool, count=len(rows))
     others_only = subj >= 0
     subj, at, exit_ = subj[others_only], at[others_only], exit_[others_only]
     order = np.lexsort((np.arange(len(at)), at, subj))  # by person, then time, ties as stored
     p_subj, p_start, p_end = pieces(subj[order], at[order], exit_[order],
                                     has_exit=has_exit, rules=rules, now_ms=now_ms)
     totals = overlap_totals(p_subj, p_start, p_end, [stay for _, stay in members], len(index))
-    others = list(index)
     rows_, cols = np.nonzero(totals >= threshold_ms)
-    return [(members[r][0], others[c], int(totals[r, c])) for r, c in zip(rows_.tolist(), cols.tolist(), strict=True)]
+    if len(rows_) == 0:
+        return None
+    others = list(index)
+    hit, inverse = np.unique(cols, return_inverse=True)
+    numbers = np.fromiter((found.setdefault(others[c], len(found)) for c in hit.tolist()), dtype=np.int64,
+                          count=len(hit))
+    stay_index = np.array([i for i, _ in members], dtype=np.int64)
+    return stay_index[rows_], numbers[inverse], totals[rows_, cols]
 
 
 def _merged_windows(

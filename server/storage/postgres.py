@@ -38,7 +38,7 @@ import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import ExecStatus, Format
-from psycopg.rows import RowMaker
+from psycopg.rows import RowMaker, tuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from server.storage.database import ConstraintError, Database, StorageError, migration_files
@@ -292,6 +292,19 @@ class PgConnection:
         finally:
             await cur.close()
 
+    async def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a query as a plain tuple, built by psycopg's C row loader (bulk reads:
+        no per-row Python call, unlike :class:`PgRow`)."""
+        cur = self.raw.cursor(row_factory=tuple_row)
+        try:
+            await cur.execute(_translated(sql), _values(params))
+            return await cur.fetchall() if _returns_rows(cur) else []
+        except BaseException:
+            raise_translated()
+            raise
+        finally:
+            await cur.close()
+
 
 _SQL_CACHE: dict[str, str] = {}
 
@@ -474,9 +487,9 @@ class PgDatabase(Database):
             return cast(list[sqlite3.Row], await conn.execute_fetchall(sql, params))
 
     async def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read query (bulk reads); each row is a tuple."""
+        """Rows of a read query (bulk reads); each row a plain tuple (:meth:`PgConnection.fetch_tuples`)."""
         async with self._reader() as conn:
-            return cast(list[tuple[Any, ...]], await conn.execute_fetchall(sql, params))
+            return await conn.fetch_tuples(sql, params)
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None."""

@@ -22,7 +22,6 @@ from server.web.errors import ApiError, InvalidField
 from server.web.registry import Routes
 from server.web.rendering import render
 from server.web.tracing import iso, local_time
-from shared.campus_time import checkin_day
 
 routes = Routes(tag="occupancy")
 
@@ -95,9 +94,7 @@ async def set_capacity(request: web.Request, body: CapacityBody) -> web.Response
 @routes.page("GET", "/occupancy", roles=("school_admin",), summary="people inside each building")
 async def occupancy_page(request: web.Request) -> web.StreamResponse:
     svc = service(request)
-    now_ms, buildings = await svc.now()
-    today = checkin_day(request.app[state.CLOCK].now())
-    hours = await svc.day(today)
+    now_ms, buildings, hours = await svc.today()
     names = {b.code: b.name for b in buildings}
     chart = charts.heatmap([(names.get(code, code), counts + [0] * (24 - len(counts)))
                             for code, counts in hours.items()],

@@ -1,6 +1,7 @@
 """The vectorised overlaps (server.presence.overlaps) agree with the stay rules: for random
 histories of many people at one building, the time each covers of each stay of the person
-queried equals what ``build_stays`` and ``overlap_ms`` give person by person."""
+queried equals what ``build_stays`` and ``overlap_ms`` give person by person, and the people
+inside at any instant (occupancy) equal what ``build_stays`` and ``inside_at`` give."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ import random
 import numpy as np
 import pytest
 
-from server.presence.overlaps import overlap_totals, pieces
-from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, overlap_ms
+from server.presence.overlaps import (
+    by_person,
+    inside_counts,
+    last_scan_entries,
+    open_count,
+    overlap_totals,
+    pieces,
+)
+from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, inside_at, overlap_ms
 
 M = MINUTE_MS
 H = 60 * M
@@ -48,3 +56,23 @@ def test_no_scans_no_pieces() -> None:
     empty = np.zeros(0, dtype=np.int64)
     p_subj, p_start, p_end = pieces(empty, empty, np.zeros(0, dtype=bool), has_exit=True, rules=RULES, now_ms=0)
     assert len(p_subj) == len(p_start) == len(p_end) == 0
+
+
+def test_people_inside_at_each_instant_match_the_stays() -> None:
+    """Occupancy's counts (pieces covering an instant; open stays at now) against each person's
+    stays, on random histories read as storage answers them: rows in time order, interleaved."""
+    rng = random.Random(41)
+    for _ in range(200):
+        now = rng.randint(20, 400) * H + rng.choice([0, 0, 1, 17 * M])
+        people = [history(rng, True) for _ in range(rng.randint(0, 8))]
+        rows = sorted(((bytes([i]), t, d) for i, scans in enumerate(people) for t, d in scans),
+                      key=lambda r: r[1])  # a stable sort: one person's ties keep their order
+        subj, at, is_exit = by_person(rows)
+        marks = sorted({now, *(rng.randint(0, now // M) * M for _ in range(6)),
+                        *(t for scans in people for t, _ in scans if t <= now)})
+        got = inside_counts(subj, at, is_exit, marks, rules=RULES, now_ms=now)
+        stays = [build_stays("B", scans, has_exit=True, rules=RULES, now_ms=now) for scans in people]
+        assert got == [sum(inside_at(theirs, mark) for theirs in stays) for mark in marks], (people, now)
+        inside_now = sum(1 for theirs in stays if theirs and theirs[-1].ended == "open")
+        assert open_count(subj, at, is_exit, rules=RULES, now_ms=now) == inside_now
+        assert last_scan_entries([r for r in rows if r[1] <= now], now - RULES.open_stay_ms) == inside_now

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aiohttp.test_utils import TestClient
 
 from server.storage.audit import AuditLog
+from server.storage.scans import ScanLog
 from server.web import state
 from server.web.tracing import iso
 
@@ -90,6 +91,11 @@ async def test_the_threshold_and_the_period_narrow_the_answer(client: TestClient
     await login_as(client, "ADM", "school_admin")
     out = await query(client, min_overlap_min=4)
     assert {x["number"] for x in out["contacts"]} == {f"S{n}" for n in EXPECTED} | {"SB"}
+    # B overlapped exactly 5 minutes: "at least the threshold" counts, one minute more does not
+    out = await query(client, min_overlap_min=5)
+    assert {x["number"]: x["overlap_min"] for x in out["contacts"]}["SB"] == 5.0
+    out = await query(client, min_overlap_min=6)
+    assert "SB" not in {x["number"] for x in out["contacts"]}
     out = await query(client, min_overlap_min=100)
     assert {x["number"] for x in out["contacts"]} == {"SE", "SD"}
     # only the morning of day 2: the library stay, F and A; the evening is outside
@@ -99,6 +105,39 @@ async def test_the_threshold_and_the_period_narrow_the_answer(client: TestClient
     out = await query(client, **{"from": "2026-03-02", "to": "2026-03-02"})
     got = {x["number"]: x["overlap_min"] for x in out["contacts"]}
     assert got["SE"] == 120.0 and got["SD"] == 60.0
+
+
+async def test_late_and_repeated_uploads_count_in_the_right_stay_once(client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
+    c = await build(campus)
+    db = c.app[state.SERVICES].db
+    # the library's exit node was offline: the server received its scans a day after they were made
+    rows = await db.fetch_all("SELECT at_ms, received_at FROM scans WHERE node_id = 'lib-out' ORDER BY at_ms")
+    assert [r[0] for r in rows] == [local_ms(2, t) for t in ("10:45", "11:00", "11:30", "12:00")]
+    assert all(r[1] * 1000 == local_ms(3, "12:00") for r in rows)
+    c.advance_to(3, "14:00")
+    await login_as(client, "ADM", "school_admin")
+    first = await query(client)
+    # F's stay ends at the late exit (10:45, 75 min with P), not at its arrival (day 3 12:00, which
+    # would make F's stay reach past P's 11:00 exit and count 90 min)
+    assert {x["number"]: x["overlap_min"] for x in first["contacts"]}["SF"] == 75.0
+    assert first["stays"][0]["left_at"] == iso(local_ms(2, "11:00"))
+
+    # every node retries what it already sent (an acknowledgement lost); the library exit node
+    # sends its whole log again together with one new record: only the new one is stored
+    made = sum(feed.seq for feed in c.feeds.values())
+    assert await ScanLog(db).count() == made
+    for node in ("d1-in", "d1-out", "lib-in", "can-in"):
+        assert await c.upload(node, c.feeds[node].sent) == 0
+    c.scan("lib-out", "SK", 3, "13:30")
+    feed = c.feeds["lib-out"]
+    assert await c.upload("lib-out", feed.sent + feed.pending) == 1
+    assert await ScanLog(db).count() == made + 1
+    again = await query(client)
+    assert again["stays"] == first["stays"] and again["contacts"] == first["contacts"]
+    assert [x["number"] for x in again["contacts"]].count("SG") == 1
+    assert all(x["stays"] == 1 for x in again["contacts"])  # each contact shared one stay with P, once
+    r = await client.get("/api/v1/occupancy")
+    assert {b["code"]: b["inside"] for b in (await r.json())["buildings"]} == {"D1": 1, "LIB": 0}
 
 
 async def test_every_query_leaves_one_audit_entry_with_the_reason(client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
@@ -182,6 +221,8 @@ async def test_csv_export_has_a_bom_and_groups_by_department(client: TestClient,
     lines = raw.decode("utf-8-sig").splitlines()
     assert [line.split(",")[:2] for line in lines[1:]] == [
         ["CS", "SD"], ["CS", "SF"], ["CS", "SA"], ["EE", "SE"], ["EE", "SG"], ["EE", "SC"]]
+    entries = await AuditLog(c.app[state.SERVICES].db).recent(action="tracing_query")
+    assert [e.detail["reason"] for e in entries] == ["export for CDC"]  # the export is a query: one entry
 
 
 async def test_school_admin_pages_run_the_query_and_show_occupancy(client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
@@ -199,5 +240,7 @@ async def test_school_admin_pages_run_the_query_and_show_occupancy(client: TestC
     assert "Name SE" in text and "Name SB" not in text and "570.0" in text
     r = await client.post("/tracing", data={"csrf_token": csrf, "number": "SP", "reason": ""})
     assert r.status == 422
+    entries = await AuditLog(c.app[state.SERVICES].db).recent(action="tracing_query")
+    assert [e.detail["reason"] for e in entries] == ["page query"]  # the refused one left none
     r = await client.get("/occupancy")
     assert r.status == 200 and "Dormitory 1" in await r.text()
