@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge.store import NodeStore
-from provisioning.init import init_data_dir
 from server.datadir import DataDir
 from shared.clock import FakeClock
-from tests.conftest import use_database
+from tests.server import conftest as server_fixtures
 
 from .helpers import START, EnrolledNode, LoopbackServer, add_buildings, enrol_node, open_node_store
 
@@ -23,10 +22,7 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def datadir(tmp_path: Path, clock: FakeClock, database_url: str) -> DataDir:
-    """A data directory on each backend (``database_url``: SQLite, then PostgreSQL)."""
-    return use_database(init_data_dir(tmp_path / "server", clock, admin=None).datadir, database_url)
+datadir = server_fixtures.datadir  # the server tests' data directory, on each backend, at this clock
 
 
 @pytest.fixture
