@@ -571,7 +571,7 @@ class PassService:
         """Sign a pass for the person's current row when still eligible without a current pass
         (re-read inside the transaction, so two refreshes sign one pass)."""
         now_s = to_unix(now)
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(person_id=person.id) as conn:
             row = await PassStatusStore.get_in(conn, person.id)
             if not self.eligible(row, now) or (row.current_until_s and row.current_until_s > now_s):
                 return row

@@ -45,16 +45,22 @@ class Buildings:
     @staticmethod
     async def ensure_group_in(conn: aiosqlite.Connection, name: str, allowed_statuses: list[str] | None = None,
                               hours: list[str] | None = None) -> int:
-        """Like :meth:`ensure_group`, inside the caller's transaction."""
+        """Like :meth:`ensure_group`, inside the caller's transaction. Two transactions of
+        different people creating the same group at once (PostgreSQL runs them side by side) make
+        one group: the second waits for the first's insert and then reads its row."""
         async with conn.execute("SELECT id FROM building_groups WHERE name = ?", (name,)) as cur:
             row = await cur.fetchone()
         if row is None:
             async with conn.execute(
-                "INSERT INTO building_groups (name, allowed_statuses, hours) VALUES (?, ?, ?) RETURNING id",
+                "INSERT INTO building_groups (name, allowed_statuses, hours) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING RETURNING id",
                 (name, ",".join(allowed_statuses or ["green"]), ",".join(hours or [])),
             ) as cur:
                 inserted = await cur.fetchone()
-                gid = int(inserted[0]) if inserted else 0
+            if inserted is None:
+                async with conn.execute("SELECT id FROM building_groups WHERE name = ?", (name,)) as cur:
+                    inserted = await cur.fetchone()
+            gid = int(inserted[0]) if inserted else 0
         else:
             gid = int(row[0])
             if allowed_statuses is not None:

@@ -156,8 +156,13 @@ class Database:
         return applied
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, person_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back on error.
+
+        ``person_id`` names the one person whose state the transaction changes (a check-in, a
+        pass refresh): PostgreSQL then lets transactions of different people run side by side
+        (:meth:`server.storage.postgres.PgDatabase.transaction`, which lists what such a
+        transaction may do). SQLite has one writer at a time whatever it is given.
 
         Raises:
             StorageError: the disk is full or the database is unwritable (translated from
@@ -198,6 +203,21 @@ class Database:
     async def execute_many(self, conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """``executemany`` inside a transaction opened with :meth:`transaction`."""
         await conn.executemany(sql, rows)
+
+
+async def order_lock(conn: aiosqlite.Connection, table: str) -> None:
+    """Inside a transaction about to append to ``table``, a table whose rows readers page through
+    by a growing key (the revocation list's ``version``: a node asks for the entries after the
+    version it holds): serialise this append with every other append to ``table`` until COMMIT,
+    so keys become visible in the order they were given and no reader skips one.
+
+    A no-op on SQLite (one writer at a time) and inside a PostgreSQL transaction that already
+    holds the whole-database write lock; a transaction of one person on PostgreSQL takes a
+    transaction-scoped advisory lock (:meth:`server.storage.postgres.PgConnection.order_lock`).
+    """
+    hold = getattr(conn, "order_lock", None)
+    if hold is not None:
+        await hold(table)
 
 
 def split_sql(script: str) -> list[str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from server.storage.database import Database
+from server.storage.database import Database, order_lock
 from shared.pass_format import PassFields
 from shared.revocation import RevocationEntry
 
@@ -99,7 +99,9 @@ class Passes:
         passes expires: it also covers a pass of the person the server has no record of (signed
         by a second server process in the same moment, restored from a backup, or signed by
         hand with a valid-from in the past). A pass signed from ``now_s`` on is not covered.
-        Returns the new list versions (the subject entry's last)."""
+        Returns the new list versions (the subject entry's last); versions become visible in
+        order (:func:`server.storage.database.order_lock`), so a node paging by version misses none."""
+        await order_lock(conn, "revocations")
         versions = []
         async with conn.execute(
             "SELECT serial, valid_until FROM passes WHERE subject = ? AND valid_until > ?"

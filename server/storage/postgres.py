@@ -18,10 +18,19 @@ Every dialect difference the repositories would otherwise see is handled here, i
   :class:`~server.storage.database.StorageError`.
 
 Isolation (docs/deploy.md): SQLite serialises writers with ``BEGIN IMMEDIATE``. Here every
-:meth:`PgDatabase.transaction` runs at READ COMMITTED and first takes one transaction-scoped advisory
-lock (``pg_advisory_xact_lock(WRITE_LOCK_KEY)``), held until COMMIT or ROLLBACK: write transactions of
-every process are serialised exactly as on SQLite, and each statement of the holder sees everything
-committed before it. Reads outside a transaction take no lock and never wait for writers.
+:meth:`PgDatabase.transaction` runs at READ COMMITTED and first takes transaction-scoped advisory
+locks, held until COMMIT or ROLLBACK:
+
+- a transaction of no particular person takes the write lock ``WRITE_LOCK_KEY`` *exclusively*:
+  it runs alone, exactly as on SQLite, and each of its statements sees everything committed before it;
+- a transaction of one person (``transaction(person_id=…)``: a check-in, a pass refresh) takes the
+  write lock *shared*, then that person's lock ``(PERSON_LOCK_CLASS, person id)`` exclusively: it
+  waits for every exclusive holder and for the same person's other transactions, and runs side by
+  side with other people's. The rule it must keep is in :meth:`PgDatabase.transaction`.
+
+Locks are always taken in the order write lock, person lock, order lock (:func:`server.storage.database.order_lock`),
+and a transaction takes at most one person lock, so two transactions never wait for each other.
+Reads outside a transaction take no lock and never wait for writers.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -48,13 +58,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WRITE_LOCK_KEY = 0x43505057  # "CPPW": the advisory lock every write transaction holds (one writer at a time)
+WRITE_LOCK_KEY = 0x43505057  # "CPPW": the advisory lock every write transaction holds (exclusive or shared)
+PERSON_LOCK_CLASS = 0x43505050  # "CPPP": first key of a person's lock (the second is the person's id)
+ORDER_LOCK_CLASS = 0x4350504F  # "CPPO": first key of a table's order lock (the second: CRC-32 of its name)
 POOL_MAX = 10  # connections per process; a transaction holds one for its whole length
 POOL_TIMEOUT_S = 30.0  # waiting longer for a free connection is an error, not a hang
 CLOSE_TIMEOUT_S = 5.0  # pool close: connections still out after this are closed anyway
 
 _TUPLES = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
 _current: ContextVar[tuple[PgDatabase, PgConnection] | None] = ContextVar("campuspass_pg_tx", default=None)
+
+
+def int4(value: int) -> int:
+    """``value`` folded into PostgreSQL's ``int4`` range (an advisory lock key half): ids beyond
+    it share a key with another id, which only makes their transactions wait for each other."""
+    return (value + 2**31) % 2**32 - 2**31
 
 
 def redact(url: str) -> str:
@@ -251,9 +269,16 @@ class PgConnection:
     """One pooled connection inside a transaction, with the surface of ``aiosqlite.Connection`` that the
     repositories use: ``execute``, ``executemany``, ``execute_fetchall``, ``total_changes``."""
 
-    def __init__(self, raw: AsyncConnection[Any]) -> None:
+    def __init__(self, raw: AsyncConnection[Any], *, exclusive: bool = True) -> None:
         self.raw = raw
         self.total_changes = 0  # rows changed through this adapter (SQLite's counter is per connection)
+        self.exclusive = exclusive  # holds the write lock exclusively (no order lock needed)
+
+    async def order_lock(self, table: str) -> None:
+        """Take ``table``'s order lock until the transaction ends (:func:`server.storage.database.order_lock`);
+        nothing to do when this transaction holds the write lock exclusively."""
+        if not self.exclusive:
+            await self.execute("SELECT pg_advisory_xact_lock(?, ?)", (ORDER_LOCK_CLASS, int4(zlib.crc32(table.encode()))))
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> _Cursor:
         cur = self.raw.cursor()
@@ -444,12 +469,17 @@ class PgDatabase(Database):
         return applied
 
     @asynccontextmanager
-    async def _raw_transaction(self) -> AsyncIterator[PgConnection]:
+    async def _raw_transaction(self, person_id: int | None = None) -> AsyncIterator[PgConnection]:
         try:
             async with self.pool.connection() as raw:
                 async with raw.transaction():
-                    conn = PgConnection(raw)
-                    await conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK_KEY,))
+                    conn = PgConnection(raw, exclusive=person_id is None)
+                    if person_id is None:
+                        await conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK_KEY,))
+                    else:
+                        # one round trip; a select list is evaluated left to right: shared write lock first
+                        await conn.execute("SELECT pg_advisory_xact_lock_shared(?), pg_advisory_xact_lock(?, ?)",
+                                           (WRITE_LOCK_KEY, PERSON_LOCK_CLASS, int4(person_id)))
                     token = _current.set((self, conn))
                     try:
                         yield conn
@@ -459,14 +489,23 @@ class PgDatabase(Database):
             raise StorageError(f"cannot commit: {str(exc).strip()}") from exc
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction holding the write lock (module docstring), committed on exit, rolled
-        back on error.
+    async def transaction(self, *, person_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction, committed on exit, rolled back on error. Without ``person_id`` it
+        holds the write lock exclusively and runs alone; with it, it runs beside other people's
+        transactions (module docstring).
+
+        A transaction given ``person_id`` must change only that person's rows (their check-in,
+        pass status, passes and history) and otherwise only *insert* rows that no other
+        transaction of one person updates (audit entries, SMS messages under a unique id:
+        ``ON CONFLICT DO NOTHING``), and must take :func:`server.storage.database.order_lock`
+        before appending to a table read by a growing key (the revocation list). Anything that
+        reads other people's state to decide what to write (a batch approval, a sweep, a sync
+        upload) runs without ``person_id``.
 
         Raises:
             StorageError: the server is unreachable or the commit fails; nothing of the transaction is kept.
         """
-        async with self._raw_transaction() as conn:
+        async with self._raw_transaction(person_id) as conn:
             yield cast("aiosqlite.Connection", conn)
 
     @asynccontextmanager

@@ -321,7 +321,7 @@ class CheckinService:
         counsellors = await People(self.db).counsellors_of(person.department) if (
             abnormal and person.department and self.config.workflow.notify_counsellors_by_sms) else []
         enqueued = False
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(person_id=person.id) as conn:
             stored, created = await Checkins.upsert(conn, person_id=person.id, day=day, answers=answers,
                                                         abnormal=abnormal, same_as_yesterday=same_as_yesterday,
                                                         now_s=now_s)
