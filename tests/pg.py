@@ -8,6 +8,7 @@ dropped afterwards."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import glob
 import itertools
 import os
@@ -88,6 +89,21 @@ class PgCluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the forked child before exec: ask the kernel for SIGQUIT (PostgreSQL's immediate
+    shutdown, which ends its backends too) when the process that started the server dies, so a test
+    run killed with SIGKILL leaves no server behind. Runs after Popen's switch to ``user`` (a change
+    of user would clear the request)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGQUIT, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGQUIT)
+
+
 def start_cluster(*, crash_safe: bool = False, shared_buffers_mb: int = 64) -> PgCluster:
     """initdb a cluster in a new temporary folder and start it on a free port; wait until it accepts
     connections (at most 30 s), create and migrate the template database.
@@ -123,7 +139,7 @@ def start_cluster(*, crash_safe: bool = False, shared_buffers_mb: int = 64) -> P
          "-c", f"unix_socket_directories={folder}", "-c", "synchronous_commit=off",
          *(() if crash_safe else ("-c", "fsync=off", "-c", "full_page_writes=off")),
          "-c", "max_connections=400", "-c", f"shared_buffers={shared_buffers_mb}MB"],
-        cwd=folder, user=user, stdout=log, stderr=subprocess.STDOUT)
+        cwd=folder, user=user, stdout=log, stderr=subprocess.STDOUT, preexec_fn=functools.partial(_die_with_parent, os.getpid()))
     log.close()
     cluster = PgCluster(port, process, folder)
     deadline = time.monotonic() + 30
