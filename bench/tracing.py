@@ -77,6 +77,7 @@ from server.storage import Database  # noqa: E402
 from server.storage.buildings import Buildings  # noqa: E402
 from server.storage.nodes import Nodes  # noqa: E402
 from server.storage.people import NewPerson, People  # noqa: E402
+from server.storage.presence import PresenceStore  # noqa: E402
 from server.storage.scans import ScanLog  # noqa: E402
 from server.storage.sessions import Sessions  # noqa: E402
 from shared.campus_time import checkin_day, day_start  # noqa: E402
@@ -213,6 +214,10 @@ async def load(targets: list[Target], people: int, days: int, now_ms: int, rng: 
                 t.load_s += time.perf_counter() - t0
         for t, db in zip(targets, dbs, strict=True):
             t0 = time.perf_counter()
+            # the bulk load bypassed sync ingest, which links each new scan to the person's previous
+            # scan at that building: link them all at once (what migration 0260 does to stored scans)
+            async with db.transaction() as conn:
+                await PresenceStore.relink(conn, 0)
             if t.backend == "sqlite":
                 await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 await db.conn.execute("ANALYZE")
