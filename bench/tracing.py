@@ -12,8 +12,10 @@ both), each day one transaction: a real SQLite file, through
 ``executemany``), and a throwaway PostgreSQL server started for the run (``tests/pg.py``: a
 cluster in a temporary folder on a free loopback port, durability off, stopped and removed at
 the end), filled with ``COPY`` (the same rows; statement by statement would take ~20 minutes
-here, and ingest speed is bench/sync_ingest.py's subject), then vacuumed and analysed as
-autovacuum would after a bulk insert.
+here, and ingest speed is bench/sync_ingest.py's subject). Both loads bypass sync ingest, which
+links each new scan to the person's previous scan at that building, so the scans are then linked
+in one statement (:meth:`server.storage.presence.PresenceStore.relink`, what migration 0260 does to
+stored scans), and vacuumed and analysed as autovacuum would after a bulk insert.
 
 Then, in the same run, on each backend:
 

@@ -8,10 +8,10 @@ a stated purpose, the minimum necessary, and a record of access). The period nev
 back beyond the scans kept (``[presence] scan_retention_days``).
 
 Cost: one indexed read of the person's scans (their stays rebuilt by
-:func:`server.presence.stays.build_stays`), then one range read per building they were in
-(windows around their stays merged), all from the covering index; everyone else's time in the
-building is cut into pieces and summed against the person's stays in a few numpy passes
-(:mod:`server.presence.overlaps`), and the people found are looked up once at the end.
+:func:`server.presence.stays.build_stays`), then one statement per building they were in, in
+which the database sums everyone else's time inside against each of the person's stays there
+from the scans' links (:meth:`server.storage.presence.PresenceStore.overlaps`, covering index
+only) and returns the contacts only; the people found are looked up once at the end.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ retention (SQL only here; issue 19, docs/tracing.md).
 
 Every read takes accepted scans only and orders them by :data:`SCAN_TIME`, the scan time the
 server orders the scan log by. The building reads go through the covering index
-``scans_building_presence`` (building, time, verdict, direction, subject): one range per
+``scans_building_presence`` (building, time, verdict, direction, subject, link): one range per
 building, never the table.
 """
 
