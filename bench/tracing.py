@@ -308,6 +308,8 @@ async def measure_queries(datadir: DataDir, numbers: list[str], now_ms: int, pg_
             _now, buildings = await occ.now()
             o_ms.append((time.perf_counter() - t0) * 1000)
         digest.update(repr([(b.code, b.inside, b.newest_scan_ms) for b in buildings]).encode())
+        _now, _buildings, hours = await occ.today()  # today's hourly chart
+        digest.update(repr(sorted(hours.items())).encode())
         return Measured(q_ms, q_cpu_ms, q_n, b_ms, b_n, o_ms[1:], [], digest.hexdigest())
     finally:
         await db.close()
@@ -430,7 +432,8 @@ def report(t: Target, args: argparse.Namespace, m: Measured, load: tuple[float, 
                             ("occupancy page CPU", old.page_cpu_ms, m.page_cpu_ms)):
             print(f"  {label:34s} {a:8.1f} / {b:8.1f} = {b / a:5.2f}")
         same = old.answers == m.answers
-        print(f"  answers (contacts, overlaps, stays, people inside): {'the same' if same else 'DIFFERENT'}")
+        print(f"  answers (contacts, overlaps, stays, people inside, today's chart):"
+              f" {'the same' if same else 'DIFFERENT'}")
         if not same:
             missed.append(f"{t.backend} answers differ from {args.ab}")
     return missed

@@ -22,6 +22,7 @@ from server.jobs import Job
 from server.pass_status import PassService
 from server.passwords import PasswordHasher
 from server.presence.retention import purge_old_scans
+from server.presence.scan_cache import BuildingScanCache
 from server.sms import SmsGateway, SmsSender
 from server.storage import Database
 from server.storage.sessions import TOUCH_FLUSH_EVERY_S, Sessions, SessionTouches
@@ -55,6 +56,7 @@ class Services:
     arrivals: Arrivals
     reminders: Reminders
     figures: CampusFiguresCache
+    occupancy_scans: BuildingScanCache
 
 
 def build_services(db: Database, datadir: DataDir, config: ServerConfig, clock: Clock, gateway: SmsGateway,
@@ -75,6 +77,7 @@ def build_services(db: Database, datadir: DataDir, config: ServerConfig, clock: 
         arrivals=Arrivals(passes),
         reminders=Reminders(db, clock, config, sms_wake=sender.wake),
         figures=CampusFiguresCache(db, clock),
+        occupancy_scans=BuildingScanCache(db),
     )
 
 

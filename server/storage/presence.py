@@ -259,6 +259,33 @@ class PresenceStore:
                 RELINK_SQL.format(h=h, where=f" AND building = ? AND subject IN ({','.join('?' * len(chunk))})"),
                 (since_ms - h, building, *chunk, since_ms))
 
+    async def count_building_scans(self, buildings: Sequence[str], lo_ms: int, hi_ms: int) -> dict[str, int]:
+        """``{building: how many scans :meth:`building_scans` would return in [lo_ms, hi_ms]}``
+        (buildings without any left out): one statement, an index-only count, no rows read."""
+        out: dict[str, int] = {}
+        for i in range(0, len(buildings), _CHUNK):
+            chunk = list(buildings[i:i + _CHUNK])
+            rows = await self.db.fetch_all(
+                f"SELECT building, COUNT(*) FROM scans WHERE building IN ({','.join('?' * len(chunk))})"
+                f" AND {SCAN_TIME} BETWEEN ? AND ? AND verdict = 'accept' AND subject IS NOT NULL GROUP BY building",
+                [*chunk, lo_ms, hi_ms])
+            out.update((r[0], int(r[1])) for r in rows)
+        return out
+
+    async def buildings_scans(self, buildings: Sequence[str], lo_ms: int, hi_ms: int) -> Sequence[Sequence[Any]]:
+        """:meth:`building_scans` of several buildings in one statement: rows of ``(building,
+        subject, at_ms, direction)`` by building, then in time order. Meant for short periods
+        (a few minutes)."""
+        out: list[Sequence[Any]] = []
+        for i in range(0, len(buildings), _CHUNK):
+            chunk = list(buildings[i:i + _CHUNK])
+            out += await self.db.fetch_tuples(
+                f"SELECT building, subject, {SCAN_TIME}, direction FROM scans"
+                f" WHERE building IN ({','.join('?' * len(chunk))}) AND {SCAN_TIME} BETWEEN ? AND ?"
+                f" AND verdict = 'accept' AND subject IS NOT NULL ORDER BY building, {SCAN_TIME}",
+                [*chunk, lo_ms, hi_ms])
+        return out
+
     async def newest_scan_ms(self, buildings: Sequence[str]) -> dict[str, int]:
         """``{building: time of its newest stored scan}`` (buildings without scans left out)."""
         out: dict[str, int] = {}

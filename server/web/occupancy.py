@@ -60,7 +60,9 @@ class CapacityBody:
 
 def service(request: web.Request) -> Occupancy:
     """The occupancy service of this app."""
-    return Occupancy(request.app[state.SERVICES].db, request.app[state.CLOCK], request.app[state.CONFIG].presence)
+    services = request.app[state.SERVICES]
+    return Occupancy(services.db, request.app[state.CLOCK], request.app[state.CONFIG].presence,
+                     services.occupancy_scans)
 
 
 def building_out(b: BuildingOccupancy) -> BuildingOccupancyOut:

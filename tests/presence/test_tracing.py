@@ -244,3 +244,30 @@ async def test_school_admin_pages_run_the_query_and_show_occupancy(client: TestC
     assert [e.detail["reason"] for e in entries] == ["page query"]  # the refused one left none
     r = await client.get("/occupancy")
     assert r.status == 200 and "Dormitory 1" in await r.text()
+
+
+def chart_row(html: str, name: str) -> list[int]:
+    """The hourly counts of one building in the occupancy page's table."""
+    row = html.split(f"<tr><td>{name}</td>", 1)[1].split("</tr>", 1)[0]
+    return [int(cell.split("</td>", 1)[0]) for cell in row.split("<td>")[1:]]
+
+
+async def test_a_late_upload_into_a_past_hour_changes_that_hour_of_the_chart(
+        client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
+    c = await build(campus)
+    await login_as(client, "ADM", "school_admin")
+    c.advance_to(3, "14:00")
+    page = await client.get("/occupancy")
+    assert page.status == 200
+    before = chart_row(await page.text(), "Library")
+    assert before == [0] * 15  # 00:00 ... 14:00: nobody in the library on day 3 yet
+    # the library's doors were offline: K was inside 11:10 -> 12:20, L 12:50 -> 13:40; both
+    # hours were settled (kept, their counts remembered) when the page was shown
+    c.scan("lib-in", "SK", 3, "11:10"), c.scan("lib-out", "SK", 3, "12:20")
+    c.scan("lib-in", "SL", 3, "12:50"), c.scan("lib-out", "SL", 3, "13:40")
+    c.advance_to(3, "14:05")
+    await c.upload("lib-in"), await c.upload("lib-out")
+    after = chart_row(await (await client.get("/occupancy")).text(), "Library")
+    assert after == [0] * 12 + [1, 1, 0]  # 12:00 (K) and 13:00 (L) changed, nothing else
+    assert c.app[state.SERVICES].occupancy_scans.rereads == 1  # the library only, read again
+    assert chart_row(await (await client.get("/occupancy")).text(), "Library") == after
