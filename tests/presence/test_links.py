@@ -18,6 +18,9 @@ from server.storage.nodes import Nodes
 from server.storage.people import NewPerson, People
 from server.storage.presence import PresenceStore
 from server.storage.scans import ScanLog
+from server.web import state
+
+from .conftest import local_ms, login_as
 
 M = MINUTE_MS
 H = 60 * M
@@ -195,3 +198,27 @@ async def test_retention_clears_links_to_deleted_scans(datadir: DataDir) -> None
         assert LINK_HORIZON_MS >= RULES.open_stay_ms + RULES.default_stay_ms
     finally:
         await db.close()
+
+
+async def test_an_upload_whose_scan_id_is_taken_relinks_the_scans_after_it(client, campus) -> None:  # type: ignore[no-untyped-def]
+    """A faulty node reuses another node's scan id: that record is not stored (ids are unique),
+    so the scan after it in the same batch must not point back to it."""
+    c = campus()
+    await c.build({"SP": "CS", "SA": "CS"})
+    c.scan("lib-in", "SP", 2, "09:00")
+    taken = c.scan("lib-in", "SA", 2, "09:30")  # someone else's scan
+    c.advance_to(2, "09:40")
+    assert await c.upload("lib-in") == 2
+    c.scan("lib-out", "SP", 2, "10:00", scan_id=taken)  # not stored
+    c.scan("lib-out", "SP", 2, "11:00")
+    c.advance_to(2, "12:00")
+    assert await c.upload("lib-out") == 1
+    db = c.app[state.SERVICES].db
+    rows = await db.fetch_all("SELECT at_ms, direction, prev_at, prev_entry FROM scans WHERE node_id = 'lib-out'")
+    assert [tuple(r) for r in rows] == [(local_ms(2, "11:00"), "exit", local_ms(2, "09:00"), 1)]
+    assert await links_of(db) == await relinked(db)
+    await login_as(client, "ADM", "school_admin")
+    r = await client.post("/api/v1/tracing/queries", json={"number": "SA", "reason": "faulty node check"})
+    assert r.status == 200
+    # SP was inside 09:00 -> 11:00 (the exit closes the entry); SA from 09:30 (still open at 12:00)
+    assert [(x["number"], x["overlap_min"]) for x in (await r.json())["contacts"]] == [("SP", 90.0)]
