@@ -492,6 +492,10 @@ class PresenceConfig:
         if self.open_stay_h * 60 < self.default_stay_min:
             raise ValueError(f"presence.open_stay_h = {self.open_stay_h} is shorter than default_stay_min"
                              f" = {self.default_stay_min} minutes; expected at least as long")
+        if self.open_stay_h * 60 + self.default_stay_min > 24 * 60:
+            raise ValueError(f"presence.open_stay_h = {self.open_stay_h} h plus default_stay_min ="
+                             f" {self.default_stay_min} min exceeds a day; expected at most 24 h together"
+                             " (a scan is linked to the previous one of the same person for a day)")
         if self.scan_retention_days < self.tracing_days:
             raise ValueError(f"presence.scan_retention_days = {self.scan_retention_days} is shorter than"
                              f" tracing_days = {self.tracing_days}; expected at least as long")

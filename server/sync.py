@@ -29,6 +29,7 @@ from server.storage.buildings import Buildings
 from server.storage.database import Database
 from server.storage.nodes import NodeRow
 from server.storage.passes import Passes
+from server.storage.presence import PresenceStore
 from server.storage.scans import Anomaly, ScanLog, ScanRow, SyncLogRow
 from shared.errors import WireFormatError
 from shared.scanlog import ChainHead, ScanRecord, walk_chain
@@ -102,6 +103,7 @@ def _row(rec: ScanRecord, building: str, now_s: int, skew_ms: int, min_skew_ms: 
 # ScanRow members used below
 _ID: Final = 0
 _SEQ: Final = 2
+_DIRECTION: Final = 4
 _AT: Final = 5
 _SERIAL: Final = 7
 _SUBJECT: Final = 8
@@ -196,7 +198,15 @@ class SyncService:
             anomalies += revoked
             by_id = {r[_ID]: r for r in flagged}
             rows = [by_id.get(r[_ID], r) for r in rows]
-            inserted = await ScanLog.insert(conn, rows)
+            # Each new accepted scan points back to the person's previous scan at this building
+            # (co-presence sums them in SQL; a late scan also corrects the one after it).
+            links = await PresenceStore.link_new_scans(conn, node.building, [
+                (r[_ID], r[_SUBJECT], r[_AT], r[_DIRECTION]) for r in rows
+                if r[_VERDICT] == "accept" and r[_SUBJECT] is not None])
+            inserted = await ScanLog.insert(conn, rows, links)
+            if inserted < len(links):  # a scan linked as new was not stored (its id was taken): relink
+                await PresenceStore.relink(conn, min(r[_AT] for r in rows), building=node.building,
+                                           subjects=sorted({r[_SUBJECT] for r in rows if r[_SUBJECT] is not None}))
             accepted = [(r[0], r[8], r[3], r[5]) for r in rows if r[10] == "accept" and r[8] is not None]
             if accepted:
                 window_ms = max(self.config.travel_min_s, self.config.repeat_window_s) * 1000

@@ -97,8 +97,9 @@ class Occupancy:
         return await self._read(True)
 
     async def _read(self, chart: bool) -> tuple[int, list[BuildingOccupancy], dict[str, list[int]]]:
-        now_ms = to_unix(self.clock.now()) * 1000
-        start_ms = to_unix(day_start(checkin_day(self.clock.now()))) * 1000
+        now = self.clock.now()
+        now_ms = to_unix(now) * 1000
+        start_ms = to_unix(day_start(checkin_day(now))) * 1000
         marks = [start_ms + h * 3_600_000 for h in range(24) if start_ms + h * 3_600_000 <= now_ms] if chart else []
         buildings = await self.tracked_buildings()
         codes = [b.code for b in buildings]

@@ -20,7 +20,8 @@ The columns answered are therefore exactly the scans a full read would return, i
 order (a test compares both over random histories with late uploads, on each backend). Nothing
 is shared between processes but the database, so the answer is right in every process of a
 multi-process deployment by construction; a process that has not been asked for a while only
-pays a longer step 2, or step 1's re-read.
+pays a longer step 2, or step 1's re-read. At midnight the window moves on by a day and the
+scans it no longer covers are dropped.
 
 Each building's kept scans carry a ``memo`` for figures that depend only on settled scans (the
 chart's past hours); it is emptied with them when they are read again.
@@ -110,15 +111,24 @@ class BuildingScanCache:
         self._settled_ms = 0
         self._kept: dict[str, _Kept] = {}
         self.rereads = 0
-        """Buildings read again because their count differed (for tests and the benchmark)."""
+        """Buildings read again because their count differed (for tests)."""
+        self.whole_reads = 0
+        """Buildings read whole from the start of the window: first, after a new start, and
+        after a changed count (for tests)."""
 
     async def read(self, buildings: Sequence[str], from_ms: int, now_ms: int) -> dict[str, BuildingScans]:
         """``{building: its accepted scans with a subject in [from_ms, now_ms]}``, the same as
         :meth:`server.storage.presence.PresenceStore.building_scans` would read now. A new
         ``from_ms`` (a new day) or a clock that went back before the settled instant starts
-        afresh."""
+        afresh; a later ``from_ms`` (the next day) keeps the scans the window still covers."""
         async with self._lock:
-            if from_ms != self._from_ms or now_ms < self._settled_ms:
+            if self._from_ms is not None and self._from_ms < from_ms <= self._settled_ms <= now_ms:
+                for k in self._kept.values():
+                    i = int(np.searchsorted(k.at_ms, from_ms, side="left"))
+                    k.person, k.at_ms, k.is_exit = k.person[i:], k.at_ms[i:], k.is_exit[i:]
+                    k.memo.clear()  # a new day's figures
+                self._from_ms = from_ms
+            elif from_ms != self._from_ms or now_ms < self._settled_ms:
                 self._kept.clear()
                 self._from_ms, self._settled_ms = from_ms, from_ms - 1
             old = self._settled_ms
@@ -132,6 +142,7 @@ class BuildingScanCache:
                     self.rereads += 1
             for b in wanted:
                 if b not in self._kept:  # read whole up to the settled instant, the rest below
+                    self.whole_reads += 1
                     rows = await self.store.building_scans(b, from_ms, old) if old >= from_ms else []
                     subjects, times, directions = zip(*rows, strict=True) if rows else ((), (), ())
                     index: dict[Any, int] = {}

@@ -8,25 +8,21 @@ a stated purpose, the minimum necessary, and a record of access). The period nev
 back beyond the scans kept (``[presence] scan_retention_days``).
 
 Cost: one indexed read of the person's scans (their stays rebuilt by
-:func:`server.presence.stays.build_stays`), then one range read per building they were in
-(windows around their stays merged), all from the covering index; everyone else's time in the
-building is cut into pieces and summed against the person's stays in a few numpy passes
-(:mod:`server.presence.overlaps`), and the people found are looked up once at the end.
+:func:`server.presence.stays.build_stays`), then one statement per building they were in, in
+which the database sums everyone else's time inside against each of the person's stays there
+from the scans' links (:meth:`server.storage.presence.PresenceStore.overlaps`, covering index
+only) and returns the contacts only; the people found are looked up once at the end.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from typing import Any
 
 import numpy as np
 
 from server.config import PresenceConfig
 from server.presence.errors import NotPermitted, PeriodError, UnknownPerson
-from server.presence.overlaps import overlap_totals, pieces
 from server.presence.stays import MINUTE_MS, Stay, StayRules, build_stays, clip, scan_window
 from server.storage.audit import AuditLog
 from server.storage.database import Database
@@ -47,7 +43,7 @@ def rules_of(config: PresenceConfig) -> StayRules:
                      open_stay_ms=config.open_stay_h * 60 * MINUTE_MS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a query builds tens of thousands; a frozen __init__ costs twice as much
 class StayContact:
     """Someone whose stays overlapped one stay of the person queried, by ``overlap_ms``."""
 
@@ -65,7 +61,7 @@ class TracedStay:
     unidentified: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see StayContact
 class Contact:
     """One contact over the whole period: total overlap (milliseconds) and over how many of the
     queried person's stays."""
@@ -189,20 +185,23 @@ class CoPresence:
                     own_stays.append(clipped)
         own_stays.sort(key=lambda s: (s.start_ms, s.building))
 
-        # Each building once, each merged window once: who overlapped which of the person's stays.
-        found: dict[bytes, int] = {}  # everyone found -> a dense number, in order of finding
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (stay index, who, overlap ms)
+        # Per building, one statement: the database sums everyone's time inside against each of
+        # the person's stays there from the scans' links, and returns the contacts only.
+        rows: list[tuple[int, int, int]] = []  # (stay index, person id or -1, overlap ms)
         for building in sorted({s.building for s in own_stays}):
-            stays_here = [(i, s) for i, s in enumerate(own_stays) if s.building == building]
             has_exit = building in exits
-            for lo, hi, members in _merged_windows(stays_here, has_exit, rules):
-                rows = await self.store.building_scans(building, lo, hi)
-                part = _window_hits(rows, subject_id, members, has_exit, rules, now_ms, threshold_ms, found)
-                if part is not None:
-                    parts.append(part)
-        # One lookup of everyone found (a contact is usually found in many windows).
-        people = await self.store.people_of_subjects(list(found))
-        refs = [people.get(o) for o in found]
+            stays_here = [(i, s.start_ms, s.end_ms, *scan_window(s.start_ms, s.end_ms, has_exit, rules))
+                          for i, s in enumerate(own_stays) if s.building == building]
+            rows += await self.store.overlaps(building, has_exit, stays_here, me=subject_id, now_ms=now_ms,
+                                              cut_ms=rules.open_stay_ms, default_ms=rules.default_stay_ms,
+                                              threshold_ms=threshold_ms)
+        columns = [np.array(c, dtype=np.int64) for c in zip(*rows, strict=True)] if rows else [
+            np.zeros(0, dtype=np.int64)] * 3
+        ids, who = np.unique(columns[1], return_inverse=True)  # everyone found -> a dense number
+        # One lookup of everyone found (a contact is usually found in many stays).
+        people = await self.store.people_by_ids(ids[ids >= 0].tolist())
+        refs = [people.get(i) for i in ids.tolist()]
+        parts = [(columns[0], who.reshape(-1).astype(np.int64), columns[2])]
         stays, contacts = _rank(own_stays, parts, refs)
         return TracingResult(subject, start, end, threshold_ms, stays, contacts, clamped)
 
@@ -228,68 +227,11 @@ def _rank(own_stays: list[Stay], parts: list[tuple[np.ndarray, np.ndarray, np.nd
     unidentified = np.bincount(stay_at[~person], minlength=len(own_stays))
     stay_at, who, ms = stay_at[person], who[person], ms[person]
     bounds = np.searchsorted(stay_at, np.arange(len(own_stays) + 1)).tolist()
-    who_list, ms_list = who.tolist(), ms.tolist()
-    traced = [TracedStay(stay, [StayContact(refs[o], m)  # type: ignore[arg-type]  # known: not None
-                                for o, m in zip(who_list[bounds[i]:bounds[i + 1]], ms_list[bounds[i]:bounds[i + 1]],
-                                                strict=True)], int(unidentified[i]))
-              for i, stay in enumerate(own_stays)]
+    every = list(map(StayContact, map(refs.__getitem__, who.tolist()), ms.tolist()))  # type: ignore[arg-type]  # known: not None
+    traced = [TracedStay(stay, every[bounds[i]:bounds[i + 1]], int(unidentified[i])) for i, stay in enumerate(own_stays)]
     total = np.bincount(who, weights=ms, minlength=len(refs)).astype(np.int64)  # exact: sums far below 2**53
     shared = np.bincount(who, minlength=len(refs))
     present = np.nonzero(shared)[0]
     ranked = present[np.lexsort((number_rank[present], dept_rank[present], -total[present]))]
     contacts = [Contact(refs[o], int(total[o]), int(shared[o])) for o in ranked.tolist()]  # type: ignore[arg-type]
     return traced, contacts
-
-
-def _window_hits(
-    rows: Sequence[Sequence[Any]], subject_id: bytes, members: list[tuple[int, Stay]], has_exit: bool,
-    rules: StayRules, now_ms: int, threshold_ms: int, found: dict[bytes, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(stay index, found number, overlap ms)`` arrays of everyone overlapping a stay of
-    ``members`` by at least ``threshold_ms``, from one building window's scans ``(subject,
-    at_ms, direction)`` in time order; people are numbered in ``found`` (added as found).
-    None when nobody overlapped."""
-    if not rows:
-        return None
-    subject_col, time_col, direction_col = zip(*rows, strict=True)  # columns, transposed in C
-    index = {o: i for i, o in enumerate(dict.fromkeys(subject_col))}
-    me = index.pop(subject_id, None)
-    if not index:
-        return None
-    if me is not None:  # keep the numbering dense without the person queried
-        index = {o: i for i, o in enumerate(index)}
-    subj = np.fromiter(map(index.get, subject_col, repeat(-1)), dtype=np.int64, count=len(rows))
-    at = np.fromiter(time_col, dtype=np.int64, count=len(rows))
-    exit_ = np.fromiter(map("exit".__eq__, direction_col), dtype=bool, count=len(rows))
-    others_only = subj >= 0
-    subj, at, exit_ = subj[others_only], at[others_only], exit_[others_only]
-    order = np.lexsort((np.arange(len(at)), at, subj))  # by person, then time, ties as stored
-    p_subj, p_start, p_end = pieces(subj[order], at[order], exit_[order],
-                                    has_exit=has_exit, rules=rules, now_ms=now_ms)
-    totals = overlap_totals(p_subj, p_start, p_end, [stay for _, stay in members], len(index))
-    rows_, cols = np.nonzero(totals >= threshold_ms)
-    if len(rows_) == 0:
-        return None
-    others = list(index)
-    hit, inverse = np.unique(cols, return_inverse=True)
-    numbers = np.fromiter((found.setdefault(others[c], len(found)) for c in hit.tolist()), dtype=np.int64,
-                          count=len(hit))
-    stay_index = np.array([i for i, _ in members], dtype=np.int64)
-    return stay_index[rows_], numbers[inverse], totals[rows_, cols]
-
-
-def _merged_windows(
-    stays: list[tuple[int, Stay]], has_exit: bool, rules: StayRules
-) -> list[tuple[int, int, list[tuple[int, Stay]]]]:
-    """Scan windows of one building's stays (see :func:`scan_window`), overlapping ones merged:
-    ``(lo_ms, hi_ms, [(stay index, stay), ...])``."""
-    out: list[tuple[int, int, list[tuple[int, Stay]]]] = []
-    for index, stay in sorted(stays, key=lambda item: item[1].start_ms):
-        lo, hi = scan_window(stay.start_ms, stay.end_ms, has_exit, rules)
-        if out and lo <= out[-1][1]:
-            prev_lo, prev_hi, members = out[-1]
-            members.append((index, stay))
-            out[-1] = (prev_lo, max(prev_hi, hi), members)
-        else:
-            out.append((lo, hi, [(index, stay)]))
-    return out

@@ -32,6 +32,10 @@ node's measured skew), ``node_at_ms`` the node's own time. A row whose ``scan_id
 epoch and sequence number, is already stored is skipped: one sequence number of a node never names
 two records."""
 
+INSERT_LINKED_SQL = INSERT_SQL.replace(" admitted_revoked)", " admitted_revoked, prev_at, prev_entry)").replace(
+    "?,?)", "?,?,?,?)")
+""":data:`INSERT_SQL` with the scan's link (``prev_at``, ``prev_entry``: :mod:`server.storage.links`) after the row."""
+
 ScanRow = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int, int, int,
                 int, int]
 ScanRowEpoch0 = tuple[str, str, int, str, str, int, int, bytes | None, bytes | None, str, str, str, str, int]
@@ -168,14 +172,20 @@ class ScanLog:
         return out
 
     @staticmethod
-    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow | ScanRowEpoch0 | tuple[Any, ...]]) -> int:
+    async def insert(conn: aiosqlite.Connection, rows: Sequence[ScanRow | ScanRowEpoch0 | tuple[Any, ...]],
+                     links: dict[str, tuple[int | None, int | None]] | None = None) -> int:
         """Insert scans (:data:`ScanRow`; a shorter row of 14 or 16 members takes the defaults of
         the rest), skipping scan ids (or node, epoch and seq) already stored; returns how many
-        were new."""
+        were new. ``links``: ``{scan_id: (prev_at, prev_entry)}`` of the new accepted scans
+        (:meth:`server.storage.presence.PresenceStore.link_new_scans`); without it the scans are
+        stored unlinked (bulk loads, which relink afterwards)."""
         if not rows:
             return 0
         before = conn.total_changes
-        await conn.executemany(INSERT_SQL, [_full_row(r) for r in rows])
+        if links is None:
+            await conn.executemany(INSERT_SQL, [_full_row(r) for r in rows])
+        else:
+            await conn.executemany(INSERT_LINKED_SQL, [(*_full_row(r), *links.get(r[0], (None, None))) for r in rows])
         return conn.total_changes - before
 
     @staticmethod

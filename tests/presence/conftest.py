@@ -75,11 +75,13 @@ class Campus:
             assert person is not None
             self.subjects[number] = person.subject
 
-    def scan(self, node_id: str, number: str | None, day: int, hhmm: str, *, verdict: str = "accept") -> None:
+    def scan(self, node_id: str, number: str | None, day: int, hhmm: str, *, verdict: str = "accept",
+             scan_id: str | None = None) -> str:
+        """Record a decision (``scan_id``: reuse an id, as a faulty node might); returns its scan id."""
         feed = self.feeds[node_id]
         at_ms = local_ms(day, hhmm)
         feed.seq += 1
-        rec = seal(seq=feed.seq, scan_id=str(uuid7(at_ms)), node_id=node_id, at_ms=at_ms, mono_ms=feed.seq * 1000,
+        rec = seal(seq=feed.seq, scan_id=scan_id or str(uuid7(at_ms)), node_id=node_id, at_ms=at_ms, mono_ms=feed.seq * 1000,
                    clock_trusted=True, serial=os.urandom(8).hex(),
                    subject=None if number is None else self.subjects[number].hex(),
                    text_sha256=os.urandom(32).hex(), verdict=verdict,
@@ -87,6 +89,7 @@ class Campus:
                    prev_hash=feed.prev_hash)
         feed.prev_hash = rec.hash
         feed.pending.append(rec.to_json())
+        return rec.scan_id
 
     async def upload(self, node_id: str, records: list[dict[str, Any]] | None = None) -> int:
         """Upload the node's pending records (or ``records`` again); returns how many were new."""

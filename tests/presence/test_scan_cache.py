@@ -62,3 +62,29 @@ async def test_kept_scans_answer_as_a_fresh_read_with_late_and_repeated_uploads(
         c.clock.advance(rng.choice([20, 90, 240, 700, 1800, 3000]))
     assert rereads_seen  # late uploads into the kept range did happen and were caught
     assert c.clock.now().timestamp() * 1000 > local_ms(3, "00:00") + SETTLE_MS  # the day changed on the way
+
+
+async def test_at_midnight_the_kept_scans_move_on_without_a_whole_read(
+        client: TestClient, campus) -> None:  # type: ignore[no-untyped-def]
+    """(``client`` starts the app.)"""
+    c: Campus = campus()
+    await c.build({p: "CS" for p in PEOPLE})
+    db = c.app[state.SERVICES].db
+    config = c.app[state.CONFIG].presence
+    for node, person, at in (("d1-in", "S0", "08:00"), ("d1-out", "S0", "09:00"), ("d1-in", "S1", "21:00"),
+                             ("d1-in", "S2", "23:30"), ("lib-in", "S3", "23:40")):
+        c.scan(node, person, 2, at)
+    c.advance_to(2, "23:50")
+    for node in ("d1-in", "d1-out", "lib-in"):
+        await c.upload(node)
+    cache = BuildingScanCache(db)
+    kept = Occupancy(db, c.clock, config, cache)
+    assert await kept.today() == await Occupancy(db, c.clock, config).today()
+    assert cache.whole_reads == 2  # D1 and LIB
+    c.scan("d1-out", "S1", 3, "00:05")
+    c.advance_to(3, "01:10")
+    await c.upload("d1-out")
+    got = await kept.today()
+    assert got == await Occupancy(db, c.clock, config).today()
+    assert got[2] == {"D1": [2, 1], "LIB": [1, 1]}  # 00:00: S1 (out at 00:05) and S2; S3 in the library
+    assert cache.whole_reads == 2 and cache.rereads == 0  # the window moved on; nothing read again
